@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace nasx::core {
+
+/// Writes `content` to `path` so that a reader sees the old file or the whole new
+/// one, never a part: write a temporary beside it, fsync, rename, fsync the folder.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// fsync a file or folder; throws IoError naming it.
+void fsync_path(const std::filesystem::path& path);
+
+/// Renames `from` to `to` and fsyncs the folder (the commit step of an atomic write).
+void commit_rename(const std::filesystem::path& from, const std::filesystem::path& to);
+
+std::string read_file(const std::filesystem::path& path);
+
+/// An append-only JSON-lines log whose size can be recorded in a checkpoint and
+/// cut back to on resume, so a resumed run neither loses nor repeats a line.
+class JsonlLog {
+ public:
+  explicit JsonlLog(std::filesystem::path path);
+  void append(const std::string& json_line);
+  /// Bytes durably written (fsyncs first).
+  uint64_t sync();
+  void truncate(uint64_t size);
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace nasx::core

@@ -1,0 +1,183 @@
+// nasx bench: times the supernet search step (architecture step + weight step)
+// for a space, batch, order and device. Figures, not tests: compare only numbers
+// printed by one invocation on one machine.
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/bilevel.hpp"
+#include "nasx/error.hpp"
+#include "nasx/optim.hpp"
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+#if defined(NASX_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace po = boost::program_options;
+
+namespace nasx::cli {
+
+namespace {
+
+struct BenchCase {
+  bool second_order;
+  std::string memory_format;
+};
+
+struct BenchFigures {
+  double seconds_per_step = 0;
+  double best_seconds_per_step = 0;
+  double peak_memory_mb = 0;
+};
+
+/// Resets the process's peak resident set (Linux: write 5 to clear_refs).
+void reset_cpu_peak() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+}
+
+double cpu_peak_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+void synchronize(const c10::Device& device) {
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)device;
+#endif
+}
+
+BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shape,
+                        int64_t batch, const BenchCase& which, c10::Device device, int64_t warmup,
+                        int64_t steps) {
+  SpaceOptions options = space_options;
+  options.memory_format = which.memory_format;
+  at::manual_seed(0);
+  const auto space = make_search_space(options);
+  auto net = space->build_supernet(shape);
+  net->to(device);
+  net->train();
+  WeightOptimizer weight_optimizer(net->weight_parameters(), SgdOptions{});
+  ArchOptimizer arch_optimizer(net->arch_parameters(), AdamOptions{});
+  auto make_batch = [&] {
+    return Batch{at::randn({batch, shape.channels, shape.height, shape.width}).to(device),
+                 at::randint(shape.classes, {batch}, at::kLong).to(device)};
+  };
+  const Batch train = make_batch(), search = make_batch();
+  for (int64_t i = 0; i < warmup; ++i)
+    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.second_order);
+  synchronize(device);
+
+  reset_cpu_peak();
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
+  BenchFigures figures;
+  figures.best_seconds_per_step = 1e30;
+  double total = 0;
+  for (int64_t i = 0; i < steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.second_order);
+    synchronize(device);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    total += seconds;
+    figures.best_seconds_per_step = std::min(figures.best_seconds_per_step, seconds);
+  }
+  figures.seconds_per_step = total / static_cast<double>(steps);
+  figures.peak_memory_mb = cpu_peak_mb();
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    figures.peak_memory_mb = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
+  }
+#endif
+  return figures;
+}
+
+std::vector<std::string> expand(const std::string& value, const std::string& both,
+                                const std::vector<std::string>& all) {
+  return value == both ? all : std::vector<std::string>{value};
+}
+
+}  // namespace
+
+int bench_command(const Args& args) {
+  po::options_description options("options (defaults: the quickstart's supernet)");
+  options.add_options()
+      ("space", po::value<std::string>()->default_value("darts"), "search space")
+      ("channels", po::value<int64_t>()->default_value(8), "C of the first cells")
+      ("layers", po::value<int64_t>()->default_value(5), "cells")
+      ("batch", po::value<int64_t>()->default_value(64), "minibatch size (each step uses one train and one search batch)")
+      ("image-size", po::value<int64_t>()->default_value(28), "image height and width")
+      ("in-channels", po::value<int64_t>()->default_value(1), "image channels")
+      ("classes", po::value<int64_t>()->default_value(10), "classes")
+      ("order", po::value<std::string>()->default_value("both"), "first, second or both")
+      ("memory-format", po::value<std::string>()->default_value("both"), "channels_last, contiguous or both")
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
+      ("threads", po::value<int>()->default_value(0), "CPU threads (0: LibTorch's default)")
+      ("warmup", po::value<int64_t>()->default_value(2), "untimed steps first")
+      ("steps", po::value<int64_t>()->default_value(5), "timed steps");
+  po::variables_map vm;
+  if (!parse_args(args, "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
+                        "weight step) of the supernet on random data.", options, {}, vm))
+    return 0;
+  if (vm["threads"].as<int>() > 0) at::set_num_threads(vm["threads"].as<int>());
+  SpaceOptions space;
+  space.name = vm["space"].as<std::string>();
+  space.channels = vm["channels"].as<int64_t>();
+  space.layers = vm["layers"].as<int64_t>();
+  DataShape shape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
+                  vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
+  const int64_t batch = vm["batch"].as<int64_t>();
+  const int64_t steps = vm["steps"].as<int64_t>(), warmup = vm["warmup"].as<int64_t>();
+  if (batch < 1 || steps < 1 || warmup < 0) throw ConfigError("bench: --batch and --steps must be positive");
+  const c10::Device device(vm["device"].as<std::string>());
+  if (device.is_cuda() && !at::hasCUDA()) throw ConfigError("bench: no CUDA device in this LibTorch build");
+  const auto orders = expand(vm["order"].as<std::string>(), "both", {"first", "second"});
+  const auto formats =
+      expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
+
+  std::cout << "nasx bench: space " << space.name << ", C=" << space.channels << ", "
+            << space.layers << " cells, batch " << batch << ", " << shape.channels << "x"
+            << shape.height << "x" << shape.width << ", " << shape.classes << " classes, device "
+            << device << ", " << at::get_num_threads() << " threads, " << steps
+            << " timed steps after " << warmup << "\n\n";
+  std::cout << std::left << std::setw(8) << "order" << std::setw(15) << "memory format"
+            << std::right << std::setw(12) << "s/step" << std::setw(12) << "best s" << std::setw(12)
+            << "images/s" << std::setw(14) << "peak MB" << "\n";
+  for (const auto& order : orders) {
+    for (const auto& format : formats) {
+      if (order != "first" && order != "second") throw ConfigError("bench: --order must be first, second or both");
+      if (format != "contiguous" && format != "channels_last")
+        throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
+      const BenchFigures f = bench_case(space, shape, batch, {order == "second", format}, device, warmup, steps);
+      // One step consumes one training and one search minibatch.
+      const double images_per_second = 2.0 * static_cast<double>(batch) / f.seconds_per_step;
+      std::cout << std::left << std::setw(8) << order << std::setw(15) << format << std::right
+                << std::fixed << std::setprecision(3) << std::setw(12) << f.seconds_per_step
+                << std::setw(12) << f.best_seconds_per_step << std::setprecision(1)
+                << std::setw(12) << images_per_second << std::setw(14) << f.peak_memory_mb
+                << std::defaultfloat << "\n"
+                << std::flush;
+    }
+  }
+  std::cout << "\nimages/s counts both minibatches of a step; peak MB is the process's peak "
+               "resident memory on CPU, the caching allocator's peak on CUDA.\n";
+  return 0;
+}
+
+}  // namespace nasx::cli

@@ -1,0 +1,42 @@
+#pragma once
+// The nasx subcommands. Each parses its own options (Boost.Program_options) and
+// returns the process exit code; errors are thrown as nasx::Error and reported
+// once, in main().
+
+#include <string>
+#include <vector>
+
+namespace boost::program_options {
+class options_description;
+class variables_map;
+}  // namespace boost::program_options
+
+namespace nasx::core {
+class PluginRegistry;
+}
+
+namespace nasx::cli {
+
+using Args = std::vector<std::string>;
+
+int run_command(const Args& args);
+int resume_command(const Args& args);
+int plugins_command(const Args& args);
+int validate_command(const Args& args);
+int bench_command(const Args& args);
+
+/// Adds --plugin-path to `options`.
+void add_plugin_path_option(boost::program_options::options_description& options);
+
+/// The registry with the default folders plus every --plugin-path (which must exist).
+void load_plugins(core::PluginRegistry& registry, const boost::program_options::variables_map& vm);
+
+/// Parses `args` against `options` (+ positional names); prints usage and returns
+/// false when --help was given. The first `required_positionals` positionals
+/// (default: all) must be present; bad usage throws program_options::error.
+bool parse_args(const Args& args, const std::string& usage,
+                boost::program_options::options_description& options,
+                const std::vector<std::string>& positional, boost::program_options::variables_map& vm,
+                size_t required_positionals = size_t(-1));
+
+}  // namespace nasx::cli

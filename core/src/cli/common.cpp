@@ -1,0 +1,42 @@
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/registry.hpp"
+
+namespace po = boost::program_options;
+
+namespace nasx::cli {
+
+void add_plugin_path_option(po::options_description& options) {
+  options.add_options()("plugin-path", po::value<std::vector<std::string>>()->composing(),
+                        "also load plugins from this folder (repeatable; see also $NASX_PLUGIN_PATH)");
+}
+
+void load_plugins(core::PluginRegistry& registry, const po::variables_map& vm) {
+  for (const auto& dir : core::PluginRegistry::default_directories())
+    registry.add_directory(dir, /*required=*/false);
+  if (vm.count("plugin-path"))
+    for (const auto& dir : vm["plugin-path"].as<std::vector<std::string>>())
+      registry.add_directory(dir, /*required=*/true);
+}
+
+bool parse_args(const Args& args, const std::string& usage, po::options_description& options,
+                const std::vector<std::string>& positional, po::variables_map& vm,
+                size_t required_positionals) {
+  options.add_options()("help,h", "show this help");
+  po::positional_options_description positions;
+  for (const auto& name : positional) positions.add(name.c_str(), 1);
+  po::store(po::command_line_parser(args).options(options).positional(positions).run(), vm);
+  if (vm.count("help")) {
+    std::cout << usage << "\n" << options << "\n";
+    return false;
+  }
+  po::notify(vm);
+  for (size_t i = 0; i < positional.size() && i < required_positionals; ++i)
+    if (!vm.count(positional[i])) throw po::error("missing argument " + positional[i]);
+  return true;
+}
+
+}  // namespace nasx::cli

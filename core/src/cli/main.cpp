@@ -1,0 +1,73 @@
+// nasx: the host executable. Dispatches to a subcommand; the one place where
+// errors become messages and exit codes.
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+
+#include <boost/program_options/errors.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/runner.hpp"
+#include "nasx/error.hpp"
+#include "nasx/version.hpp"
+#include <torch/version.h>
+
+namespace {
+
+const char* const kUsage = R"(nasx — neural architecture search experiments
+
+usage: nasx <command> [options]     (nasx <command> --help for its options)
+
+commands:
+  run CONFIG        run the experiment described in a TOML file
+  resume RUN_DIR    continue a run from its last checkpoint
+  validate CONFIG   check a config (and its plugins' parameters) without running
+  plugins list      list the plugins found, with kind and version
+  plugins info NAME show a plugin's parameters
+  bench             time the supernet search step
+  version           print versions
+)";
+
+void on_interrupt(int) {
+  nasx::core::request_stop();
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const nasx::cli::Args args(argv + 2, argv + argc);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  try {
+    if (command == "run") return nasx::cli::run_command(args);
+    if (command == "resume") return nasx::cli::resume_command(args);
+    if (command == "validate") return nasx::cli::validate_command(args);
+    if (command == "plugins") return nasx::cli::plugins_command(args);
+    if (command == "bench") return nasx::cli::bench_command(args);
+    if (command == "version" || command == "--version") {
+      std::cout << "nasx " << NASX_SDK_VERSION << " (plugin ABI " << NASX_ABI_VERSION
+                << ", LibTorch " << TORCH_VERSION << ")\n";
+      return 0;
+    }
+    std::cerr << "nasx: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const boost::program_options::error& e) {
+    std::cerr << "nasx " << command << ": " << e.what() << " (see nasx " << command
+              << " --help)\n";
+    return 2;
+  } catch (const nasx::Error& e) {
+    std::cerr << "nasx: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "nasx: internal error: " << e.what()
+              << "\nThis is a bug in nasx or a plugin; please report it with the command line.\n";
+    return 3;
+  }
+}

@@ -1,0 +1,88 @@
+#include <iomanip>
+#include <sstream>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/config.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace nasx::cli {
+
+namespace {
+
+std::string range_text(const ParamSpec& spec) {
+  if (!spec.choices.empty()) {
+    std::string text;
+    for (const auto& choice : spec.choices) text += (text.empty() ? "" : " | ") + choice;
+    return text;
+  }
+  if (!spec.range.min && !spec.range.max) return "";
+  auto number = [](std::optional<double> v) {
+    if (!v) return std::string();
+    std::ostringstream out;
+    out << *v;
+    return out.str();
+  };
+  return "[" + number(spec.range.min) + ", " + number(spec.range.max) + "]";
+}
+
+}  // namespace
+
+int plugins_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("action", po::value<std::string>()->default_value("list"), "list or info")(
+      "name", po::value<std::string>(), "plugin name (for info)");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args, "usage: nasx plugins list | nasx plugins info NAME", options,
+                  {"action", "name"}, vm, 0))
+    return 0;
+  const std::string action = vm["action"].as<std::string>();
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+
+  if (action == "list") {
+    std::cout << std::left << std::setw(14) << "NAME" << std::setw(10) << "KIND" << std::setw(9)
+              << "VERSION" << "SUMMARY\n";
+    for (const auto& info : registry.plugins())
+      std::cout << std::setw(14) << info.name << std::setw(10) << plugin_kind_name(info.kind)
+                << std::setw(9) << info.version << info.summary << "\n";
+    for (const auto& failure : registry.failures())
+      std::cerr << "warning: " << failure.reason << "\n";
+    return 0;
+  }
+  if (action == "info") {
+    if (!vm.count("name")) throw po::error("plugins info needs a plugin NAME");
+    const std::string name = vm["name"].as<std::string>();
+    const auto* info = registry.find_any(name);
+    if (info == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& p : registry.plugins()) names.push_back(p.name);
+      std::string message = "no plugin named '" + name + "'";
+      const std::string guess = core::did_you_mean(name, names);
+      if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+      throw PluginError(message + " (`nasx plugins list` shows all)");
+    }
+    std::cout << info->name << " " << info->version << " (" << plugin_kind_name(info->kind)
+              << ")\n  " << info->summary << "\n  file: " << info->path << "\n  built for: SDK "
+              << info->sdk_version << ", LibTorch " << info->torch_version << "\n\nparameters ("
+              << (info->kind == NASX_KIND_STRATEGY ? "[search]" : info->kind == NASX_KIND_SELECTOR ? "[select]" : "its section")
+              << "):\n";
+    if (info->schema.specs().empty()) std::cout << "  (none)\n";
+    for (const auto& spec : info->schema.specs()) {
+      std::cout << "  " << std::left << std::setw(20) << spec.name << std::setw(8)
+                << param_type_name(spec.type) << "default " << std::setw(12)
+                << format_param_value(spec.default_value) << " " << range_text(spec) << "\n"
+                << "      " << spec.doc << "\n";
+    }
+    return 0;
+  }
+  throw po::error("unknown plugins action '" + action + "' (use list or info NAME)");
+}
+
+}  // namespace nasx::cli

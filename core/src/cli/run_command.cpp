@@ -1,0 +1,103 @@
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/config.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/runner.hpp"
+#include "nasx/error.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace nasx::cli {
+
+namespace {
+
+fs::path default_run_dir(const core::RunConfig& config) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return fs::path(config.experiment.output_dir) / config.experiment.name /
+         (std::string(stamp) + "-seed" + std::to_string(config.experiment.seed));
+}
+
+int finish(const core::RunResult& result) {
+  std::cout << "\nfound genotype:\n" << result.genotype.str() << "\n\n";
+  for (const auto& [name, value] : result.metrics) std::cout << name << " = " << value << "\n";
+  std::cout << "run folder: " << result.run_dir.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("config", po::value<std::string>(), "experiment TOML file")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a config value, e.g. --set search.epochs=2 (repeatable)")(
+      "out", po::value<std::string>(), "run folder (default: <output_dir>/<name>/<time>-seed<seed>)");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args, "usage: nasx run CONFIG [--set key=value]... [--out DIR]", options,
+                  {"config"}, vm))
+    return 0;
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  const auto overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const core::RunConfig config =
+      core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
+  const fs::path run_dir = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : default_run_dir(config);
+  std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
+            << config.space.name << ", seed " << config.experiment.seed << " -> "
+            << run_dir.string() << std::endl;
+  return finish(core::run_search(config, run_dir, /*resume=*/false, registry, std::cout,
+                                 ::isatty(STDOUT_FILENO) != 0));
+}
+
+int resume_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("run-dir", po::value<std::string>(), "the run folder to continue");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args, "usage: nasx resume RUN_DIR", options, {"run-dir"}, vm)) return 0;
+  const fs::path run_dir = vm["run-dir"].as<std::string>();
+  const fs::path config_path = run_dir / "config.toml";
+  if (!fs::exists(config_path))
+    throw IoError(run_dir.string() + " is not a nasx run folder (no config.toml); give the folder "
+                  "that `nasx run` printed");
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  const core::RunConfig config = core::load_run_config(config_path.string(), {}, registry);
+  return finish(core::run_search(config, run_dir, /*resume=*/true, registry, std::cout,
+                                 ::isatty(STDOUT_FILENO) != 0));
+}
+
+int validate_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("config", po::value<std::string>(), "experiment TOML file")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a config value (repeatable)");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args, "usage: nasx validate CONFIG [--set key=value]...\n\n"
+                        "Checks the config and prints it resolved (every default written out).",
+                  options, {"config"}, vm))
+    return 0;
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  const auto overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const core::RunConfig config =
+      core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
+  std::cout << config.to_toml();
+  std::cerr << vm["config"].as<std::string>() << ": valid\n";
+  return 0;
+}
+
+}  // namespace nasx::cli

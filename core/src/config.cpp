@@ -1,0 +1,373 @@
+#include "nasx/core/config.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "nasx/core/registry.hpp"
+#include "nasx/error.hpp"
+
+namespace nasx::core {
+
+namespace {
+
+const auto& experiment_binding() {
+  static const auto binding =
+      OptionsBinding<ExperimentOptions>()
+          .field("name", &ExperimentOptions::name, "experiment name; run folders go under it")
+          .field("seed", &ExperimentOptions::seed, "seed of every random stream", {0.0, {}})
+          .field("device", &ExperimentOptions::device, "\"cpu\", \"cuda\" or \"cuda:N\"")
+          .field("output_dir", &ExperimentOptions::output_dir,
+                 "folder that holds <name>/<trial> run folders")
+          .field("threads", &ExperimentOptions::threads,
+                 "CPU threads for LibTorch (0: LibTorch's default)", {0.0, 1024.0});
+  return binding;
+}
+
+const auto& data_binding() {
+  static const auto binding =
+      OptionsBinding<DataOptions>()
+          .field("name", &DataOptions::name, "data set", {"fashion-mnist", "synthetic"})
+          .field("path", &DataOptions::path, "folder with the IDX files of Fashion-MNIST")
+          .field("train_portion", &DataOptions::train_portion,
+                 "share of the training set that trains weights; the rest trains the architecture",
+                 {0.05, 0.95})
+          .field("subset", &DataOptions::subset,
+                 "use a seeded random subset of this many training images (0: all)", {0.0, {}})
+          .field("test_subset", &DataOptions::test_subset,
+                 "use a seeded random subset of this many test images (0: all)", {0.0, {}})
+          .field("batch_size", &DataOptions::batch_size, "minibatch size", {1.0, 65536.0})
+          .field("synthetic_train", &DataOptions::synthetic_train,
+                 "synthetic: training images", {2.0, {}})
+          .field("synthetic_test", &DataOptions::synthetic_test, "synthetic: test images",
+                 {1.0, {}})
+          .field("synthetic_channels", &DataOptions::synthetic_channels,
+                 "synthetic: image channels", {1.0, 64.0})
+          .field("synthetic_image_size", &DataOptions::synthetic_image_size,
+                 "synthetic: image height and width", {4.0, 512.0})
+          .field("synthetic_classes", &DataOptions::synthetic_classes, "synthetic: classes",
+                 {2.0, 1000.0});
+  return binding;
+}
+
+const auto& space_binding() {
+  static const auto binding =
+      OptionsBinding<SpaceOptions>()
+          .field("name", &SpaceOptions::name, "search space", search_space_names())
+          .field("channels", &SpaceOptions::channels, "channels C of the first cells",
+                 {2.0, 4096.0})
+          .field("layers", &SpaceOptions::layers, "number of cells (reductions at 1/3 and 2/3)",
+                 {3.0, 256.0})
+          .field("stem_multiplier", &SpaceOptions::stem_multiplier,
+                 "the stem outputs stem_multiplier * C channels", {1.0, 16.0})
+          .field("memory_format", &SpaceOptions::memory_format,
+                 "activation layout; channels_last is several times faster on CPU",
+                 {"channels_last", "contiguous"});
+  return binding;
+}
+
+const std::vector<std::string> kSections = {"experiment", "data", "space", "search", "select"};
+
+/// Where a value or key came from, for messages.
+class Locator {
+ public:
+  Locator(std::string file, std::map<std::string, std::string> overrides)
+      : file_(std::move(file)), overrides_(std::move(overrides)) {}
+
+  std::string at(const std::string& key_path, const toml::source_region& source) const {
+    auto found = overrides_.find(key_path);
+    if (found != overrides_.end()) return "--set " + found->second;
+    if (!source.begin) return file_;
+    std::ostringstream out;
+    out << file_ << ':' << source.begin.line << ':' << source.begin.column;
+    return out.str();
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::map<std::string, std::string> overrides_;
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw ConfigError(where + ": " + what);
+}
+
+const char* toml_type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    default: return "a date or time";
+  }
+}
+
+const char* expected_name(ParamType type) {
+  switch (type) {
+    case ParamType::Bool: return "a boolean (true or false)";
+    case ParamType::Int: return "an integer";
+    case ParamType::Float: return "a number";
+    case ParamType::String: return "a string (in quotes)";
+  }
+  return "?";
+}
+
+/// Converts a TOML node to the spec's type, or explains why not.
+ParamValue convert(const toml::node& node, const ParamSpec& spec, const std::string& key_path,
+                   const Locator& where) {
+  std::optional<ParamValue> value;
+  switch (spec.type) {
+    case ParamType::Bool:
+      if (auto b = node.as_boolean()) value = b->get();
+      break;
+    case ParamType::Int:
+      if (auto i = node.as_integer()) value = i->get();
+      break;
+    case ParamType::Float:
+      if (auto d = node.as_floating_point()) value = d->get();
+      if (auto i = node.as_integer()) value = static_cast<double>(i->get());
+      break;
+    case ParamType::String:
+      if (auto s = node.as_string()) value = s->get();
+      break;
+  }
+  if (!value)
+    fail(where.at(key_path, node.source()), "'" + key_path + "' must be " +
+                                                expected_name(spec.type) + ", not " +
+                                                toml_type_name(node.type()));
+  const std::string problem = param_value_problem(spec, *value);
+  if (!problem.empty()) fail(where.at(key_path, node.source()), "'" + key_path + "': " + problem);
+  return *value;
+}
+
+std::vector<std::string> names_of(const ParamSchema& schema) {
+  std::vector<std::string> names;
+  for (const auto& spec : schema.specs()) names.push_back(spec.name);
+  return names;
+}
+
+/// Validates `table` (section `section`) against `schema`; `host_keys` are keys the
+/// host itself reads from the same table (e.g. "strategy").
+ParamValues validate_table(const toml::table& table, const std::string& section,
+                           const ParamSchema& schema, const std::vector<std::string>& host_keys,
+                           const std::string& owner, const Locator& where) {
+  ParamValues values;
+  for (const auto& spec : schema.specs()) values[spec.name] = spec.default_value;
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    const std::string key_path = section + "." + name;
+    if (std::find(host_keys.begin(), host_keys.end(), name) != host_keys.end()) continue;
+    const ParamSpec* spec = schema.find(name);
+    if (spec == nullptr) {
+      std::vector<std::string> candidates = names_of(schema);
+      candidates.insert(candidates.end(), host_keys.begin(), host_keys.end());
+      std::string message = "unknown key '" + key_path + "' for " + owner;
+      const std::string guess = did_you_mean(name, candidates);
+      if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+      message += " (run `nasx validate` or `nasx plugins info` for the accepted keys)";
+      fail(where.at(key_path, key.source()), message);
+    }
+    values[name] = convert(node, *spec, key_path, where);
+  }
+  return values;
+}
+
+const toml::table& section_table(const toml::table& root, const std::string& section,
+                                 const Locator& where) {
+  static const toml::table empty;
+  const toml::node* node = root.get(section);
+  if (node == nullptr) return empty;
+  if (!node->is_table())
+    fail(where.at(section, node->source()), "'" + section + "' must be a table ([" + section + "])");
+  return *node->as_table();
+}
+
+std::string required_string(const toml::table& table, const std::string& section,
+                            const std::string& key, const Locator& where,
+                            const std::string& fallback) {
+  const std::string key_path = section + "." + key;
+  const toml::node* node = table.get(key);
+  if (node == nullptr) {
+    if (!fallback.empty()) return fallback;
+    fail(where.file(), "missing key '" + key_path + "'");
+  }
+  if (!node->is_string())
+    fail(where.at(key_path, node->source()),
+         "'" + key_path + "' must be a string, not " + toml_type_name(node->type()));
+  return node->as_string()->get();
+}
+
+/// Finds the plugin named by a config key, pointing at the key on failure.
+const PluginInfo& find_plugin(const PluginRegistry& registry, uint32_t kind,
+                              const std::string& name, const toml::table& table,
+                              const std::string& section, const std::string& key,
+                              const Locator& where) {
+  try {
+    return registry.find(kind, name);
+  } catch (const PluginError& e) {
+    const toml::node* node = table.get(key);
+    const std::string key_path = section + "." + key;
+    fail(node ? where.at(key_path, node->source()) : where.file(), "'" + key_path + "': " + e.what());
+  }
+}
+
+void apply_override(toml::table& root, const std::string& assignment,
+                    std::map<std::string, std::string>& sources) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + assignment + ": expected KEY=VALUE, e.g. --set search.epochs=2");
+  std::string key = assignment.substr(0, eq);
+  key.erase(std::remove_if(key.begin(), key.end(), ::isspace), key.end());
+  const std::string value = assignment.substr(eq + 1);
+  toml::table parsed;
+  try {
+    const std::string document = key + " = " + value;
+    parsed = toml::parse(std::string_view(document), std::string_view("--set"));
+  } catch (const toml::parse_error&) {
+    // A bare word: take it as a string (--set space.name=darts).
+    std::string quoted = "\"";
+    for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    try {
+      const std::string document = key + " = " + quoted + "\"";
+      parsed = toml::parse(std::string_view(document), std::string_view("--set"));
+    } catch (const toml::parse_error& e) {
+      throw ConfigError("--set " + assignment + ": " + std::string(e.description()));
+    }
+  }
+  sources[key] = assignment;
+  // Walk down the dotted key, creating tables, and replace the leaf.
+  std::vector<std::string> parts;
+  std::stringstream stream(key);
+  for (std::string part; std::getline(stream, part, '.');) parts.push_back(part);
+  toml::table* target = &root;
+  const toml::table* source = &parsed;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    toml::node* child = target->get(parts[i]);
+    if (child == nullptr) {
+      target->insert(parts[i], toml::table{});
+      child = target->get(parts[i]);
+    }
+    if (!child->is_table())
+      throw ConfigError("--set " + assignment + ": '" + parts[i] + "' is not a table");
+    target = child->as_table();
+    source = source->get(parts[i])->as_table();
+  }
+  source->get(parts.back())->visit([&](auto&& leaf) { target->insert_or_assign(parts.back(), leaf); });
+}
+
+void write_values(std::ostringstream& out, const std::string& section, const ParamValues& values,
+                  const std::vector<std::pair<std::string, std::string>>& first = {}) {
+  out << '[' << section << "]\n";
+  for (const auto& [key, value] : first) out << key << " = " << format_param_value(value) << '\n';
+  for (const auto& [key, value] : values) out << key << " = " << format_param_value(value) << '\n';
+  out << '\n';
+}
+
+}  // namespace
+
+const ParamSchema& experiment_schema() { return experiment_binding().schema(); }
+const ParamSchema& data_schema() { return data_binding().schema(); }
+const ParamSchema& space_schema() { return space_binding().schema(); }
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        const size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
+  };
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    const size_t d = distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
+                          const PluginRegistry& registry) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << path;
+    if (e.source().begin) out << ':' << e.source().begin.line << ':' << e.source().begin.column;
+    out << ": TOML syntax error: " << e.description();
+    if (std::string(e.description()).find("No such file") != std::string::npos ||
+        std::string(e.description()).find("could not be opened") != std::string::npos) {
+      throw ConfigError(path + ": cannot open the config file; check the path");
+    }
+    throw ConfigError(out.str());
+  }
+  std::map<std::string, std::string> override_sources;
+  for (const auto& assignment : overrides) apply_override(root, assignment, override_sources);
+  const Locator where(path, override_sources);
+
+  for (auto&& [key, node] : root) {
+    const std::string name(key.str());
+    if (std::find(kSections.begin(), kSections.end(), name) != kSections.end()) continue;
+    std::string message = "unknown section or key '" + name + "'";
+    const std::string guess = did_you_mean(name, kSections);
+    if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+    message += " (sections: [experiment], [data], [space], [search], [select])";
+    fail(where.at(name, key.source()), message);
+  }
+
+  RunConfig config;
+  config.source = path;
+  config.experiment = experiment_binding().read(
+      validate_table(section_table(root, "experiment", where), "experiment",
+                     experiment_schema(), {}, "[experiment]", where));
+  config.data = data_binding().read(validate_table(section_table(root, "data", where), "data",
+                                                   data_schema(), {}, "[data]", where));
+  config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
+                                                     space_schema(), {}, "[space]", where));
+
+  const toml::table& search = section_table(root, "search", where);
+  if (root.get("search") == nullptr)
+    fail(path, "missing [search] table; add one with strategy = \"darts\"");
+  config.search.strategy = required_string(search, "search", "strategy", where, "");
+  const PluginInfo& strategy = find_plugin(registry, NASX_KIND_STRATEGY, config.search.strategy,
+                                           search, "search", "strategy", where);
+  config.search.params = validate_table(search, "search", strategy.schema, {"strategy"},
+                                        "strategy '" + strategy.name + "'", where);
+
+  const toml::table& select = section_table(root, "select", where);
+  config.select.selector = required_string(select, "select", "selector", where, "magnitude");
+  const PluginInfo& selector = find_plugin(registry, NASX_KIND_SELECTOR, config.select.selector,
+                                           select, "select", "selector", where);
+  config.select.params = validate_table(select, "select", selector.schema, {"selector"},
+                                        "selector '" + selector.name + "'", where);
+  return config;
+}
+
+std::string RunConfig::to_toml() const {
+  std::ostringstream out;
+  out << "# Resolved by nasx from " << source << ": every value, defaults included.\n\n";
+  write_values(out, "experiment", experiment_binding().values(experiment));
+  write_values(out, "data", data_binding().values(data));
+  write_values(out, "space", space_binding().values(space));
+  write_values(out, "search", search.params, {{"strategy", search.strategy}});
+  write_values(out, "select", select.params, {{"selector", select.selector}});
+  return out.str();
+}
+
+}  // namespace nasx::core

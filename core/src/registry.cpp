@@ -1,0 +1,231 @@
+#include "nasx/core/registry.hpp"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include <boost/dll/shared_library.hpp>
+
+#include "nasx/core/config.hpp"
+
+#ifndef NASX_BUILD_PLUGIN_DIR
+#define NASX_BUILD_PLUGIN_DIR ""
+#endif
+
+namespace nasx::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Every library ever loaded, never destroyed: unloading code that links LibTorch
+/// (static registrations, thread-locals) crashes at exit.
+std::vector<boost::dll::shared_library*>& loaded_libraries() {
+  static auto* libraries = new std::vector<boost::dll::shared_library*>();
+  return *libraries;
+}
+
+std::string host_stamp() {
+  std::ostringstream out;
+  out << "SDK " << NASX_SDK_VERSION << ", ABI " << NASX_ABI_VERSION << ", LibTorch "
+      << TORCH_VERSION << (NASX_BUILT_WITH_CUDA ? " (CUDA)" : " (CPU)")
+      << ", _GLIBCXX_USE_CXX11_ABI=" << _GLIBCXX_USE_CXX11_ABI;
+  return out.str();
+}
+
+std::string str_or_empty(const char* text) { return text ? text : ""; }
+
+std::string major_minor(const std::string& version) {
+  const auto first = version.find('.');
+  if (first == std::string::npos) return version;
+  const auto second = version.find('.', first + 1);
+  return version.substr(0, second);
+}
+
+}  // namespace
+
+PluginRegistry::PluginRegistry() = default;
+PluginRegistry::~PluginRegistry() = default;
+
+std::vector<std::string> PluginRegistry::default_directories() {
+  std::vector<std::string> dirs;
+  const std::string build_dir = NASX_BUILD_PLUGIN_DIR;
+  if (!build_dir.empty() && fs::is_directory(build_dir)) dirs.push_back(build_dir);
+  std::error_code error;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const fs::path installed = exe.parent_path().parent_path() / "lib" / "nasx" / "plugins";
+    if (fs::is_directory(installed)) dirs.push_back(installed.string());
+  }
+  if (const char* env = std::getenv("NASX_PLUGIN_PATH")) {
+    std::stringstream stream(env);
+    for (std::string dir; std::getline(stream, dir, ':');)
+      if (!dir.empty()) dirs.push_back(dir);
+  }
+  return dirs;
+}
+
+void PluginRegistry::add_directory(const std::string& directory, bool required) {
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    if (required)
+      throw PluginError("plugin folder " + directory +
+                        " does not exist or is not a folder; check --plugin-path / NASX_PLUGIN_PATH");
+    failures_.push_back({directory, "plugin folder does not exist (from NASX_PLUGIN_PATH?)"});
+    return;
+  }
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(directory, error))
+    if (entry.path().extension() == ".so") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());  // load order must not depend on the file system
+  for (const auto& file : files) {
+    try {
+      load_file(file);
+    } catch (const PluginError& e) {
+      failures_.push_back({file, e.what()});
+    }
+  }
+}
+
+const PluginInfo& PluginRegistry::load_file(const std::string& path) {
+  std::error_code error;
+  const std::string canonical = fs::weakly_canonical(path, error).string();
+  for (const auto& info : plugins_)
+    if (info.path == canonical) return info;
+  if (!fs::is_regular_file(canonical, error))
+    throw PluginError(path + ": no such plugin file");
+
+  // Load with every symbol resolved now (a library built against another LibTorch
+  // fails here, not at a random call later) and never unload it.
+  auto mode = static_cast<boost::dll::load_mode::type>(boost::dll::load_mode::rtld_now |
+                                                       boost::dll::load_mode::rtld_local |
+                                                       RTLD_NODELETE);
+  std::unique_ptr<boost::dll::shared_library> library;
+  try {
+    library = std::make_unique<boost::dll::shared_library>(canonical, mode);
+  } catch (const std::exception& e) {
+    const std::string why = e.what();  // carries dlerror()'s text
+    std::string hint = "is it a shared library built for this machine?";
+    if (why.find("undefined symbol") != std::string::npos)
+      hint = "it was probably built against another nasx SDK or LibTorch; rebuild it against "
+             "this host (" + host_stamp() + ")";
+    throw PluginError(canonical + ": cannot be loaded: " + why + "; " + hint);
+  }
+  if (!library->has(NASX_PLUGIN_ENTRY_SYMBOL))
+    throw PluginError(canonical + ": not a nasx plugin: it does not export '" +
+                      NASX_PLUGIN_ENTRY_SYMBOL +
+                      "'. A plugin's source must end with NASX_PLUGIN(Class, name, version, "
+                      "summary); anything else does not belong in a plugin folder");
+  auto entry = library->get<const nasx_plugin_descriptor*()>(NASX_PLUGIN_ENTRY_SYMBOL);
+  const nasx_plugin_descriptor* descriptor = entry();
+  if (descriptor == nullptr)
+    throw PluginError(canonical + ": " + NASX_PLUGIN_ENTRY_SYMBOL +
+                      " returned no descriptor; the plugin is broken, rebuild it with NASX_PLUGIN");
+
+  // The ABI number guards the layout of everything after it: check it alone first.
+  if (descriptor->abi_version != NASX_ABI_VERSION)
+    throw PluginError(canonical + ": built for plugin ABI " +
+                      std::to_string(descriptor->abi_version) + ", but this nasx loads ABI " +
+                      std::to_string(NASX_ABI_VERSION) + "; rebuild the plugin against this SDK (" +
+                      host_stamp() + ")");
+
+  std::vector<std::string> mismatches;
+  const std::string torch_version = str_or_empty(descriptor->torch_version);
+  if (major_minor(torch_version) != major_minor(TORCH_VERSION))
+    mismatches.push_back("LibTorch " + torch_version + " instead of " + TORCH_VERSION);
+  if (descriptor->cxx11_abi != _GLIBCXX_USE_CXX11_ABI)
+    mismatches.push_back("_GLIBCXX_USE_CXX11_ABI=" + std::to_string(descriptor->cxx11_abi) +
+                         " instead of " + std::to_string(_GLIBCXX_USE_CXX11_ABI));
+  if (descriptor->with_cuda != NASX_BUILT_WITH_CUDA)
+    mismatches.push_back(std::string(descriptor->with_cuda ? "a CUDA" : "a CPU-only") +
+                         " LibTorch instead of " + (NASX_BUILT_WITH_CUDA ? "a CUDA" : "a CPU-only") + " one");
+  if (!mismatches.empty()) {
+    std::string list;
+    for (size_t i = 0; i < mismatches.size(); ++i)
+      list += (i ? (i + 1 == mismatches.size() ? " and " : ", ") : "") + mismatches[i];
+    throw PluginError(canonical + ": built with " + list + "; rebuild it against this host (" +
+                      host_stamp() + ")");
+  }
+
+  const std::string name = str_or_empty(descriptor->name);
+  if (name.empty() || descriptor->create == nullptr || descriptor->schema == nullptr ||
+      std::string(plugin_kind_name(descriptor->kind)) == "unknown")
+    throw PluginError(canonical + ": its descriptor is incomplete (empty name, unknown kind " +
+                      std::to_string(descriptor->kind) +
+                      " or a null factory); rebuild it with the NASX_PLUGIN macro");
+  for (const auto& other : plugins_)
+    if (other.name == name)
+      throw PluginError(canonical + ": another plugin is already named '" + name + "' (" +
+                        other.path + "); remove one of the two files or rename one plugin");
+
+  char message[1024] = {0};
+  std::unique_ptr<ParamSchema> schema(
+      static_cast<ParamSchema*>(descriptor->schema(message, sizeof message)));
+  if (!schema)
+    throw PluginError(canonical + ": plugin '" + name + "' failed to describe its parameters: " +
+                      message + "; this is a bug in the plugin");
+
+  PluginInfo info;
+  info.path = canonical;
+  info.kind = descriptor->kind;
+  info.name = name;
+  info.version = str_or_empty(descriptor->version);
+  info.summary = str_or_empty(descriptor->summary);
+  info.sdk_version = str_or_empty(descriptor->sdk_version);
+  info.torch_version = torch_version;
+  info.schema = *schema;
+  info.descriptor = descriptor;
+  loaded_libraries().push_back(library.release());
+  plugins_.push_back(std::move(info));
+  return plugins_.back();
+}
+
+const PluginInfo* PluginRegistry::find_any(const std::string& name) const {
+  for (const auto& info : plugins_)
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
+const PluginInfo& PluginRegistry::find(uint32_t kind, const std::string& name) const {
+  const PluginInfo* found = find_any(name);
+  if (found != nullptr && found->kind == kind) return *found;
+  std::ostringstream message;
+  if (found != nullptr) {
+    message << "plugin '" << name << "' is a " << plugin_kind_name(found->kind) << ", not a "
+            << plugin_kind_name(kind);
+  } else {
+    message << "no " << plugin_kind_name(kind) << " plugin named '" << name << "'";
+  }
+  std::vector<std::string> candidates;
+  for (const auto& info : plugins_)
+    if (info.kind == kind) candidates.push_back(info.name);
+  const std::string guess = did_you_mean(name, candidates);
+  if (!guess.empty()) message << "; did you mean '" << guess << "'?";
+  message << " (available " << plugin_kind_name(kind) << "s:";
+  if (candidates.empty()) message << " none";
+  for (const auto& candidate : candidates) message << ' ' << candidate;
+  message << "; `nasx plugins list` shows all)";
+  for (const auto& failure : failures_)
+    message << "\n  note: " << failure.path << " was not loaded: " << failure.reason;
+  throw PluginError(message.str());
+}
+
+std::unique_ptr<Plugin> PluginRegistry::create(const PluginInfo& info) const {
+  char message[1024] = {0};
+  void* object = nullptr;
+  try {
+    object = info.descriptor->create(message, sizeof message);
+  } catch (const std::exception& e) {
+    detail::copy_error(message, sizeof message, e.what());
+  }
+  if (object == nullptr)
+    throw PluginError(info.path + ": the factory of plugin '" + info.name + "' threw: " +
+                      message + "; this is an error in the plugin (or in the parameters it was given)");
+  return std::unique_ptr<Plugin>(static_cast<Plugin*>(object));
+}
+
+}  // namespace nasx::core

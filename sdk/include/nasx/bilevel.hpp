@@ -1,0 +1,66 @@
+#pragma once
+/// The bilevel machinery of gradient-based NAS (DARTS, ICLR 2019, Sec. 2.3):
+/// architecture gradients that strategies compose, tested once here.
+
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "nasx/data.hpp"
+#include "nasx/export.hpp"
+
+namespace nasx {
+
+class ArchOptimizer;
+class Supernet;
+class WeightOptimizer;
+
+/// Cross-entropy of the supernet's logits on `batch` (mean over the batch).
+NASX_API at::Tensor supernet_loss(Supernet& net, const Batch& batch);
+
+/// Loss and logits of one forward pass, for metrics.
+struct ForwardResult {
+  at::Tensor loss;    ///< scalar, attached to the graph
+  at::Tensor logits;  ///< [batch, classes]
+};
+NASX_API ForwardResult supernet_forward(Supernet& net, const Batch& batch);
+
+/// First order: sets the architecture parameters' .grad to ∇α L_val(w, α).
+/// Returns the validation forward (loss detached).
+NASX_API ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch);
+
+/// Second order (unrolled, Eq. 7-8): with ξ the optimizer's current lr,
+///   w' = w − ξ (μ·m + ∇w L_train(w, α) + λ w),
+///   ∇α L_val(w', α) − ξ · HVP, the Hessian-vector product taken by finite differences
+///   around w with v = ∇w' L_val(w', α). Sets .grad of the architecture parameters,
+/// leaves the weights exactly as they were. Returns the loss at w' (detached).
+NASX_API at::Tensor second_order_arch_gradient(Supernet& net, const Batch& train_batch,
+                                               const Batch& search_batch,
+                                               const WeightOptimizer& weight_optimizer,
+                                               double r = 0.01);
+
+/// ∇²_{α,w} L_train(w, α) · v by central differences:
+///   (∇α L_train(w + R v, α) − ∇α L_train(w − R v, α)) / (2R),  R = r / ‖v‖.
+/// Restores the weights exactly.
+NASX_API std::vector<at::Tensor> finite_difference_hvp(Supernet& net, const Batch& train_batch,
+                                                       const std::vector<at::Tensor>& v,
+                                                       double r = 0.01);
+
+/// One weight step: zero gradients, L_train backward, clip, SGD. Returns the forward.
+NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
+                                   const Batch& train_batch);
+
+/// What one DARTS iteration reports.
+struct BilevelStepResult {
+  at::Tensor arch_loss;     ///< L_val at w (first order) or at w' (second order), detached
+  ForwardResult weights;    ///< the weight step's forward on the training batch
+};
+
+/// One DARTS iteration: the architecture step on `search_batch` (first- or
+/// second-order gradient, then Adam), then the weight step on `train_batch`.
+NASX_API BilevelStepResult bilevel_step(Supernet& net, WeightOptimizer& weight_optimizer,
+                                        ArchOptimizer& arch_optimizer, const Batch& train_batch,
+                                        const Batch& search_batch, bool second_order,
+                                        double r = 0.01);
+
+}  // namespace nasx

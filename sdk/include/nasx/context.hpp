@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "nasx/data.hpp"
+#include "nasx/export.hpp"
+#include "nasx/params.hpp"
+
+namespace nasx {
+
+class MetricsMeter;
+class SearchSpace;
+class Supernet;
+
+/// What the host hands a plugin. The host owns the loop, the run folder,
+/// checkpoints, logging and progress; a plugin asks for what it needs here.
+class NASX_API Context {
+ public:
+  virtual ~Context();
+
+  virtual const SearchSpace& space() const = 0;
+  /// The supernet of the run (built by the host from [space] and the data shape).
+  virtual Supernet& supernet() = 0;
+  virtual const DataSplits& data() const = 0;
+  /// Minibatch size from [data].
+  virtual int64_t batch_size() const = 0;
+  virtual c10::Device device() const = 0;
+  /// The experiment seed; derive every random stream from it.
+  virtual uint64_t seed() const = 0;
+  /// This plugin's parameters, validated against its schema, defaults filled in.
+  virtual const ParamValues& params() const = 0;
+
+  /// Progress inside the current step (`done` of `total` minibatches). The host
+  /// decides how often to read `meter` (that synchronises) for the progress line,
+  /// and stops the run with NonFiniteError when a value is NaN or infinite.
+  virtual void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) = 0;
+
+  /// A free-form event for events.jsonl: `fields` is a JSON object's members
+  /// without braces, e.g. `"edge": 3, "op": "sep_conv_3x3"`.
+  virtual void log_event(const std::string& type, const std::string& fields) = 0;
+
+  /// A line for the person running the search.
+  virtual void info(const std::string& message) = 0;
+
+  /// True once the person asked the run to stop (Ctrl-C); a step may return early.
+  virtual bool stop_requested() const = 0;
+};
+
+}  // namespace nasx

@@ -1,0 +1,101 @@
+#pragma once
+/// The DARTS search network (reference: quark0/darts, model_search.py).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+
+#include "nasx/darts/ops.hpp"
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx::darts {
+
+constexpr int64_t kNodes = 4;   ///< intermediate nodes per cell
+constexpr int64_t kEdges = 14;  ///< 2 + 3 + 4 + 5 mixed edges per cell
+
+/// One edge of the supernet: the softmax-weighted sum of all 8 operations.
+/// `none` adds zeros and is skipped; the four convolutions share one ReLU of the
+/// input (each op starts with ReLU in the reference, so the result is the same).
+class NASX_API MixedOpImpl : public torch::nn::Module {
+ public:
+  MixedOpImpl(int64_t channels, int64_t stride);
+  /// `weights`: [8], one per operation in operation_names() order.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
+
+ private:
+  int64_t stride_;
+  PoolBN max_pool_{nullptr}, avg_pool_{nullptr};
+  FactorizedReduce skip_reduce_{nullptr};  // skip_connect at stride 2
+  SepConv sep_3_{nullptr}, sep_5_{nullptr};
+  DilConv dil_3_{nullptr}, dil_5_{nullptr};
+};
+TORCH_MODULE(MixedOp);
+
+/// A search cell: preprocessing of s0 and s1, 4 nodes over 14 mixed edges, the
+/// nodes concatenated on channels (4C).
+class NASX_API SearchCellImpl : public torch::nn::Module {
+ public:
+  SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t channels, bool reduction,
+                 bool reduction_prev);
+  /// `weights`: [14, 8] for this cell's type.
+  at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights);
+  bool reduction() const { return reduction_; }
+
+ private:
+  bool reduction_;
+  FactorizedReduce preprocess_0_reduce_{nullptr};  // when the previous cell reduced
+  ReLUConvBN preprocess_0_{nullptr};
+  ReLUConvBN preprocess_1_{nullptr};
+  std::vector<MixedOp> edges_;
+};
+TORCH_MODULE(SearchCell);
+
+/// The DARTS search network: stem, `layers` cells (reductions at layers/3 and
+/// 2*layers/3), global average pooling, linear classifier; two alpha matrices
+/// (normal, reduce) of 14 x 8 shared by all cells of their type.
+class NASX_API DartsSupernet : public Supernet {
+ public:
+  DartsSupernet(const SearchSpace& space, const SpaceOptions& options, const DataShape& shape);
+
+  at::Tensor forward(const at::Tensor& images) override;
+  at::Tensor forward_with_weights(const at::Tensor& images,
+                                  const std::vector<at::Tensor>& weights) override;
+  std::vector<at::Tensor> arch_parameters() override;
+  std::vector<std::string> cell_types() const override { return {"normal", "reduce"}; }
+  std::vector<at::Tensor> weight_parameters() override;
+  Genotype derive_genotype() override;
+  const SearchSpace& space() const override { return space_; }
+
+ private:
+  const SearchSpace& space_;
+  bool channels_last_;
+  torch::nn::Conv2d stem_conv_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  std::vector<SearchCell> cells_;
+  torch::nn::Linear classifier_{nullptr};
+  at::Tensor alpha_normal_, alpha_reduce_;
+};
+
+/// Magnitude derivation from architecture weights (softmax of alphas), [14, 8] each:
+/// per node the 2 incoming edges with the strongest non-`none` operation, that
+/// operation on each, strongest edge first.
+NASX_API Genotype derive_genotype(const at::Tensor& normal_weights,
+                                  const at::Tensor& reduce_weights);
+
+/// The DARTS cell space.
+class NASX_API DartsSpace : public SearchSpace {
+ public:
+  explicit DartsSpace(SpaceOptions options);
+  std::string name() const override { return "darts"; }
+  const std::vector<std::string>& operations() const override;
+  int64_t edges_per_cell() const override { return kEdges; }
+  std::shared_ptr<Supernet> build_supernet(const DataShape& shape) const override;
+  Genotype parse_genotype(std::string_view text) const override;
+  std::string format_genotype(const Genotype& genotype) const override;
+};
+
+}  // namespace nasx::darts

@@ -1,0 +1,96 @@
+#pragma once
+/// Optimizers for supernet weights and architecture parameters. Written out rather
+/// than wrapping torch::optim so that the state the second-order gradient needs
+/// (the momentum buffers) is reachable the same way on every LibTorch version, and
+/// so that no step synchronises with the device (gradient clipping included).
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "nasx/export.hpp"
+
+namespace torch::serialize {
+class OutputArchive;
+class InputArchive;
+}  // namespace torch::serialize
+
+namespace nasx {
+
+/// lr for `epoch` (0-based) of a cosine annealing from lr_max to lr_min over
+/// `epochs` (PyTorch's CosineAnnealingLR with T_max = epochs, stepped per epoch).
+NASX_API double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs);
+
+/// SGD with momentum and L2 weight decay (PyTorch semantics: d = g + wd*w,
+/// buf = momentum*buf + d, w -= lr*buf), cosine schedule and gradient-norm clipping.
+struct SgdOptions {
+  double lr = 0.025;
+  double lr_min = 0.001;
+  double momentum = 0.9;
+  double weight_decay = 3e-4;
+  double grad_clip = 5.0;  ///< max total gradient norm; 0 disables clipping
+  int64_t epochs = 50;     ///< length of the cosine schedule
+};
+
+class NASX_API WeightOptimizer {
+ public:
+  WeightOptimizer(std::vector<at::Tensor> params, SgdOptions options);
+
+  /// Sets the learning rate for `epoch` from the cosine schedule.
+  void set_epoch(int64_t epoch);
+  double lr() const { return lr_; }
+  const SgdOptions& options() const { return options_; }
+  const std::vector<at::Tensor>& params() const { return params_; }
+  /// One buffer per parameter, zeros before the first step.
+  const std::vector<at::Tensor>& momentum_buffers() const { return momentum_; }
+
+  void zero_grad();
+  /// Scales gradients so their total norm is at most grad_clip; returns the norm
+  /// before clipping (a device tensor: reading it synchronises).
+  at::Tensor clip_gradients();
+  /// Clips, then one SGD step with the current learning rate.
+  void step();
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  std::vector<at::Tensor> params_;
+  std::vector<at::Tensor> momentum_;
+  SgdOptions options_;
+  double lr_;
+};
+
+/// Adam with L2 weight decay (PyTorch semantics) for architecture parameters.
+struct AdamOptions {
+  double lr = 3e-4;
+  double beta1 = 0.5;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 1e-3;
+};
+
+class NASX_API ArchOptimizer {
+ public:
+  ArchOptimizer(std::vector<at::Tensor> params, AdamOptions options);
+
+  void zero_grad();
+  void step();
+  int64_t steps_taken() const { return step_; }
+  const AdamOptions& options() const { return options_; }
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  std::vector<at::Tensor> params_;
+  std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
+  AdamOptions options_;
+  int64_t step_ = 0;
+};
+
+/// Sets every tensor's gradient to zero (or leaves it undefined when it has none).
+NASX_API void zero_gradients(const std::vector<at::Tensor>& tensors);
+
+}  // namespace nasx

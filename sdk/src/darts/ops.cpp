@@ -1,0 +1,153 @@
+#include "nasx/darts/ops.hpp"
+
+#include <ATen/ATen.h>
+
+#include "nasx/error.hpp"
+
+namespace nasx::darts {
+
+namespace {
+
+torch::nn::Conv2d conv(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
+                       int64_t padding, int64_t dilation = 1, int64_t groups = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(c_in, c_out, kernel)
+                               .stride(stride)
+                               .padding(padding)
+                               .dilation(dilation)
+                               .groups(groups)
+                               .bias(false));
+}
+
+torch::nn::BatchNorm2d batchnorm(int64_t channels, bool affine) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).affine(affine));
+}
+
+}  // namespace
+
+const std::vector<std::string>& operation_names() {
+  static const std::vector<std::string> names = {
+      "none",         "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+      "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"};
+  return names;
+}
+
+int operation_index(const std::string& name) {
+  const auto& names = operation_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
+                               int64_t padding, bool affine)
+    : conv_(register_module("conv", conv(c_in, c_out, kernel, stride, padding))),
+      bn_(register_module("bn", batchnorm(c_out, affine))) {}
+
+at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
+
+FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine)
+    : conv_1_(register_module("conv_1", conv(c_in, c_out / 2, 1, 2, 0))),
+      conv_2_(register_module("conv_2", conv(c_in, c_out / 2, 1, 2, 0))),
+      bn_(register_module("bn", batchnorm(c_out, affine))) {
+  TORCH_CHECK(c_out % 2 == 0, "FactorizedReduce needs an even number of output channels, got ",
+              c_out);
+}
+
+at::Tensor FactorizedReduceImpl::forward(const at::Tensor& x) {
+  return forward_activated(at::relu(x));
+}
+
+at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
+  using at::indexing::Slice;
+  auto shifted = relu_x.index({Slice(), Slice(), Slice(1, at::indexing::None),
+                               Slice(1, at::indexing::None)});
+  return bn_(at::cat({conv_1_(relu_x), conv_2_(shifted)}, 1));
+}
+
+SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
+                         int64_t padding, bool affine)
+    : depthwise_1_(register_module("depthwise_1", conv(c_in, c_in, kernel, stride, padding, 1, c_in))),
+      pointwise_1_(register_module("pointwise_1", conv(c_in, c_in, 1, 1, 0))),
+      bn_1_(register_module("bn_1", batchnorm(c_in, affine))),
+      depthwise_2_(register_module("depthwise_2", conv(c_in, c_in, kernel, 1, padding, 1, c_in))),
+      pointwise_2_(register_module("pointwise_2", conv(c_in, c_out, 1, 1, 0))),
+      bn_2_(register_module("bn_2", batchnorm(c_out, affine))) {}
+
+at::Tensor SepConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
+
+at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
+  auto y = bn_1_(pointwise_1_(depthwise_1_(relu_x)));
+  return bn_2_(pointwise_2_(depthwise_2_(at::relu(y))));
+}
+
+DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
+                         int64_t padding, int64_t dilation, bool affine)
+    : depthwise_(register_module("depthwise",
+                                 conv(c_in, c_in, kernel, stride, padding, dilation, c_in))),
+      pointwise_(register_module("pointwise", conv(c_in, c_out, 1, 1, 0))),
+      bn_(register_module("bn", batchnorm(c_out, affine))) {}
+
+at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
+
+at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
+  return bn_(pointwise_(depthwise_(relu_x)));
+}
+
+PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm,
+                       bool affine)
+    : kind_(kind), stride_(stride) {
+  if (with_batchnorm) bn_ = register_module("bn", batchnorm(channels, affine));
+}
+
+at::Tensor PoolBNImpl::forward(const at::Tensor& x) {
+  at::Tensor y = kind_ == Kind::Max
+                     ? at::max_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1})
+                     : at::avg_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1},
+                                      /*ceil_mode=*/false, /*count_include_pad=*/false);
+  return bn_ ? bn_(y) : y;
+}
+
+at::Tensor zero_op(const at::Tensor& x, int64_t stride) {
+  using at::indexing::Slice;
+  if (stride == 1) return at::zeros_like(x);
+  return at::zeros_like(x.index({Slice(), Slice(), Slice(at::indexing::None, at::indexing::None, stride),
+                                 Slice(at::indexing::None, at::indexing::None, stride)}));
+}
+
+namespace {
+class ZeroImpl : public torch::nn::Module {
+ public:
+  explicit ZeroImpl(int64_t stride) : stride_(stride) {}
+  at::Tensor forward(const at::Tensor& x) { return zero_op(x, stride_); }
+
+ private:
+  int64_t stride_;
+};
+TORCH_MODULE(Zero);
+
+class IdentityImpl : public torch::nn::Module {
+ public:
+  at::Tensor forward(const at::Tensor& x) { return x; }
+};
+TORCH_MODULE(Identity);
+}  // namespace
+
+torch::nn::AnyModule make_operation(const std::string& name, int64_t c, int64_t stride,
+                                    bool affine) {
+  using Kind = PoolBNImpl::Kind;
+  if (name == "none") return torch::nn::AnyModule(Zero(stride));
+  if (name == "max_pool_3x3") return torch::nn::AnyModule(PoolBN(Kind::Max, c, stride, false, affine));
+  if (name == "avg_pool_3x3")
+    return torch::nn::AnyModule(PoolBN(Kind::Average, c, stride, false, affine));
+  if (name == "skip_connect") {
+    if (stride == 1) return torch::nn::AnyModule(Identity());
+    return torch::nn::AnyModule(FactorizedReduce(c, c, affine));
+  }
+  if (name == "sep_conv_3x3") return torch::nn::AnyModule(SepConv(c, c, 3, stride, 1, affine));
+  if (name == "sep_conv_5x5") return torch::nn::AnyModule(SepConv(c, c, 5, stride, 2, affine));
+  if (name == "dil_conv_3x3") return torch::nn::AnyModule(DilConv(c, c, 3, stride, 2, 2, affine));
+  if (name == "dil_conv_5x5") return torch::nn::AnyModule(DilConv(c, c, 5, stride, 4, 2, affine));
+  throw GenotypeError("unknown DARTS operation '" + name + "'");
+}
+
+}  // namespace nasx::darts

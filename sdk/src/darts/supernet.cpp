@@ -1,0 +1,198 @@
+#include "nasx/darts/supernet.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <ATen/ATen.h>
+
+namespace nasx::darts {
+
+MixedOpImpl::MixedOpImpl(int64_t c, int64_t stride) : stride_(stride) {
+  using Kind = PoolBNImpl::Kind;
+  // In the search network both pools are followed by a BatchNorm without affine
+  // parameters (reference: MixedOp in model_search.py).
+  max_pool_ = register_module("max_pool_3x3", PoolBN(Kind::Max, c, stride, true, false));
+  avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
+  if (stride != 1) skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false));
+  sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false));
+  sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false));
+  dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false));
+  dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false));
+}
+
+at::Tensor MixedOpImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
+  // weights[0] belongs to `none`, whose output is zero: its term contributes
+  // nothing to the sum or to any gradient, so it is not computed.
+  const auto w = weights.unbind(0);
+  const at::Tensor relu_x = at::relu(x);
+  const at::Tensor skip = stride_ == 1 ? x : skip_reduce_->forward_activated(relu_x);
+  at::Tensor out = w[1] * max_pool_(x);
+  out = out + w[2] * avg_pool_(x);
+  out = out + w[3] * skip;
+  out = out + w[4] * sep_3_->forward_activated(relu_x);
+  out = out + w[5] * sep_5_->forward_activated(relu_x);
+  out = out + w[6] * dil_3_->forward_activated(relu_x);
+  out = out + w[7] * dil_5_->forward_activated(relu_x);
+  return out;
+}
+
+SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, bool reduction,
+                               bool reduction_prev)
+    : reduction_(reduction) {
+  if (reduction_prev)
+    preprocess_0_reduce_ =
+        register_module("preprocess_0", FactorizedReduce(c_prev_prev, c, false));
+  else
+    preprocess_0_ = register_module("preprocess_0", ReLUConvBN(c_prev_prev, c, 1, 1, 0, false));
+  preprocess_1_ = register_module("preprocess_1", ReLUConvBN(c_prev, c, 1, 1, 0, false));
+  int64_t edge = 0;
+  for (int64_t node = 0; node < kNodes; ++node) {
+    for (int64_t input = 0; input < node + 2; ++input, ++edge) {
+      const int64_t stride = reduction && input < 2 ? 2 : 1;
+      edges_.push_back(register_module("edge_" + std::to_string(edge), MixedOp(c, stride)));
+    }
+  }
+}
+
+at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
+                                   const at::Tensor& weights) {
+  std::vector<at::Tensor> states;
+  states.reserve(2 + kNodes);
+  states.push_back(preprocess_0_reduce_ ? preprocess_0_reduce_(s0) : preprocess_0_(s0));
+  states.push_back(preprocess_1_(s1));
+  const auto edge_weights = weights.unbind(0);
+  size_t edge = 0;
+  for (int64_t node = 0; node < kNodes; ++node) {
+    at::Tensor sum;
+    const size_t inputs = states.size();
+    for (size_t input = 0; input < inputs; ++input, ++edge) {
+      at::Tensor y = edges_[edge](states[input], edge_weights[edge]);
+      sum = sum.defined() ? sum + y : y;
+    }
+    states.push_back(sum);
+  }
+  return at::cat(at::TensorList(states).slice(2), 1);
+}
+
+DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& options,
+                             const DataShape& shape)
+    : space_(space), channels_last_(options.memory_format == "channels_last") {
+  const int64_t c = options.channels;
+  int64_t c_current = options.stem_multiplier * c;
+  stem_conv_ = register_module(
+      "stem_conv",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.channels, c_current, 3).padding(1).bias(false)));
+  stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(c_current));
+  int64_t c_prev_prev = c_current, c_prev = c_current;
+  c_current = c;
+  bool reduction_prev = false;
+  for (int64_t i = 0; i < options.layers; ++i) {
+    const bool reduction = i == options.layers / 3 || i == 2 * options.layers / 3;
+    if (reduction) c_current *= 2;
+    cells_.push_back(register_module(
+        "cell_" + std::to_string(i),
+        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev)));
+    reduction_prev = reduction;
+    c_prev_prev = c_prev;
+    c_prev = kNodes * c_current;
+  }
+  classifier_ = register_module("classifier", torch::nn::Linear(c_prev, shape.classes));
+  const auto n_ops = static_cast<int64_t>(operation_names().size());
+  alpha_normal_ = register_parameter("alpha_normal", 1e-3 * at::randn({kEdges, n_ops}));
+  alpha_reduce_ = register_parameter("alpha_reduce", 1e-3 * at::randn({kEdges, n_ops}));
+}
+
+at::Tensor DartsSupernet::forward(const at::Tensor& images) {
+  return forward_with_weights(images, arch_weights());
+}
+
+at::Tensor DartsSupernet::forward_with_weights(const at::Tensor& images,
+                                               const std::vector<at::Tensor>& weights) {
+  TORCH_CHECK(weights.size() == 2, "DARTS supernet: expected 2 weight matrices, got ",
+              weights.size());
+  const at::Tensor x =
+      channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  at::Tensor s0 = stem_bn_(stem_conv_(x));
+  at::Tensor s1 = s0;
+  for (auto& cell : cells_) {
+    at::Tensor next = cell(s0, s1, cell->reduction() ? weights[1] : weights[0]);
+    s0 = s1;
+    s1 = next;
+  }
+  return classifier_(s1.mean({2, 3}));
+}
+
+std::vector<at::Tensor> DartsSupernet::arch_parameters() { return {alpha_normal_, alpha_reduce_}; }
+
+std::vector<at::Tensor> DartsSupernet::weight_parameters() {
+  std::vector<at::Tensor> weights;
+  for (const auto& item : named_parameters(/*recurse=*/true)) {
+    if (item.key() == "alpha_normal" || item.key() == "alpha_reduce") continue;
+    weights.push_back(item.value());
+  }
+  return weights;
+}
+
+Genotype DartsSupernet::derive_genotype() {
+  at::NoGradGuard no_grad;
+  const auto w = arch_weights();
+  return darts::derive_genotype(w[0], w[1]);
+}
+
+namespace {
+
+std::vector<GenotypeEdge> derive_cell(const at::Tensor& weights) {
+  const at::Tensor w = weights.detach().to(at::kCPU, at::kDouble).contiguous();
+  const auto n_ops = w.size(1);
+  const double* data = w.data_ptr<double>();
+  const int none = operation_index("none");
+  auto weight_of = [&](int64_t edge, int64_t op) { return data[edge * n_ops + op]; };
+  std::vector<GenotypeEdge> chosen;
+  int64_t start = 0;
+  for (int64_t node = 0; node < kNodes; ++node) {
+    const int64_t inputs = node + 2;
+    auto strongest_op = [&](int64_t edge) {
+      int64_t best = -1;
+      for (int64_t op = 0; op < n_ops; ++op)
+        if (op != none && (best < 0 || weight_of(edge, op) > weight_of(edge, best))) best = op;
+      return best;
+    };
+    std::vector<int64_t> order(inputs);
+    std::iota(order.begin(), order.end(), 0);
+    // Stable, so ties keep the lower input first, as the reference's sorted() does.
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return weight_of(start + a, strongest_op(start + a)) >
+             weight_of(start + b, strongest_op(start + b));
+    });
+    for (int k = 0; k < 2; ++k) {
+      const int64_t input = order[k];
+      chosen.push_back({operation_names()[strongest_op(start + input)], static_cast<int>(input)});
+    }
+    start += inputs;
+  }
+  return chosen;
+}
+
+}  // namespace
+
+Genotype derive_genotype(const at::Tensor& normal_weights, const at::Tensor& reduce_weights) {
+  Genotype genotype;
+  genotype.normal = derive_cell(normal_weights);
+  genotype.reduce = derive_cell(reduce_weights);
+  genotype.normal_concat = genotype.reduce_concat = {2, 3, 4, 5};
+  return genotype;
+}
+
+DartsSpace::DartsSpace(SpaceOptions options) : SearchSpace(std::move(options)) {}
+
+const std::vector<std::string>& DartsSpace::operations() const { return operation_names(); }
+
+std::shared_ptr<Supernet> DartsSpace::build_supernet(const DataShape& shape) const {
+  return std::make_shared<DartsSupernet>(*this, options(), shape);
+}
+
+Genotype DartsSpace::parse_genotype(std::string_view text) const { return Genotype::parse(text); }
+
+std::string DartsSpace::format_genotype(const Genotype& genotype) const { return genotype.str(); }
+
+}  // namespace nasx::darts

@@ -1,0 +1,39 @@
+#include "nasx/plugin.hpp"
+
+#include <cstring>
+
+#include "nasx/context.hpp"
+#include "nasx/pruner.hpp"
+#include "nasx/scorer.hpp"
+#include "nasx/selector.hpp"
+#include "nasx/strategy.hpp"
+
+namespace nasx {
+
+// Key functions: the vtables and type_info of the plugin interfaces live here.
+Plugin::~Plugin() = default;
+SearchStrategy::~SearchStrategy() = default;
+Selector::~Selector() = default;
+EnsemblePruner::~EnsemblePruner() = default;
+ArchScorer::~ArchScorer() = default;
+Context::~Context() = default;
+
+const char* plugin_kind_name(uint32_t kind) {
+  switch (kind) {
+    case NASX_KIND_STRATEGY: return "strategy";
+    case NASX_KIND_SELECTOR: return "selector";
+    case NASX_KIND_PRUNER: return "pruner";
+    case NASX_KIND_SCORER: return "scorer";
+    default: return "unknown";
+  }
+}
+
+namespace detail {
+void copy_error(char* error, size_t error_size, const char* message) {
+  if (error == nullptr || error_size == 0) return;
+  std::strncpy(error, message, error_size - 1);
+  error[error_size - 1] = '\0';
+}
+}  // namespace detail
+
+}  // namespace nasx
