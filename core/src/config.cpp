@@ -21,7 +21,7 @@ const auto& experiment_binding() {
           .field("output_dir", &ExperimentOptions::output_dir,
                  "folder that holds <name>/<trial> run folders")
           .field("threads", &ExperimentOptions::threads,
-                 "CPU threads for LibTorch (0: LibTorch's default)", {0.0, 1024.0});
+                 "CPU threads for LibTorch (0: all cores)", {0.0, 1024.0});
   return binding;
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -233,7 +234,10 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                      const PluginRegistry& registry, std::ostream& out, bool interactive) {
   const RunPaths paths(run_dir);
   const c10::Device device = parse_device(config.experiment.device);
-  if (config.experiment.threads > 0) at::set_num_threads(static_cast<int>(config.experiment.threads));
+  // This LibTorch starts with one OpenMP thread whatever the machine has; 0 means all cores.
+  at::set_num_threads(config.experiment.threads > 0
+                          ? static_cast<int>(config.experiment.threads)
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 
   // Everything that can fail on bad input happens before the run folder is touched.
   const PluginInfo& strategy_info = registry.find(NASX_KIND_STRATEGY, config.search.strategy);

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -128,14 +129,15 @@ int bench_command(const Args& args) {
       ("order", po::value<std::string>()->default_value("both"), "first, second or both")
       ("memory-format", po::value<std::string>()->default_value("both"), "channels_last, contiguous or both")
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
-      ("threads", po::value<int>()->default_value(0), "CPU threads (0: LibTorch's default)")
+      ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
       ("warmup", po::value<int64_t>()->default_value(2), "untimed steps first")
       ("steps", po::value<int64_t>()->default_value(5), "timed steps");
   po::variables_map vm;
   if (!parse_args(args, "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
                         "weight step) of the supernet on random data.", options, {}, vm))
     return 0;
-  if (vm["threads"].as<int>() > 0) at::set_num_threads(vm["threads"].as<int>());
+  const int threads = vm["threads"].as<int>();
+  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   SpaceOptions space;
   space.name = vm["space"].as<std::string>();
   space.channels = vm["channels"].as<int64_t>();

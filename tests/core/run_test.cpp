@@ -1,0 +1,222 @@
+// End-to-end tests of the nasx executable: real processes, real plugin files,
+// real signals.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace nasx {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+const std::string kNasx = NASX_TEST_BINARY;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+};
+
+Outcome run_nasx(const std::string& args) {
+  Outcome outcome;
+  FILE* pipe = ::popen((kNasx + " " + args + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return outcome;
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class Run : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nasx_run_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string config(const std::string& extra = "") {
+    const fs::path path = dir_ / "config.toml";
+    std::ofstream(path) << R"([experiment]
+name = "e2e"
+seed = 5
+threads = 1
+
+[data]
+name = "synthetic"
+synthetic_train = 512
+synthetic_test = 128
+synthetic_image_size = 8
+synthetic_classes = 4
+batch_size = 32
+
+[space]
+channels = 4
+layers = 3
+
+[search]
+strategy = "darts"
+epochs = 8
+)" << extra;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+/// The numbers summary.json reports, without the wall-clock fields.
+std::string metrics_of(const std::string& summary) {
+  std::string out;
+  const std::regex number("\"(valid_acc|valid_loss|supernet_test_acc|supernet_test_loss)\": ([-0-9.e]+)");
+  for (std::sregex_iterator it(summary.begin(), summary.end(), number), end; it != end; ++it)
+    out += (*it)[1].str() + "=" + (*it)[2].str() + " ";
+  return out;
+}
+
+TEST_F(Run, SearchWritesTheWholeRunFolder) {
+  const Outcome outcome = run_nasx("run " + config() + " --set search.epochs=2 --out " + (dir_ / "run").string());
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr("found genotype:\nGenotype(normal=["));
+  for (const char* file : {"config.toml", "events.jsonl", "genotypes.jsonl", "checkpoint/state.pt",
+                           "genotype.txt", "summary.json"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / file)) << file;
+  const std::string events = read(dir_ / "run/events.jsonl");
+  EXPECT_THAT(events, HasSubstr("\"type\": \"step\", \"step\": 1"));
+  EXPECT_THAT(events, HasSubstr("\"type\": \"arch_weights\""));
+  EXPECT_THAT(events, HasSubstr("\"train_acc\""));
+  EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("epochs = 2"));
+  EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("w_lr = 0.025"));
+  EXPECT_THAT(read(dir_ / "run/summary.json"), HasSubstr("\"supernet_test_acc\""));
+  // No temporaries are left behind.
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "run"))
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+}
+
+TEST_F(Run, KilledSearchResumesToTheSameResult) {
+  const std::string cfg = config();
+  const Outcome reference = run_nasx("run " + cfg + " --out " + (dir_ / "reference").string());
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
+
+  const fs::path killed = dir_ / "killed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::freopen("/dev/null", "w", stdout);
+    ::execl(kNasx.c_str(), kNasx.c_str(), "run", cfg.c_str(), "--out", killed.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Kill it with SIGKILL right after its second checkpoint.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline &&
+         read(killed / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (std::chrono::steady_clock::now() < deadline && !fs::exists(killed / "checkpoint/state.pt"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it could be killed";
+  ASSERT_FALSE(fs::exists(killed / "summary.json"));
+
+  const Outcome resumed = run_nasx("resume " + killed.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("resuming"));
+  EXPECT_EQ(read(killed / "genotype.txt"), read(dir_ / "reference/genotype.txt"));
+  EXPECT_EQ(read(killed / "genotypes.jsonl"), read(dir_ / "reference/genotypes.jsonl"));
+  const std::string expected = metrics_of(read(dir_ / "reference/summary.json"));
+  EXPECT_THAT(expected, HasSubstr("supernet_test_acc="));
+  EXPECT_EQ(metrics_of(read(killed / "summary.json")), expected);
+  // Every step is logged exactly once.
+  const std::string events = read(killed / "events.jsonl");
+  for (int step = 0; step < 8; ++step) {
+    const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(step) + ",";
+    const auto first = events.find(marker);
+    ASSERT_NE(first, std::string::npos) << step;
+    EXPECT_EQ(events.find(marker, first + 1), std::string::npos) << "step " << step << " logged twice";
+  }
+  // A finished run is not resumed again.
+  const Outcome again = run_nasx("resume " + killed.string());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("has already finished"));
+}
+
+TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  const std::string cfg = config();
+  std::ofstream(dir_ / "broken.toml") << "[search\nstrategy = \"darts\"\n";
+  std::ofstream(dir_ / "a_file") << "x";
+  const std::vector<Case> cases = {
+      {"run " + (dir_ / "broken.toml").string(), "broken.toml:1:8: TOML syntax error"},
+      {"run " + cfg + " --set search.epoch=3", "did you mean 'epochs'?"},
+      {"run " + cfg + " --set search.epochs=1.5", "'search.epochs' must be an integer, not a float"},
+      {"run " + cfg + " --set data.name=fashion-mnist --set data.path=/nonexistent/fmnist",
+       "/nonexistent/fmnist/train-images-idx3-ubyte.gz is missing"},
+      {"run " + (dir_ / "missing.toml").string(), "missing.toml"},
+      {"run " + cfg + " --out " + (dir_ / "a_file/run").string(), "cannot create run folder"},
+      {"run " + cfg + " --plugin-path /nonexistent/plugins", "plugin folder /nonexistent/plugins does not exist"},
+  };
+  for (const auto& c : cases) {
+    const Outcome outcome = run_nasx(c.args + " --out " + (dir_ / "out").string());
+    EXPECT_NE(outcome.exit_code, 0) << c.args;
+    EXPECT_THAT(outcome.output, HasSubstr(c.message)) << c.args;
+    EXPECT_THAT(outcome.output, HasSubstr("error")) << c.args;
+    EXPECT_THAT(outcome.output, Not(HasSubstr("terminate called"))) << c.args;
+    EXPECT_FALSE(fs::exists(dir_ / "out/summary.json")) << c.args;
+    EXPECT_FALSE(fs::exists(dir_ / "out/genotype.txt")) << c.args;
+  }
+}
+
+TEST_F(Run, DivergenceStopsWithAClearMessageAndNoFinalFiles) {
+  const Outcome outcome = run_nasx("run " + config() +
+                                   " --set search.w_lr=10000 --set search.grad_clip=0 "
+                                   "--set search.w_momentum=0.99 --out " + (dir_ / "run").string());
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr("training diverged"));
+  EXPECT_THAT(outcome.output, HasSubstr("Lower the learning rates"));
+  EXPECT_FALSE(fs::exists(dir_ / "run/summary.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "run/genotype.txt"));
+}
+
+TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
+  const Outcome list = run_nasx("plugins list");
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, ::testing::ContainsRegex("darts +strategy +1\\.0\\.0"));
+  EXPECT_THAT(list.output, ::testing::ContainsRegex("magnitude +selector +1\\.0\\.0"));
+  const Outcome info = run_nasx("plugins info darts");
+  ASSERT_EQ(info.exit_code, 0) << info.output;
+  EXPECT_THAT(info.output, ::testing::ContainsRegex("order +string +default \"first\" +first \\| second"));
+  EXPECT_THAT(info.output, ::testing::ContainsRegex("w_lr +float +default 0\\.025"));
+  EXPECT_THAT(info.output, HasSubstr("weight SGD learning rate"));
+  EXPECT_THAT(run_nasx("plugins info dart").output, HasSubstr("did you mean 'darts'?"));
+  // Broken files dropped into a plugin folder are reported, not fatal.
+  const Outcome with_broken = run_nasx("plugins list --plugin-path " NASX_TEST_FIXTURES_DIR "/future");
+  EXPECT_EQ(with_broken.exit_code, 0);
+  EXPECT_THAT(with_broken.output, HasSubstr("built for plugin ABI 99"));
+}
+
+}  // namespace
+}  // namespace nasx
