@@ -58,7 +58,7 @@ void check_finite(const std::map<std::string, double>& metrics, const std::strin
     throw NonFiniteError(
         "training diverged: " + name + " is " + (std::isnan(value) ? "NaN" : "infinite") + " " +
         where + ". Nothing final was written; " + paths.dir.string() +
-        " keeps its last good checkpoint. Lower the learning rates in [search] (or check the "
+        " keeps the log and the checkpoint of the last completed step, if any. Lower the learning rates in [search] (or check the "
         "data), then start a new run");
   }
 }

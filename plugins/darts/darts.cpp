@@ -40,7 +40,7 @@ const nasx::OptionsBinding<DartsOptions>& binding() {
                  "architecture gradient: first (w fixed) or second (one unrolled step, Eq. 7)",
                  {"first", "second"})
           .field("epochs", &DartsOptions::epochs, "search epochs (one host step each)", Range{1.0, {}})
-          .field("w_lr", &DartsOptions::w_lr, "weight SGD learning rate, cosine-annealed", Range{0.0, 10.0})
+          .field("w_lr", &DartsOptions::w_lr, "weight SGD learning rate, cosine-annealed", Range{0.0, {}})
           .field("w_lr_min", &DartsOptions::w_lr_min, "final weight learning rate", Range{0.0, 10.0})
           .field("w_momentum", &DartsOptions::w_momentum, "weight SGD momentum", Range{0.0, 0.999})
           .field("w_weight_decay", &DartsOptions::w_weight_decay, "weight L2 decay", Range{0.0, 1.0})

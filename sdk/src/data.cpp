@@ -151,8 +151,9 @@ at::Tensor read_idx_file(const std::string& path) {
 
 DataSplits load_data(const DataOptions& options, uint64_t seed) {
   if (options.name == "fashion-mnist") {
-    DataSplits splits = split_train(options, load_idx_pair(options.path, "train"),
-                                    load_idx_pair(options.path, "t10k"), seed);
+    TensorDataset train = load_idx_pair(options.path, "train");
+    TensorDataset test = load_idx_pair(options.path, "t10k");
+    DataSplits splits = split_train(options, std::move(train), std::move(test), seed);
     splits.name = options.name;
     splits.shape = {1, 28, 28, 10};
     return splits;

@@ -35,7 +35,9 @@ class Config : public ::testing::Test {
     try {
       load_run_config(path, overrides, registry_);
     } catch (const ConfigError& e) {
-      return std::string(e.what()).replace(0, path.size(), "FILE");
+      std::string message = e.what();
+      if (message.rfind(path, 0) == 0) message.replace(0, path.size(), "FILE");
+      return message;
     }
     return "(valid)";
   }

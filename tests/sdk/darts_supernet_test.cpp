@@ -69,12 +69,12 @@ TEST(DartsSupernet, BothMemoryFormatsComputeTheSameFunction) {
     options.layers = 3;
     options.memory_format = format;
     at::manual_seed(7);
-    return make_search_space(options)->build_supernet(DataShape{2, 10, 10, 3});
+    return make_search_space(options)->build_supernet(DataShape{2, 12, 12, 3});
   };
   auto a = build("contiguous");
   auto b = build("channels_last");
   at::manual_seed(3);
-  const at::Tensor x = at::randn({4, 2, 10, 10});
+  const at::Tensor x = at::randn({4, 2, 12, 12});
   EXPECT_TRUE(at::allclose(a->forward(x), b->forward(x), 1e-4, 1e-5));
 }
 

@@ -58,12 +58,12 @@ TEST(Genotype, AcceptsDoubleQuotesWhitespaceAndTrailingCommas) {
 }
 
 TEST(Genotype, RejectsMalformedTextPointingAtTheColumn) {
-  // Missing comma between the op and its input, at column 32.
+  // Missing comma between the op and its input: the '0' at column 34.
   const std::string text = "Genotype(normal=[('sep_conv_3x3' 0)])";
   const std::string message = message_of(text);
-  EXPECT_THAT(message, HasSubstr("column 33"));
+  EXPECT_THAT(message, HasSubstr("column 34"));
   EXPECT_THAT(message, HasSubstr("expected ','"));
-  EXPECT_THAT(message, HasSubstr("\n  " + text + "\n  " + std::string(32, ' ') + "^"));
+  EXPECT_THAT(message, HasSubstr("\n  " + text + "\n  " + std::string(33, ' ') + "^"));
 }
 
 TEST(Genotype, RejectsWrongNamesCountsAndInputs) {

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/error.hpp"
+
 namespace nasx::darts {
 
 MixedOpImpl::MixedOpImpl(int64_t c, int64_t stride) : stride_(stride) {
@@ -77,6 +79,11 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
 DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& options,
                              const DataShape& shape)
     : space_(space), channels_last_(options.memory_format == "channels_last") {
+  // FactorizedReduce joins two stride-2 convolutions, one shifted by a pixel: their
+  // outputs only agree in size on even inputs, as in the reference.
+  if (shape.height % 4 != 0 || shape.width % 4 != 0)
+    throw ConfigError("the DARTS space needs image sizes divisible by 4 (two reductions), got " +
+                      std::to_string(shape.height) + "x" + std::to_string(shape.width));
   const int64_t c = options.channels;
   int64_t c_current = options.stem_multiplier * c;
   stem_conv_ = register_module(
