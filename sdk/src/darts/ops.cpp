@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/darts/depthwise.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::darts {
@@ -45,10 +46,12 @@ ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int6
 
 at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
 
-FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine)
-    : conv_1_(register_module("conv_1", conv(c_in, c_out / 2, 1, 2, 0))),
-      conv_2_(register_module("conv_2", conv(c_in, c_out / 2, 1, 2, 0))),
-      bn_(register_module("bn", batchnorm(c_out, affine))) {
+FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine,
+                                           int64_t copies)
+    : copies_(copies),
+      conv_1_(register_module("conv_1", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
+      conv_2_(register_module("conv_2", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
+      bn_(register_module("bn", batchnorm(copies * c_out, affine))) {
   TORCH_CHECK(c_out % 2 == 0, "FactorizedReduce needs an even number of output channels, got ",
               c_out);
 }
@@ -58,40 +61,52 @@ at::Tensor FactorizedReduceImpl::forward(const at::Tensor& x) {
 }
 
 at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
-  using at::indexing::Slice;
-  auto shifted = relu_x.index({Slice(), Slice(), Slice(1, at::indexing::None),
-                               Slice(1, at::indexing::None)});
-  return bn_(at::cat({conv_1_(relu_x), conv_2_(shifted)}, 1));
+  // x[:, :, 1:, 1:], as a negative pad: on channels-last tensors its backward is ~3x
+  // cheaper than a slice's.
+  const at::Tensor shifted = at::constant_pad_nd(relu_x, {-1, 0, -1, 0});
+  at::Tensor a = conv_1_(relu_x), b = conv_2_(shifted);
+  if (copies_ > 1) {
+    // Keep each copy's channels together: [a_k, b_k] for copy k.
+    const auto n = a.size(0), h = a.size(2), w = a.size(3);
+    return bn_(at::cat({a.reshape({n, copies_, -1, h, w}), b.reshape({n, copies_, -1, h, w})}, 2)
+                   .reshape({n, -1, h, w}));
+  }
+  return bn_(at::cat({a, b}, 1));
 }
 
 SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
-                         int64_t padding, bool affine)
-    : depthwise_1_(register_module("depthwise_1", conv(c_in, c_in, kernel, stride, padding, 1, c_in))),
-      pointwise_1_(register_module("pointwise_1", conv(c_in, c_in, 1, 1, 0))),
-      bn_1_(register_module("bn_1", batchnorm(c_in, affine))),
-      depthwise_2_(register_module("depthwise_2", conv(c_in, c_in, kernel, 1, padding, 1, c_in))),
-      pointwise_2_(register_module("pointwise_2", conv(c_in, c_out, 1, 1, 0))),
-      bn_2_(register_module("bn_2", batchnorm(c_out, affine))) {}
+                         int64_t padding, bool affine, int64_t copies)
+    : stride_(stride), padding_(padding),
+      depthwise_1_(register_module(
+          "depthwise_1", conv(copies * c_in, copies * c_in, kernel, stride, padding, 1, copies * c_in))),
+      pointwise_1_(register_module("pointwise_1", conv(copies * c_in, copies * c_in, 1, 1, 0, 1, copies))),
+      bn_1_(register_module("bn_1", batchnorm(copies * c_in, affine))),
+      depthwise_2_(register_module(
+          "depthwise_2", conv(copies * c_in, copies * c_in, kernel, 1, padding, 1, copies * c_in))),
+      pointwise_2_(register_module("pointwise_2", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
+      bn_2_(register_module("bn_2", batchnorm(copies * c_out, affine))) {}
 
 at::Tensor SepConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
-  auto y = bn_1_(pointwise_1_(depthwise_1_(relu_x)));
-  return bn_2_(pointwise_2_(depthwise_2_(at::relu(y))));
+  auto y = bn_1_(pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
+  return bn_2_(pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
 }
 
 DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
-                         int64_t padding, int64_t dilation, bool affine)
-    : depthwise_(register_module("depthwise",
-                                 conv(c_in, c_in, kernel, stride, padding, dilation, c_in))),
-      pointwise_(register_module("pointwise", conv(c_in, c_out, 1, 1, 0))),
-      bn_(register_module("bn", batchnorm(c_out, affine))) {}
+                         int64_t padding, int64_t dilation, bool affine, int64_t copies)
+    : stride_(stride), padding_(padding), dilation_(dilation),
+      depthwise_(register_module("depthwise", conv(copies * c_in, copies * c_in, kernel, stride,
+                                                   padding, dilation, copies * c_in))),
+      pointwise_(register_module("pointwise", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
+      bn_(register_module("bn", batchnorm(copies * c_out, affine))) {}
 
 at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
-  return bn_(pointwise_(depthwise_(relu_x)));
+  return bn_(pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
 }
+
 
 PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm,
                        bool affine)

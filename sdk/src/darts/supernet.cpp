@@ -9,33 +9,52 @@
 
 namespace nasx::darts {
 
-MixedOpImpl::MixedOpImpl(int64_t c, int64_t stride) : stride_(stride) {
+namespace {
+
+/// Index of the edge into node `node` from state `input` (reference order: node 0's
+/// edges from s0, s1; node 1's from s0, s1, node 0; ...).
+int64_t edge_index(int64_t node, int64_t input) { return 2 * node + node * (node - 1) / 2 + input; }
+
+/// The first node a state feeds: s0 and s1 feed every node, node j the nodes after it.
+int64_t first_target(int64_t state) { return state < 2 ? 0 : state - 1; }
+
+}  // namespace
+
+EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride)
+    : channels_(c), edges_(edges), stride_(stride) {
   using Kind = PoolBNImpl::Kind;
   // In the search network both pools are followed by a BatchNorm without affine
-  // parameters (reference: MixedOp in model_search.py).
+  // parameters (reference: MixedOp in model_search.py); the same for every edge.
   max_pool_ = register_module("max_pool_3x3", PoolBN(Kind::Max, c, stride, true, false));
   avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
-  if (stride != 1) skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false));
-  sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false));
-  sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false));
-  dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false));
-  dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false));
+  if (stride != 1) skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false, edges));
+  sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
+  sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
+  dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false, edges));
+  dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false, edges));
 }
 
-at::Tensor MixedOpImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
-  // weights[0] belongs to `none`, whose output is zero: its term contributes
-  // nothing to the sum or to any gradient, so it is not computed.
-  const auto w = weights.unbind(0);
+at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
   const at::Tensor relu_x = at::relu(x);
-  const at::Tensor skip = stride_ == 1 ? x : skip_reduce_->forward_activated(relu_x);
-  at::Tensor out = w[1] * max_pool_(x);
-  out = out + w[2] * avg_pool_(x);
-  out = out + w[3] * skip;
-  out = out + w[4] * sep_3_->forward_activated(relu_x);
-  out = out + w[5] * sep_5_->forward_activated(relu_x);
-  out = out + w[6] * dil_3_->forward_activated(relu_x);
-  out = out + w[7] * dil_5_->forward_activated(relu_x);
-  return out;
+  // Every edge's copy of the input, side by side on channels, for the grouped convolutions.
+  const at::Tensor copies = edges_ == 1 ? relu_x
+                                        : relu_x.repeat({1, edges_, 1, 1})
+                                              .contiguous(relu_x.suggest_memory_format());
+  auto per_edge = [&](const at::Tensor& y) {  // [B, E*C, H, W] -> [B, E, C, H, W]
+    return y.reshape({y.size(0), edges_, channels_, y.size(2), y.size(3)});
+  };
+  auto shared = [&](const at::Tensor& y) { return y.unsqueeze(1); };  // same for every edge
+  auto weight = [&](int64_t op) { return weights.select(1, op).reshape({1, edges_, 1, 1, 1}); };
+
+  at::Tensor out = per_edge(sep_3_->forward_activated(copies)) * weight(4);
+  out = out + per_edge(sep_5_->forward_activated(copies)) * weight(5);
+  out = out + per_edge(dil_3_->forward_activated(copies)) * weight(6);
+  out = out + per_edge(dil_5_->forward_activated(copies)) * weight(7);
+  out = out + shared(max_pool_(x)) * weight(1);
+  out = out + shared(avg_pool_(x)) * weight(2);
+  const at::Tensor skip =
+      stride_ == 1 ? shared(x) : per_edge(skip_reduce_->forward_activated(copies));
+  return out + skip * weight(3);
 }
 
 SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, bool reduction,
@@ -47,12 +66,10 @@ SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, b
   else
     preprocess_0_ = register_module("preprocess_0", ReLUConvBN(c_prev_prev, c, 1, 1, 0, false));
   preprocess_1_ = register_module("preprocess_1", ReLUConvBN(c_prev, c, 1, 1, 0, false));
-  int64_t edge = 0;
-  for (int64_t node = 0; node < kNodes; ++node) {
-    for (int64_t input = 0; input < node + 2; ++input, ++edge) {
-      const int64_t stride = reduction && input < 2 ? 2 : 1;
-      edges_.push_back(register_module("edge_" + std::to_string(edge), MixedOp(c, stride)));
-    }
+  for (int64_t state = 0; state < kNodes + 1; ++state) {
+    const int64_t stride = reduction && state < 2 ? 2 : 1;
+    groups_.push_back(register_module("state_" + std::to_string(state),
+                                      EdgeGroup(c, kNodes - first_target(state), stride)));
   }
 }
 
@@ -62,17 +79,23 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
   states.reserve(2 + kNodes);
   states.push_back(preprocess_0_reduce_ ? preprocess_0_reduce_(s0) : preprocess_0_(s0));
   states.push_back(preprocess_1_(s1));
-  const auto edge_weights = weights.unbind(0);
-  size_t edge = 0;
-  for (int64_t node = 0; node < kNodes; ++node) {
-    at::Tensor sum;
-    const size_t inputs = states.size();
-    for (size_t input = 0; input < inputs; ++input, ++edge) {
-      at::Tensor y = edges_[edge](states[input], edge_weights[edge]);
-      sum = sum.defined() ? sum + y : y;
+  std::vector<at::Tensor> nodes(kNodes);  // running sums of each node's incoming edges
+  for (int64_t state = 0; state < kNodes + 1; ++state) {
+    if (state >= 2) states.push_back(nodes[state - 2]);  // node state-2 has all its inputs
+    const int64_t first = first_target(state);
+    std::vector<int64_t> rows;
+    for (int64_t node = first; node < kNodes; ++node) rows.push_back(edge_index(node, state));
+    const at::Tensor group_weights =
+        weights.index_select(0, at::tensor(rows, at::TensorOptions(at::kLong)).to(weights.device()));
+    // unbind, not select: select's backward writes each edge's gradient into a
+    // zero tensor of the whole group; unbind's stacks them once.
+    const std::vector<at::Tensor> out = groups_[state](states[state], group_weights).unbind(1);
+    for (int64_t node = first; node < kNodes; ++node) {
+      const at::Tensor& y = out[node - first];
+      nodes[node] = nodes[node].defined() ? nodes[node] + y : y;
     }
-    states.push_back(sum);
   }
+  states.push_back(nodes[kNodes - 1]);
   return at::cat(at::TensorList(states).slice(2), 1);
 }
 

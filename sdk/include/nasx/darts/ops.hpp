@@ -37,14 +37,20 @@ TORCH_MODULE(ReLUConvBN);
 
 /// Halves the resolution without losing pixels: ReLU, two 1x1 stride-2 convolutions
 /// (the second on the input shifted by one pixel), concatenated, BatchNorm.
+///
+/// `copies` > 1 holds that many independent operations side by side, as grouped
+/// convolutions over an input of copies * c_in channels (copy k in channel block k);
+/// the supernet computes all edges that leave one state this way, in a few large
+/// kernels instead of many small ones. Parameter counts equal `copies` separate ops.
 class NASX_API FactorizedReduceImpl : public torch::nn::Module {
  public:
-  FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine);
+  FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies = 1);
   at::Tensor forward(const at::Tensor& x);
   /// The same on an input the ReLU was already applied to.
   at::Tensor forward_activated(const at::Tensor& relu_x);
 
  private:
+  int64_t copies_;
   torch::nn::Conv2d conv_1_{nullptr};
   torch::nn::Conv2d conv_2_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
@@ -52,15 +58,16 @@ class NASX_API FactorizedReduceImpl : public torch::nn::Module {
 TORCH_MODULE(FactorizedReduce);
 
 /// Twice [ReLU, depthwise k x k, pointwise 1x1, BatchNorm]; only the first
-/// depthwise convolution carries the stride.
+/// depthwise convolution carries the stride. `copies`: as for FactorizedReduce.
 class NASX_API SepConvImpl : public torch::nn::Module {
  public:
   SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
-              bool affine);
+              bool affine, int64_t copies = 1);
   at::Tensor forward(const at::Tensor& x);
   at::Tensor forward_activated(const at::Tensor& relu_x);
 
  private:
+  int64_t stride_, padding_;
   torch::nn::Conv2d depthwise_1_{nullptr}, pointwise_1_{nullptr};
   torch::nn::BatchNorm2d bn_1_{nullptr};
   torch::nn::Conv2d depthwise_2_{nullptr}, pointwise_2_{nullptr};
@@ -69,14 +76,16 @@ class NASX_API SepConvImpl : public torch::nn::Module {
 TORCH_MODULE(SepConv);
 
 /// ReLU, depthwise dilated k x k with stride, pointwise 1x1, BatchNorm.
+/// `copies`: as for FactorizedReduce.
 class NASX_API DilConvImpl : public torch::nn::Module {
  public:
   DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
-              int64_t dilation, bool affine);
+              int64_t dilation, bool affine, int64_t copies = 1);
   at::Tensor forward(const at::Tensor& x);
   at::Tensor forward_activated(const at::Tensor& relu_x);
 
  private:
+  int64_t stride_, padding_, dilation_;
   torch::nn::Conv2d depthwise_{nullptr}, pointwise_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
 };

@@ -17,23 +17,30 @@ namespace nasx::darts {
 constexpr int64_t kNodes = 4;   ///< intermediate nodes per cell
 constexpr int64_t kEdges = 14;  ///< 2 + 3 + 4 + 5 mixed edges per cell
 
-/// One edge of the supernet: the softmax-weighted sum of all 8 operations.
-/// `none` adds zeros and is skipped; the four convolutions share one ReLU of the
-/// input (each op starts with ReLU in the reference, so the result is the same).
-class NASX_API MixedOpImpl : public torch::nn::Module {
+/// Every mixed edge that leaves one state of a cell, computed together.
+///
+/// Mathematically each edge is the reference's MixedOp, sum_k softmax(alpha)_k op_k(x).
+/// Computed as the reference does, a normal cell at C=8 runs ~600 small kernels; here
+/// the edges leaving a state share what is the same for all of them — the ReLU, both
+/// pools with their parameter-free BatchNorm, the identity — and their convolutions
+/// run side by side as grouped convolutions (one kernel per layer for all edges).
+/// `none` adds zeros and is not computed (its alpha still gets its gradient through
+/// the softmax). Weights and their count are those of separate edges.
+class NASX_API EdgeGroupImpl : public torch::nn::Module {
  public:
-  MixedOpImpl(int64_t channels, int64_t stride);
-  /// `weights`: [8], one per operation in operation_names() order.
+  EdgeGroupImpl(int64_t channels, int64_t edges, int64_t stride);
+  /// `weights`: [edges, 8], one row per edge in order. Returns [batch, edges, C, H', W'],
+  /// edge e's output in [:, e].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
 
  private:
-  int64_t stride_;
+  int64_t channels_, edges_, stride_;
   PoolBN max_pool_{nullptr}, avg_pool_{nullptr};
   FactorizedReduce skip_reduce_{nullptr};  // skip_connect at stride 2
   SepConv sep_3_{nullptr}, sep_5_{nullptr};
   DilConv dil_3_{nullptr}, dil_5_{nullptr};
 };
-TORCH_MODULE(MixedOp);
+TORCH_MODULE(EdgeGroup);
 
 /// A search cell: preprocessing of s0 and s1, 4 nodes over 14 mixed edges, the
 /// nodes concatenated on channels (4C).
@@ -50,7 +57,7 @@ class NASX_API SearchCellImpl : public torch::nn::Module {
   FactorizedReduce preprocess_0_reduce_{nullptr};  // when the previous cell reduced
   ReLUConvBN preprocess_0_{nullptr};
   ReLUConvBN preprocess_1_{nullptr};
-  std::vector<MixedOp> edges_;
+  std::vector<EdgeGroup> groups_;  // one per state that feeds a node: s0, s1, nodes 0..2
 };
 TORCH_MODULE(SearchCell);
 
