@@ -29,9 +29,10 @@ struct Outcome {
   std::string output;
 };
 
-Outcome run_nasx(const std::string& args) {
+/// Runs nasx with `args` (shell words), optionally with `env` ("NAME=value") set.
+Outcome run_nasx(const std::string& args, const std::string& env = "") {
   Outcome outcome;
-  FILE* pipe = ::popen((kNasx + " " + args + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen((env + " " + kNasx + " " + args + " 2>&1").c_str(), "r");
   char buffer[4096];
   while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
   const int status = ::pclose(pipe);
@@ -201,6 +202,51 @@ TEST_F(Run, DivergenceStopsWithAClearMessageAndNoFinalFiles) {
   EXPECT_FALSE(fs::exists(dir_ / "run/genotype.txt"));
 }
 
+TEST_F(Run, SecondOrderSearchRunsEndToEnd) {
+  const Outcome outcome = run_nasx("run " + config() +
+                                   " --set search.order=second --set search.epochs=1 --out " +
+                                   (dir_ / "run").string());
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("order = \"second\""));
+  EXPECT_THAT(read(dir_ / "run/genotype.txt"), HasSubstr("Genotype(normal=["));
+}
+
+TEST_F(Run, InterruptStopsCleanlyAndTheRunResumes) {
+  const fs::path run = dir_ / "run";
+  const std::string cfg = config();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::freopen((dir_ / "log.txt").c_str(), "w", stdout);
+    ::dup2(::fileno(stdout), 2);
+    ::execl(kNasx.c_str(), kNasx.c_str(), "run", cfg.c_str(), "--set", "search.epochs=3", "--out",
+            run.c_str(), nullptr);
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline && !fs::exists(run / "checkpoint/state.pt"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string log = read(dir_ / "log.txt");
+  EXPECT_THAT(log, HasSubstr("Continue with: nasx resume " + run.string()));
+  EXPECT_FALSE(fs::exists(run / "summary.json"));
+  const Outcome resumed = run_nasx("resume " + run.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(fs::exists(run / "summary.json"));
+}
+
+TEST_F(Run, ValidatePrintsTheResolvedConfig) {
+  const Outcome outcome = run_nasx("validate " + config() + " --set search.epochs=3");
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  EXPECT_THAT(outcome.output, HasSubstr("[search]\nstrategy = \"darts\""));
+  EXPECT_THAT(outcome.output, HasSubstr("epochs = 3"));
+  EXPECT_THAT(outcome.output, HasSubstr("arch_lr = 0.0003"));
+  EXPECT_THAT(outcome.output, HasSubstr(": valid"));
+}
+
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;
@@ -212,6 +258,12 @@ TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   EXPECT_THAT(info.output, ::testing::ContainsRegex("w_lr +float +default 0\\.025"));
   EXPECT_THAT(info.output, HasSubstr("weight SGD learning rate"));
   EXPECT_THAT(run_nasx("plugins info dart").output, HasSubstr("did you mean 'darts'?"));
+  // Plugins come from $NASX_PLUGIN_PATH too.
+  const Outcome from_env = run_nasx("plugins info test_good");
+  EXPECT_NE(from_env.exit_code, 0);
+  const Outcome listed = run_nasx("plugins list", "NASX_PLUGIN_PATH=" NASX_TEST_FIXTURES_DIR "/good");
+  EXPECT_EQ(listed.exit_code, 0);
+  EXPECT_THAT(listed.output, ::testing::ContainsRegex("test_good +selector +2\\.1\\.0"));
   // Broken files dropped into a plugin folder are reported, not fatal.
   const Outcome with_broken = run_nasx("plugins list --plugin-path " NASX_TEST_FIXTURES_DIR "/future");
   EXPECT_EQ(with_broken.exit_code, 0);

@@ -12,6 +12,11 @@ struct Case {
   int64_t kernel, stride, padding, dilation, size;
 };
 
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << "kernel " << c.kernel << ", stride " << c.stride << ", padding " << c.padding
+       << ", dilation " << c.dilation << ", " << c.size << "x" << c.size;
+}
+
 class DepthwiseConv2d : public ::testing::TestWithParam<Case> {};
 
 // The hand-written weight gradient and the flipped-kernel input gradient against

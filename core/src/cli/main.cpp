@@ -8,7 +8,7 @@
 #include <boost/program_options/errors.hpp>
 
 #include "cli.hpp"
-#include "nasx/core/runner.hpp"
+#include "nasx/core/host_context.hpp"
 #include "nasx/error.hpp"
 #include "nasx/version.hpp"
 #include <torch/version.h>

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nasx/core/config.hpp"
+#include "nasx/core/run_paths.hpp"
 #include "nasx/genotype.hpp"
 
 namespace nasx::core {
@@ -19,13 +20,6 @@ struct RunResult {
   std::map<std::string, double> metrics;  ///< final metrics, as in summary.json
 };
 
-/// Files of a run folder.
-struct RunPaths {
-  explicit RunPaths(std::filesystem::path dir);
-  std::filesystem::path dir, config, events, genotypes, checkpoint_dir, checkpoint, genotype,
-      summary;
-};
-
 /// Runs (or, with `resume`, continues) the search described by `config` in
 /// `run_dir`: data, space and supernet, the strategy step by step with logging,
 /// progress and an atomic checkpoint after every step, then selection and the
@@ -33,8 +27,5 @@ struct RunPaths {
 /// leaves a folder that `resume` continues exactly.
 RunResult run_search(const RunConfig& config, const std::filesystem::path& run_dir, bool resume,
                      const PluginRegistry& registry, std::ostream& out, bool interactive);
-
-/// Asks a running search to stop after the current minibatch (signal-safe).
-void request_stop();
 
 }  // namespace nasx::core

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "nasx/context.hpp"
+#include "nasx/core/config.hpp"
+#include "nasx/core/run_paths.hpp"
+#include "nasx/error.hpp"
+
+namespace nasx::core {
+
+class JsonlLog;
+class Progress;
+
+/// Thrown inside a step when the person asked the run to stop (Ctrl-C, SIGTERM).
+class StopRequested : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Asks a running search to stop after the current minibatch (signal-safe).
+void request_stop();
+bool stop_was_requested();
+
+/// Throws NonFiniteError naming the first NaN or infinite metric, where it happened
+/// and what to do.
+void check_finite(const std::map<std::string, double>& metrics, const std::string& where,
+                  const RunPaths& paths);
+
+/// The Context the host hands to plugins during a run.
+class HostContext final : public Context {
+ public:
+  HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
+              const RunConfig& config, c10::Device device, Progress& progress, JsonlLog& events,
+              const RunPaths& paths);
+
+  void set_params(const ParamValues* params) { params_ = params; }
+  void set_step(int64_t step) { step_ = step; }
+
+  const SearchSpace& space() const override { return space_; }
+  Supernet& supernet() override { return net_; }
+  const DataSplits& data() const override { return data_; }
+  int64_t batch_size() const override { return config_.data.batch_size; }
+  c10::Device device() const override { return device_; }
+  uint64_t seed() const override { return static_cast<uint64_t>(config_.experiment.seed); }
+  const ParamValues& params() const override { return *params_; }
+  void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) override;
+  void log_event(const std::string& type, const std::string& fields) override;
+  void info(const std::string& message) override;
+  bool stop_requested() const override { return stop_was_requested(); }
+
+ private:
+  const SearchSpace& space_;
+  Supernet& net_;
+  const DataSplits& data_;
+  const RunConfig& config_;
+  c10::Device device_;
+  Progress& progress_;
+  JsonlLog& events_;
+  const RunPaths& paths_;
+  const ParamValues* params_ = nullptr;
+  int64_t step_ = 0;
+};
+
+}  // namespace nasx::core

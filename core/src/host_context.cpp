@@ -1,0 +1,62 @@
+#include "nasx/core/host_context.hpp"
+
+#include <atomic>
+#include <cmath>
+
+#include "nasx/core/files.hpp"
+#include "nasx/core/json.hpp"
+#include "nasx/core/progress.hpp"
+#include "nasx/metrics.hpp"
+
+namespace nasx::core {
+
+namespace {
+std::atomic<bool> g_stop_requested{false};  // set from a signal handler
+}  // namespace
+
+void request_stop() { g_stop_requested.store(true); }
+bool stop_was_requested() { return g_stop_requested.load(); }
+
+void check_finite(const std::map<std::string, double>& metrics, const std::string& where,
+                  const RunPaths& paths) {
+  for (const auto& [name, value] : metrics) {
+    if (std::isfinite(value)) continue;
+    throw NonFiniteError("training diverged: " + name + " is " +
+                         (std::isnan(value) ? "NaN" : "infinite") + " " + where +
+                         ". Nothing final was written; " + paths.dir.string() +
+                         " keeps the log and the checkpoint of the last completed step, if any. "
+                         "Lower the learning rates in [search] (or check the data), then start "
+                         "a new run");
+  }
+}
+
+HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
+                         const RunConfig& config, c10::Device device, Progress& progress,
+                         JsonlLog& events, const RunPaths& paths)
+    : space_(space), net_(net), data_(data), config_(config), device_(device),
+      progress_(progress), events_(events), paths_(paths) {}
+
+void HostContext::report_progress(int64_t done, int64_t total, const MetricsMeter& meter) {
+  if (stop_was_requested()) throw StopRequested("stopped by request");
+  // Read the device-side metrics at least every ~5% of a step, so a NaN is caught
+  // early even when the display refreshes less often.
+  const bool check_now = total <= 20 || done % std::max<int64_t>(1, total / 20) == 0;
+  const bool show_now = progress_.due(done, total);
+  if (!check_now && !show_now) return;
+  const auto metrics = meter.means();
+  check_finite(metrics,
+               "at step " + std::to_string(step_ + 1) + ", minibatch " + std::to_string(done) +
+                   "/" + std::to_string(total),
+               paths_);
+  if (show_now) progress_.update(done, total, metrics);
+}
+
+void HostContext::log_event(const std::string& type, const std::string& fields) {
+  std::string line = JsonObject().add("type", type).add("step", step_).str();
+  if (!fields.empty()) line = line.substr(0, line.size() - 1) + ", " + fields + "}";
+  events_.append(line);
+}
+
+void HostContext::info(const std::string& message) { progress_.line(message); }
+
+}  // namespace nasx::core
