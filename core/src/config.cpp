@@ -20,8 +20,8 @@ const auto& experiment_binding() {
           .field("device", &ExperimentOptions::device, "\"cpu\", \"cuda\" or \"cuda:N\"")
           .field("output_dir", &ExperimentOptions::output_dir,
                  "folder that holds <name>/<trial> run folders")
-          .field("threads", &ExperimentOptions::threads,
-                 "CPU threads for LibTorch (0: all cores)", {0.0, 1024.0});
+          .field("threads", &ExperimentOptions::threads, "CPU threads for LibTorch (0: all cores)",
+                 {0.0, 1024.0});
   return binding;
 }
 
@@ -38,8 +38,8 @@ const auto& data_binding() {
           .field("test_subset", &DataOptions::test_subset,
                  "use a seeded random subset of this many test images (0: all)", {0.0, {}})
           .field("batch_size", &DataOptions::batch_size, "minibatch size", {1.0, 65536.0})
-          .field("synthetic_train", &DataOptions::synthetic_train,
-                 "synthetic: training images", {2.0, {}})
+          .field("synthetic_train", &DataOptions::synthetic_train, "synthetic: training images",
+                 {2.0, {}})
           .field("synthetic_test", &DataOptions::synthetic_test, "synthetic: test images",
                  {1.0, {}})
           .field("synthetic_channels", &DataOptions::synthetic_channels,
@@ -97,22 +97,33 @@ class Locator {
 
 const char* toml_type_name(toml::node_type type) {
   switch (type) {
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date or time";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date or time";
   }
 }
 
 const char* expected_name(ParamType type) {
   switch (type) {
-    case ParamType::Bool: return "a boolean (true or false)";
-    case ParamType::Int: return "an integer";
-    case ParamType::Float: return "a number";
-    case ParamType::String: return "a string (in quotes)";
+    case ParamType::Bool:
+      return "a boolean (true or false)";
+    case ParamType::Int:
+      return "an integer";
+    case ParamType::Float:
+      return "a number";
+    case ParamType::String:
+      return "a string (in quotes)";
   }
   return "?";
 }
@@ -183,7 +194,8 @@ const toml::table& section_table(const toml::table& root, const std::string& sec
   const toml::node* node = root.get(section);
   if (node == nullptr) return empty;
   if (!node->is_table())
-    fail(where.at(section, node->source()), "'" + section + "' must be a table ([" + section + "])");
+    fail(where.at(section, node->source()),
+         "'" + section + "' must be a table ([" + section + "])");
   return *node->as_table();
 }
 
@@ -212,7 +224,8 @@ const PluginInfo& find_plugin(const PluginRegistry& registry, uint32_t kind,
   } catch (const PluginError& e) {
     const toml::node* node = table.get(key);
     const std::string key_path = section + "." + key;
-    fail(node ? where.at(key_path, node->source()) : where.file(), "'" + key_path + "': " + e.what());
+    fail(node ? where.at(key_path, node->source()) : where.file(),
+         "'" + key_path + "': " + e.what());
   }
 }
 
@@ -231,7 +244,8 @@ void apply_override(toml::table& root, const std::string& assignment,
   } catch (const toml::parse_error&) {
     // A bare word: take it as a string (--set space.name=darts).
     std::string quoted = "\"";
-    for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    for (char c : value)
+      quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
     try {
       const std::string document = key + " = " + quoted + "\"";
       parsed = toml::parse(std::string_view(document), std::string_view("--set"));
@@ -257,7 +271,9 @@ void apply_override(toml::table& root, const std::string& assignment,
     target = child->as_table();
     source = source->get(parts[i])->as_table();
   }
-  source->get(parts.back())->visit([&](auto&& leaf) { target->insert_or_assign(parts.back(), leaf); });
+  source->get(parts.back())->visit([&](auto&& leaf) {
+    target->insert_or_assign(parts.back(), leaf);
+  });
 }
 
 void write_values(std::ostringstream& out, const std::string& section, const ParamValues& values,
@@ -334,8 +350,8 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   RunConfig config;
   config.source = path;
   config.experiment = experiment_binding().read(
-      validate_table(section_table(root, "experiment", where), "experiment",
-                     experiment_schema(), {}, "[experiment]", where));
+      validate_table(section_table(root, "experiment", where), "experiment", experiment_schema(),
+                     {}, "[experiment]", where));
   config.data = data_binding().read(validate_table(section_table(root, "data", where), "data",
                                                    data_schema(), {}, "[data]", where));
   config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",

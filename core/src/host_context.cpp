@@ -33,8 +33,14 @@ void check_finite(const std::map<std::string, double>& metrics, const std::strin
 HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
                          const RunConfig& config, c10::Device device, Progress& progress,
                          JsonlLog& events, const RunPaths& paths)
-    : space_(space), net_(net), data_(data), config_(config), device_(device),
-      progress_(progress), events_(events), paths_(paths) {}
+    : space_(space),
+      net_(net),
+      data_(data),
+      config_(config),
+      device_(device),
+      progress_(progress),
+      events_(events),
+      paths_(paths) {}
 
 void HostContext::report_progress(int64_t done, int64_t total, const MetricsMeter& meter) {
   if (stop_was_requested()) throw StopRequested("stopped by request");

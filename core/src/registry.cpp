@@ -73,8 +73,9 @@ void PluginRegistry::add_directory(const std::string& directory, bool required) 
   std::error_code error;
   if (!fs::is_directory(directory, error)) {
     if (required)
-      throw PluginError("plugin folder " + directory +
-                        " does not exist or is not a folder; check --plugin-path / NASX_PLUGIN_PATH");
+      throw PluginError(
+          "plugin folder " + directory +
+          " does not exist or is not a folder; check --plugin-path / NASX_PLUGIN_PATH");
     failures_.push_back({directory, "plugin folder does not exist (from NASX_PLUGIN_PATH?)"});
     return;
   }
@@ -96,14 +97,12 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
   const std::string canonical = fs::weakly_canonical(path, error).string();
   for (const auto& info : plugins_)
     if (info.path == canonical) return info;
-  if (!fs::is_regular_file(canonical, error))
-    throw PluginError(path + ": no such plugin file");
+  if (!fs::is_regular_file(canonical, error)) throw PluginError(path + ": no such plugin file");
 
   // Load with every symbol resolved now (a library built against another LibTorch
   // fails here, not at a random call later) and never unload it.
-  auto mode = static_cast<boost::dll::load_mode::type>(boost::dll::load_mode::rtld_now |
-                                                       boost::dll::load_mode::rtld_local |
-                                                       RTLD_NODELETE);
+  auto mode = static_cast<boost::dll::load_mode::type>(
+      boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local | RTLD_NODELETE);
   std::unique_ptr<boost::dll::shared_library> library;
   try {
     library = std::make_unique<boost::dll::shared_library>(canonical, mode);
@@ -111,8 +110,10 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
     const std::string why = e.what();  // carries dlerror()'s text
     std::string hint = "is it a shared library built for this machine?";
     if (why.find("undefined symbol") != std::string::npos)
-      hint = "it was probably built against another nasx SDK or LibTorch; rebuild it against "
-             "this host (" + host_stamp() + ")";
+      hint =
+          "it was probably built against another nasx SDK or LibTorch; rebuild it against "
+          "this host (" +
+          host_stamp() + ")";
     throw PluginError(canonical + ": cannot be loaded: " + why + "; " + hint);
   }
   if (!library->has(NASX_PLUGIN_ENTRY_SYMBOL))
@@ -142,7 +143,8 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
                          " instead of " + std::to_string(_GLIBCXX_USE_CXX11_ABI));
   if (descriptor->with_cuda != NASX_BUILT_WITH_CUDA)
     mismatches.push_back(std::string(descriptor->with_cuda ? "a CUDA" : "a CPU-only") +
-                         " LibTorch instead of " + (NASX_BUILT_WITH_CUDA ? "a CUDA" : "a CPU-only") + " one");
+                         " LibTorch instead of " +
+                         (NASX_BUILT_WITH_CUDA ? "a CUDA" : "a CPU-only") + " one");
   if (!mismatches.empty()) {
     std::string list;
     for (size_t i = 0; i < mismatches.size(); ++i)
@@ -223,8 +225,8 @@ std::unique_ptr<Plugin> PluginRegistry::create(const PluginInfo& info) const {
     detail::copy_error(message, sizeof message, e.what());
   }
   if (object == nullptr)
-    throw PluginError(info.path + ": the factory of plugin '" + info.name + "' threw: " +
-                      message + "; this is an error in the plugin (or in the parameters it was given)");
+    throw PluginError(info.path + ": the factory of plugin '" + info.name + "' threw: " + message +
+                      "; this is an error in the plugin (or in the parameters it was given)");
   return std::unique_ptr<Plugin>(static_cast<Plugin*>(object));
 }
 

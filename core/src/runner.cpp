@@ -73,7 +73,8 @@ c10::Device parse_device(const std::string& text) {
   } catch (const ConfigError&) {
     throw;
   } catch (const std::exception&) {
-    throw ConfigError("experiment.device: '" + text + "' is not a device (use \"cpu\" or \"cuda:0\")");
+    throw ConfigError("experiment.device: '" + text +
+                      "' is not a device (use \"cpu\" or \"cuda:0\")");
   }
 }
 
@@ -83,7 +84,8 @@ void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume
   std::error_code error;
   if (resume) {
     if (fs::exists(paths.summary, error))
-      throw IoError("run " + dir + " has already finished (summary.json exists); nothing to resume");
+      throw IoError("run " + dir +
+                    " has already finished (summary.json exists); nothing to resume");
     return;
   }
   if (fs::exists(paths.config, error))
@@ -152,8 +154,9 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
     state = load_checkpoint(paths, *net, *strategy);
     events.truncate(static_cast<uint64_t>(state.events_size));
     genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
-    progress.line("resuming " + run_dir.string() + " at step " + std::to_string(state.next_step + 1) +
-                  " of " + std::to_string(strategy->total_steps()));
+    progress.line("resuming " + run_dir.string() + " at step " +
+                  std::to_string(state.next_step + 1) + " of " +
+                  std::to_string(strategy->total_steps()));
   } else if (resume) {
     events.truncate(0);
     genotypes.truncate(0);
@@ -231,26 +234,27 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   check_finite(result.metrics, "in the final evaluation", paths);
 
   const std::string genotype_text = space->format_genotype(genotype);
-  events.append(JsonObject().add("type", "selected").add("selector", config.select.selector)
-                    .add("genotype", genotype_text).str());
+  events.append(JsonObject()
+                    .add("type", "selected")
+                    .add("selector", config.select.selector)
+                    .add("genotype", genotype_text)
+                    .str());
   write_file_atomically(paths.genotype, genotype_text + "\n");
-  write_file_atomically(
-      paths.summary,
-      JsonObject()
-              .add("experiment", config.experiment.name)
-              .add("strategy", config.search.strategy)
-              .add("selector", config.select.selector)
-              .add("space", config.space.name)
-              .add("data", config.data.name)
-              .add("seed", config.experiment.seed)
-              .add("steps", total_steps)
-              .add("genotype", genotype_text)
-              .add_raw("genotype_cells", genotype.json())
-              .add_all(result.metrics)
-              .add("search_seconds", state.elapsed_seconds)
-              .add("finished", now_iso8601())
-              .str() +
-          "\n");
+  write_file_atomically(paths.summary, JsonObject()
+                                               .add("experiment", config.experiment.name)
+                                               .add("strategy", config.search.strategy)
+                                               .add("selector", config.select.selector)
+                                               .add("space", config.space.name)
+                                               .add("data", config.data.name)
+                                               .add("seed", config.experiment.seed)
+                                               .add("steps", total_steps)
+                                               .add("genotype", genotype_text)
+                                               .add_raw("genotype_cells", genotype.json())
+                                               .add_all(result.metrics)
+                                               .add("search_seconds", state.elapsed_seconds)
+                                               .add("finished", now_iso8601())
+                                               .str() +
+                                           "\n");
   events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
   return result;
 }

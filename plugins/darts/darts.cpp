@@ -4,12 +4,12 @@
 // minibatch; defaults are the reference code's (quark0/darts, train_search.py).
 // The gradients, optimizers and loaders are the SDK's; this file states the loop.
 
+#include <torch/serialize/archive.h>
 #include <nasx/bilevel.hpp>
 #include <nasx/metrics.hpp>
 #include <nasx/optim.hpp>
 #include <nasx/strategy.hpp>
 #include <nasx/supernet.hpp>
-#include <torch/serialize/archive.h>
 
 #include <memory>
 #include <optional>
@@ -39,21 +39,30 @@ const nasx::OptionsBinding<DartsOptions>& binding() {
           .field("order", &DartsOptions::order,
                  "architecture gradient: first (w fixed) or second (one unrolled step, Eq. 7)",
                  {"first", "second"})
-          .field("epochs", &DartsOptions::epochs, "search epochs (one host step each)", Range{1.0, {}})
-          .field("w_lr", &DartsOptions::w_lr, "weight SGD learning rate, cosine-annealed", Range{0.0, {}})
-          .field("w_lr_min", &DartsOptions::w_lr_min, "final weight learning rate", Range{0.0, 10.0})
+          .field("epochs", &DartsOptions::epochs, "search epochs (one host step each)",
+                 Range{1.0, {}})
+          .field("w_lr", &DartsOptions::w_lr, "weight SGD learning rate, cosine-annealed",
+                 Range{0.0, {}})
+          .field("w_lr_min", &DartsOptions::w_lr_min, "final weight learning rate",
+                 Range{0.0, 10.0})
           .field("w_momentum", &DartsOptions::w_momentum, "weight SGD momentum", Range{0.0, 0.999})
-          .field("w_weight_decay", &DartsOptions::w_weight_decay, "weight L2 decay", Range{0.0, 1.0})
-          .field("grad_clip", &DartsOptions::grad_clip, "max weight-gradient norm (0: off)", Range{0.0, {}})
-          .field("arch_lr", &DartsOptions::arch_lr, "architecture Adam learning rate", Range{0.0, 1.0})
-          .field("arch_beta1", &DartsOptions::arch_beta1, "architecture Adam beta1", Range{0.0, 0.999999})
-          .field("arch_beta2", &DartsOptions::arch_beta2, "architecture Adam beta2", Range{0.0, 0.999999})
+          .field("w_weight_decay", &DartsOptions::w_weight_decay, "weight L2 decay",
+                 Range{0.0, 1.0})
+          .field("grad_clip", &DartsOptions::grad_clip, "max weight-gradient norm (0: off)",
+                 Range{0.0, {}})
+          .field("arch_lr", &DartsOptions::arch_lr, "architecture Adam learning rate",
+                 Range{0.0, 1.0})
+          .field("arch_beta1", &DartsOptions::arch_beta1, "architecture Adam beta1",
+                 Range{0.0, 0.999999})
+          .field("arch_beta2", &DartsOptions::arch_beta2, "architecture Adam beta2",
+                 Range{0.0, 0.999999})
           .field("arch_weight_decay", &DartsOptions::arch_weight_decay, "architecture L2 decay",
                  Range{0.0, 1.0})
           .field("unrolled_r", &DartsOptions::unrolled_r,
                  "second order: finite-difference step R = unrolled_r / |v|", Range{1e-8, 1.0})
           .field("steps_per_epoch", &DartsOptions::steps_per_epoch,
-                 "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
+                 "cap on minibatches per epoch (0: one pass over the smaller split)",
+                 Range{0.0, {}});
   return b;
 }
 
@@ -90,7 +99,8 @@ class Darts final : public nasx::SearchStrategy {
     weight_optimizer_->set_epoch(epoch);
     train_loader_->set_epoch(epoch);
     search_loader_->set_epoch(epoch);
-    int64_t batches = std::min(train_loader_->batches_per_epoch(), search_loader_->batches_per_epoch());
+    int64_t batches =
+        std::min(train_loader_->batches_per_epoch(), search_loader_->batches_per_epoch());
     if (options_.steps_per_epoch > 0) batches = std::min(batches, options_.steps_per_epoch);
     const bool second_order = options_.order == "second";
     nasx::MetricsMeter meter;

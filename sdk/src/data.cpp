@@ -85,15 +85,19 @@ DataSplits split_train(const DataOptions& options, TensorDataset train, TensorDa
   // Like the reference: the first train_portion of the (subset of the) training set
   // trains the weights, the rest trains the architecture.
   const auto n = train.size();
-  const auto split = static_cast<int64_t>(std::floor(options.train_portion * static_cast<double>(n)));
+  const auto split =
+      static_cast<int64_t>(std::floor(options.train_portion * static_cast<double>(n)));
   if (split < options.batch_size || n - split < options.batch_size)
-    throw DataError("data split too small: " + std::to_string(n) + " training images with "
-                    "train_portion " + std::to_string(options.train_portion) + " leave " +
-                    std::to_string(split) + " / " + std::to_string(n - split) +
-                    " images, fewer than one batch of " + std::to_string(options.batch_size) +
+    throw DataError("data split too small: " + std::to_string(n) +
+                    " training images with "
+                    "train_portion " +
+                    std::to_string(options.train_portion) + " leave " + std::to_string(split) +
+                    " / " + std::to_string(n - split) + " images, fewer than one batch of " +
+                    std::to_string(options.batch_size) +
                     "; raise data.subset or lower data.batch_size");
   splits.train = {train.images.narrow(0, 0, split), train.labels.narrow(0, 0, split)};
-  splits.search = {train.images.narrow(0, split, n - split), train.labels.narrow(0, split, n - split)};
+  splits.search = {train.images.narrow(0, split, n - split),
+                   train.labels.narrow(0, split, n - split)};
   splits.test = std::move(test);
   return splits;
 }
@@ -121,7 +125,8 @@ at::Tensor read_idx_file(const std::string& path) {
   if (file == nullptr) throw DataError("cannot open " + path);
   auto fail = [&](const std::string& why) -> DataError {
     gzclose(file);
-    return DataError(path + ": " + why + " (not an IDX file, or truncated; reinstall the data set)");
+    return DataError(path + ": " + why +
+                     " (not an IDX file, or truncated; reinstall the data set)");
   };
   unsigned char magic[4];
   if (gzread(file, magic, 4) != 4) throw fail("missing header");
@@ -142,7 +147,9 @@ at::Tensor read_idx_file(const std::string& path) {
   while (done < count) {
     const auto chunk = static_cast<unsigned>(std::min<int64_t>(count - done, 1 << 24));
     const int got = gzread(file, out + done, chunk);
-    if (got <= 0) throw fail("data ends after " + std::to_string(done) + " of " + std::to_string(count) + " bytes");
+    if (got <= 0)
+      throw fail("data ends after " + std::to_string(done) + " of " + std::to_string(count) +
+                 " bytes");
     done += got;
   }
   gzclose(file);
@@ -163,8 +170,9 @@ DataSplits load_data(const DataOptions& options, uint64_t seed) {
     auto generator = at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed, 3));
     const at::Tensor prototypes =
         at::randn({options.synthetic_classes, c, s, s}, generator, at::TensorOptions(at::kFloat));
-    DataSplits splits = split_train(options, synthetic_set(prototypes, options.synthetic_train, derive_seed(seed, 4)),
-                                    synthetic_set(prototypes, options.synthetic_test, derive_seed(seed, 5)), seed);
+    DataSplits splits = split_train(
+        options, synthetic_set(prototypes, options.synthetic_train, derive_seed(seed, 4)),
+        synthetic_set(prototypes, options.synthetic_test, derive_seed(seed, 5)), seed);
     splits.name = options.name;
     splits.shape = {c, s, s, options.synthetic_classes};
     return splits;

@@ -21,7 +21,8 @@ EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t b
     const at::Tensor images = data.images.narrow(0, start, size);
     const at::Tensor labels = data.labels.narrow(0, start, size);
     const at::Tensor logits = net.forward_with_weights(images, weights);
-    loss_sum += at::nll_loss(at::log_softmax(logits, 1), labels, {}, at::Reduction::Sum).to(at::kDouble);
+    loss_sum +=
+        at::nll_loss(at::log_softmax(logits, 1), labels, {}, at::Reduction::Sum).to(at::kDouble);
     correct += logits.argmax(1).eq(labels).sum();
     samples += size;
   }

@@ -235,16 +235,16 @@ void validate_cell(GenotypeReader& reader, const std::vector<GenotypeEdge>& edge
     reader.fail(reader.concat_positions[concat_index], std::string(cell) + "_concat is empty");
   for (int index : concat)
     if (index < 0 || index >= kNodes + 2)
-      reader.fail(reader.concat_positions[concat_index],
-                  std::string(cell) + "_concat names state " + std::to_string(index) +
-                      "; states are 0..5");
+      reader.fail(
+          reader.concat_positions[concat_index],
+          std::string(cell) + "_concat names state " + std::to_string(index) + "; states are 0..5");
 }
 
 }  // namespace
 
 bool Genotype::operator==(const Genotype& other) const {
-  return normal == other.normal && normal_concat == other.normal_concat &&
-         reduce == other.reduce && reduce_concat == other.reduce_concat;
+  return normal == other.normal && normal_concat == other.normal_concat && reduce == other.reduce &&
+         reduce_concat == other.reduce_concat;
 }
 
 std::string Genotype::str() const {

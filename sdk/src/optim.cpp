@@ -45,8 +45,10 @@ int64_t read_int(torch::serialize::InputArchive& archive, const std::string& key
 
 double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs) {
   if (epochs <= 0) return lr_max;
-  return lr_min + (lr_max - lr_min) * (1.0 + std::cos(M_PI * static_cast<double>(epoch) /
-                                                      static_cast<double>(epochs))) / 2.0;
+  return lr_min +
+         (lr_max - lr_min) *
+             (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(epochs))) /
+             2.0;
 }
 
 void zero_gradients(const std::vector<at::Tensor>& tensors) {
@@ -68,7 +70,8 @@ WeightOptimizer::WeightOptimizer(std::vector<at::Tensor> params, SgdOptions opti
         "weight optimizer: invalid momentum " + std::to_string(options.momentum));
   check(options.weight_decay >= 0,
         "weight optimizer: invalid weight_decay " + std::to_string(options.weight_decay));
-  check(options.grad_clip >= 0, "weight optimizer: invalid grad_clip " + std::to_string(options.grad_clip));
+  check(options.grad_clip >= 0,
+        "weight optimizer: invalid grad_clip " + std::to_string(options.grad_clip));
   for (const auto& p : params_) momentum_.push_back(at::zeros_like(p));
 }
 
@@ -83,7 +86,8 @@ at::Tensor WeightOptimizer::clip_gradients() {
   std::vector<at::Tensor> norms;
   for (const auto& p : params_)
     if (p.grad().defined()) norms.push_back(p.grad().norm().to(at::kFloat));
-  if (norms.empty()) return at::zeros({}, params_.empty() ? at::TensorOptions() : params_[0].options());
+  if (norms.empty())
+    return at::zeros({}, params_.empty() ? at::TensorOptions() : params_[0].options());
   at::Tensor total = at::stack(norms).norm();
   if (options_.grad_clip > 0) {
     // min(1, clip / (norm + 1e-6)) as a tensor: no host synchronisation.
@@ -121,7 +125,8 @@ void WeightOptimizer::load(torch::serialize::InputArchive& archive) {
 
 ArchOptimizer::ArchOptimizer(std::vector<at::Tensor> params, AdamOptions options)
     : params_(std::move(params)), options_(options) {
-  check(options.lr > 0, "architecture optimizer: lr must be positive, got " + std::to_string(options.lr));
+  check(options.lr > 0,
+        "architecture optimizer: lr must be positive, got " + std::to_string(options.lr));
   check(options.beta1 >= 0 && options.beta1 < 1,
         "architecture optimizer: invalid beta1 " + std::to_string(options.beta1));
   check(options.beta2 >= 0 && options.beta2 < 1,

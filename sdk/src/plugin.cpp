@@ -20,11 +20,16 @@ Context::~Context() = default;
 
 const char* plugin_kind_name(uint32_t kind) {
   switch (kind) {
-    case NASX_KIND_STRATEGY: return "strategy";
-    case NASX_KIND_SELECTOR: return "selector";
-    case NASX_KIND_PRUNER: return "pruner";
-    case NASX_KIND_SCORER: return "scorer";
-    default: return "unknown";
+    case NASX_KIND_STRATEGY:
+      return "strategy";
+    case NASX_KIND_SELECTOR:
+      return "selector";
+    case NASX_KIND_PRUNER:
+      return "pruner";
+    case NASX_KIND_SCORER:
+      return "scorer";
+    default:
+      return "unknown";
   }
 }
 

@@ -20,12 +20,14 @@ namespace fs = std::filesystem;
 class Config : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const auto& dir : PluginRegistry::default_directories()) registry_.add_directory(dir, false);
+    for (const auto& dir : PluginRegistry::default_directories())
+      registry_.add_directory(dir, false);
   }
 
   std::string write(const std::string& text) {
-    const fs::path path = fs::temp_directory_path() /
-                          ("nasx_config_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++) + ".toml");
+    const fs::path path =
+        fs::temp_directory_path() / ("nasx_config_test_" + std::to_string(::getpid()) + "_" +
+                                     std::to_string(counter_++) + ".toml");
     std::ofstream(path) << text;
     return path.string();
   }
@@ -86,11 +88,15 @@ TEST_F(Config, SyntaxErrorsCarryLineAndColumn) {
 
 TEST_F(Config, UnknownKeysGetLineAndDidYouMean) {
   const std::string message = error_of(std::string(kValid) + "epocs = 3\n");
-  EXPECT_THAT(message, HasSubstr("FILE:11:1: unknown key 'search.epocs' for strategy 'darts'; did you mean 'epochs'?"));
+  EXPECT_THAT(
+      message,
+      HasSubstr(
+          "FILE:11:1: unknown key 'search.epocs' for strategy 'darts'; did you mean 'epochs'?"));
   EXPECT_THAT(error_of("[dataa]\nsubset = 1\n[search]\nstrategy = \"darts\"\n"),
               HasSubstr("FILE:1:2: unknown section or key 'dataa'; did you mean 'data'?"));
-  EXPECT_THAT(error_of("[space]\nchanels = 8\n[search]\nstrategy = \"darts\"\n"),
-              HasSubstr("FILE:2:1: unknown key 'space.chanels' for [space]; did you mean 'channels'?"));
+  EXPECT_THAT(
+      error_of("[space]\nchanels = 8\n[search]\nstrategy = \"darts\"\n"),
+      HasSubstr("FILE:2:1: unknown key 'space.chanels' for [space]; did you mean 'channels'?"));
 }
 
 TEST_F(Config, WrongTypesAndRangesNameTheKey) {
@@ -106,17 +112,21 @@ TEST_F(Config, WrongTypesAndRangesNameTheKey) {
 
 TEST_F(Config, UnknownPluginsPointAtTheKey) {
   const std::string message = error_of("[search]\nstrategy = \"drats\"\n");
-  EXPECT_THAT(message, HasSubstr("FILE:2:12: 'search.strategy': no strategy plugin named 'drats'; did you mean 'darts'?"));
+  EXPECT_THAT(
+      message,
+      HasSubstr(
+          "FILE:2:12: 'search.strategy': no strategy plugin named 'drats'; did you mean 'darts'?"));
   EXPECT_THAT(error_of("[experiment]\nseed = 1\n"), HasSubstr("missing [search] table"));
 }
 
 TEST_F(Config, OverridesApplyAndTheirErrorsNameTheOverride) {
-  const RunConfig config =
-      load_run_config(write(kValid), {"search.epochs=9", "space.memory_format=contiguous"}, registry_);
+  const RunConfig config = load_run_config(
+      write(kValid), {"search.epochs=9", "space.memory_format=contiguous"}, registry_);
   EXPECT_EQ(std::get<int64_t>(config.search.params.at("epochs")), 9);
   EXPECT_EQ(config.space.memory_format, "contiguous");
-  EXPECT_THAT(error_of(kValid, {"search.epochs=many"}),
-              HasSubstr("--set search.epochs=many: 'search.epochs' must be an integer, not a string"));
+  EXPECT_THAT(
+      error_of(kValid, {"search.epochs=many"}),
+      HasSubstr("--set search.epochs=many: 'search.epochs' must be an integer, not a string"));
   EXPECT_THAT(error_of(kValid, {"search.epoch=2"}), HasSubstr("--set search.epoch=2: unknown key"));
   EXPECT_THAT(error_of(kValid, {"noequals"}), HasSubstr("expected KEY=VALUE"));
 }

@@ -79,7 +79,8 @@ TEST(PluginRegistry, RefusesAFileThatIsNotASharedLibrary) {
 
 TEST(PluginRegistry, RefusesAPluginBuiltForAnotherAbi) {
   const std::string message = load_error(kFixtures + "/future/nasx_future.so");
-  EXPECT_THAT(message, HasSubstr("nasx_future.so: built for plugin ABI 99, but this nasx loads ABI 1"));
+  EXPECT_THAT(message,
+              HasSubstr("nasx_future.so: built for plugin ABI 99, but this nasx loads ABI 1"));
   EXPECT_THAT(message, HasSubstr("rebuild the plugin against this SDK"));
 }
 
@@ -95,7 +96,8 @@ TEST(PluginRegistry, RefusesTwoPluginsWithTheSameName) {
   registry.add_directory(kFixtures + "/duplicates", true);
   ASSERT_EQ(registry.plugins().size(), 1u);
   ASSERT_EQ(registry.failures().size(), 1u);
-  EXPECT_THAT(registry.failures()[0].reason, HasSubstr("nasx_dup_b.so: another plugin is already named 'test_duplicate'"));
+  EXPECT_THAT(registry.failures()[0].reason,
+              HasSubstr("nasx_dup_b.so: another plugin is already named 'test_duplicate'"));
   EXPECT_THAT(registry.failures()[0].reason, HasSubstr("nasx_dup_a.so"));
 }
 
@@ -106,7 +108,8 @@ TEST(PluginRegistry, TurnsAThrowingFactoryIntoAnErrorNamingTheFile) {
     create_plugin<SearchStrategy>(registry, info);
     FAIL();
   } catch (const PluginError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("nasx_test_throwing.so: the factory of plugin 'test_throwing' threw: cannot allocate the controller"));
+    EXPECT_THAT(e.what(), HasSubstr("nasx_test_throwing.so: the factory of plugin 'test_throwing' "
+                                    "threw: cannot allocate the controller"));
   }
 }
 

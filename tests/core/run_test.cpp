@@ -90,14 +90,16 @@ epochs = 8
 /// The numbers summary.json reports, without the wall-clock fields.
 std::string metrics_of(const std::string& summary) {
   std::string out;
-  const std::regex number("\"(valid_acc|valid_loss|supernet_test_acc|supernet_test_loss)\": ([-0-9.e]+)");
+  const std::regex number(
+      "\"(valid_acc|valid_loss|supernet_test_acc|supernet_test_loss)\": ([-0-9.e]+)");
   for (std::sregex_iterator it(summary.begin(), summary.end(), number), end; it != end; ++it)
     out += (*it)[1].str() + "=" + (*it)[2].str() + " ";
   return out;
 }
 
 TEST_F(Run, SearchWritesTheWholeRunFolder) {
-  const Outcome outcome = run_nasx("run " + config() + " --set search.epochs=2 --out " + (dir_ / "run").string());
+  const Outcome outcome =
+      run_nasx("run " + config() + " --set search.epochs=2 --out " + (dir_ / "run").string());
   ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_THAT(outcome.output, HasSubstr("found genotype:\nGenotype(normal=["));
   for (const char* file : {"config.toml", "events.jsonl", "genotypes.jsonl", "checkpoint/state.pt",
@@ -130,7 +132,8 @@ TEST_F(Run, KilledSearchResumesToTheSameResult) {
   // Kill it with SIGKILL right after its second checkpoint.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline &&
-         read(killed / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") == std::string::npos)
+         read(killed / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") ==
+             std::string::npos)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   while (std::chrono::steady_clock::now() < deadline && !fs::exists(killed / "checkpoint/state.pt"))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -154,7 +157,8 @@ TEST_F(Run, KilledSearchResumesToTheSameResult) {
     const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(step) + ",";
     const auto first = events.find(marker);
     ASSERT_NE(first, std::string::npos) << step;
-    EXPECT_EQ(events.find(marker, first + 1), std::string::npos) << "step " << step << " logged twice";
+    EXPECT_EQ(events.find(marker, first + 1), std::string::npos)
+        << "step " << step << " logged twice";
   }
   // A finished run is not resumed again.
   const Outcome again = run_nasx("resume " + killed.string());
@@ -173,12 +177,14 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
   const std::vector<Case> cases = {
       {"run " + (dir_ / "broken.toml").string(), "broken.toml:1:8: TOML syntax error"},
       {"run " + cfg + " --set search.epoch=3", "did you mean 'epochs'?"},
-      {"run " + cfg + " --set search.epochs=1.5", "'search.epochs' must be an integer, not a float"},
+      {"run " + cfg + " --set search.epochs=1.5",
+       "'search.epochs' must be an integer, not a float"},
       {"run " + cfg + " --set data.name=fashion-mnist --set data.path=/nonexistent/fmnist",
        "/nonexistent/fmnist/train-images-idx3-ubyte.gz is missing"},
       {"run " + (dir_ / "missing.toml").string(), "missing.toml"},
       {"run " + cfg + " --out " + (dir_ / "a_file/run").string(), "cannot create run folder"},
-      {"run " + cfg + " --plugin-path /nonexistent/plugins", "plugin folder /nonexistent/plugins does not exist"},
+      {"run " + cfg + " --plugin-path /nonexistent/plugins",
+       "plugin folder /nonexistent/plugins does not exist"},
   };
   for (const auto& c : cases) {
     const bool has_out = c.args.find("--out") != std::string::npos;
@@ -193,8 +199,9 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
 }
 
 TEST_F(Run, DivergenceStopsWithAClearMessageAndNoFinalFiles) {
-  const Outcome outcome = run_nasx("run " + config() +
-                                   " --set search.w_lr=1e30 --set search.grad_clip=0 --out " + (dir_ / "run").string());
+  const Outcome outcome =
+      run_nasx("run " + config() + " --set search.w_lr=1e30 --set search.grad_clip=0 --out " +
+               (dir_ / "run").string());
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
   EXPECT_THAT(outcome.output, HasSubstr("training diverged"));
   EXPECT_THAT(outcome.output, HasSubstr("Lower the learning rates"));
@@ -203,9 +210,9 @@ TEST_F(Run, DivergenceStopsWithAClearMessageAndNoFinalFiles) {
 }
 
 TEST_F(Run, SecondOrderSearchRunsEndToEnd) {
-  const Outcome outcome = run_nasx("run " + config() +
-                                   " --set search.order=second --set search.epochs=1 --out " +
-                                   (dir_ / "run").string());
+  const Outcome outcome =
+      run_nasx("run " + config() + " --set search.order=second --set search.epochs=1 --out " +
+               (dir_ / "run").string());
   ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
   EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("order = \"second\""));
   EXPECT_THAT(read(dir_ / "run/genotype.txt"), HasSubstr("Genotype(normal=["));
@@ -254,18 +261,21 @@ TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   EXPECT_THAT(list.output, ::testing::ContainsRegex("magnitude +selector +1\\.0\\.0"));
   const Outcome info = run_nasx("plugins info darts");
   ASSERT_EQ(info.exit_code, 0) << info.output;
-  EXPECT_THAT(info.output, ::testing::ContainsRegex("order +string +default \"first\" +first \\| second"));
+  EXPECT_THAT(info.output,
+              ::testing::ContainsRegex("order +string +default \"first\" +first \\| second"));
   EXPECT_THAT(info.output, ::testing::ContainsRegex("w_lr +float +default 0\\.025"));
   EXPECT_THAT(info.output, HasSubstr("weight SGD learning rate"));
   EXPECT_THAT(run_nasx("plugins info dart").output, HasSubstr("did you mean 'darts'?"));
   // Plugins come from $NASX_PLUGIN_PATH too.
   const Outcome from_env = run_nasx("plugins info test_good");
   EXPECT_NE(from_env.exit_code, 0);
-  const Outcome listed = run_nasx("plugins list", "NASX_PLUGIN_PATH=" NASX_TEST_FIXTURES_DIR "/good");
+  const Outcome listed =
+      run_nasx("plugins list", "NASX_PLUGIN_PATH=" NASX_TEST_FIXTURES_DIR "/good");
   EXPECT_EQ(listed.exit_code, 0);
   EXPECT_THAT(listed.output, ::testing::ContainsRegex("test_good +selector +2\\.1\\.0"));
   // Broken files dropped into a plugin folder are reported, not fatal.
-  const Outcome with_broken = run_nasx("plugins list --plugin-path " NASX_TEST_FIXTURES_DIR "/future");
+  const Outcome with_broken =
+      run_nasx("plugins list --plugin-path " NASX_TEST_FIXTURES_DIR "/future");
   EXPECT_EQ(with_broken.exit_code, 0);
   EXPECT_THAT(with_broken.output, HasSubstr("built for plugin ABI 99"));
 }

@@ -24,11 +24,12 @@ static void* no_factory(char*, unsigned long) { return nullptr; }
 BOOST_SYMBOL_EXPORT const foreign_descriptor* nasx_plugin_entry() {
 #if defined(FOREIGN_ABI)
   // A future ABI: only the first field may be trusted.
-  static const foreign_descriptor d = {99, 1, "test_future", "1.0", "", "9.0.0", "9.9.0", 1, 0,
-                                       no_factory, no_factory};
+  static const foreign_descriptor d = {99, 1, "test_future", "1.0",     "", "9.0.0", "9.9.0",
+                                       1,  0, no_factory,    no_factory};
 #else
-  static const foreign_descriptor d = {1, 1, "test_old_torch", "1.0", "", "0.1.0", "0.4.1",
-                                       1 - _GLIBCXX_USE_CXX11_ABI, 0, no_factory, no_factory};
+  static const foreign_descriptor d = {1,  1,          "test_old_torch", "1.0",
+                                       "", "0.1.0",    "0.4.1",          1 - _GLIBCXX_USE_CXX11_ABI,
+                                       0,  no_factory, no_factory};
 #endif
   return &d;
 }

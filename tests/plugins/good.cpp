@@ -9,7 +9,9 @@ struct GoodOptions {
 class Good final : public nasx::Selector {
  public:
   static nasx::ParamSchema schema() {
-    return nasx::OptionsBinding<GoodOptions>().field("level", &GoodOptions::level, "a level", {0.0, 9.0}).schema();
+    return nasx::OptionsBinding<GoodOptions>()
+        .field("level", &GoodOptions::level, "a level", {0.0, 9.0})
+        .schema();
   }
   nasx::Genotype select(nasx::Context& ctx) override { return ctx.supernet().derive_genotype(); }
 };

@@ -26,7 +26,8 @@ TEST_P(DepthwiseConv2d, GradientsMatchLibTorch) {
   at::manual_seed(c.kernel * 100 + c.stride * 10 + c.dilation);
   for (auto dtype : {at::kFloat, at::kDouble}) {
     for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
-      const at::Tensor x0 = at::randn({3, 6, c.size, c.size}, at::TensorOptions(dtype)).contiguous(format);
+      const at::Tensor x0 =
+          at::randn({3, 6, c.size, c.size}, at::TensorOptions(dtype)).contiguous(format);
       const at::Tensor w0 = at::randn({6, 1, c.kernel, c.kernel}, at::TensorOptions(dtype));
       const at::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
       const at::Tensor y = depthwise_conv2d(x, w, c.stride, c.padding, c.dilation);
@@ -34,9 +35,9 @@ TEST_P(DepthwiseConv2d, GradientsMatchLibTorch) {
       ASSERT_EQ(y.sizes(), expected_y.sizes());
       const at::Tensor gy = at::randn_like(expected_y);
       const auto grads = torch::autograd::grad({y}, {x, w}, {gy});
-      const auto expected = at::convolution_backward(gy, x0, w0, c10::nullopt, {c.stride, c.stride},
-                                                     {c.padding, c.padding}, {c.dilation, c.dilation},
-                                                     false, {0, 0}, 6, {true, true, false});
+      const auto expected = at::convolution_backward(
+          gy, x0, w0, c10::nullopt, {c.stride, c.stride}, {c.padding, c.padding},
+          {c.dilation, c.dilation}, false, {0, 0}, 6, {true, true, false});
       const double tol = dtype == at::kFloat ? 1e-4 : 1e-10;
       EXPECT_TRUE(at::allclose(y, expected_y, tol, tol));
       EXPECT_TRUE(at::allclose(grads[0], std::get<0>(expected), tol, tol)) << "input gradient";
@@ -53,8 +54,8 @@ INSTANTIATE_TEST_SUITE_P(DartsShapes, DepthwiseConv2d,
                          [](const auto& info) {
                            const Case& c = info.param;
                            return "k" + std::to_string(c.kernel) + "s" + std::to_string(c.stride) +
-                                  "p" + std::to_string(c.padding) + "d" + std::to_string(c.dilation) +
-                                  "n" + std::to_string(c.size);
+                                  "p" + std::to_string(c.padding) + "d" +
+                                  std::to_string(c.dilation) + "n" + std::to_string(c.size);
                          });
 
 TEST(DepthwiseConv2dDoubleBackward, FallsBackToTheDifferentiableFormula) {

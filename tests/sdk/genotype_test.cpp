@@ -73,7 +73,8 @@ TEST(Genotype, RejectsWrongNamesCountsAndInputs) {
 
   std::string bad_input = kDartsV2;
   bad_input.replace(bad_input.find("('dil_conv_3x3', 2)"), 19, "('dil_conv_3x3', 7)");
-  EXPECT_THAT(message_of(bad_input), HasSubstr("node 3 of the normal cell can only take input 0..4"));
+  EXPECT_THAT(message_of(bad_input),
+              HasSubstr("node 3 of the normal cell can only take input 0..4"));
 
   std::string short_cell = kDartsV2;
   short_cell.replace(short_cell.find(", ('dil_conv_3x3', 2)"), 21, "");
@@ -81,7 +82,8 @@ TEST(Genotype, RejectsWrongNamesCountsAndInputs) {
 
   EXPECT_THAT(message_of("Genotipe(normal=[])"), HasSubstr("column 1: expected 'Genotype'"));
   EXPECT_THAT(message_of(std::string(kDartsV2) + " extra"), HasSubstr("unexpected text"));
-  EXPECT_THAT(message_of("Genotype(normal=[('sep_conv_3x3', 0"), HasSubstr("found the end of the text"));
+  EXPECT_THAT(message_of("Genotype(normal=[('sep_conv_3x3', 0"),
+              HasSubstr("found the end of the text"));
   std::string bad_concat = kDartsV2;
   bad_concat.replace(bad_concat.find("normal_concat=range(2, 6)"), 25, "normal_concat=range[2, 6]");
   EXPECT_THAT(message_of(bad_concat), HasSubstr("expected '('"));

@@ -48,7 +48,8 @@ TEST(OptionsBinding, ReadsValuesAndWritesThemBack) {
 TEST(ParamValueProblem, NamesTheValueAndTheBound) {
   const auto& schema = binding().schema();
   EXPECT_EQ(param_value_problem(*schema.find("epochs"), int64_t{5}), "");
-  EXPECT_THAT(param_value_problem(*schema.find("epochs"), int64_t{0}), HasSubstr("0 is below the minimum 1"));
+  EXPECT_THAT(param_value_problem(*schema.find("epochs"), int64_t{0}),
+              HasSubstr("0 is below the minimum 1"));
   EXPECT_THAT(param_value_problem(*schema.find("order"), std::string("third")),
               HasSubstr("\"third\" is not one of \"first\" \"second\""));
 }

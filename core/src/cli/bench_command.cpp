@@ -62,9 +62,8 @@ void synchronize(const c10::Device& device) {
 #endif
 }
 
-BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shape,
-                        int64_t batch, const BenchCase& which, c10::Device device, int64_t warmup,
-                        int64_t steps) {
+BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shape, int64_t batch,
+                        const BenchCase& which, c10::Device device, int64_t warmup, int64_t steps) {
   SpaceOptions options = space_options;
   options.memory_format = which.memory_format;
   at::manual_seed(0);
@@ -85,7 +84,8 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
 
   reset_cpu_peak();
 #if defined(NASX_WITH_CUDA)
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
 #endif
   BenchFigures figures;
   figures.best_seconds_per_step = 1e30;
@@ -94,7 +94,8 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
     const auto start = std::chrono::steady_clock::now();
     bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.second_order);
     synchronize(device);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     total += seconds;
     figures.best_seconds_per_step = std::min(figures.best_seconds_per_step, seconds);
   }
@@ -102,7 +103,8 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
   figures.peak_memory_mb = cpu_peak_mb();
 #if defined(NASX_WITH_CUDA)
   if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     figures.peak_memory_mb = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
   }
 #endif
@@ -118,26 +120,30 @@ std::vector<std::string> expand(const std::string& value, const std::string& bot
 
 int bench_command(const Args& args) {
   po::options_description options("options (defaults: the quickstart's supernet)");
-  options.add_options()
-      ("space", po::value<std::string>()->default_value("darts"), "search space")
-      ("channels", po::value<int64_t>()->default_value(8), "C of the first cells")
-      ("layers", po::value<int64_t>()->default_value(5), "cells")
-      ("batch", po::value<int64_t>()->default_value(64), "minibatch size (each step uses one train and one search batch)")
-      ("image-size", po::value<int64_t>()->default_value(28), "image height and width")
-      ("in-channels", po::value<int64_t>()->default_value(1), "image channels")
-      ("classes", po::value<int64_t>()->default_value(10), "classes")
-      ("order", po::value<std::string>()->default_value("both"), "first, second or both")
-      ("memory-format", po::value<std::string>()->default_value("both"), "channels_last, contiguous or both")
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
-      ("threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")
-      ("warmup", po::value<int64_t>()->default_value(2), "untimed steps first")
-      ("steps", po::value<int64_t>()->default_value(5), "timed steps");
+  options.add_options()("space", po::value<std::string>()->default_value("darts"), "search space")(
+      "channels", po::value<int64_t>()->default_value(8), "C of the first cells")(
+      "layers", po::value<int64_t>()->default_value(5), "cells")(
+      "batch", po::value<int64_t>()->default_value(64),
+      "minibatch size (each step uses one train and one search batch)")(
+      "image-size", po::value<int64_t>()->default_value(28), "image height and width")(
+      "in-channels", po::value<int64_t>()->default_value(1), "image channels")(
+      "classes", po::value<int64_t>()->default_value(10), "classes")(
+      "order", po::value<std::string>()->default_value("both"), "first, second or both")(
+      "memory-format", po::value<std::string>()->default_value("both"),
+      "channels_last, contiguous or both")("device", po::value<std::string>()->default_value("cpu"),
+                                           "cpu or cuda[:N]")(
+      "threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")(
+      "warmup", po::value<int64_t>()->default_value(2), "untimed steps first")(
+      "steps", po::value<int64_t>()->default_value(5), "timed steps");
   po::variables_map vm;
-  if (!parse_args(args, "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
-                        "weight step) of the supernet on random data.", options, {}, vm))
+  if (!parse_args(args,
+                  "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
+                  "weight step) of the supernet on random data.",
+                  options, {}, vm))
     return 0;
   const int threads = vm["threads"].as<int>();
-  at::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  at::set_num_threads(
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   SpaceOptions space;
   space.name = vm["space"].as<std::string>();
   space.channels = vm["channels"].as<int64_t>();
@@ -146,9 +152,11 @@ int bench_command(const Args& args) {
                   vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
   const int64_t batch = vm["batch"].as<int64_t>();
   const int64_t steps = vm["steps"].as<int64_t>(), warmup = vm["warmup"].as<int64_t>();
-  if (batch < 1 || steps < 1 || warmup < 0) throw ConfigError("bench: --batch and --steps must be positive");
+  if (batch < 1 || steps < 1 || warmup < 0)
+    throw ConfigError("bench: --batch and --steps must be positive");
   const c10::Device device(vm["device"].as<std::string>());
-  if (device.is_cuda() && !at::hasCUDA()) throw ConfigError("bench: no CUDA device in this LibTorch build");
+  if (device.is_cuda() && !at::hasCUDA())
+    throw ConfigError("bench: no CUDA device in this LibTorch build");
   const auto orders = expand(vm["order"].as<std::string>(), "both", {"first", "second"});
   const auto formats =
       expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
@@ -160,20 +168,23 @@ int bench_command(const Args& args) {
             << " timed steps after " << warmup << "\n\n";
   std::cout << std::left << std::setw(8) << "order" << std::setw(15) << "memory format"
             << std::right << std::setw(12) << "s/step" << std::setw(12) << "best s" << std::setw(12)
-            << "images/s" << std::setw(14) << "peak MB" << "\n";
+            << "images/s" << std::setw(14) << "peak MB"
+            << "\n";
   for (const auto& order : orders) {
     for (const auto& format : formats) {
-      if (order != "first" && order != "second") throw ConfigError("bench: --order must be first, second or both");
+      if (order != "first" && order != "second")
+        throw ConfigError("bench: --order must be first, second or both");
       if (format != "contiguous" && format != "channels_last")
         throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
-      const BenchFigures f = bench_case(space, shape, batch, {order == "second", format}, device, warmup, steps);
+      const BenchFigures f =
+          bench_case(space, shape, batch, {order == "second", format}, device, warmup, steps);
       // One step consumes one training and one search minibatch.
       const double images_per_second = 2.0 * static_cast<double>(batch) / f.seconds_per_step;
       std::cout << std::left << std::setw(8) << order << std::setw(15) << format << std::right
                 << std::fixed << std::setprecision(3) << std::setw(12) << f.seconds_per_step
-                << std::setw(12) << f.best_seconds_per_step << std::setprecision(1)
-                << std::setw(12) << images_per_second << std::setw(14) << f.peak_memory_mb
-                << std::defaultfloat << "\n"
+                << std::setw(12) << f.best_seconds_per_step << std::setprecision(1) << std::setw(12)
+                << images_per_second << std::setw(14) << f.peak_memory_mb << std::defaultfloat
+                << "\n"
                 << std::flush;
     }
   }

@@ -36,7 +36,8 @@ void load_plugins(core::PluginRegistry& registry, const boost::program_options::
 /// (default: all) must be present; bad usage throws program_options::error.
 bool parse_args(const Args& args, const std::string& usage,
                 boost::program_options::options_description& options,
-                const std::vector<std::string>& positional, boost::program_options::variables_map& vm,
+                const std::vector<std::string>& positional,
+                boost::program_options::variables_map& vm,
                 size_t required_positionals = size_t(-1));
 
 }  // namespace nasx::cli

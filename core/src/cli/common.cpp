@@ -10,8 +10,9 @@ namespace po = boost::program_options;
 namespace nasx::cli {
 
 void add_plugin_path_option(po::options_description& options) {
-  options.add_options()("plugin-path", po::value<std::vector<std::string>>()->composing(),
-                        "also load plugins from this folder (repeatable; see also $NASX_PLUGIN_PATH)");
+  options.add_options()(
+      "plugin-path", po::value<std::vector<std::string>>()->composing(),
+      "also load plugins from this folder (repeatable; see also $NASX_PLUGIN_PATH)");
 }
 
 void load_plugins(core::PluginRegistry& registry, const po::variables_map& vm) {

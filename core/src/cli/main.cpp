@@ -7,11 +7,11 @@
 
 #include <boost/program_options/errors.hpp>
 
+#include <torch/version.h>
 #include "cli.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/error.hpp"
 #include "nasx/version.hpp"
-#include <torch/version.h>
 
 namespace {
 
@@ -59,8 +59,7 @@ int main(int argc, char** argv) {
     std::cerr << "nasx: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const boost::program_options::error& e) {
-    std::cerr << "nasx " << command << ": " << e.what() << " (see nasx " << command
-              << " --help)\n";
+    std::cerr << "nasx " << command << ": " << e.what() << " (see nasx " << command << " --help)\n";
     return 2;
   } catch (const nasx::Error& e) {
     std::cerr << "nasx: error: " << e.what() << "\n";

@@ -1,6 +1,6 @@
 #include <iomanip>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 
 #include <boost/program_options.hpp>
 
@@ -48,7 +48,8 @@ int plugins_command(const Args& args) {
 
   if (action == "list") {
     std::cout << std::left << std::setw(14) << "NAME" << std::setw(10) << "KIND" << std::setw(9)
-              << "VERSION" << "SUMMARY\n";
+              << "VERSION"
+              << "SUMMARY\n";
     for (const auto& info : registry.plugins())
       std::cout << std::setw(14) << info.name << std::setw(10) << plugin_kind_name(info.kind)
                 << std::setw(9) << info.version << info.summary << "\n";
@@ -71,7 +72,9 @@ int plugins_command(const Args& args) {
     std::cout << info->name << " " << info->version << " (" << plugin_kind_name(info->kind)
               << ")\n  " << info->summary << "\n  file: " << info->path << "\n  built for: SDK "
               << info->sdk_version << ", LibTorch " << info->torch_version << "\n\nparameters ("
-              << (info->kind == NASX_KIND_STRATEGY ? "[search]" : info->kind == NASX_KIND_SELECTOR ? "[select]" : "its section")
+              << (info->kind == NASX_KIND_STRATEGY   ? "[search]"
+                  : info->kind == NASX_KIND_SELECTOR ? "[select]"
+                                                     : "its section")
               << "):\n";
     if (info->schema.specs().empty()) std::cout << "  (none)\n";
     for (const auto& spec : info->schema.specs()) {

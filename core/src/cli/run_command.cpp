@@ -27,6 +27,21 @@ fs::path default_run_dir(const core::RunConfig& config) {
          (std::string(stamp) + "-seed" + std::to_string(config.experiment.seed));
 }
 
+/// CONFIG and --set, shared by run and validate.
+void add_config_options(po::options_description& options) {
+  options.add_options()("config", po::value<std::string>(), "experiment TOML file")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a config value, e.g. --set search.epochs=2 (repeatable)");
+  add_plugin_path_option(options);
+}
+
+core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& registry) {
+  load_plugins(registry, vm);
+  const auto overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  return core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
+}
+
 int finish(const core::RunResult& result) {
   std::cout << "\nfound genotype:\n" << result.genotype.str() << "\n\n";
   for (const auto& [name, value] : result.metrics) std::cout << name << " = " << value << "\n";
@@ -38,22 +53,17 @@ int finish(const core::RunResult& result) {
 
 int run_command(const Args& args) {
   po::options_description options("options");
-  options.add_options()("config", po::value<std::string>(), "experiment TOML file")(
-      "set", po::value<std::vector<std::string>>()->composing(),
-      "override a config value, e.g. --set search.epochs=2 (repeatable)")(
-      "out", po::value<std::string>(), "run folder (default: <output_dir>/<name>/<time>-seed<seed>)");
-  add_plugin_path_option(options);
+  add_config_options(options);
+  options.add_options()("out", po::value<std::string>(),
+                        "run folder (default: <output_dir>/<name>/<time>-seed<seed>)");
   po::variables_map vm;
   if (!parse_args(args, "usage: nasx run CONFIG [--set key=value]... [--out DIR]", options,
                   {"config"}, vm))
     return 0;
   core::PluginRegistry registry;
-  load_plugins(registry, vm);
-  const auto overrides =
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const core::RunConfig config =
-      core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
-  const fs::path run_dir = vm.count("out") ? fs::path(vm["out"].as<std::string>()) : default_run_dir(config);
+  const core::RunConfig config = load_config(vm, registry);
+  const fs::path run_dir =
+      vm.count("out") ? fs::path(vm["out"].as<std::string>()) : default_run_dir(config);
   std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
             << config.space.name << ", seed " << config.experiment.seed << " -> "
             << run_dir.string() << std::endl;
@@ -70,7 +80,8 @@ int resume_command(const Args& args) {
   const fs::path run_dir = vm["run-dir"].as<std::string>();
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))
-    throw IoError(run_dir.string() + " is not a nasx run folder (no config.toml); give the folder "
+    throw IoError(run_dir.string() +
+                  " is not a nasx run folder (no config.toml); give the folder "
                   "that `nasx run` printed");
   core::PluginRegistry registry;
   load_plugins(registry, vm);
@@ -81,20 +92,15 @@ int resume_command(const Args& args) {
 
 int validate_command(const Args& args) {
   po::options_description options("options");
-  options.add_options()("config", po::value<std::string>(), "experiment TOML file")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a config value (repeatable)");
-  add_plugin_path_option(options);
+  add_config_options(options);
   po::variables_map vm;
-  if (!parse_args(args, "usage: nasx validate CONFIG [--set key=value]...\n\n"
-                        "Checks the config and prints it resolved (every default written out).",
+  if (!parse_args(args,
+                  "usage: nasx validate CONFIG [--set key=value]...\n\n"
+                  "Checks the config and prints it resolved (every default written out).",
                   options, {"config"}, vm))
     return 0;
   core::PluginRegistry registry;
-  load_plugins(registry, vm);
-  const auto overrides =
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  const core::RunConfig config =
-      core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
+  const core::RunConfig config = load_config(vm, registry);
   std::cout << config.to_toml();
   std::cerr << vm["config"].as<std::string>() << ": valid\n";
   return 0;

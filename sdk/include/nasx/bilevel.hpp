@@ -52,8 +52,8 @@ NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
 
 /// What one DARTS iteration reports.
 struct BilevelStepResult {
-  at::Tensor arch_loss;     ///< L_val at w (first order) or at w' (second order), detached
-  ForwardResult weights;    ///< the weight step's forward on the training batch
+  at::Tensor arch_loss;   ///< L_val at w (first order) or at w' (second order), detached
+  ForwardResult weights;  ///< the weight step's forward on the training batch
 };
 
 /// One DARTS iteration: the architecture step on `search_batch` (first- or

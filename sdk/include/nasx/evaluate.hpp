@@ -19,7 +19,7 @@ struct EvalResult {
 /// Evaluates the supernet with its current architecture weights, in eval mode
 /// (BatchNorm running statistics) without gradients, over `data` in order
 /// (`max_batches` > 0: only the first ones). Restores the module's mode.
-NASX_API EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data,
-                                      int64_t batch_size, int64_t max_batches = 0);
+NASX_API EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t batch_size,
+                                      int64_t max_batches = 0);
 
 }  // namespace nasx

@@ -30,7 +30,8 @@ struct NASX_API Genotype {
   bool operator!=(const Genotype& other) const { return !(*this == other); }
 
   /// The reference code's text form, concat written as a list:
-  /// `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, 3, 4, 5])`.
+  /// `Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=[2, 3, 4, 5], reduce=[...],
+  /// reduce_concat=[2, 3, 4, 5])`.
   std::string str() const;
 
   /// Parses the text form; the concat may be a list or `range(a, b)`. Throws

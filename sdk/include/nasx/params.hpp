@@ -86,8 +86,7 @@ class OptionsBinding {
   }
   OptionsBinding& field(std::string name, std::string Options::*member, std::string doc,
                         std::vector<std::string> choices = {}) {
-    return bind(std::move(name), ParamType::String, member, std::move(doc), {},
-                std::move(choices));
+    return bind(std::move(name), ParamType::String, member, std::move(doc), {}, std::move(choices));
   }
 
   const ParamSchema& schema() const { return schema_; }

@@ -24,8 +24,8 @@
 #include <cstdint>
 #include <exception>
 
-#include <boost/config.hpp>
 #include <torch/version.h>
+#include <boost/config.hpp>
 
 #include "nasx/export.hpp"
 #include "nasx/params.hpp"
@@ -114,20 +114,20 @@ void* create_schema(char* error, size_t error_size) {
 /// Exports plugin class `Class` (default-constructible, derived from one of the
 /// four kind interfaces, with `static nasx::ParamSchema schema()`). Write it once,
 /// at namespace scope, in one source file of the plugin.
-#define NASX_PLUGIN(Class, Name, Version, Summary)                                        \
-  extern "C" BOOST_SYMBOL_EXPORT const nasx_plugin_descriptor* nasx_plugin_entry() {      \
-    static const nasx_plugin_descriptor descriptor = {                                    \
-        NASX_ABI_VERSION,                                                                 \
-        Class::kKind,                                                                     \
-        Name,                                                                             \
-        Version,                                                                          \
-        Summary,                                                                          \
-        NASX_SDK_VERSION,                                                                 \
-        TORCH_VERSION,                                                                    \
-        _GLIBCXX_USE_CXX11_ABI,                                                           \
-        NASX_BUILT_WITH_CUDA,                                                             \
-        &::nasx::detail::create_plugin<Class>,                                            \
-        &::nasx::detail::create_schema<Class>,                                            \
-    };                                                                                    \
-    return &descriptor;                                                                   \
+#define NASX_PLUGIN(Class, Name, Version, Summary)                                   \
+  extern "C" BOOST_SYMBOL_EXPORT const nasx_plugin_descriptor* nasx_plugin_entry() { \
+    static const nasx_plugin_descriptor descriptor = {                               \
+        NASX_ABI_VERSION,                                                            \
+        Class::kKind,                                                                \
+        Name,                                                                        \
+        Version,                                                                     \
+        Summary,                                                                     \
+        NASX_SDK_VERSION,                                                            \
+        TORCH_VERSION,                                                               \
+        _GLIBCXX_USE_CXX11_ABI,                                                      \
+        NASX_BUILT_WITH_CUDA,                                                        \
+        &::nasx::detail::create_plugin<Class>,                                       \
+        &::nasx::detail::create_schema<Class>,                                       \
+    };                                                                               \
+    return &descriptor;                                                              \
   }

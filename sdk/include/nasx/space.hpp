@@ -16,9 +16,9 @@ class Supernet;
 /// How the space's networks are sized and laid out ([space] in a config).
 struct SpaceOptions {
   std::string name = "darts";
-  int64_t channels = 16;        ///< C: channels of the first cells
-  int64_t layers = 8;           ///< number of cells
-  int64_t stem_multiplier = 3;  ///< the stem outputs stem_multiplier * C channels
+  int64_t channels = 16;                        ///< C: channels of the first cells
+  int64_t layers = 8;                           ///< number of cells
+  int64_t stem_multiplier = 3;                  ///< the stem outputs stem_multiplier * C channels
   std::string memory_format = "channels_last";  ///< or "contiguous"
 };
 

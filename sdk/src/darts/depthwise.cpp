@@ -65,8 +65,8 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     if (at::GradMode::is_enabled()) {
       // Double backward: LibTorch's formula is differentiable, this kernel is not.
       auto grads = at::convolution_backward(gy, x, weight, c10::nullopt, {stride, stride},
-                                            {padding, padding}, {dilation, dilation}, false,
-                                            {0, 0}, weight.size(0), {want_input, want_weight, false});
+                                            {padding, padding}, {dilation, dilation}, false, {0, 0},
+                                            weight.size(0), {want_input, want_weight, false});
       return {std::get<0>(grads), std::get<1>(grads), at::Tensor(), at::Tensor(), at::Tensor()};
     }
     const int64_t kernel = weight.size(2);
@@ -74,12 +74,12 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     if (want_input && stride == 1 && transposed_padding >= 0)
       // At stride 1 the input gradient is the same convolution with the kernel
       // flipped, which runs at forward speed (oneDNN's backward kernel is ~3x slower).
-      grad_x = at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, weight.size(0));
+      grad_x =
+          at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, weight.size(0));
     else if (want_input)
       grad_x = std::get<0>(at::convolution_backward(gy, x, weight, c10::nullopt, {stride, stride},
-                                                    {padding, padding}, {dilation, dilation},
-                                                    false, {0, 0}, weight.size(0),
-                                                    {true, false, false}));
+                                                    {padding, padding}, {dilation, dilation}, false,
+                                                    {0, 0}, weight.size(0), {true, false, false}));
     if (want_weight)
       grad_w = depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding, dilation);
     return {grad_x, grad_w, at::Tensor(), at::Tensor(), at::Tensor()};
@@ -99,7 +99,8 @@ at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& g
   // One accumulator per slice of the batch; slices are fixed by the thread count,
   // and summed in slice order, so the result is reproducible.
   const int64_t slices = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), batch));
-  at::Tensor partial = at::zeros({slices, kernel, kernel, channels}, x.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor partial = at::zeros({slices, kernel, kernel, channels},
+                                 x.options().memory_format(at::MemoryFormat::Contiguous));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_conv2d_weight_grad", [&] {
     const scalar_t* x_data = x_nhwc.data_ptr<scalar_t>();
     const scalar_t* gy_data = gy_nhwc.data_ptr<scalar_t>();

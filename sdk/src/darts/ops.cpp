@@ -9,8 +9,8 @@ namespace nasx::darts {
 
 namespace {
 
-torch::nn::Conv2d conv(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
-                       int64_t padding, int64_t dilation = 1, int64_t groups = 1) {
+torch::nn::Conv2d conv(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
+                       int64_t dilation = 1, int64_t groups = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(c_in, c_out, kernel)
                                .stride(stride)
                                .padding(padding)
@@ -26,9 +26,9 @@ torch::nn::BatchNorm2d batchnorm(int64_t channels, bool affine) {
 }  // namespace
 
 const std::vector<std::string>& operation_names() {
-  static const std::vector<std::string> names = {
-      "none",         "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-      "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"};
+  static const std::vector<std::string> names = {"none",         "max_pool_3x3", "avg_pool_3x3",
+                                                 "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+                                                 "dil_conv_3x3", "dil_conv_5x5"};
   return names;
 }
 
@@ -46,11 +46,12 @@ ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int6
 
 at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
 
-FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine,
-                                           int64_t copies)
+FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies)
     : copies_(copies),
-      conv_1_(register_module("conv_1", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
-      conv_2_(register_module("conv_2", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
+      conv_1_(
+          register_module("conv_1", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
+      conv_2_(
+          register_module("conv_2", conv(copies * c_in, copies * (c_out / 2), 1, 2, 0, 1, copies))),
       bn_(register_module("bn", batchnorm(copies * c_out, affine))) {
   TORCH_CHECK(c_out % 2 == 0, "FactorizedReduce needs an even number of output channels, got ",
               c_out);
@@ -76,37 +77,44 @@ at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
 
 SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
                          int64_t padding, bool affine, int64_t copies)
-    : stride_(stride), padding_(padding),
-      depthwise_1_(register_module(
-          "depthwise_1", conv(copies * c_in, copies * c_in, kernel, stride, padding, 1, copies * c_in))),
-      pointwise_1_(register_module("pointwise_1", conv(copies * c_in, copies * c_in, 1, 1, 0, 1, copies))),
+    : stride_(stride),
+      padding_(padding),
+      depthwise_1_(register_module("depthwise_1", conv(copies * c_in, copies * c_in, kernel, stride,
+                                                       padding, 1, copies * c_in))),
+      pointwise_1_(
+          register_module("pointwise_1", conv(copies * c_in, copies * c_in, 1, 1, 0, 1, copies))),
       bn_1_(register_module("bn_1", batchnorm(copies * c_in, affine))),
       depthwise_2_(register_module(
           "depthwise_2", conv(copies * c_in, copies * c_in, kernel, 1, padding, 1, copies * c_in))),
-      pointwise_2_(register_module("pointwise_2", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
+      pointwise_2_(
+          register_module("pointwise_2", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
       bn_2_(register_module("bn_2", batchnorm(copies * c_out, affine))) {}
 
 at::Tensor SepConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
-  auto y = bn_1_(pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
+  auto y =
+      bn_1_(pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
   return bn_2_(pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
 }
 
 DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
                          int64_t padding, int64_t dilation, bool affine, int64_t copies)
-    : stride_(stride), padding_(padding), dilation_(dilation),
+    : stride_(stride),
+      padding_(padding),
+      dilation_(dilation),
       depthwise_(register_module("depthwise", conv(copies * c_in, copies * c_in, kernel, stride,
                                                    padding, dilation, copies * c_in))),
-      pointwise_(register_module("pointwise", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
+      pointwise_(
+          register_module("pointwise", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
       bn_(register_module("bn", batchnorm(copies * c_out, affine))) {}
 
 at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
-  return bn_(pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
+  return bn_(
+      pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
 }
-
 
 PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm,
                        bool affine)
@@ -125,8 +133,9 @@ at::Tensor PoolBNImpl::forward(const at::Tensor& x) {
 at::Tensor zero_op(const at::Tensor& x, int64_t stride) {
   using at::indexing::Slice;
   if (stride == 1) return at::zeros_like(x);
-  return at::zeros_like(x.index({Slice(), Slice(), Slice(at::indexing::None, at::indexing::None, stride),
-                                 Slice(at::indexing::None, at::indexing::None, stride)}));
+  return at::zeros_like(
+      x.index({Slice(), Slice(), Slice(at::indexing::None, at::indexing::None, stride),
+               Slice(at::indexing::None, at::indexing::None, stride)}));
 }
 
 namespace {
@@ -151,7 +160,8 @@ torch::nn::AnyModule make_operation(const std::string& name, int64_t c, int64_t 
                                     bool affine) {
   using Kind = PoolBNImpl::Kind;
   if (name == "none") return torch::nn::AnyModule(Zero(stride));
-  if (name == "max_pool_3x3") return torch::nn::AnyModule(PoolBN(Kind::Max, c, stride, false, affine));
+  if (name == "max_pool_3x3")
+    return torch::nn::AnyModule(PoolBN(Kind::Max, c, stride, false, affine));
   if (name == "avg_pool_3x3")
     return torch::nn::AnyModule(PoolBN(Kind::Average, c, stride, false, affine));
   if (name == "skip_connect") {

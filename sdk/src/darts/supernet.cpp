@@ -27,7 +27,8 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride)
   // parameters (reference: MixedOp in model_search.py); the same for every edge.
   max_pool_ = register_module("max_pool_3x3", PoolBN(Kind::Max, c, stride, true, false));
   avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
-  if (stride != 1) skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false, edges));
+  if (stride != 1)
+    skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false, edges));
   sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
   sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
   dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false, edges));
@@ -37,9 +38,9 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride)
 at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
   const at::Tensor relu_x = at::relu(x);
   // Every edge's copy of the input, side by side on channels, for the grouped convolutions.
-  const at::Tensor copies = edges_ == 1 ? relu_x
-                                        : relu_x.repeat({1, edges_, 1, 1})
-                                              .contiguous(relu_x.suggest_memory_format());
+  const at::Tensor copies =
+      edges_ == 1 ? relu_x
+                  : relu_x.repeat({1, edges_, 1, 1}).contiguous(relu_x.suggest_memory_format());
   auto per_edge = [&](const at::Tensor& y) {  // [B, E*C, H, W] -> [B, E, C, H, W]
     return y.reshape({y.size(0), edges_, channels_, y.size(2), y.size(3)});
   };
@@ -61,8 +62,7 @@ SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, b
                                bool reduction_prev)
     : reduction_(reduction) {
   if (reduction_prev)
-    preprocess_0_reduce_ =
-        register_module("preprocess_0", FactorizedReduce(c_prev_prev, c, false));
+    preprocess_0_reduce_ = register_module("preprocess_0", FactorizedReduce(c_prev_prev, c, false));
   else
     preprocess_0_ = register_module("preprocess_0", ReLUConvBN(c_prev_prev, c, 1, 1, 0, false));
   preprocess_1_ = register_module("preprocess_1", ReLUConvBN(c_prev, c, 1, 1, 0, false));
@@ -85,8 +85,8 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
     const int64_t first = first_target(state);
     std::vector<int64_t> rows;
     for (int64_t node = first; node < kNodes; ++node) rows.push_back(edge_index(node, state));
-    const at::Tensor group_weights =
-        weights.index_select(0, at::tensor(rows, at::TensorOptions(at::kLong)).to(weights.device()));
+    const at::Tensor group_weights = weights.index_select(
+        0, at::tensor(rows, at::TensorOptions(at::kLong)).to(weights.device()));
     // unbind, not select: select's backward writes each edge's gradient into a
     // zero tensor of the whole group; unbind's stacks them once.
     const std::vector<at::Tensor> out = groups_[state](states[state], group_weights).unbind(1);
@@ -111,7 +111,8 @@ DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& optio
   int64_t c_current = options.stem_multiplier * c;
   stem_conv_ = register_module(
       "stem_conv",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.channels, c_current, 3).padding(1).bias(false)));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(shape.channels, c_current, 3).padding(1).bias(false)));
   stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(c_current));
   int64_t c_prev_prev = c_current, c_prev = c_current;
   c_current = c;
@@ -119,9 +120,9 @@ DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& optio
   for (int64_t i = 0; i < options.layers; ++i) {
     const bool reduction = i == options.layers / 3 || i == 2 * options.layers / 3;
     if (reduction) c_current *= 2;
-    cells_.push_back(register_module(
-        "cell_" + std::to_string(i),
-        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev)));
+    cells_.push_back(
+        register_module("cell_" + std::to_string(i),
+                        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev)));
     reduction_prev = reduction;
     c_prev_prev = c_prev;
     c_prev = kNodes * c_current;
@@ -140,8 +141,7 @@ at::Tensor DartsSupernet::forward_with_weights(const at::Tensor& images,
                                                const std::vector<at::Tensor>& weights) {
   TORCH_CHECK(weights.size() == 2, "DARTS supernet: expected 2 weight matrices, got ",
               weights.size());
-  const at::Tensor x =
-      channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  const at::Tensor x = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
   at::Tensor s0 = stem_bn_(stem_conv_(x));
   at::Tensor s1 = s0;
   for (auto& cell : cells_) {

@@ -7,9 +7,13 @@ namespace nasx::core {
 /// The files of a run folder (see README: "A run folder").
 struct RunPaths {
   explicit RunPaths(const std::filesystem::path& root)
-      : dir(root), config(root / "config.toml"), events(root / "events.jsonl"),
-        genotypes(root / "genotypes.jsonl"), checkpoint_dir(root / "checkpoint"),
-        checkpoint(root / "checkpoint" / "state.pt"), genotype(root / "genotype.txt"),
+      : dir(root),
+        config(root / "config.toml"),
+        events(root / "events.jsonl"),
+        genotypes(root / "genotypes.jsonl"),
+        checkpoint_dir(root / "checkpoint"),
+        checkpoint(root / "checkpoint" / "state.pt"),
+        genotype(root / "genotype.txt"),
         summary(root / "summary.json") {}
 
   std::filesystem::path dir, config, events, genotypes, checkpoint_dir, checkpoint, genotype,
