@@ -112,6 +112,15 @@ TEST_F(Run, SearchWritesTheWholeRunFolder) {
   EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("epochs = 2"));
   EXPECT_THAT(read(dir_ / "run/config.toml"), HasSubstr("w_lr = 0.025"));
   EXPECT_THAT(read(dir_ / "run/summary.json"), HasSubstr("\"supernet_test_acc\""));
+  // A damaged checkpoint is refused with what to do, not a crash.
+  fs::remove(dir_ / "run/summary.json");
+  fs::remove(dir_ / "run/genotype.txt");
+  fs::resize_file(dir_ / "run/checkpoint/state.pt", 100);
+  const Outcome damaged = run_nasx("resume " + (dir_ / "run").string());
+  EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
+  EXPECT_THAT(damaged.output, HasSubstr("cannot read checkpoint"));
+  EXPECT_THAT(damaged.output, HasSubstr("delete the checkpoint folder"));
+  EXPECT_FALSE(fs::exists(dir_ / "run/summary.json"));
   // No temporaries are left behind.
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "run"))
     EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
