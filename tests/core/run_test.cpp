@@ -263,6 +263,34 @@ TEST_F(Run, ValidatePrintsTheResolvedConfig) {
   EXPECT_THAT(outcome.output, HasSubstr(": valid"));
 }
 
+TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
+  const Outcome nb201 =
+      run_nasx("arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|'");
+  ASSERT_EQ(nb201.exit_code, 0) << nb201.output;
+  EXPECT_THAT(nb201.output, HasSubstr("space:      nb201"));
+  EXPECT_THAT(nb201.output, HasSubstr("parameters: 559,386"));
+  const Outcome wider = run_nasx(
+      "arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|' "
+      "--in-channels 1 --set channels=8");
+  EXPECT_EQ(wider.exit_code, 0) << wider.output;
+  EXPECT_THAT(wider.output, HasSubstr("C=8, N=5, 1 input channels"));
+  const Outcome darts = run_nasx(
+      "arch \"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+      "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+      "('dil_conv_3x3', 2)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 0), "
+      "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+      "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=range(2, "
+      "6))\"");
+  EXPECT_EQ(darts.exit_code, 0) << darts.output;
+  EXPECT_THAT(darts.output, HasSubstr("space:      darts"));
+  EXPECT_THAT(darts.output, HasSubstr("normal_concat=[2, 3, 4, 5]"));
+  const Outcome bad =
+      run_nasx("arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~3|+|none~0|none~1|none~2|'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.output, HasSubstr("node 2 cannot take input from node 3"));
+  EXPECT_THAT(run_nasx("arch hello").output, HasSubstr("cannot tell the space"));
+}
+
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;

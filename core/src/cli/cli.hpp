@@ -24,6 +24,7 @@ int resume_command(const Args& args);
 int plugins_command(const Args& args);
 int validate_command(const Args& args);
 int bench_command(const Args& args);
+int arch_command(const Args& args);
 
 /// Adds --plugin-path to `options`.
 void add_plugin_path_option(boost::program_options::options_description& options);

@@ -26,6 +26,7 @@ commands:
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
   bench             time the supernet search step
+  arch STRING       parse an architecture: space, canonical form, parameter count
   version           print versions
 )";
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);
     if (command == "bench") return nasx::cli::bench_command(args);
+    if (command == "arch") return nasx::cli::arch_command(args);
     if (command == "version" || command == "--version") {
       std::cout << "nasx " << NASX_SDK_VERSION << " (plugin ABI " << NASX_ABI_VERSION
                 << ", LibTorch " << TORCH_VERSION << ")\n";
