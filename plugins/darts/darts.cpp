@@ -102,13 +102,16 @@ class Darts final : public nasx::SearchStrategy {
     int64_t batches =
         std::min(train_loader_->batches_per_epoch(), search_loader_->batches_per_epoch());
     if (options_.steps_per_epoch > 0) batches = std::min(batches, options_.steps_per_epoch);
-    const bool second_order = options_.order == "second";
+    nasx::BilevelOptions bilevel;
+    bilevel.gradient = options_.order == "second" ? nasx::ArchGradient::SecondOrder
+                                                  : nasx::ArchGradient::FirstOrder;
+    bilevel.unrolled_r = options_.unrolled_r;
     nasx::MetricsMeter meter;
     for (int64_t i = 0; i < batches && !ctx.stop_requested(); ++i) {
       const nasx::Batch train = train_loader_->batch(i);
       const nasx::Batch search = search_loader_->batch(i);
-      const auto result = nasx::bilevel_step(net, *weight_optimizer_, *arch_optimizer_, train,
-                                             search, second_order, options_.unrolled_r);
+      const auto result =
+          nasx::bilevel_step(net, *weight_optimizer_, *arch_optimizer_, train, search, bilevel);
       meter.add("arch_loss", result.arch_loss, search.labels.size(0));
       meter.add("train_loss", result.weights.loss, train.labels.size(0));
       meter.add_accuracy("train_acc", result.weights.logits, train.labels);

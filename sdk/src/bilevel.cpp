@@ -66,6 +66,19 @@ ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch
   return {result.loss.detach(), result.logits.detach()};
 }
 
+MixedLevelResult mixed_level_arch_gradient(Supernet& net, const Batch& train_batch,
+                                           const Batch& search_batch, double lambda) {
+  const Tensors alphas = net.arch_parameters();
+  const at::Tensor train_loss = supernet_loss(net, train_batch);
+  const Tensors train_grads = gradients(train_loss, alphas);
+  const at::Tensor val_loss = supernet_loss(net, search_batch);
+  const Tensors val_grads = gradients(val_loss, alphas);
+  Tensors sum;
+  for (size_t i = 0; i < alphas.size(); ++i) sum.push_back(train_grads[i] + lambda * val_grads[i]);
+  set_gradients(alphas, sum);
+  return {train_loss.detach(), val_loss.detach()};
+}
+
 std::vector<at::Tensor> finite_difference_hvp(Supernet& net, const Batch& train_batch,
                                               const std::vector<at::Tensor>& v, double r) {
   const Tensors weights = net.weight_parameters();
@@ -139,12 +152,24 @@ ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer, const Batch
 
 BilevelStepResult bilevel_step(Supernet& net, WeightOptimizer& weight_optimizer,
                                ArchOptimizer& arch_optimizer, const Batch& train_batch,
-                               const Batch& search_batch, bool second_order, double r) {
+                               const Batch& search_batch, const BilevelOptions& options) {
   BilevelStepResult result;
   arch_optimizer.zero_grad();
-  result.arch_loss =
-      second_order ? second_order_arch_gradient(net, train_batch, search_batch, weight_optimizer, r)
-                   : first_order_arch_gradient(net, search_batch).loss;
+  switch (options.gradient) {
+    case ArchGradient::FirstOrder:
+      result.arch_loss = first_order_arch_gradient(net, search_batch).loss;
+      break;
+    case ArchGradient::SecondOrder:
+      result.arch_loss = second_order_arch_gradient(net, train_batch, search_batch,
+                                                    weight_optimizer, options.unrolled_r);
+      break;
+    case ArchGradient::MixedLevel: {
+      const auto losses =
+          mixed_level_arch_gradient(net, train_batch, search_batch, options.mixed_lambda);
+      result.arch_loss = losses.train_loss + options.mixed_lambda * losses.val_loss;
+      break;
+    }
+  }
   arch_optimizer.step();
   result.weights = weight_step(net, weight_optimizer, train_batch);
   return result;

@@ -171,3 +171,58 @@ TEST(SecondOrderArchGradient, LeavesWeightsAndMomentumUntouched) {
 
 }  // namespace
 }  // namespace nasx
+
+namespace nasx {
+namespace {
+
+TEST(MixedLevelArchGradient, IsTheTrainPlusLambdaValGradientByCentralDifferences) {
+  auto tiny = testing::make_tiny_supernet(16);
+  Supernet& net = *tiny.net;
+  const double lambda = 0.7;
+  Tensors before;
+  for (const auto& w : net.weight_parameters()) before.push_back(w.detach().clone());
+  mixed_level_arch_gradient(net, tiny.train, tiny.search, lambda);
+  Tensors grads;
+  for (const auto& alpha : net.arch_parameters()) grads.push_back(alpha.grad().clone());
+  const at::Tensor analytic = flat(grads);
+  // Smaller than elsewhere: with two losses, a 1e-6 step straddles a ReLU or
+  // max-pool kink for one entry of this net (seen: 1e-4 relative error).
+  const double eps = 1e-7;
+  at::Tensor numeric = at::zeros_like(analytic);
+  auto objective = [&] {
+    return loss_value(net, tiny.train) + lambda * loss_value(net, tiny.search);
+  };
+  for (int64_t k = 0; k < analytic.numel(); k += 3) {
+    add_to_alpha(net, k, eps);
+    const double plus = objective();
+    add_to_alpha(net, k, -2 * eps);
+    const double minus = objective();
+    add_to_alpha(net, k, eps);
+    numeric[k] = (plus - minus) / (2 * eps);
+  }
+  const at::Tensor picked = at::arange(0, analytic.numel(), 3, at::kLong);
+  EXPECT_LT(
+      testing::relative_error(analytic.index_select(0, picked), numeric.index_select(0, picked)),
+      1e-5);
+  // The α step leaves the weights alone, and calling it twice does not accumulate.
+  const Tensors after = net.weight_parameters();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i]));
+  mixed_level_arch_gradient(net, tiny.train, tiny.search, lambda);
+  Tensors again;
+  for (const auto& alpha : net.arch_parameters()) again.push_back(alpha.grad().clone());
+  EXPECT_TRUE(at::allclose(flat(again), analytic, 1e-12, 1e-12));
+}
+
+TEST(MixedLevelArchGradient, LambdaZeroIsTheSingleLevelTrainGradient) {
+  auto tiny = testing::make_tiny_supernet(17);
+  mixed_level_arch_gradient(*tiny.net, tiny.train, tiny.search, 0.0);
+  Tensors mixed;
+  for (const auto& alpha : tiny.net->arch_parameters()) mixed.push_back(alpha.grad().clone());
+  first_order_arch_gradient(*tiny.net, tiny.train);  // ∇α L on the train batch
+  Tensors train;
+  for (const auto& alpha : tiny.net->arch_parameters()) train.push_back(alpha.grad().clone());
+  EXPECT_TRUE(at::allclose(flat(mixed), flat(train), 1e-12, 1e-12));
+}
+
+}  // namespace
+}  // namespace nasx

@@ -31,7 +31,7 @@ namespace nasx::cli {
 namespace {
 
 struct BenchCase {
-  bool second_order;
+  BilevelOptions options;
   std::string memory_format;
 };
 
@@ -79,7 +79,7 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
   };
   const Batch train = make_batch(), search = make_batch();
   for (int64_t i = 0; i < warmup; ++i)
-    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.second_order);
+    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.options);
   synchronize(device);
 
   reset_cpu_peak();
@@ -92,7 +92,7 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
   double total = 0;
   for (int64_t i = 0; i < steps; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.second_order);
+    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.options);
     synchronize(device);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -109,6 +109,19 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
   }
 #endif
   return figures;
+}
+
+BilevelOptions options_for(const std::string& order) {
+  BilevelOptions options;
+  if (order == "first")
+    options.gradient = ArchGradient::FirstOrder;
+  else if (order == "second")
+    options.gradient = ArchGradient::SecondOrder;
+  else if (order == "mixed")
+    options.gradient = ArchGradient::MixedLevel;
+  else
+    throw ConfigError("bench: --order must be first, second, mixed or all, not '" + order + "'");
+  return options;
 }
 
 std::vector<std::string> expand(const std::string& value, const std::string& both,
@@ -128,7 +141,8 @@ int bench_command(const Args& args) {
       "image-size", po::value<int64_t>()->default_value(28), "image height and width")(
       "in-channels", po::value<int64_t>()->default_value(1), "image channels")(
       "classes", po::value<int64_t>()->default_value(10), "classes")(
-      "order", po::value<std::string>()->default_value("both"), "first, second or both")(
+      "order", po::value<std::string>()->default_value("all"),
+      "architecture gradient: first, second, mixed (MiLeNAS) or all")(
       "memory-format", po::value<std::string>()->default_value("both"),
       "channels_last, contiguous or both")("device", po::value<std::string>()->default_value("cpu"),
                                            "cpu or cuda[:N]")(
@@ -157,7 +171,7 @@ int bench_command(const Args& args) {
   const c10::Device device(vm["device"].as<std::string>());
   if (device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
-  const auto orders = expand(vm["order"].as<std::string>(), "both", {"first", "second"});
+  const auto orders = expand(vm["order"].as<std::string>(), "all", {"first", "second", "mixed"});
   const auto formats =
       expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
 
@@ -172,12 +186,10 @@ int bench_command(const Args& args) {
             << "\n";
   for (const auto& order : orders) {
     for (const auto& format : formats) {
-      if (order != "first" && order != "second")
-        throw ConfigError("bench: --order must be first, second or both");
       if (format != "contiguous" && format != "channels_last")
         throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
       const BenchFigures f =
-          bench_case(space, shape, batch, {order == "second", format}, device, warmup, steps);
+          bench_case(space, shape, batch, {options_for(order), format}, device, warmup, steps);
       // One step consumes one training and one search minibatch.
       const double images_per_second = 2.0 * static_cast<double>(batch) / f.seconds_per_step;
       std::cout << std::left << std::setw(8) << order << std::setw(15) << format << std::right

@@ -39,6 +39,18 @@ NASX_API at::Tensor second_order_arch_gradient(Supernet& net, const Batch& train
                                                const WeightOptimizer& weight_optimizer,
                                                double r = 0.01);
 
+/// Mixed level (MiLeNAS, He et al., CVPR 2020, Eq. 5): sets the architecture
+/// parameters' .grad to ∇α L_train(w, α) + λ ∇α L_val(w, α), both at the current w,
+/// from two separate passes (with BatchNorm in training mode one pass over the
+/// concatenated batches would be a different function). λ multiplies the validation
+/// term as in the paper (the reference code puts it on the training term).
+struct MixedLevelResult {
+  at::Tensor train_loss;  ///< detached
+  at::Tensor val_loss;    ///< detached
+};
+NASX_API MixedLevelResult mixed_level_arch_gradient(Supernet& net, const Batch& train_batch,
+                                                    const Batch& search_batch, double lambda);
+
 /// ∇²_{α,w} L_train(w, α) · v by central differences:
 ///   (∇α L_train(w + R v, α) − ∇α L_train(w − R v, α)) / (2R),  R = r / ‖v‖.
 /// Restores the weights exactly.
@@ -56,11 +68,20 @@ struct BilevelStepResult {
   ForwardResult weights;  ///< the weight step's forward on the training batch
 };
 
-/// One DARTS iteration: the architecture step on `search_batch` (first- or
-/// second-order gradient, then Adam), then the weight step on `train_batch`.
+/// Which architecture gradient an iteration uses.
+enum class ArchGradient { FirstOrder, SecondOrder, MixedLevel };
+
+struct BilevelOptions {
+  ArchGradient gradient = ArchGradient::FirstOrder;
+  double unrolled_r = 0.01;   ///< second order: R = unrolled_r / ‖v‖
+  double mixed_lambda = 1.0;  ///< mixed level: weight of the validation term
+};
+
+/// One iteration: the architecture step (the chosen gradient, then Adam), then the
+/// weight step on `train_batch` with the updated α. `arch_loss` is L_val (at w', for
+/// second order; L_train + λ L_val for mixed level).
 NASX_API BilevelStepResult bilevel_step(Supernet& net, WeightOptimizer& weight_optimizer,
                                         ArchOptimizer& arch_optimizer, const Batch& train_batch,
-                                        const Batch& search_batch, bool second_order,
-                                        double r = 0.01);
+                                        const Batch& search_batch, const BilevelOptions& options);
 
 }  // namespace nasx
