@@ -107,7 +107,7 @@ class NASX_API PoolBNImpl : public torch::nn::Module {
 TORCH_MODULE(PoolBN);
 
 /// Zeros with the output's shape (subsampled when the stride is 2).
-at::Tensor zero_op(const at::Tensor& x, int64_t stride);
+NASX_API at::Tensor zero_op(const at::Tensor& x, int64_t stride);
 
 /// One operation by name, as a standalone module (used by networks built from a
 /// genotype). Throws GenotypeError for an unknown name.
