@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace nasx::core {
 
@@ -39,8 +40,10 @@ std::string json_string(const std::string& text) {
 
 std::string json_number(double value) {
   if (!std::isfinite(value)) return "null";
+  // The shortest of 15 or 17 significant digits that reads back as the same double.
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  std::snprintf(buffer, sizeof buffer, "%.15g", value);
+  if (std::strtod(buffer, nullptr) != value) std::snprintf(buffer, sizeof buffer, "%.17g", value);
   return buffer;
 }
 
