@@ -1,5 +1,7 @@
 #include "nasx/bilevel.hpp"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -49,6 +51,36 @@ double loss_value(Supernet& net, const Batch& batch) {
   return supernet_loss(net, batch).item<double>();
 }
 
+/// The architecture parameters' current .grad, as one vector.
+at::Tensor arch_gradient(Supernet& net) {
+  Tensors grads;
+  for (const auto& alpha : net.arch_parameters()) grads.push_back(alpha.grad().clone());
+  return flat(grads);
+}
+
+/// Entries 0, stride, 2*stride, ... of a vector.
+at::Tensor every(const at::Tensor& vector, int64_t stride) {
+  return vector.index_select(0, at::arange(0, vector.numel(), stride, at::kLong));
+}
+
+/// d objective / d alpha_k by central differences, for k = 0, stride, 2*stride, ...
+/// (the objective reads the supernet's current alphas).
+at::Tensor central_differences(Supernet& net, const std::function<double()>& objective, double eps,
+                               int64_t stride) {
+  int64_t count = 0;
+  for (const auto& alpha : net.arch_parameters()) count += alpha.numel();
+  std::vector<double> slopes;
+  for (int64_t k = 0; k < count; k += stride) {
+    add_to_alpha(net, k, eps);
+    const double plus = objective();
+    add_to_alpha(net, k, -2 * eps);
+    const double minus = objective();
+    add_to_alpha(net, k, eps);
+    slopes.push_back((plus - minus) / (2 * eps));
+  }
+  return at::tensor(slopes, at::kDouble);
+}
+
 TEST(FiniteDifferenceHvp, MatchesTheExactHessianVectorProduct) {
   auto tiny = make_tiny_supernet(11);
   Tensors v;
@@ -79,22 +111,13 @@ TEST(FirstOrderArchGradient, MatchesCentralDifferencesOfTheValidationLoss) {
   auto tiny = make_tiny_supernet(13);
   Supernet& net = *tiny.net;
   first_order_arch_gradient(net, tiny.search);
-  Tensors grads;
-  for (const auto& alpha : net.arch_parameters()) grads.push_back(alpha.grad().clone());
-  const at::Tensor analytic = flat(grads);
-  at::Tensor numeric = at::zeros_like(analytic);
-  const double eps = 1e-6;
-  for (int64_t k = 0; k < analytic.numel(); ++k) {
-    add_to_alpha(net, k, eps);
-    const double plus = loss_value(net, tiny.search);
-    add_to_alpha(net, k, -2 * eps);
-    const double minus = loss_value(net, tiny.search);
-    add_to_alpha(net, k, eps);
-    numeric[k] = (plus - minus) / (2 * eps);
-  }
+  const at::Tensor analytic = arch_gradient(net);
+  const at::Tensor numeric = central_differences(
+      net, [&] { return loss_value(net, tiny.search); }, 1e-6, 1);
   EXPECT_LT(relative_error(analytic, numeric), 1e-5);
   // `none` columns have a gradient too (through the softmax), though the op is skipped.
-  EXPECT_GT(grads[0].select(1, 0).abs().sum().item<double>(), 0.0);
+  const at::Tensor normal = analytic.narrow(0, 0, 14 * 8).view({14, 8});
+  EXPECT_GT(normal.select(1, 0).abs().sum().item<double>(), 0.0);
 }
 
 TEST(SecondOrderArchGradient, MatchesCentralDifferencesOfTheUnrolledObjective) {
@@ -108,9 +131,7 @@ TEST(SecondOrderArchGradient, MatchesCentralDifferencesOfTheUnrolledObjective) {
   const double xi = optimizer.lr();
 
   second_order_arch_gradient(net, tiny.train, tiny.search, optimizer, 1e-6);
-  Tensors grads;
-  for (const auto& alpha : net.arch_parameters()) grads.push_back(alpha.grad().clone());
-  const at::Tensor analytic = flat(grads);
+  const at::Tensor analytic = arch_gradient(net);
 
   // U(α) = L_val(w − ξ(μ m + ∇w L_train(w, α) + λ w), α), written out directly.
   const Tensors weights = net.weight_parameters();
@@ -132,26 +153,12 @@ TEST(SecondOrderArchGradient, MatchesCentralDifferencesOfTheUnrolledObjective) {
     for (size_t i = 0; i < weights.size(); ++i) weights[i].copy_(saved[i]);
     return value;
   };
-  const double eps = 1e-6;
-  std::vector<double> numeric, picked;
-  for (int64_t k = 0; k < analytic.numel(); k += 7) {
-    add_to_alpha(net, k, eps);
-    const double plus = unrolled_objective();
-    add_to_alpha(net, k, -2 * eps);
-    const double minus = unrolled_objective();
-    add_to_alpha(net, k, eps);
-    numeric.push_back((plus - minus) / (2 * eps));
-    picked.push_back(analytic[k].item<double>());
-  }
-  const at::Tensor expected = at::tensor(numeric, at::kDouble);
-  const at::Tensor actual = at::tensor(picked, at::kDouble);
-  EXPECT_LT(relative_error(actual, expected), 1e-3);
+  const at::Tensor numeric = central_differences(net, unrolled_objective, 1e-6, 7);
+  EXPECT_LT(relative_error(every(analytic, 7), numeric), 1e-3);
 
   // And the implicit term is not negligible here, so the test can tell first from second order.
   first_order_arch_gradient(net, tiny.search);
-  Tensors first;
-  for (const auto& alpha : net.arch_parameters()) first.push_back(alpha.grad().clone());
-  EXPECT_GT(relative_error(flat(first), analytic), 1e-2);
+  EXPECT_GT(relative_error(arch_gradient(net), analytic), 1e-2);
 }
 
 TEST(SecondOrderArchGradient, LeavesWeightsAndMomentumUntouched) {
@@ -169,59 +176,33 @@ TEST(SecondOrderArchGradient, LeavesWeightsAndMomentumUntouched) {
   }
 }
 
-}  // namespace
-}  // namespace nasx
-
-namespace nasx {
-namespace {
-
 TEST(MixedLevelArchGradient, IsTheTrainPlusLambdaValGradientByCentralDifferences) {
-  auto tiny = testing::make_tiny_supernet(16);
+  auto tiny = make_tiny_supernet(16);
   Supernet& net = *tiny.net;
   const double lambda = 0.7;
   Tensors before;
   for (const auto& w : net.weight_parameters()) before.push_back(w.detach().clone());
   mixed_level_arch_gradient(net, tiny.train, tiny.search, lambda);
-  Tensors grads;
-  for (const auto& alpha : net.arch_parameters()) grads.push_back(alpha.grad().clone());
-  const at::Tensor analytic = flat(grads);
-  // Smaller than elsewhere: with two losses, a 1e-6 step straddles a ReLU or
+  const at::Tensor analytic = arch_gradient(net);
+  // A smaller step than elsewhere: with two losses, a 1e-6 step straddles a ReLU or
   // max-pool kink for one entry of this net (seen: 1e-4 relative error).
-  const double eps = 1e-7;
-  at::Tensor numeric = at::zeros_like(analytic);
-  auto objective = [&] {
-    return loss_value(net, tiny.train) + lambda * loss_value(net, tiny.search);
-  };
-  for (int64_t k = 0; k < analytic.numel(); k += 3) {
-    add_to_alpha(net, k, eps);
-    const double plus = objective();
-    add_to_alpha(net, k, -2 * eps);
-    const double minus = objective();
-    add_to_alpha(net, k, eps);
-    numeric[k] = (plus - minus) / (2 * eps);
-  }
-  const at::Tensor picked = at::arange(0, analytic.numel(), 3, at::kLong);
-  EXPECT_LT(
-      testing::relative_error(analytic.index_select(0, picked), numeric.index_select(0, picked)),
-      1e-5);
+  const at::Tensor numeric = central_differences(
+      net, [&] { return loss_value(net, tiny.train) + lambda * loss_value(net, tiny.search); },
+      1e-7, 3);
+  EXPECT_LT(relative_error(every(analytic, 3), numeric), 1e-5);
   // The α step leaves the weights alone, and calling it twice does not accumulate.
   const Tensors after = net.weight_parameters();
   for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i]));
   mixed_level_arch_gradient(net, tiny.train, tiny.search, lambda);
-  Tensors again;
-  for (const auto& alpha : net.arch_parameters()) again.push_back(alpha.grad().clone());
-  EXPECT_TRUE(at::allclose(flat(again), analytic, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(arch_gradient(net), analytic, 1e-12, 1e-12));
 }
 
 TEST(MixedLevelArchGradient, LambdaZeroIsTheSingleLevelTrainGradient) {
-  auto tiny = testing::make_tiny_supernet(17);
+  auto tiny = make_tiny_supernet(17);
   mixed_level_arch_gradient(*tiny.net, tiny.train, tiny.search, 0.0);
-  Tensors mixed;
-  for (const auto& alpha : tiny.net->arch_parameters()) mixed.push_back(alpha.grad().clone());
+  const at::Tensor mixed = arch_gradient(*tiny.net);
   first_order_arch_gradient(*tiny.net, tiny.train);  // ∇α L on the train batch
-  Tensors train;
-  for (const auto& alpha : tiny.net->arch_parameters()) train.push_back(alpha.grad().clone());
-  EXPECT_TRUE(at::allclose(flat(mixed), flat(train), 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(mixed, arch_gradient(*tiny.net), 1e-12, 1e-12));
 }
 
 }  // namespace
