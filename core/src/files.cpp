@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "nasx/error.hpp"
 
@@ -56,14 +55,6 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   }
   ::close(fd);
   commit_rename(temporary, path);
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read", path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 JsonlLog::JsonlLog(fs::path path) : path_(std::move(path)) {}

@@ -72,6 +72,10 @@ SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, b
     const int64_t stride = reduction && state < 2 ? 2 : 1;
     groups_.push_back(register_module("state_" + std::to_string(state),
                                       EdgeGroup(c, kNodes - first_target(state), stride)));
+    std::vector<int64_t> rows;
+    for (int64_t node = first_target(state); node < kNodes; ++node)
+      rows.push_back(edge_index(node, state));
+    group_rows_.push_back(at::tensor(rows, at::TensorOptions(at::kLong)));
   }
 }
 
@@ -85,10 +89,9 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
   for (int64_t state = 0; state < kNodes + 1; ++state) {
     if (state >= 2) states.push_back(nodes[state - 2]);  // node state-2 has all its inputs
     const int64_t first = first_target(state);
-    std::vector<int64_t> rows;
-    for (int64_t node = first; node < kNodes; ++node) rows.push_back(edge_index(node, state));
-    const at::Tensor group_weights = weights.index_select(
-        0, at::tensor(rows, at::TensorOptions(at::kLong)).to(weights.device()));
+    at::Tensor& rows = group_rows_[static_cast<size_t>(state)];
+    if (rows.device() != weights.device()) rows = rows.to(weights.device());
+    const at::Tensor group_weights = weights.index_select(0, rows);
     // unbind, not select: select's backward writes each edge's gradient into a
     // zero tensor of the whole group; unbind's stacks them once.
     const std::vector<at::Tensor> out = groups_[state](states[state], group_weights).unbind(1);

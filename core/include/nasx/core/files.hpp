@@ -16,8 +16,6 @@ void fsync_path(const std::filesystem::path& path);
 /// Renames `from` to `to` and fsyncs the folder (the commit step of an atomic write).
 void commit_rename(const std::filesystem::path& from, const std::filesystem::path& to);
 
-std::string read_file(const std::filesystem::path& path);
-
 /// An append-only JSON-lines log whose size can be recorded in a checkpoint and
 /// cut back to on resume, so a resumed run neither loses nor repeats a line.
 class JsonlLog {

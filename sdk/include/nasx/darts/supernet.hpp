@@ -58,6 +58,9 @@ class NASX_API SearchCellImpl : public torch::nn::Module {
   ReLUConvBN preprocess_0_{nullptr};
   ReLUConvBN preprocess_1_{nullptr};
   std::vector<EdgeGroup> groups_;  // one per state that feeds a node: s0, s1, nodes 0..2
+  // Per state, the rows of the [14, 8] weights its edges use; built once, moved to
+  // the weights' device on first use (no host-to-device copy inside a step).
+  std::vector<at::Tensor> group_rows_;
 };
 TORCH_MODULE(SearchCell);
 
