@@ -21,6 +21,16 @@ std::string format_duration(double seconds) {
   return buffer;
 }
 
+std::string format_metrics(const std::map<std::string, double>& metrics) {
+  std::string text;
+  for (const auto& [name, value] : metrics) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "  %s %.4f", name.c_str(), value);
+    text += buffer;
+  }
+  return text;
+}
+
 Progress::Progress(std::ostream& out, bool interactive, double log_interval_seconds)
     : out_(out), interactive_(interactive), log_interval_(log_interval_seconds) {}
 
@@ -53,12 +63,7 @@ void Progress::update(int64_t done, int64_t total, const std::map<std::string, d
   last_refresh_ = Clock::now();
   std::ostringstream text;
   text << "step " << step_ + 1 << '/' << total_steps_ << "  batch " << done << '/' << total;
-  for (const auto& [name, value] : metrics) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "  %s %.4g", name.c_str(), value);
-    text << buffer;
-  }
-  text << "  ETA " << eta(done, total);
+  text << format_metrics(metrics) << "  ETA " << eta(done, total);
   if (interactive_) {
     out_ << "\r\033[K" << text.str() << std::flush;
     live_line_ = true;

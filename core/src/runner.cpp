@@ -33,16 +33,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string format_metrics(const std::map<std::string, double>& metrics) {
-  std::ostringstream out;
-  for (const auto& [name, value] : metrics) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "  %s %.4f", name.c_str(), value);
-    out << buffer;
-  }
-  return out.str();
-}
-
 /// [[e00, e01, ...], ...] for an [edges, ops] tensor.
 std::string matrix_json(const at::Tensor& matrix) {
   const at::Tensor m = matrix.detach().to(at::kCPU, at::kDouble).contiguous();

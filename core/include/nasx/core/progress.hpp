@@ -41,6 +41,9 @@ class Progress {
   bool live_line_ = false;
 };
 
+/// "  name value" for each metric, four decimals.
+std::string format_metrics(const std::map<std::string, double>& metrics);
+
 /// "1h02m", "3m07s", "12s".
 std::string format_duration(double seconds);
 
