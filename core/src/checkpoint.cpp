@@ -25,6 +25,7 @@ void save_checkpoint(const RunPaths& paths, Supernet& net, const SearchStrategy&
   root.write("next_step", c10::IValue(state.next_step));
   root.write("events_size", c10::IValue(state.events_size));
   root.write("genotypes_size", c10::IValue(state.genotypes_size));
+  root.write("evaluations_size", c10::IValue(state.evaluations_size));
   root.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
   root.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   fs::create_directories(paths.checkpoint_dir);
@@ -56,6 +57,8 @@ HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& 
     state.events_size = value.toInt();
     root.read("genotypes_size", value);
     state.genotypes_size = value.toInt();
+    root.read("evaluations_size", value);
+    state.evaluations_size = value.toInt();
     root.read("elapsed_seconds", value);
     state.elapsed_seconds = value.toDouble();
     at::Tensor rng;

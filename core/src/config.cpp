@@ -57,8 +57,10 @@ const auto& space_binding() {
           .field("name", &SpaceOptions::name, "search space", search_space_names())
           .field("channels", &SpaceOptions::channels, "channels C of the first cells",
                  {2.0, 4096.0})
-          .field("layers", &SpaceOptions::layers, "number of cells (reductions at 1/3 and 2/3)",
-                 {3.0, 256.0})
+          .field("layers", &SpaceOptions::layers,
+                 "DARTS: cells (reductions at 1/3 and 2/3, default 8); NB201: cells per stage "
+                 "(default 5); 0: the space's default",
+                 {0.0, 256.0})
           .field("stem_multiplier", &SpaceOptions::stem_multiplier,
                  "the stem outputs stem_multiplier * C channels", {1.0, 16.0})
           .field("memory_format", &SpaceOptions::memory_format,
@@ -67,7 +69,33 @@ const auto& space_binding() {
   return binding;
 }
 
-const std::vector<std::string> kSections = {"experiment", "data", "space", "search", "select"};
+const auto& evaluator_binding() {
+  static const auto binding =
+      OptionsBinding<EvaluatorOptions>()
+          .field("name", &EvaluatorOptions::name,
+                 "how sampling strategies measure an architecture: shared weights or training",
+                 evaluator_names())
+          .field("batches", &EvaluatorOptions::batches,
+                 "shared: validation minibatches per architecture (the same for all)",
+                 {1.0, {}})
+          .field("epochs", &EvaluatorOptions::epochs, "train: epochs per architecture", {1.0, {}})
+          .field("train_images", &EvaluatorOptions::train_images,
+                 "train: training images (seeded subset of the train split; 0: all)", {0.0, {}})
+          .field("valid_images", &EvaluatorOptions::valid_images,
+                 "train: validation images (seeded subset of the search split; 0: all)",
+                 {0.0, {}})
+          .field("channels", &EvaluatorOptions::channels,
+                 "train: network channels (0: [space] channels)", {0.0, 4096.0})
+          .field("layers", &EvaluatorOptions::layers, "train: network cells (0: [space] layers)",
+                 {0.0, 256.0})
+          .field("lr", &EvaluatorOptions::lr,
+                 "train: SGD learning rate (cosine to 0, momentum 0.9, Nesterov, wd 5e-4)",
+                 {0.0, 10.0});
+  return binding;
+}
+
+const std::vector<std::string> kSections = {"experiment", "data",   "space",
+                                            "evaluator",  "search", "select"};
 
 /// Where a value or key came from, for messages.
 class Locator {
@@ -289,6 +317,7 @@ void write_values(std::ostringstream& out, const std::string& section, const Par
 const ParamSchema& experiment_schema() { return experiment_binding().schema(); }
 const ParamSchema& data_schema() { return data_binding().schema(); }
 const ParamSchema& space_schema() { return space_binding().schema(); }
+const ParamSchema& evaluator_schema() { return evaluator_binding().schema(); }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   auto distance = [](const std::string& a, const std::string& b) {
@@ -343,7 +372,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
     std::string message = "unknown section or key '" + name + "'";
     const std::string guess = did_you_mean(name, kSections);
     if (!guess.empty()) message += "; did you mean '" + guess + "'?";
-    message += " (sections: [experiment], [data], [space], [search], [select])";
+    message += " (sections: [experiment], [data], [space], [evaluator], [search], [select])";
     fail(where.at(name, key.source()), message);
   }
 
@@ -356,6 +385,10 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
                                                    data_schema(), {}, "[data]", where));
   config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
                                                      space_schema(), {}, "[space]", where));
+
+  config.evaluator = evaluator_binding().read(
+      validate_table(section_table(root, "evaluator", where), "evaluator", evaluator_schema(), {},
+                     "[evaluator]", where));
 
   const toml::table& search = section_table(root, "search", where);
   if (root.get("search") == nullptr)
@@ -381,6 +414,7 @@ std::string RunConfig::to_toml() const {
   write_values(out, "experiment", experiment_binding().values(experiment));
   write_values(out, "data", data_binding().values(data));
   write_values(out, "space", space_binding().values(space));
+  write_values(out, "evaluator", evaluator_binding().values(evaluator));
   write_values(out, "search", search.params, {{"strategy", search.strategy}});
   write_values(out, "select", select.params, {{"selector", select.selector}});
   return out.str();

@@ -7,6 +7,7 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/metrics.hpp"
+#include "nasx/space.hpp"
 
 namespace nasx::core {
 
@@ -32,7 +33,8 @@ void check_finite(const std::map<std::string, double>& metrics, const std::strin
 
 HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
                          const RunConfig& config, c10::Device device, Progress& progress,
-                         JsonlLog& events, const RunPaths& paths)
+                         JsonlLog& events, JsonlLog& evaluations, Evaluator& evaluator,
+                         const RunPaths& paths)
     : space_(space),
       net_(net),
       data_(data),
@@ -40,6 +42,8 @@ HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSpli
       device_(device),
       progress_(progress),
       events_(events),
+      evaluations_(evaluations),
+      evaluator_(evaluator),
       paths_(paths) {}
 
 void HostContext::report_progress(int64_t done, int64_t total, const MetricsMeter& meter) {
@@ -61,6 +65,22 @@ void HostContext::log_event(const std::string& type, const std::string& fields) 
   std::string line = JsonObject().add("type", type).add("step", step_).str();
   if (!fields.empty()) line = line.substr(0, line.size() - 1) + ", " + fields + "}";
   events_.append(line);
+}
+
+Evaluation HostContext::evaluate(const Architecture& arch) {
+  if (stop_was_requested()) throw StopRequested("stopped by request");
+  const Evaluation result = evaluator_.evaluate(arch);
+  // One candidate whose training diverged is a bad candidate, not a failed search:
+  // its accuracy stands (near chance) and its loss is logged as null.
+  JsonObject line;
+  line.add("step", step_).add("evaluator", evaluator_.name()).add("arch", space_.format(arch));
+  line.add("accuracy", result.accuracy);
+  if (std::isfinite(result.loss))
+    line.add("loss", result.loss);
+  else
+    line.add_raw("loss", "null");
+  evaluations_.append(line.add("seconds", result.seconds).str());
+  return result;
 }
 
 void HostContext::info(const std::string& message) { progress_.line(message); }

@@ -1,6 +1,7 @@
 #include "nasx/core/runner.hpp"
 
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <sstream>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "nasx/core/registry.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
+#include "nasx/evaluator.hpp"
 #include "nasx/metrics.hpp"
 #include "nasx/selector.hpp"
 #include "nasx/space.hpp"
@@ -127,29 +129,36 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   const auto space = make_search_space(config.space);
   std::shared_ptr<Supernet> net = space->build_supernet(data.shape);
   net->to(device);
+  const auto evaluator = make_evaluator(config.evaluator, *net, data, config.data.batch_size,
+                                        static_cast<uint64_t>(config.experiment.seed));
   auto strategy = create_plugin<SearchStrategy>(registry, strategy_info);
   auto selector = create_plugin<Selector>(registry, selector_info);
 
-  open_run_folder(paths, config, resume);
-
   Progress progress(out, interactive);
-  JsonlLog events(paths.events), genotypes(paths.genotypes);
-  HostContext ctx(*space, *net, data, config, device, progress, events, paths);
+  JsonlLog events(paths.events), genotypes(paths.genotypes), evaluations(paths.evaluations);
+  HostContext ctx(*space, *net, data, config, device, progress, events, evaluations, *evaluator,
+                  paths);
   ctx.set_params(&config.search.params);
   net->train();
+  // setup() is where a strategy refuses a space or a setting: before the folder exists.
   strategy->setup(ctx);
+  const bool gradient_strategy = strategy->trains_arch_parameters();
+
+  open_run_folder(paths, config, resume);
 
   HostState state;
   if (resume && fs::exists(paths.checkpoint)) {
     state = load_checkpoint(paths, *net, *strategy);
     events.truncate(static_cast<uint64_t>(state.events_size));
     genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
+    evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
     progress.line("resuming " + run_dir.string() + " at step " +
                   std::to_string(state.next_step + 1) + " of " +
                   std::to_string(strategy->total_steps()));
   } else if (resume) {
     events.truncate(0);
     genotypes.truncate(0);
+    evaluations.truncate(0);
     progress.line("no checkpoint in " + run_dir.string() + "; starting from the first step");
   }
   if (state.next_step == 0)
@@ -158,6 +167,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                       .add("time", now_iso8601())
                       .add("strategy", config.search.strategy)
                       .add("space", config.space.name)
+                      .add("evaluator", config.evaluator.name)
                       .add("seed", config.experiment.seed)
                       .add("train_images", data.train.size())
                       .add("search_images", data.search.size())
@@ -165,7 +175,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                       .str());
 
   const int64_t total_steps = strategy->total_steps();
-  std::map<std::string, double> last_valid;
+  std::map<std::string, double> last_metrics;
   try {
     for (int64_t step = state.next_step; step < total_steps; ++step) {
       const auto step_start = std::chrono::steady_clock::now();
@@ -176,10 +186,16 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
       if (stop_was_requested()) throw StopRequested("stopped by request");
       check_finite(metrics, "at the end of step " + std::to_string(step + 1), paths);
 
-      last_valid = validation_metrics(*net, data, config.data.batch_size);
-      metrics.insert(last_valid.begin(), last_valid.end());
+      if (gradient_strategy) {
+        const auto valid = validation_metrics(*net, data, config.data.batch_size);
+        metrics.insert(valid.begin(), valid.end());
+      }
       const double step_seconds = seconds_since(step_start);
-      const Genotype genotype = net->derive_genotype();
+      const bool keep_going = strategy->end_step(ctx, step, metrics);
+      last_metrics = metrics;
+      const std::optional<Architecture> current =
+          gradient_strategy ? std::optional<Architecture>(net->derive_architecture())
+                            : strategy->best();
 
       events.append(JsonObject()
                         .add("type", "step")
@@ -187,20 +203,31 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                         .add_all(metrics)
                         .add("seconds", step_seconds)
                         .str());
-      events.append(arch_weights_event(*net, *space, step));
-      genotypes.append(JsonObject()
-                           .add("step", step)
-                           .add("genotype", space->format_genotype(genotype))
-                           .add_raw("cells", genotype.json())
-                           .str());
+      if (gradient_strategy) events.append(arch_weights_event(*net, *space, step));
+      if (current)
+        genotypes.append(JsonObject()
+                             .add("step", step)
+                             .add("genotype", space->format(*current))
+                             .add_raw("cells", space->json(*current))
+                             .str());
       progress.line("step " + std::to_string(step + 1) + "/" + std::to_string(total_steps) +
                     format_metrics(metrics) + "  (" + format_duration(step_seconds) + ")");
+      if (!keep_going) {
+        events.append(JsonObject()
+                          .add("type", "early_stop")
+                          .add("step", step)
+                          .add("strategy", config.search.strategy)
+                          .str());
+        progress.line("the strategy ended the search after step " + std::to_string(step + 1));
+      }
 
-      state.next_step = step + 1;
+      state.next_step = keep_going ? step + 1 : total_steps;
+      state.evaluations_size = static_cast<int64_t>(evaluations.sync());
       state.events_size = static_cast<int64_t>(events.sync());
       state.genotypes_size = static_cast<int64_t>(genotypes.sync());
       state.elapsed_seconds += step_seconds;
       save_checkpoint(paths, *net, *strategy, state);
+      if (!keep_going) break;
     }
   } catch (const StopRequested&) {
     progress.line("stopped; the last checkpoint is at step " + std::to_string(state.next_step) +
@@ -208,38 +235,57 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
     throw Error("interrupted by the user");
   }
 
-  // Selection and the final files.
+  // The answer: the strategy's own, or the selector's from the supernet.
   ctx.set_params(&config.select.params);
   net->eval();
-  const Genotype genotype = selector->select(ctx);
-  const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
-  // A run resumed after its last checkpoint has no step left to measure it.
-  if (last_valid.empty()) last_valid = validation_metrics(*net, data, config.data.batch_size);
+  const std::optional<Architecture> own = strategy->best();
+  if (!own && !gradient_strategy)
+    throw Error("strategy '" + config.search.strategy +
+                "' finished without an architecture (no candidate was evaluated); give it a "
+                "larger budget");
+  const Architecture arch = own ? *own : selector->select(ctx);
+  const std::string chosen_by = own ? config.search.strategy : config.select.selector;
   RunResult result;
   result.run_dir = run_dir;
-  result.genotype = genotype;
-  result.metrics = last_valid;
-  result.metrics["supernet_test_loss"] = test.loss;
-  result.metrics["supernet_test_acc"] = test.accuracy;
+  result.architecture = arch;
+  if (gradient_strategy) {
+    const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
+    // A run resumed after its last checkpoint has no step left to measure it.
+    result.metrics =
+        last_metrics.empty() ? validation_metrics(*net, data, config.data.batch_size) : last_metrics;
+    result.metrics["supernet_test_loss"] = test.loss;
+    result.metrics["supernet_test_acc"] = test.accuracy;
+  } else {
+    result.metrics = last_metrics;
+    if (config.evaluator.name == "shared") {
+      // The answer on the shared weights: what weight sharing predicts for it.
+      const EvalResult test = evaluate_path(*net, arch, data.test, config.data.batch_size);
+      result.metrics["shared_test_loss"] = test.loss;
+      result.metrics["shared_test_acc"] = test.accuracy;
+    }
+  }
   check_finite(result.metrics, "in the final evaluation", paths);
 
-  const std::string genotype_text = space->format_genotype(genotype);
+  const std::string genotype_text = space->format(arch);
+  result.genotype = genotype_text;
   events.append(JsonObject()
                     .add("type", "selected")
-                    .add("selector", config.select.selector)
+                    .add("by", chosen_by)
                     .add("genotype", genotype_text)
                     .str());
   write_file_atomically(paths.genotype, genotype_text + "\n");
   write_file_atomically(paths.summary, JsonObject()
                                                .add("experiment", config.experiment.name)
                                                .add("strategy", config.search.strategy)
-                                               .add("selector", config.select.selector)
+                                               .add("selected_by", chosen_by)
                                                .add("space", config.space.name)
+                                               .add("evaluator", config.evaluator.name)
+                      .add("evaluator", config.evaluator.name)
                                                .add("data", config.data.name)
                                                .add("seed", config.experiment.seed)
                                                .add("steps", total_steps)
                                                .add("genotype", genotype_text)
-                                               .add_raw("genotype_cells", genotype.json())
+                                               .add_raw("genotype_cells", space->json(arch))
                                                .add_all(result.metrics)
                                                .add("search_seconds", state.elapsed_seconds)
                                                .add("finished", now_iso8601())

@@ -1,6 +1,6 @@
 // The magnitude selector: the DARTS derivation (Liu et al., ICLR 2019, Sec. 2.4).
 // Per intermediate node keep the 2 incoming edges whose strongest non-`none`
-// operation weighs most, and that operation on each (SDK: Supernet::derive_genotype).
+// operation weighs most, and that operation on each (SDK: SearchSpace::derive); on NB201 the argmax per edge, `none` included.
 
 #include <nasx/selector.hpp>
 #include <nasx/supernet.hpp>
@@ -11,7 +11,9 @@ class Magnitude final : public nasx::Selector {
  public:
   static nasx::ParamSchema schema() { return {}; }
 
-  nasx::Genotype select(nasx::Context& ctx) override { return ctx.supernet().derive_genotype(); }
+  nasx::Architecture select(nasx::Context& ctx) override {
+    return ctx.supernet().derive_architecture();
+  }
 };
 
 }  // namespace

@@ -79,6 +79,94 @@ MixedLevelResult mixed_level_arch_gradient(Supernet& net, const Batch& train_bat
   return {train_loss.detach(), val_loss.detach()};
 }
 
+std::vector<at::Tensor> neighbour_weights(const std::vector<at::Tensor>& weights,
+                                          const NeighbourMove& move) {
+  std::vector<at::Tensor> out = weights;
+  const at::Tensor row = weights[static_cast<size_t>(move.cell)][move.edge];
+  const int64_t best = row.detach().argmax().item<int64_t>();
+  at::Tensor shift = at::zeros_like(row.detach());
+  shift[move.op] += 1.0;
+  shift[best] -= 1.0;
+  const at::Tensor moved = row + row[best] * shift;
+  at::Tensor matrix = weights[static_cast<size_t>(move.cell)];
+  // Replace one row without writing into the original (which other members share).
+  std::vector<at::Tensor> rows = matrix.unbind(0);
+  rows[static_cast<size_t>(move.edge)] = moved;
+  out[static_cast<size_t>(move.cell)] = at::stack(rows);
+  return out;
+}
+
+std::vector<NeighbourMove> sample_neighbour_moves(Supernet& net, int64_t count, bool allow_none,
+                                                  std::mt19937_64& rng) {
+  at::NoGradGuard no_grad;
+  const auto weights = net.arch_weights();
+  std::vector<NeighbourMove> moves;
+  for (int64_t m = 0; m < count; ++m) {
+    NeighbourMove move;
+    move.cell = std::uniform_int_distribution<int64_t>(
+        0, static_cast<int64_t>(weights.size()) - 1)(rng);
+    const at::Tensor& w = weights[static_cast<size_t>(move.cell)];
+    move.edge = std::uniform_int_distribution<int64_t>(0, w.size(0) - 1)(rng);
+    const int64_t best = w[move.edge].argmax().item<int64_t>();
+    std::vector<int64_t> candidates;
+    for (int64_t op = allow_none ? 0 : 1; op < w.size(1); ++op)
+      if (op != best) candidates.push_back(op);
+    move.op = candidates[std::uniform_int_distribution<size_t>(0, candidates.size() - 1)(rng)];
+    moves.push_back(move);
+  }
+  return moves;
+}
+
+at::Tensor neighbourhood_arch_gradient(Supernet& net, const Batch& search_batch,
+                                       const std::vector<NeighbourMove>& moves, bool include_self,
+                                       NeighbourAggregate aggregate) {
+  const Tensors alphas = net.arch_parameters();
+  const auto members = static_cast<int64_t>(moves.size()) + (include_self ? 1 : 0);
+  TORCH_CHECK(members > 0, "NA-DARTS: an empty neighbourhood");
+  // Member m's loss; member -1 is p itself.
+  auto member_loss = [&](int64_t m) {
+    std::vector<at::Tensor> weights = net.arch_weights();
+    if (m >= 0) weights = neighbour_weights(weights, moves[static_cast<size_t>(m)]);
+    const at::Tensor logits = net.forward_with_weights(search_batch.images, weights);
+    return at::nll_loss(at::log_softmax(logits, 1), search_batch.labels);
+  };
+  const int64_t first = include_self ? -1 : 0;
+  if (aggregate == NeighbourAggregate::Worst) {
+    int64_t worst = first;
+    double worst_loss = -1;
+    for (int64_t m = first; m < static_cast<int64_t>(moves.size()); ++m) {
+      double loss = 0;
+      {
+        at::NoGradGuard no_grad;
+        loss = member_loss(m).item<double>();
+      }
+      if (loss > worst_loss) {
+        worst_loss = loss;
+        worst = m;
+      }
+    }
+    const at::Tensor loss = member_loss(worst);
+    set_gradients(alphas, gradients(loss, alphas));
+    return loss.detach();
+  }
+  Tensors sum;
+  at::Tensor total;
+  for (int64_t m = first; m < static_cast<int64_t>(moves.size()); ++m) {
+    const at::Tensor loss = member_loss(m);
+    const Tensors grads = gradients(loss, alphas);
+    if (sum.empty()) {
+      sum = grads;
+      total = loss.detach();
+    } else {
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] = sum[i] + grads[i];
+      total = total + loss.detach();
+    }
+  }
+  for (auto& g : sum) g = g / static_cast<double>(members);
+  set_gradients(alphas, sum);
+  return total / static_cast<double>(members);
+}
+
 std::vector<at::Tensor> finite_difference_hvp(Supernet& net, const Batch& train_batch,
                                               const std::vector<at::Tensor>& v, double r) {
   const Tensors weights = net.weight_parameters();

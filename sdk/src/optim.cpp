@@ -51,6 +51,11 @@ double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs) {
              2.0;
 }
 
+void clear_gradients(const std::vector<at::Tensor>& tensors) {
+  for (const auto& t : tensors)
+    if (t.grad().defined()) t.mutable_grad() = at::Tensor();
+}
+
 void zero_gradients(const std::vector<at::Tensor>& tensors) {
   for (const auto& t : tensors) {
     auto& grad = t.mutable_grad();
@@ -107,7 +112,10 @@ void WeightOptimizer::step() {
     at::Tensor d = p.grad();
     if (options_.weight_decay != 0) d = d.add(p, options_.weight_decay);
     momentum_[i].mul_(options_.momentum).add_(d);
-    p.add_(momentum_[i], -lr_);
+    if (options_.nesterov)
+      p.add_(d.add(momentum_[i], options_.momentum), -lr_);
+    else
+      p.add_(momentum_[i], -lr_);
   }
 }
 

@@ -13,6 +13,9 @@ namespace nasx {
 // Key functions: the vtables and type_info of the plugin interfaces live here.
 Plugin::~Plugin() = default;
 SearchStrategy::~SearchStrategy() = default;
+bool SearchStrategy::end_step(Context&, int64_t, const std::map<std::string, double>&) {
+  return true;
+}
 Selector::~Selector() = default;
 EnsemblePruner::~EnsemblePruner() = default;
 ArchScorer::~ArchScorer() = default;

@@ -4,11 +4,13 @@
 
 #include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
+#include "nasx/nb201/supernet.hpp"
 #include "nasx/supernet.hpp"
 
 namespace nasx {
 
 SearchSpace::~SearchSpace() = default;
+Network::~Network() = default;
 Supernet::~Supernet() = default;
 
 std::vector<at::Tensor> Supernet::arch_weights() {
@@ -17,13 +19,43 @@ std::vector<at::Tensor> Supernet::arch_weights() {
   return weights;
 }
 
-std::vector<std::string> search_space_names() { return {"darts"}; }
+std::vector<std::string> Supernet::cell_types() const { return space().cell_types(); }
+
+Architecture Supernet::derive_architecture() {
+  at::NoGradGuard no_grad;
+  return space().derive(arch_weights());
+}
+
+std::vector<at::Tensor> Supernet::one_hot_weights(const Architecture& arch) {
+  space().check(arch);
+  std::vector<at::Tensor> weights;
+  const auto alphas = arch_parameters();
+  for (size_t c = 0; c < alphas.size(); ++c) {
+    at::Tensor w = at::zeros(alphas[c].sizes(), alphas[c].options().requires_grad(false));
+    for (size_t e = 0; e < arch.cells[c].size(); ++e)
+      if (arch.cells[c][e] != Architecture::kNoEdge)
+        w[static_cast<int64_t>(e)][arch.cells[c][e]] = 1.0;
+    weights.push_back(w);
+  }
+  return weights;
+}
+
+std::vector<std::string> search_space_names() { return {"darts", "nb201"}; }
 
 std::unique_ptr<SearchSpace> make_search_space(const SpaceOptions& options) {
   if (options.name == "darts") return std::make_unique<darts::DartsSpace>(options);
+  if (options.name == "nb201") return std::make_unique<nb201::Nb201Space>(options);
   std::string known;
   for (const auto& name : search_space_names()) known += (known.empty() ? "" : ", ") + name;
   throw ConfigError("unknown search space '" + options.name + "' (known: " + known + ")");
+}
+
+std::string guess_space(std::string_view text) {
+  const auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return "";
+  if (text[start] == '|') return "nb201";
+  if (text.substr(start, 9) == "Genotype(") return "darts";
+  return "";
 }
 
 }  // namespace nasx

@@ -6,7 +6,9 @@ namespace {
 class Duplicate final : public nasx::Selector {
  public:
   static nasx::ParamSchema schema() { return {}; }
-  nasx::Genotype select(nasx::Context& ctx) override { return ctx.supernet().derive_genotype(); }
+  nasx::Architecture select(nasx::Context& ctx) override {
+    return ctx.supernet().derive_architecture();
+  }
 };
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include <boost/config.hpp>
+#include <nasx/version.hpp>  // only its defines
 
 extern "C" {
 struct foreign_descriptor {
@@ -27,7 +28,8 @@ BOOST_SYMBOL_EXPORT const foreign_descriptor* nasx_plugin_entry() {
   static const foreign_descriptor d = {99, 1, "test_future", "1.0",     "", "9.0.0", "9.9.0",
                                        1,  0, no_factory,    no_factory};
 #else
-  static const foreign_descriptor d = {1,  1,          "test_old_torch", "1.0",
+  // This SDK's ABI number, so that the build stamp is what the host refuses.
+  static const foreign_descriptor d = {NASX_ABI_VERSION, 1, "test_old_torch", "1.0",
                                        "", "0.1.0",    "0.4.1",          1 - _GLIBCXX_USE_CXX11_ABI,
                                        0,  no_factory, no_factory};
 #endif

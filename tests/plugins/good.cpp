@@ -13,7 +13,9 @@ class Good final : public nasx::Selector {
         .field("level", &GoodOptions::level, "a level", {0.0, 9.0})
         .schema();
   }
-  nasx::Genotype select(nasx::Context& ctx) override { return ctx.supernet().derive_genotype(); }
+  nasx::Architecture select(nasx::Context& ctx) override {
+    return ctx.supernet().derive_architecture();
+  }
 };
 }  // namespace
 

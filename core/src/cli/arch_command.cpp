@@ -8,7 +8,7 @@
 
 #include "cli.hpp"
 #include "nasx/error.hpp"
-#include "nasx/genotype.hpp"
+#include "nasx/darts/supernet.hpp"
 #include "nasx/nb201/network.hpp"
 
 namespace po = boost::program_options;
@@ -26,10 +26,9 @@ std::string with_thousands(int64_t value) {
 }
 
 /// The space an architecture string belongs to, from its form.
-std::string guess_space(const std::string& text) {
-  const auto start = text.find_first_not_of(" \t");
-  if (start != std::string::npos && text[start] == '|') return "nb201";
-  if (text.compare(start == std::string::npos ? 0 : start, 8, "Genotype") == 0) return "darts";
+std::string space_of(const std::string& text) {
+  const std::string space = guess_space(text);
+  if (!space.empty()) return space;
   throw ConfigError("cannot tell the space of '" + text +
                     "': a DARTS genotype starts with Genotype(, a NAS-Bench-201 cell with |; "
                     "or give --space");
@@ -77,7 +76,7 @@ int arch_command(const Args& args) {
                   options, {"arch"}, vm))
     return 0;
   const std::string text = vm["arch"].as<std::string>();
-  const std::string space = vm.count("space") ? vm["space"].as<std::string>() : guess_space(text);
+  const std::string space = vm.count("space") ? vm["space"].as<std::string>() : space_of(text);
   const int64_t in_channels = vm["in-channels"].as<int64_t>(),
                 classes = vm["classes"].as<int64_t>();
   if (in_channels < 1 || classes < 2)
@@ -102,9 +101,10 @@ int arch_command(const Args& args) {
       throw ConfigError(
           "--set: the DARTS evaluation network is not built by this version "
           "(it comes with `nasx train`)");
-    const Genotype genotype = Genotype::parse(text);
+    const darts::DartsSpace darts_space{SpaceOptions{}};
+    const Architecture arch = darts_space.parse(text);
     std::cout << "space:      darts\n"
-              << "genotype:   " << genotype.str() << "\n"
+              << "genotype:   " << darts_space.format(arch) << "\n"
               << "parameters: the DARTS evaluation network is not built by this version yet\n";
     return 0;
   }

@@ -43,7 +43,7 @@ core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& r
 }
 
 int finish(const core::RunResult& result) {
-  std::cout << "\nfound genotype:\n" << result.genotype.str() << "\n\n";
+  std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
   for (const auto& [name, value] : result.metrics) std::cout << name << " = " << value << "\n";
   std::cout << "run folder: " << result.run_dir.string() << "\n";
   return 0;

@@ -2,6 +2,8 @@
 /// The bilevel machinery of gradient-based NAS (DARTS, ICLR 2019, Sec. 2.3):
 /// architecture gradients that strategies compose, tested once here.
 
+#include <cstdint>
+#include <random>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -50,6 +52,36 @@ struct MixedLevelResult {
 };
 NASX_API MixedLevelResult mixed_level_arch_gradient(Supernet& net, const Batch& train_batch,
                                                     const Batch& search_batch, double lambda);
+
+/// One neighbour of the architecture weights (NA-DARTS, nasx's formulation, see
+/// neighbourhood.md): on edge `edge` of cell type `cell`, the weight of the strongest
+/// operation k* moves onto operation `op`:
+///   p'_e = p_e + p_e[k*] · (onehot(op) − onehot(k*)),  k* = argmax p_e held constant.
+struct NeighbourMove {
+  int64_t cell = 0;
+  int64_t edge = 0;
+  int64_t op = 0;
+};
+
+/// The architecture weights of one neighbour (differentiable in `weights`).
+NASX_API std::vector<at::Tensor> neighbour_weights(const std::vector<at::Tensor>& weights,
+                                                   const NeighbourMove& move);
+
+/// `count` moves drawn uniformly: a cell type, an edge, and an operation other than the
+/// edge's strongest (never `none` unless `allow_none`).
+NASX_API std::vector<NeighbourMove> sample_neighbour_moves(Supernet& net, int64_t count,
+                                                           bool allow_none, std::mt19937_64& rng);
+
+enum class NeighbourAggregate { Mean, Worst };
+
+/// NA-DARTS: sets the architecture parameters' .grad to ∇α L_NA with
+///   L_NA = aggregate over the members of L_val(w, p'_m(α)) on `search_batch`,
+/// the members being the moves' neighbours and, with `include_self`, p itself. Mean:
+/// one backward per member, gradients averaged. Worst: every member's loss without a
+/// graph, then the gradient of the worst alone. Returns L_NA, detached.
+NASX_API at::Tensor neighbourhood_arch_gradient(Supernet& net, const Batch& search_batch,
+                                                const std::vector<NeighbourMove>& moves,
+                                                bool include_self, NeighbourAggregate aggregate);
 
 /// ∇²_{α,w} L_train(w, α) · v by central differences:
 ///   (∇α L_train(w + R v, α) − ∇α L_train(w − R v, α)) / (2R),  R = r / ‖v‖.

@@ -6,7 +6,9 @@
 
 #include <c10/core/Device.h>
 
+#include "nasx/architecture.hpp"
 #include "nasx/data.hpp"
+#include "nasx/evaluator.hpp"
 #include "nasx/export.hpp"
 #include "nasx/params.hpp"
 
@@ -42,6 +44,12 @@ class NASX_API Context {
   /// A free-form event for events.jsonl: `fields` is a JSON object's members
   /// without braces, e.g. `"edge": 3, "op": "sep_conv_3x3"`.
   virtual void log_event(const std::string& type, const std::string& fields) = 0;
+
+  /// Measures `arch` with the run's evaluator ([evaluator]) and logs it to
+  /// evaluations.jsonl (architecture, accuracy, loss, seconds, step).
+  virtual Evaluation evaluate(const Architecture& arch) = 0;
+  /// The name of the run's evaluator ("shared", "train").
+  virtual std::string evaluator() const = 0;
 
   /// A line for the person running the search.
   virtual void info(const std::string& message) = 0;

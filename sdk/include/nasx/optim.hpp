@@ -23,7 +23,9 @@ namespace nasx {
 NASX_API double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs);
 
 /// SGD with momentum and L2 weight decay (PyTorch semantics: d = g + wd*w,
-/// buf = momentum*buf + d, w -= lr*buf), cosine schedule and gradient-norm clipping.
+/// buf = momentum*buf + d, w -= lr*buf, or w -= lr*(d + momentum*buf) with Nesterov),
+/// cosine schedule and gradient-norm clipping. Parameters without a gradient are
+/// left alone (single-path training clears the gradients of unused operations).
 struct SgdOptions {
   double lr = 0.025;
   double lr_min = 0.001;
@@ -31,6 +33,7 @@ struct SgdOptions {
   double weight_decay = 3e-4;
   double grad_clip = 5.0;  ///< max total gradient norm; 0 disables clipping
   int64_t epochs = 50;     ///< length of the cosine schedule
+  bool nesterov = false;
 };
 
 class NASX_API WeightOptimizer {
@@ -89,6 +92,10 @@ class NASX_API ArchOptimizer {
   AdamOptions options_;
   int64_t step_ = 0;
 };
+
+/// Drops every tensor's gradient (undefined), so that an optimizer step skips the
+/// tensors the next backward does not reach.
+NASX_API void clear_gradients(const std::vector<at::Tensor>& tensors);
 
 /// Sets every tensor's gradient to zero (or leaves it undefined when it has none).
 NASX_API void zero_gradients(const std::vector<at::Tensor>& tensors);

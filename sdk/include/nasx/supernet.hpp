@@ -5,8 +5,8 @@
 
 #include <torch/nn/module.h>
 
+#include "nasx/architecture.hpp"
 #include "nasx/export.hpp"
-#include "nasx/genotype.hpp"
 
 namespace nasx {
 
@@ -28,9 +28,14 @@ class NASX_API Supernet : public torch::nn::Module {
   virtual at::Tensor forward_with_weights(const at::Tensor& images,
                                           const std::vector<at::Tensor>& weights) = 0;
 
-  /// The alphas, one [edges, ops] tensor per cell type ("normal", "reduce").
+  /// Logits of one architecture with the shared weights: only the chosen operation of
+  /// each present edge is computed (single path, as ENAS and random search with weight
+  /// sharing train and evaluate). Equal to forward_with_weights with one-hot weights.
+  virtual at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) = 0;
+
+  /// The alphas, one [edges, ops] tensor per cell type (SearchSpace::cell_types()).
   virtual std::vector<at::Tensor> arch_parameters() = 0;
-  virtual std::vector<std::string> cell_types() const = 0;
+  std::vector<std::string> cell_types() const;
 
   /// Every trainable parameter that is not an architecture parameter.
   virtual std::vector<at::Tensor> weight_parameters() = 0;
@@ -38,8 +43,12 @@ class NASX_API Supernet : public torch::nn::Module {
   /// The architecture weights forward() uses: softmax of each alpha row.
   std::vector<at::Tensor> arch_weights();
 
-  /// The genotype the current alphas stand for, by magnitude (argmax) derivation.
-  virtual Genotype derive_genotype() = 0;
+  /// The architecture the current alphas stand for, by magnitude (argmax) derivation.
+  Architecture derive_architecture();
+
+  /// One-hot architecture weights of `arch` (rows of left-out edges all zero), on the
+  /// alphas' device and dtype.
+  std::vector<at::Tensor> one_hot_weights(const Architecture& arch);
 
   virtual const SearchSpace& space() const = 0;
 };

@@ -7,4 +7,4 @@
 /// Bumped by every change that breaks an already built plugin: the descriptor's
 /// layout, a virtual function of a plugin interface, or a type passed across the
 /// host/plugin boundary. The host refuses plugins built for another number.
-#define NASX_ABI_VERSION 1
+#define NASX_ABI_VERSION 2

@@ -1,5 +1,7 @@
 #include "nasx/darts/ops.hpp"
 
+#include <array>
+
 #include <ATen/ATen.h>
 
 #include "nasx/darts/depthwise.hpp"
@@ -21,6 +23,32 @@ torch::nn::Conv2d conv(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stri
 
 torch::nn::BatchNorm2d batchnorm(int64_t channels, bool affine) {
   return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).affine(affine));
+}
+
+/// Rows `copy` of `copies` equal blocks of a weight (dim 0).
+at::Tensor block(const at::Tensor& weight, int64_t copy, int64_t copies) {
+  const int64_t rows = weight.size(0) / copies;
+  return weight.narrow(0, copy * rows, rows);
+}
+
+/// A 1x1 convolution of `copies` groups, copy `copy` alone (an ungrouped convolution
+/// with its block of the weight).
+at::Tensor pointwise_copy(const torch::nn::Conv2d& conv, const at::Tensor& x, int64_t copy,
+                          int64_t copies) {
+  const std::array<int64_t, 2>& stride = *conv->options.stride();
+  const std::array<int64_t, 2> no_padding = {0, 0};
+  return at::conv2d(x, block(conv->weight, copy, copies), at::Tensor(), stride, no_padding);
+}
+
+/// BatchNorm over channels [copy*C, (copy+1)*C) of `bn` on an input of C channels:
+/// the same statistics and running-average updates those channels get in the full op.
+at::Tensor batchnorm_copy(const torch::nn::BatchNorm2d& bn, const at::Tensor& x, int64_t copy,
+                          int64_t copies) {
+  auto part = [&](const at::Tensor& t) { return t.defined() ? block(t, copy, copies) : t; };
+  const auto& o = bn->options;
+  return at::batch_norm(x, part(bn->weight), part(bn->bias), part(bn->running_mean),
+                        part(bn->running_var), bn->is_training(), o.momentum().value_or(0.1),
+                        o.eps(), at::globalContext().userEnabledCuDNN());
 }
 
 }  // namespace
@@ -75,10 +103,18 @@ at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
   return bn_(at::cat({a, b}, 1));
 }
 
+at::Tensor FactorizedReduceImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
+  const at::Tensor shifted = at::constant_pad_nd(relu_x, {-1, 0, -1, 0});
+  const at::Tensor a = pointwise_copy(conv_1_, relu_x, copy, copies_);
+  const at::Tensor b = pointwise_copy(conv_2_, shifted, copy, copies_);
+  return batchnorm_copy(bn_, at::cat({a, b}, 1), copy, copies_);
+}
+
 SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
                          int64_t padding, bool affine, int64_t copies)
     : stride_(stride),
       padding_(padding),
+      copies_(copies),
       depthwise_1_(register_module("depthwise_1", conv(copies * c_in, copies * c_in, kernel, stride,
                                                        padding, 1, copies * c_in))),
       pointwise_1_(
@@ -98,11 +134,20 @@ at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
   return bn_2_(pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
 }
 
+at::Tensor SepConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
+  at::Tensor y = depthwise_conv2d(relu_x, block(depthwise_1_->weight, copy, copies_), stride_,
+                                  padding_, 1);
+  y = batchnorm_copy(bn_1_, pointwise_copy(pointwise_1_, y, copy, copies_), copy, copies_);
+  y = depthwise_conv2d(at::relu(y), block(depthwise_2_->weight, copy, copies_), 1, padding_, 1);
+  return batchnorm_copy(bn_2_, pointwise_copy(pointwise_2_, y, copy, copies_), copy, copies_);
+}
+
 DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
                          int64_t padding, int64_t dilation, bool affine, int64_t copies)
     : stride_(stride),
       padding_(padding),
       dilation_(dilation),
+      copies_(copies),
       depthwise_(register_module("depthwise", conv(copies * c_in, copies * c_in, kernel, stride,
                                                    padding, dilation, copies * c_in))),
       pointwise_(
@@ -114,6 +159,12 @@ at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(
 at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
   return bn_(
       pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
+}
+
+at::Tensor DilConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
+  const at::Tensor y = depthwise_conv2d(relu_x, block(depthwise_->weight, copy, copies_), stride_,
+                                        padding_, dilation_);
+  return batchnorm_copy(bn_, pointwise_copy(pointwise_, y, copy, copies_), copy, copies_);
 }
 
 PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm,

@@ -9,11 +9,10 @@
 
 namespace nasx::darts {
 
-namespace {
-
-/// Index of the edge into node `node` from state `input` (reference order: node 0's
-/// edges from s0, s1; node 1's from s0, s1, node 0; ...).
+// Reference order: node 0's edges from s0, s1; node 1's from s0, s1, node 0; ...
 int64_t edge_index(int64_t node, int64_t input) { return 2 * node + node * (node - 1) / 2 + input; }
+
+namespace {
 
 /// The first node a state feeds: s0 and s1 feed every node, node j the nodes after it.
 int64_t first_target(int64_t state) { return state < 2 ? 0 : state - 1; }
@@ -60,6 +59,20 @@ at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights
   return out.addcmul_(skip, weight(3));
 }
 
+at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t op) {
+  switch (op) {
+    case 0: return zero_op(x, stride_);
+    case 1: return max_pool_(x);
+    case 2: return avg_pool_(x);
+    case 3: return stride_ == 1 ? x : skip_reduce_->forward_copy(at::relu(x), edge);
+    case 4: return sep_3_->forward_copy(at::relu(x), edge);
+    case 5: return sep_5_->forward_copy(at::relu(x), edge);
+    case 6: return dil_3_->forward_copy(at::relu(x), edge);
+    case 7: return dil_5_->forward_copy(at::relu(x), edge);
+    default: TORCH_CHECK(false, "DARTS edge: no operation ", op);
+  }
+}
+
 SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, bool reduction,
                                bool reduction_prev)
     : reduction_(reduction) {
@@ -104,6 +117,26 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
   return at::cat(at::TensorList(states).slice(2), 1);
 }
 
+at::Tensor SearchCellImpl::forward_path(const at::Tensor& s0, const at::Tensor& s1,
+                                        const std::vector<int>& ops) {
+  std::vector<at::Tensor> states;
+  states.reserve(2 + kNodes);
+  states.push_back(preprocess_0_reduce_ ? preprocess_0_reduce_(s0) : preprocess_0_(s0));
+  states.push_back(preprocess_1_(s1));
+  for (int64_t node = 0; node < kNodes; ++node) {
+    at::Tensor sum;
+    for (int64_t input = 0; input < node + 2; ++input) {
+      const int op = ops[static_cast<size_t>(edge_index(node, input))];
+      if (op == Architecture::kNoEdge) continue;
+      at::Tensor y = groups_[input]->forward_edge(states[input], node - first_target(input), op);
+      sum = sum.defined() ? sum + y : y;
+    }
+    TORCH_CHECK(sum.defined(), "DARTS cell: node ", node, " has no input edge");
+    states.push_back(sum);
+  }
+  return at::cat(at::TensorList(states).slice(2), 1);
+}
+
 DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& options,
                              const DataShape& shape)
     : space_(space), channels_last_(options.memory_format == "channels_last") {
@@ -142,12 +175,28 @@ at::Tensor DartsSupernet::forward(const at::Tensor& images) {
   return forward_with_weights(images, arch_weights());
 }
 
+at::Tensor DartsSupernet::stem(const at::Tensor& images) {
+  const at::Tensor x = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  return stem_bn_(stem_conv_(x));
+}
+
+at::Tensor DartsSupernet::forward_path(const at::Tensor& images, const Architecture& arch) {
+  space_.check(arch);
+  at::Tensor s0 = stem(images);
+  at::Tensor s1 = s0;
+  for (auto& cell : cells_) {
+    at::Tensor next = cell->forward_path(s0, s1, arch.cells[cell->reduction() ? 1 : 0]);
+    s0 = s1;
+    s1 = next;
+  }
+  return classifier_(s1.mean({2, 3}));
+}
+
 at::Tensor DartsSupernet::forward_with_weights(const at::Tensor& images,
                                                const std::vector<at::Tensor>& weights) {
   TORCH_CHECK(weights.size() == 2, "DARTS supernet: expected 2 weight matrices, got ",
               weights.size());
-  const at::Tensor x = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
-  at::Tensor s0 = stem_bn_(stem_conv_(x));
+  at::Tensor s0 = stem(images);
   at::Tensor s1 = s0;
   for (auto& cell : cells_) {
     at::Tensor next = cell(s0, s1, cell->reduction() ? weights[1] : weights[0]);
@@ -166,12 +215,6 @@ std::vector<at::Tensor> DartsSupernet::weight_parameters() {
     weights.push_back(item.value());
   }
   return weights;
-}
-
-Genotype DartsSupernet::derive_genotype() {
-  at::NoGradGuard no_grad;
-  const auto w = arch_weights();
-  return darts::derive_genotype(w[0], w[1]);
 }
 
 namespace {
@@ -217,17 +260,5 @@ Genotype derive_genotype(const at::Tensor& normal_weights, const at::Tensor& red
   genotype.normal_concat = genotype.reduce_concat = {2, 3, 4, 5};
   return genotype;
 }
-
-DartsSpace::DartsSpace(SpaceOptions options) : SearchSpace(std::move(options)) {}
-
-const std::vector<std::string>& DartsSpace::operations() const { return operation_names(); }
-
-std::shared_ptr<Supernet> DartsSpace::build_supernet(const DataShape& shape) const {
-  return std::make_shared<DartsSupernet>(*this, options(), shape);
-}
-
-Genotype DartsSpace::parse_genotype(std::string_view text) const { return Genotype::parse(text); }
-
-std::string DartsSpace::format_genotype(const Genotype& genotype) const { return genotype.str(); }
 
 }  // namespace nasx::darts

@@ -16,6 +16,7 @@ struct HostState {
   int64_t next_step = 0;       ///< the step a resumed run starts with
   int64_t events_size = 0;     ///< bytes of events.jsonl that belong to finished steps
   int64_t genotypes_size = 0;  ///< likewise for genotypes.jsonl
+  int64_t evaluations_size = 0;  ///< likewise for evaluations.jsonl
   double elapsed_seconds = 0;  ///< search time of the finished steps
 };
 

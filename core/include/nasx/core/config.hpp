@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nasx/data.hpp"
+#include "nasx/evaluator.hpp"
 #include "nasx/params.hpp"
 #include "nasx/space.hpp"
 
@@ -39,6 +40,7 @@ struct RunConfig {
   ExperimentOptions experiment;
   DataOptions data;
   SpaceOptions space;
+  EvaluatorOptions evaluator;
   SearchSection search;
   SelectSection select;
 
@@ -57,6 +59,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 const ParamSchema& experiment_schema();
 const ParamSchema& data_schema();
 const ParamSchema& space_schema();
+const ParamSchema& evaluator_schema();
 
 /// The closest of `candidates` to `word` within a small edit distance, or empty.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);

@@ -33,7 +33,7 @@ class HostContext final : public Context {
  public:
   HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
               const RunConfig& config, c10::Device device, Progress& progress, JsonlLog& events,
-              const RunPaths& paths);
+              JsonlLog& evaluations, Evaluator& evaluator, const RunPaths& paths);
 
   void set_params(const ParamValues* params) { params_ = params; }
   void set_step(int64_t step) { step_ = step; }
@@ -47,6 +47,8 @@ class HostContext final : public Context {
   const ParamValues& params() const override { return *params_; }
   void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) override;
   void log_event(const std::string& type, const std::string& fields) override;
+  Evaluation evaluate(const Architecture& arch) override;
+  std::string evaluator() const override { return evaluator_.name(); }
   void info(const std::string& message) override;
   bool stop_requested() const override { return stop_was_requested(); }
 
@@ -58,6 +60,8 @@ class HostContext final : public Context {
   c10::Device device_;
   Progress& progress_;
   JsonlLog& events_;
+  JsonlLog& evaluations_;
+  Evaluator& evaluator_;
   const RunPaths& paths_;
   const ParamValues* params_ = nullptr;
   int64_t step_ = 0;

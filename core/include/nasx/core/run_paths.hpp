@@ -11,12 +11,13 @@ struct RunPaths {
         config(root / "config.toml"),
         events(root / "events.jsonl"),
         genotypes(root / "genotypes.jsonl"),
+        evaluations(root / "evaluations.jsonl"),
         checkpoint_dir(root / "checkpoint"),
         checkpoint(root / "checkpoint" / "state.pt"),
         genotype(root / "genotype.txt"),
         summary(root / "summary.json") {}
 
-  std::filesystem::path dir, config, events, genotypes, checkpoint_dir, checkpoint, genotype,
+  std::filesystem::path dir, config, events, genotypes, evaluations, checkpoint_dir, checkpoint, genotype,
       summary;
 };
 

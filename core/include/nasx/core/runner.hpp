@@ -7,7 +7,7 @@
 
 #include "nasx/core/config.hpp"
 #include "nasx/core/run_paths.hpp"
-#include "nasx/genotype.hpp"
+#include "nasx/architecture.hpp"
 
 namespace nasx::core {
 
@@ -16,7 +16,8 @@ class PluginRegistry;
 /// What a finished search leaves behind.
 struct RunResult {
   std::filesystem::path run_dir;
-  Genotype genotype;
+  Architecture architecture;
+  std::string genotype;  ///< the architecture's canonical text
   std::map<std::string, double> metrics;  ///< final metrics, as in summary.json
 };
 

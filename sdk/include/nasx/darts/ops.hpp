@@ -48,6 +48,9 @@ class NASX_API FactorizedReduceImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
   /// The same on an input the ReLU was already applied to.
   at::Tensor forward_activated(const at::Tensor& relu_x);
+  /// Copy `copy` alone on a single (activated) input of c_in channels: what that copy
+  /// computes inside forward_activated, with its slice of the shared weights.
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
 
  private:
   int64_t copies_;
@@ -65,9 +68,10 @@ class NASX_API SepConvImpl : public torch::nn::Module {
               bool affine, int64_t copies = 1);
   at::Tensor forward(const at::Tensor& x);
   at::Tensor forward_activated(const at::Tensor& relu_x);
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
 
  private:
-  int64_t stride_, padding_;
+  int64_t stride_, padding_, copies_;
   torch::nn::Conv2d depthwise_1_{nullptr}, pointwise_1_{nullptr};
   torch::nn::BatchNorm2d bn_1_{nullptr};
   torch::nn::Conv2d depthwise_2_{nullptr}, pointwise_2_{nullptr};
@@ -83,9 +87,10 @@ class NASX_API DilConvImpl : public torch::nn::Module {
               int64_t dilation, bool affine, int64_t copies = 1);
   at::Tensor forward(const at::Tensor& x);
   at::Tensor forward_activated(const at::Tensor& relu_x);
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
 
  private:
-  int64_t stride_, padding_, dilation_;
+  int64_t stride_, padding_, dilation_, copies_;
   torch::nn::Conv2d depthwise_{nullptr}, pointwise_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
 };

@@ -9,6 +9,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "nasx/darts/ops.hpp"
+#include "nasx/genotype.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
 
@@ -32,6 +33,9 @@ class NASX_API EdgeGroupImpl : public torch::nn::Module {
   /// `weights`: [edges, 8], one row per edge in order. Returns [batch, edges, C, H', W'],
   /// edge e's output in [:, e].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
+  /// Operation `op` of edge `edge` alone (single path): equal to edge `edge`'s output of
+  /// forward() with a one-hot row for `op`.
+  at::Tensor forward_edge(const at::Tensor& x, int64_t edge, int64_t op);
 
  private:
   int64_t channels_, edges_, stride_;
@@ -50,6 +54,8 @@ class NASX_API SearchCellImpl : public torch::nn::Module {
                  bool reduction_prev);
   /// `weights`: [14, 8] for this cell's type.
   at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights);
+  /// Single path: `ops[e]` is the operation of edge e, or Architecture::kNoEdge.
+  at::Tensor forward_path(const at::Tensor& s0, const at::Tensor& s1, const std::vector<int>& ops);
   bool reduction() const { return reduction_; }
 
  private:
@@ -74,13 +80,14 @@ class NASX_API DartsSupernet : public Supernet {
   at::Tensor forward(const at::Tensor& images) override;
   at::Tensor forward_with_weights(const at::Tensor& images,
                                   const std::vector<at::Tensor>& weights) override;
+  at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) override;
   std::vector<at::Tensor> arch_parameters() override;
-  std::vector<std::string> cell_types() const override { return {"normal", "reduce"}; }
   std::vector<at::Tensor> weight_parameters() override;
-  Genotype derive_genotype() override;
   const SearchSpace& space() const override { return space_; }
 
  private:
+  at::Tensor stem(const at::Tensor& images);
+
   const SearchSpace& space_;
   bool channels_last_;
   torch::nn::Conv2d stem_conv_{nullptr};
@@ -96,16 +103,41 @@ class NASX_API DartsSupernet : public Supernet {
 NASX_API Genotype derive_genotype(const at::Tensor& normal_weights,
                                   const at::Tensor& reduce_weights);
 
-/// The DARTS cell space.
+/// Index of the edge into node `node` (0..3) from state `input` (0 = s0, 1 = s1,
+/// 2.. = earlier nodes), in the reference's order.
+NASX_API int64_t edge_index(int64_t node, int64_t input);
+
+/// A genotype as an Architecture of the DARTS space and back (edges of a node in
+/// input order). Throws GenotypeError for what the space cannot hold: a node taking
+/// one input twice, `none` as a chosen operation, a concat other than nodes 2..5.
+NASX_API Architecture to_architecture(const Genotype& genotype);
+NASX_API Genotype to_genotype(const Architecture& arch);
+
+/// The DARTS cell space (8 cells by default; layers >= 3).
 class NASX_API DartsSpace : public SearchSpace {
  public:
   explicit DartsSpace(SpaceOptions options);
   std::string name() const override { return "darts"; }
   const std::vector<std::string>& operations() const override;
+  std::vector<std::string> cell_types() const override { return {"normal", "reduce"}; }
   int64_t edges_per_cell() const override { return kEdges; }
   std::shared_ptr<Supernet> build_supernet(const DataShape& shape) const override;
-  Genotype parse_genotype(std::string_view text) const override;
-  std::string format_genotype(const Genotype& genotype) const override;
+  /// Until the evaluation network lands: a fresh supernet run on the single path of
+  /// `arch` (the other operations' weights are never used).
+  std::shared_ptr<Network> build_network(const Architecture& arch, const DataShape& shape,
+                                         int64_t channels, int64_t layers) const override;
+  Architecture parse(std::string_view text) const override;
+  std::string format(const Architecture& arch) const override;
+  std::string json(const Architecture& arch) const override;
+  void check(const Architecture& arch) const override;
+  /// Per node two distinct inputs and a non-`none` operation on each, uniformly.
+  Architecture sample(std::mt19937_64& rng) const override;
+  /// One cell type, node and edge uniformly; then with probability 1/2 a different
+  /// operation, else a different input not already used by the node (Real et al.).
+  Architecture mutate(const Architecture& arch, std::mt19937_64& rng) const override;
+  /// Every other non-`none` operation on each present edge: 2 x 8 x 6 = 96.
+  std::vector<Architecture> neighbours(const Architecture& arch) const override;
+  Architecture derive(const std::vector<at::Tensor>& weights) const override;
 };
 
 }  // namespace nasx::darts

@@ -14,6 +14,7 @@
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
 #include "nasx/nb201/arch.hpp"
+#include "nasx/space.hpp"
 
 namespace nasx::nb201 {
 
@@ -52,10 +53,10 @@ TORCH_MODULE(ResidualBlock);
 
 /// The network of one NAS-Bench-201 cell for data of `shape` (affine BatchNorm,
 /// bias-free convolutions, as the benchmark trains it).
-class NASX_API Network : public torch::nn::Module {
+class NASX_API Network : public nasx::Network {
  public:
   Network(const Arch& arch, const DataShape& shape, NetworkOptions options = {});
-  at::Tensor forward(const at::Tensor& images);
+  at::Tensor forward(const at::Tensor& images) override;
 
  private:
   torch::nn::Conv2d stem_conv_{nullptr};

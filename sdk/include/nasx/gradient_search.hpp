@@ -1,0 +1,86 @@
+#pragma once
+/// The loop every differentiable strategy shares (DARTS, MiLeNAS, NA-DARTS): per epoch,
+/// for each pair of minibatches, an architecture step (the strategy's gradient, then
+/// Adam), then a weight step on the training minibatch with the updated alphas.
+/// A strategy states its gradient; the optimizers, loaders, schedule and checkpoint
+/// state live here once.
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "nasx/data.hpp"
+#include "nasx/optim.hpp"
+#include "nasx/params.hpp"
+#include "nasx/strategy.hpp"
+
+namespace nasx {
+
+/// The settings all gradient strategies share; defaults are DARTS' reference ones.
+struct GradientSearchOptions {
+  int64_t epochs = 50;
+  double w_lr = 0.025;
+  double w_lr_min = 0.001;
+  double w_momentum = 0.9;
+  bool w_nesterov = false;
+  double w_weight_decay = 3e-4;
+  double grad_clip = 5.0;
+  double arch_lr = 3e-4;
+  double arch_beta1 = 0.5;
+  double arch_beta2 = 0.999;
+  double arch_weight_decay = 1e-3;
+  int64_t steps_per_epoch = 0;
+};
+
+/// Adds the shared fields to a binding of an options struct derived from
+/// GradientSearchOptions (a plugin then adds its own).
+template <class Options>
+OptionsBinding<Options>& bind_gradient_search(OptionsBinding<Options>& b) {
+  using O = GradientSearchOptions;
+  return b.field("epochs", &O::epochs, "search epochs (one host step each)", Range{1.0, {}})
+      .field("w_lr", &O::w_lr, "weight SGD learning rate, cosine-annealed", Range{0.0, {}})
+      .field("w_lr_min", &O::w_lr_min, "final weight learning rate", Range{0.0, 10.0})
+      .field("w_momentum", &O::w_momentum, "weight SGD momentum", Range{0.0, 0.999})
+      .field("w_nesterov", &O::w_nesterov, "Nesterov momentum for the weights")
+      .field("w_weight_decay", &O::w_weight_decay, "weight L2 decay", Range{0.0, 1.0})
+      .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)", Range{0.0, {}})
+      .field("arch_lr", &O::arch_lr, "architecture Adam learning rate", Range{0.0, 1.0})
+      .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1", Range{0.0, 0.999999})
+      .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2", Range{0.0, 0.999999})
+      .field("arch_weight_decay", &O::arch_weight_decay, "architecture L2 decay", Range{0.0, 1.0})
+      .field("steps_per_epoch", &O::steps_per_epoch,
+             "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
+}
+
+class NASX_API GradientSearch : public SearchStrategy {
+ public:
+  ~GradientSearch() override;
+  int64_t total_steps() const override { return options_.epochs; }
+  std::map<std::string, double> step(Context& ctx, int64_t epoch) override;
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ protected:
+  /// Builds the optimizers and the seeded loaders; call from setup().
+  void setup_search(Context& ctx, const GradientSearchOptions& options);
+
+  /// Sets .grad of every architecture parameter for one iteration (the optimizer
+  /// steps afterwards) and returns the architecture loss, detached.
+  virtual at::Tensor arch_gradient(Context& ctx, const Batch& train, const Batch& search) = 0;
+
+  /// Extra state of the strategy for checkpoints (default: none).
+  virtual void save_extra(torch::serialize::OutputArchive& archive) const;
+  virtual void load_extra(torch::serialize::InputArchive& archive);
+
+  WeightOptimizer& weight_optimizer() { return *weight_optimizer_; }
+
+ private:
+  GradientSearchOptions options_;
+  std::optional<WeightOptimizer> weight_optimizer_;
+  std::optional<ArchOptimizer> arch_optimizer_;
+  std::optional<BatchLoader> train_loader_, search_loader_;
+};
+
+}  // namespace nasx

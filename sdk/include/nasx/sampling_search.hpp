@@ -1,0 +1,117 @@
+#pragma once
+/// What strategies that sample architectures share (random search, NA-RS, evolution):
+/// with the `shared` evaluator, first `supernet_epochs` epochs of uniform single-path
+/// training of the supernet's shared weights (random search with weight sharing, Li &
+/// Talwalkar 2019); then the strategy's search steps, each evaluating a few
+/// architectures through ctx.evaluate() with a cache (an architecture is measured once;
+/// the shared weights no longer change by then). The best evaluated architecture is the
+/// answer. Optimizer, generator, cache and the strategy's own state are checkpointed.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nasx/architecture.hpp"
+#include "nasx/data.hpp"
+#include "nasx/evaluator.hpp"
+#include "nasx/optim.hpp"
+#include "nasx/params.hpp"
+#include "nasx/strategy.hpp"
+
+namespace nasx {
+
+class MetricsMeter;
+
+/// Single-path training of the shared weights for one epoch: per training minibatch one
+/// architecture from `sample`, its path forward and backward, one SGD step. Gradients
+/// are cleared first, so operations off the path are not touched (no decay, no momentum).
+NASX_API std::map<std::string, double> train_paths_epoch(
+    Context& ctx, WeightOptimizer& optimizer, BatchLoader& loader, int64_t epoch,
+    int64_t max_batches, const std::function<Architecture()>& sample);
+
+/// The settings sampling strategies share. Weight defaults: the NB201 port's (SGD lr
+/// 0.025 Nesterov, momentum 0.9, wd 5e-4, cosine to 0.001, clip 5).
+struct SamplingSearchOptions {
+  int64_t supernet_epochs = 50;
+  double w_lr = 0.025;
+  double w_lr_min = 0.001;
+  double w_momentum = 0.9;
+  bool w_nesterov = true;
+  double w_weight_decay = 5e-4;
+  double grad_clip = 5.0;
+  int64_t steps_per_epoch = 0;
+  int64_t evaluations_per_step = 10;
+};
+
+template <class Options>
+OptionsBinding<Options>& bind_sampling_search(OptionsBinding<Options>& b) {
+  using O = SamplingSearchOptions;
+  return b
+      .field("supernet_epochs", &O::supernet_epochs,
+             "evaluator = shared: epochs of uniform single-path supernet training first "
+             "(ignored with other evaluators)",
+             Range{0.0, {}})
+      .field("w_lr", &O::w_lr, "shared weights: SGD learning rate, cosine-annealed",
+             Range{0.0, {}})
+      .field("w_lr_min", &O::w_lr_min, "shared weights: final learning rate", Range{0.0, 10.0})
+      .field("w_momentum", &O::w_momentum, "shared weights: SGD momentum", Range{0.0, 0.999})
+      .field("w_nesterov", &O::w_nesterov, "shared weights: Nesterov momentum")
+      .field("w_weight_decay", &O::w_weight_decay, "shared weights: L2 decay", Range{0.0, 1.0})
+      .field("grad_clip", &O::grad_clip, "shared weights: max gradient norm (0: off)",
+             Range{0.0, {}})
+      .field("steps_per_epoch", &O::steps_per_epoch,
+             "cap on minibatches per supernet epoch (0: one pass)", Range{0.0, {}})
+      .field("evaluations_per_step", &O::evaluations_per_step,
+             "candidates per host step (a checkpoint follows every step)", Range{1.0, {}});
+}
+
+class NASX_API SamplingSearch : public SearchStrategy {
+ public:
+  ~SamplingSearch() override;
+  int64_t total_steps() const override { return supernet_epochs_ + search_steps(); }
+  std::map<std::string, double> step(Context& ctx, int64_t step) override;
+  bool trains_arch_parameters() const override { return false; }
+  /// The highest accuracy measured (strategies that rank otherwise override this).
+  std::optional<Architecture> best() const override { return best_; }
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+ protected:
+  /// Builds the optimizer, loader and generator; call from setup().
+  void setup_sampling(Context& ctx, const SamplingSearchOptions& options);
+
+  virtual int64_t search_steps() const = 0;
+  /// Search step `index` (0-based, after the supernet epochs): evaluate candidates.
+  virtual std::map<std::string, double> search_step(Context& ctx, int64_t index) = 0;
+
+  /// The architecture's accuracy: from the cache, or measured (and cached).
+  double evaluate(Context& ctx, const Architecture& arch);
+  /// Distinct architectures measured so far.
+  int64_t evaluated() const { return static_cast<int64_t>(cache_.size()); }
+
+  std::mt19937_64& rng() { return rng_; }
+  const SamplingSearchOptions& sampling_options() const { return options_; }
+
+  virtual void save_extra(torch::serialize::OutputArchive& archive, const SearchSpace& space) const;
+  virtual void load_extra(torch::serialize::InputArchive& archive, const SearchSpace& space);
+
+ private:
+  SamplingSearchOptions options_;
+  int64_t supernet_epochs_ = 0;
+  const SearchSpace* space_ = nullptr;
+  std::optional<WeightOptimizer> optimizer_;
+  std::optional<BatchLoader> loader_;
+  std::mt19937_64 rng_;
+  std::map<Architecture, double> cache_;
+  std::optional<Architecture> best_;  // highest accuracy, first reached on ties
+  double best_accuracy_ = 0;
+};
+
+/// A generator's state as text and back, for checkpoints.
+NASX_API std::string rng_state(const std::mt19937_64& rng);
+NASX_API void set_rng_state(std::mt19937_64& rng, const std::string& state);
+
+}  // namespace nasx

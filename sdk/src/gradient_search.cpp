@@ -1,0 +1,86 @@
+#include "nasx/gradient_search.hpp"
+
+#include <torch/serialize/archive.h>
+
+#include "nasx/bilevel.hpp"
+#include "nasx/context.hpp"
+#include "nasx/metrics.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx {
+
+GradientSearch::~GradientSearch() = default;
+
+void GradientSearch::setup_search(Context& ctx, const GradientSearchOptions& options) {
+  options_ = options;
+  auto& net = ctx.supernet();
+  SgdOptions sgd;
+  sgd.lr = options.w_lr;
+  sgd.lr_min = options.w_lr_min;
+  sgd.momentum = options.w_momentum;
+  sgd.nesterov = options.w_nesterov;
+  sgd.weight_decay = options.w_weight_decay;
+  sgd.grad_clip = options.grad_clip;
+  sgd.epochs = options.epochs;
+  AdamOptions adam;
+  adam.lr = options.arch_lr;
+  adam.beta1 = options.arch_beta1;
+  adam.beta2 = options.arch_beta2;
+  adam.weight_decay = options.arch_weight_decay;
+  weight_optimizer_.emplace(net.weight_parameters(), sgd);
+  arch_optimizer_.emplace(net.arch_parameters(), adam);
+  const auto& data = ctx.data();
+  train_loader_.emplace(data.train, ctx.batch_size(), derive_seed(ctx.seed(), 11));
+  search_loader_.emplace(data.search, ctx.batch_size(), derive_seed(ctx.seed(), 12));
+}
+
+std::map<std::string, double> GradientSearch::step(Context& ctx, int64_t epoch) {
+  auto& net = ctx.supernet();
+  weight_optimizer_->set_epoch(epoch);
+  train_loader_->set_epoch(epoch);
+  search_loader_->set_epoch(epoch);
+  int64_t batches =
+      std::min(train_loader_->batches_per_epoch(), search_loader_->batches_per_epoch());
+  if (options_.steps_per_epoch > 0) batches = std::min(batches, options_.steps_per_epoch);
+  MetricsMeter meter;
+  for (int64_t i = 0; i < batches && !ctx.stop_requested(); ++i) {
+    const Batch train = train_loader_->batch(i);
+    const Batch search = search_loader_->batch(i);
+    arch_optimizer_->zero_grad();
+    const at::Tensor arch_loss = arch_gradient(ctx, train, search);
+    arch_optimizer_->step();
+    const ForwardResult weights = weight_step(net, *weight_optimizer_, train);
+    meter.add("arch_loss", arch_loss, search.labels.size(0));
+    meter.add("train_loss", weights.loss.detach(), train.labels.size(0));
+    meter.add_accuracy("train_acc", weights.logits.detach(), train.labels);
+    ctx.report_progress(i + 1, batches, meter);
+  }
+  auto metrics = meter.means();
+  metrics["lr"] = weight_optimizer_->lr();
+  return metrics;
+}
+
+void GradientSearch::save(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive weights, arch, extra;
+  weight_optimizer_->save(weights);
+  arch_optimizer_->save(arch);
+  save_extra(extra);
+  archive.write("weight_optimizer", weights);
+  archive.write("arch_optimizer", arch);
+  archive.write("extra", extra);
+}
+
+void GradientSearch::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive weights, arch, extra;
+  archive.read("weight_optimizer", weights);
+  archive.read("arch_optimizer", arch);
+  archive.read("extra", extra);
+  weight_optimizer_->load(weights);
+  arch_optimizer_->load(arch);
+  load_extra(extra);
+}
+
+void GradientSearch::save_extra(torch::serialize::OutputArchive&) const {}
+void GradientSearch::load_extra(torch::serialize::InputArchive&) {}
+
+}  // namespace nasx

@@ -1,0 +1,137 @@
+#include "nasx/sampling_search.hpp"
+
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <torch/serialize/archive.h>
+
+#include "nasx/context.hpp"
+#include "nasx/metrics.hpp"
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx {
+
+std::map<std::string, double> train_paths_epoch(Context& ctx, WeightOptimizer& optimizer,
+                                                BatchLoader& loader, int64_t epoch,
+                                                int64_t max_batches,
+                                                const std::function<Architecture()>& sample) {
+  auto& net = ctx.supernet();
+  optimizer.set_epoch(epoch);
+  loader.set_epoch(epoch);
+  int64_t batches = loader.batches_per_epoch();
+  if (max_batches > 0) batches = std::min(batches, max_batches);
+  MetricsMeter meter;
+  net.train();
+  for (int64_t i = 0; i < batches && !ctx.stop_requested(); ++i) {
+    const Batch batch = loader.batch(i);
+    const Architecture arch = sample();
+    clear_gradients(optimizer.params());
+    const at::Tensor logits = net.forward_path(batch.images, arch);
+    const at::Tensor loss = at::cross_entropy_loss(logits, batch.labels);
+    loss.backward();
+    optimizer.step();
+    meter.add("train_loss", loss.detach(), batch.labels.size(0));
+    meter.add_accuracy("train_acc", logits.detach(), batch.labels);
+    ctx.report_progress(i + 1, batches, meter);
+  }
+  auto metrics = meter.means();
+  metrics["lr"] = optimizer.lr();
+  return metrics;
+}
+
+std::string rng_state(const std::mt19937_64& rng) {
+  std::ostringstream out;
+  out << rng;
+  return out.str();
+}
+
+void set_rng_state(std::mt19937_64& rng, const std::string& state) {
+  std::istringstream in(state);
+  in >> rng;
+}
+
+SamplingSearch::~SamplingSearch() = default;
+
+void SamplingSearch::setup_sampling(Context& ctx, const SamplingSearchOptions& options) {
+  options_ = options;
+  space_ = &ctx.space();
+  supernet_epochs_ = ctx.evaluator() == "shared" ? options.supernet_epochs : 0;
+  SgdOptions sgd;
+  sgd.lr = options.w_lr;
+  sgd.lr_min = options.w_lr_min;
+  sgd.momentum = options.w_momentum;
+  sgd.nesterov = options.w_nesterov;
+  sgd.weight_decay = options.w_weight_decay;
+  sgd.grad_clip = options.grad_clip;
+  sgd.epochs = std::max<int64_t>(1, supernet_epochs_);
+  optimizer_.emplace(ctx.supernet().weight_parameters(), sgd);
+  loader_.emplace(ctx.data().train, ctx.batch_size(), derive_seed(ctx.seed(), 13));
+  rng_.seed(derive_seed(ctx.seed(), 22));
+}
+
+std::map<std::string, double> SamplingSearch::step(Context& ctx, int64_t step) {
+  if (step < supernet_epochs_) {
+    const SearchSpace& space = ctx.space();
+    return train_paths_epoch(ctx, *optimizer_, *loader_, step, options_.steps_per_epoch,
+                             [&] { return space.sample(rng_); });
+  }
+  auto metrics = search_step(ctx, step - supernet_epochs_);
+  metrics["evaluated"] = static_cast<double>(evaluated());
+  if (best_) metrics["best_acc"] = best_accuracy_;
+  return metrics;
+}
+
+double SamplingSearch::evaluate(Context& ctx, const Architecture& arch) {
+  const auto found = cache_.find(arch);
+  if (found != cache_.end()) return found->second;
+  const double accuracy = ctx.evaluate(arch).accuracy;
+  cache_.emplace(arch, accuracy);
+  if (!best_ || accuracy > best_accuracy_) {
+    best_ = arch;
+    best_accuracy_ = accuracy;
+  }
+  return accuracy;
+}
+
+void SamplingSearch::save(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive optimizer, extra;
+  optimizer_->save(optimizer);
+  archive.write("optimizer", optimizer);
+  archive.write("rng", c10::IValue(rng_state(rng_)));
+  std::ostringstream cache;
+  cache.precision(17);
+  for (const auto& [arch, accuracy] : cache_) cache << accuracy << '\t' << space_->format(arch) << '\n';
+  archive.write("cache", c10::IValue(cache.str()));
+  archive.write("best", c10::IValue(best_ ? space_->format(*best_) : std::string()));
+  save_extra(extra, *space_);
+  archive.write("extra", extra);
+}
+
+void SamplingSearch::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive optimizer, extra;
+  archive.read("optimizer", optimizer);
+  optimizer_->load(optimizer);
+  c10::IValue value;
+  archive.read("rng", value);
+  set_rng_state(rng_, value.toStringRef());
+  archive.read("cache", value);
+  cache_.clear();
+  std::istringstream cache(value.toStringRef());
+  std::string accuracy, text;
+  while (std::getline(cache, accuracy, '\t') && std::getline(cache, text))
+    cache_.emplace(space_->parse(text), std::stod(accuracy));
+  archive.read("best", value);
+  best_.reset();
+  if (!value.toStringRef().empty()) {
+    best_ = space_->parse(value.toStringRef());
+    best_accuracy_ = cache_.at(*best_);
+  }
+  archive.read("extra", extra);
+  load_extra(extra, *space_);
+}
+
+void SamplingSearch::save_extra(torch::serialize::OutputArchive&, const SearchSpace&) const {}
+void SamplingSearch::load_extra(torch::serialize::InputArchive&, const SearchSpace&) {}
+
+}  // namespace nasx
