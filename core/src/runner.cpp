@@ -280,7 +280,6 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                                                .add("selected_by", chosen_by)
                                                .add("space", config.space.name)
                                                .add("evaluator", config.evaluator.name)
-                      .add("evaluator", config.evaluator.name)
                                                .add("data", config.data.name)
                                                .add("seed", config.experiment.seed)
                                                .add("steps", total_steps)

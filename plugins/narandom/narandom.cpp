@@ -6,7 +6,6 @@
 // The budget counts distinct measured architectures (neighbourhoods overlap; each is
 // measured once), so NA-RS sees about |N| times fewer candidates than random search.
 
-#include <algorithm>
 #include <sstream>
 
 #include <torch/serialize/archive.h>
@@ -68,25 +67,16 @@ class Narandom final : public nasx::SamplingSearch {
     const int64_t last = std::min(options_.candidates, first + options_.evaluations_per_step);
     for (int64_t k = first; k < last && !ctx.stop_requested(); ++k) {
       const nasx::Architecture candidate = space.sample(rng());
-      std::vector<nasx::Architecture> members = space.neighbours(candidate);
-      if (options_.neighbours > 0 &&
-          options_.neighbours < static_cast<int64_t>(members.size())) {
-        std::shuffle(members.begin(), members.end(), rng());
-        members.resize(static_cast<size_t>(options_.neighbours));
-      }
-      if (options_.include_self) members.insert(members.begin(), candidate);
-      const double own = evaluate(ctx, candidate);
-      double score = options_.aggregate == "worst" ? 1e300 : 0.0;
-      for (const auto& member : members) {
-        const double accuracy = evaluate(ctx, member);
-        score = options_.aggregate == "worst" ? std::min(score, accuracy) : score + accuracy;
-      }
-      if (options_.aggregate == "mean") score /= static_cast<double>(members.size());
+      const nasx::NeighbourhoodScore scored = nasx::neighbourhood_score(
+          space, candidate, [&](const nasx::Architecture& a) { return evaluate(ctx, a); },
+          options_.neighbours, options_.aggregate == "worst", options_.include_self, rng());
+      const double score = scored.score, own = scored.own;
+      const auto members = scored.members;
       scored_.push_back({candidate, score, own});
       std::ostringstream fields;
       fields.precision(17);
       fields << "\"candidate\": \"" << space.format(candidate) << "\", \"score\": " << score
-             << ", \"own_acc\": " << own << ", \"members\": " << members.size();
+             << ", \"own_acc\": " << own << ", \"members\": " << members;
       ctx.log_event("neighbourhood_score", fields.str());
     }
     const Scored& answer = scored_[best_index()];

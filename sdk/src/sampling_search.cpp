@@ -1,5 +1,7 @@
 #include "nasx/sampling_search.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -38,6 +40,28 @@ std::map<std::string, double> train_paths_epoch(Context& ctx, WeightOptimizer& o
   auto metrics = meter.means();
   metrics["lr"] = optimizer.lr();
   return metrics;
+}
+
+NeighbourhoodScore neighbourhood_score(const SearchSpace& space, const Architecture& arch,
+                                       const std::function<double(const Architecture&)>& accuracy,
+                                       int64_t sample, bool worst, bool include_self,
+                                       std::mt19937_64& rng) {
+  std::vector<Architecture> members = space.neighbours(arch);
+  if (sample > 0 && sample < static_cast<int64_t>(members.size())) {
+    std::shuffle(members.begin(), members.end(), rng);
+    members.resize(static_cast<size_t>(sample));
+  }
+  if (include_self) members.insert(members.begin(), arch);
+  NeighbourhoodScore result;
+  result.own = accuracy(arch);
+  result.members = static_cast<int64_t>(members.size());
+  result.score = worst ? std::numeric_limits<double>::infinity() : 0.0;
+  for (const auto& member : members) {
+    const double value = accuracy(member);
+    result.score = worst ? std::min(result.score, value) : result.score + value;
+  }
+  if (!worst && !members.empty()) result.score /= static_cast<double>(members.size());
+  return result;
 }
 
 std::string rng_state(const std::mt19937_64& rng) {

@@ -205,5 +205,99 @@ TEST(MixedLevelArchGradient, LambdaZeroIsTheSingleLevelTrainGradient) {
   EXPECT_TRUE(at::allclose(mixed, arch_gradient(*tiny.net), 1e-12, 1e-12));
 }
 
+// NA-DARTS: the neighbourhood-aware validation loss and its gradient.
+
+/// L_val at the weights of one member (-1: p itself), in a fresh graph.
+at::Tensor member_loss(Supernet& net, const Batch& batch, const std::vector<NeighbourMove>& moves,
+                       int64_t member) {
+  std::vector<at::Tensor> weights = net.arch_weights();
+  if (member >= 0) weights = neighbour_weights(weights, moves[static_cast<size_t>(member)]);
+  const at::Tensor logits = net.forward_with_weights(batch.images, weights);
+  return at::nll_loss(at::log_softmax(logits, 1), batch.labels);
+}
+
+at::Tensor member_gradient(Supernet& net, const Batch& batch,
+                           const std::vector<NeighbourMove>& moves, int64_t member) {
+  const Tensors alphas = net.arch_parameters();
+  Tensors grads = torch::autograd::grad({member_loss(net, batch, moves, member)}, alphas);
+  Tensors flat;
+  for (const auto& g : grads) flat.push_back(g.reshape({-1}));
+  return at::cat(flat);
+}
+
+const std::vector<NeighbourMove> kMoves = {{0, 3, 4}, {1, 7, 3}, {0, 12, 1}};
+
+TEST(NeighbourWeights, MoveTheStrongestWeightOfOneEdgeOntoTheChosenOperation) {
+  auto tiny = make_tiny_supernet(21);
+  const auto p = tiny.net->arch_weights();
+  for (const auto& move : kMoves) {
+    const auto q = neighbour_weights(p, move);
+    for (size_t c = 0; c < p.size(); ++c)
+      for (int64_t e = 0; e < p[c].size(0); ++e) {
+        const bool moved = static_cast<int64_t>(c) == move.cell && e == move.edge;
+        EXPECT_EQ(at::equal(q[c][e], p[c][e]), !moved) << c << "," << e;
+        if (!moved) continue;
+        EXPECT_NEAR(q[c][e].sum().item<double>(), 1.0, 1e-12);
+        EXPECT_EQ(q[c][e].argmax().item<int64_t>(), move.op);
+        const int64_t best = p[c][e].argmax().item<int64_t>();
+        EXPECT_NEAR(q[c][e][move.op].item<double>(),
+                    (p[c][e][move.op] + p[c][e][best]).item<double>(), 1e-12);
+        EXPECT_NEAR(q[c][e][best].item<double>(), 0.0, 1e-12);
+      }
+  }
+}
+
+TEST(NeighbourhoodArchGradient, MeanIsTheMeanOfTheMembersAndMatchesCentralDifferences) {
+  auto tiny = make_tiny_supernet(22);
+  Supernet& net = *tiny.net;
+  const at::Tensor loss =
+      neighbourhood_arch_gradient(net, tiny.search, kMoves, true, NeighbourAggregate::Mean);
+  const at::Tensor analytic = arch_gradient(net);
+  double mean_loss = 0;
+  at::Tensor mean_grad;
+  for (int64_t m = -1; m < 3; ++m) {
+    mean_loss += member_loss(net, tiny.search, kMoves, m).item<double>() / 4;
+    const at::Tensor g = member_gradient(net, tiny.search, kMoves, m) / 4;
+    mean_grad = mean_grad.defined() ? mean_grad + g : g;
+  }
+  EXPECT_NEAR(loss.item<double>(), mean_loss, 1e-12);
+  EXPECT_LT(relative_error(analytic, mean_grad), 1e-10);
+  const at::Tensor numeric = central_differences(
+      net,
+      [&] {
+        at::NoGradGuard no_grad;
+        double sum = 0;
+        for (int64_t m = -1; m < 3; ++m) sum += member_loss(net, tiny.search, kMoves, m).item<double>();
+        return sum / 4;
+      },
+      1e-7, 3);
+  EXPECT_LT(relative_error(every(analytic, 3), numeric), 1e-5);
+}
+
+TEST(NeighbourhoodArchGradient, SelfAloneIsDartsFirstOrder) {
+  auto tiny = make_tiny_supernet(23);
+  const at::Tensor loss =
+      neighbourhood_arch_gradient(*tiny.net, tiny.search, {}, true, NeighbourAggregate::Mean);
+  const at::Tensor na = arch_gradient(*tiny.net);
+  const ForwardResult first = first_order_arch_gradient(*tiny.net, tiny.search);
+  EXPECT_NEAR(loss.item<double>(), first.loss.item<double>(), 1e-12);
+  EXPECT_TRUE(at::allclose(na, arch_gradient(*tiny.net), 1e-12, 1e-14));
+}
+
+TEST(NeighbourhoodArchGradient, WorstIsTheGradientOfTheWorstMemberAlone) {
+  auto tiny = make_tiny_supernet(24);
+  Supernet& net = *tiny.net;
+  const at::Tensor loss =
+      neighbourhood_arch_gradient(net, tiny.search, kMoves, false, NeighbourAggregate::Worst);
+  const at::Tensor analytic = arch_gradient(net);
+  int64_t worst = 0;
+  std::vector<double> losses;
+  for (int64_t m = 0; m < 3; ++m) losses.push_back(member_loss(net, tiny.search, kMoves, m).item<double>());
+  for (int64_t m = 1; m < 3; ++m)
+    if (losses[static_cast<size_t>(m)] > losses[static_cast<size_t>(worst)]) worst = m;
+  EXPECT_NEAR(loss.item<double>(), losses[static_cast<size_t>(worst)], 1e-12);
+  EXPECT_LT(relative_error(analytic, member_gradient(net, tiny.search, kMoves, worst)), 1e-10);
+}
+
 }  // namespace
 }  // namespace nasx

@@ -110,6 +110,19 @@ class NASX_API SamplingSearch : public SearchStrategy {
   double best_accuracy_ = 0;
 };
 
+/// NA-RS's score of `arch`: the accuracies of its neighbourhood (every architecture one
+/// operation away, or `sample` of them drawn uniformly when 0 < sample < all), itself
+/// included with `include_self`, aggregated by mean or, with `worst`, min.
+struct NeighbourhoodScore {
+  double score = 0;
+  double own = 0;       ///< the architecture's own accuracy
+  int64_t members = 0;  ///< architectures aggregated
+};
+NASX_API NeighbourhoodScore neighbourhood_score(
+    const SearchSpace& space, const Architecture& arch,
+    const std::function<double(const Architecture&)>& accuracy, int64_t sample, bool worst,
+    bool include_self, std::mt19937_64& rng);
+
 /// A generator's state as text and back, for checkpoints.
 NASX_API std::string rng_state(const std::mt19937_64& rng);
 NASX_API void set_rng_state(std::mt19937_64& rng, const std::string& state);

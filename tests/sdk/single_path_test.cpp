@@ -1,0 +1,79 @@
+// Single-path forward (weight sharing) against the full supernet with one-hot
+// architecture weights, in both spaces, both modes and both memory formats.
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx {
+namespace {
+
+struct PathCase {
+  std::string space;
+  std::string memory_format;
+};
+
+class SinglePathTest : public ::testing::TestWithParam<PathCase> {};
+
+TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
+  SpaceOptions options;
+  options.name = GetParam().space;
+  options.channels = 4;
+  options.layers = GetParam().space == "darts" ? 3 : 1;
+  options.memory_format = GetParam().memory_format;
+  at::manual_seed(3);
+  const auto space = make_search_space(options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  net->to(at::kDouble);
+  const at::Tensor images = at::randn({6, 1, 8, 8}, at::kDouble);
+  std::mt19937_64 rng(5);
+  at::NoGradGuard no_grad;
+  for (bool training : {false, true}) {
+    net->train(training);
+    for (int trial = 0; trial < 6; ++trial) {
+      const Architecture arch = space->sample(rng);
+      const at::Tensor path = net->forward_path(images, arch);
+      const at::Tensor full = net->forward_with_weights(images, net->one_hot_weights(arch));
+      EXPECT_TRUE(at::allclose(path, full, 1e-9, 1e-10))
+          << space->format(arch) << (training ? " (train mode)" : " (eval mode)")
+          << "\nmax difference " << (path - full).abs().max().item<double>();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Spaces, SinglePathTest,
+                         ::testing::Values(PathCase{"nb201", "contiguous"},
+                                           PathCase{"nb201", "channels_last"},
+                                           PathCase{"darts", "contiguous"},
+                                           PathCase{"darts", "channels_last"}),
+                         [](const auto& info) {
+                           return info.param.space + "_" + info.param.memory_format;
+                         });
+
+TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
+  SpaceOptions options;
+  options.name = "nb201";
+  options.channels = 4;
+  options.layers = 1;
+  const auto space = make_search_space(options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  // Every edge skip_connect except edge 0, a 3x3 convolution.
+  const Architecture arch = space->parse(
+      "|nor_conv_3x3~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|"
+      "skip_connect~2|");
+  net->forward_path(at::randn({4, 1, 8, 8}), arch).sum().backward();
+  for (const auto& item : net->named_parameters()) {
+    const bool on_path = item.key().find("cell") == std::string::npos ||
+                         item.key().find("edge_0_nor_conv_3x3") != std::string::npos;
+    if (item.key() == "alpha") continue;
+    EXPECT_EQ(item.value().grad().defined(), on_path) << item.key();
+  }
+}
+
+}  // namespace
+}  // namespace nasx
