@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -58,7 +59,9 @@ class Run : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  std::string config(const std::string& extra = "") {
+  /// The test config file, with `--set search.epochs=8` unless `epochs` is false
+  /// (epochs is a key of darts, not of every strategy).
+  std::string config(const std::string& extra = "", bool epochs = true) {
     const fs::path path = dir_ / "config.toml";
     std::ofstream(path) << R"([experiment]
 name = "e2e"
@@ -79,9 +82,8 @@ layers = 3
 
 [search]
 strategy = "darts"
-epochs = 8
 )" << extra;
-    return path.string();
+    return path.string() + (epochs ? " --set search.epochs=8" : "");
   }
 
   fs::path dir_;
@@ -90,10 +92,9 @@ epochs = 8
 /// The numbers summary.json reports, without the wall-clock fields.
 std::string metrics_of(const std::string& summary) {
   std::string out;
-  const std::regex number(
-      "\"(valid_acc|valid_loss|supernet_test_acc|supernet_test_loss)\": ([-0-9.e]+)");
+  const std::regex number("\"([a-z_]+_(acc|loss)|evaluated)\": ([-0-9.e]+)");
   for (std::sregex_iterator it(summary.begin(), summary.end(), number), end; it != end; ++it)
-    out += (*it)[1].str() + "=" + (*it)[2].str() + " ";
+    out += (*it)[1].str() + "=" + (*it)[3].str() + " ";
   return out;
 }
 
@@ -126,8 +127,24 @@ TEST_F(Run, SearchWritesTheWholeRunFolder) {
     EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
 }
 
-TEST_F(Run, KilledSearchResumesToTheSameResult) {
-  const std::string cfg = config();
+/// One kill-and-resume case per kind of strategy: gradient, controller, population.
+struct KillCase {
+  std::string name;
+  std::string settings;  ///< --set arguments on top of the test config
+  int steps;             ///< host steps of the whole run
+  int kill_after;        ///< the step whose checkpoint precedes the kill
+};
+
+class KillAndResume : public Run, public ::testing::WithParamInterface<KillCase> {};
+
+/// evaluations.jsonl without the wall-clock costs.
+std::string evaluations_of(const std::string& log) {
+  return std::regex_replace(log, std::regex(", \"seconds\": [-0-9.e]+"), "");
+}
+
+TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
+  const KillCase& c = GetParam();
+  const std::string cfg = config("", false) + " " + c.settings;
   const Outcome reference = run_nasx("run " + cfg + " --out " + (dir_ / "reference").string());
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
@@ -135,14 +152,21 @@ TEST_F(Run, KilledSearchResumesToTheSameResult) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::freopen("/dev/null", "w", stdout);
-    ::execl(kNasx.c_str(), kNasx.c_str(), "run", cfg.c_str(), "--out", killed.c_str(), nullptr);
+    std::vector<std::string> words = {kNasx, "run"};
+    std::istringstream split(cfg + " --out " + killed.string());
+    for (std::string word; split >> word;) words.push_back(word);
+    std::vector<char*> argv;
+    for (auto& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    ::execv(kNasx.c_str(), argv.data());
     ::_exit(127);
   }
-  // Kill it with SIGKILL right after its second checkpoint.
+  // Kill it with SIGKILL right after the checkpoint of step kill_after.
+  const std::string marker =
+      "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after) + ",";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline &&
-         read(killed / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") ==
-             std::string::npos)
+         read(killed / "events.jsonl").find(marker) == std::string::npos)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   while (std::chrono::steady_clock::now() < deadline && !fs::exists(killed / "checkpoint/state.pt"))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -150,23 +174,25 @@ TEST_F(Run, KilledSearchResumesToTheSameResult) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it could be killed";
-  ASSERT_FALSE(fs::exists(killed / "summary.json"));
+  ASSERT_FALSE(fs::exists(killed / "summary.json")) << "the run ended before it could be killed";
 
   const Outcome resumed = run_nasx("resume " + killed.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr("resuming"));
   EXPECT_EQ(read(killed / "genotype.txt"), read(dir_ / "reference/genotype.txt"));
   EXPECT_EQ(read(killed / "genotypes.jsonl"), read(dir_ / "reference/genotypes.jsonl"));
+  EXPECT_EQ(evaluations_of(read(killed / "evaluations.jsonl")),
+            evaluations_of(read(dir_ / "reference/evaluations.jsonl")));
   const std::string expected = metrics_of(read(dir_ / "reference/summary.json"));
-  EXPECT_THAT(expected, HasSubstr("supernet_test_acc="));
+  EXPECT_THAT(expected, HasSubstr("_acc="));
   EXPECT_EQ(metrics_of(read(killed / "summary.json")), expected);
   // Every step is logged exactly once.
   const std::string events = read(killed / "events.jsonl");
-  for (int step = 0; step < 8; ++step) {
-    const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(step) + ",";
-    const auto first = events.find(marker);
+  for (int step = 0; step < c.steps; ++step) {
+    const std::string step_marker = "\"type\": \"step\", \"step\": " + std::to_string(step) + ",";
+    const auto first = events.find(step_marker);
     ASSERT_NE(first, std::string::npos) << step;
-    EXPECT_EQ(events.find(marker, first + 1), std::string::npos)
+    EXPECT_EQ(events.find(step_marker, first + 1), std::string::npos)
         << "step " << step << " logged twice";
   }
   // A finished run is not resumed again.
@@ -174,6 +200,23 @@ TEST_F(Run, KilledSearchResumesToTheSameResult) {
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.output, HasSubstr("has already finished"));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    StrategyKinds, KillAndResume,
+    ::testing::Values(
+        KillCase{"darts", "--set search.epochs=8", 8, 1},
+        KillCase{"enas",
+                 "--set search.strategy=enas --set search.epochs=5 --set space.name=nb201 "
+                 "--set space.layers=1 --set search.controller_samples=40 "
+                 "--set search.samples_per_update=8 --set search.reward_batch=32 "
+                 "--set search.final_samples=8",
+                 6, 2},
+        KillCase{"evolution",
+                 "--set search.strategy=evolution --set space.name=nb201 --set space.layers=1 "
+                 "--set search.supernet_epochs=3 --set search.population=4 "
+                 "--set search.cycles=15 --set search.evaluations_per_step=3",
+                 8, 3}),
+    [](const auto& info) { return info.param.name; });
 
 TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
   struct Case {
@@ -229,7 +272,7 @@ TEST_F(Run, SecondOrderSearchRunsEndToEnd) {
 
 TEST_F(Run, InterruptStopsCleanlyAndTheRunResumes) {
   const fs::path run = dir_ / "run";
-  const std::string cfg = config();
+  const std::string cfg = config("", false);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::freopen((dir_ / "log.txt").c_str(), "w", stdout);
