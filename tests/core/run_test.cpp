@@ -237,15 +237,23 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
       {"run " + cfg + " --out " + (dir_ / "a_file/run").string(), "cannot create run folder"},
       {"run " + cfg + " --plugin-path /nonexistent/plugins",
        "plugin folder /nonexistent/plugins does not exist"},
+      {"run " + cfg + " --set space.name=nb101", "space.name"},
+      {"run " + cfg + " --set evaluator.name=oracle", "evaluator.name"},
+      {"run " + config("", false) + " --set search.strategy=milenas --set space.name=nb201 "
+       "--set search.early_stop=true",
+       "the 6/0-convolution rule is for the DARTS space"},
+      {"arch '|nor_conv_3x3~0|+|nor_conv_9x9~0|none~1|+|skip_connect~0|none~1|none~2|'",
+       "nor_conv_9x9"},
   };
   for (const auto& c : cases) {
-    const bool has_out = c.args.find("--out") != std::string::npos;
+    const bool has_out = c.args.find("--out") != std::string::npos || c.args.rfind("arch", 0) == 0;
     const Outcome outcome = run_nasx(c.args + (has_out ? "" : " --out " + (dir_ / "out").string()));
     EXPECT_NE(outcome.exit_code, 0) << c.args;
     EXPECT_THAT(outcome.output, HasSubstr(c.message)) << c.args;
     EXPECT_THAT(outcome.output, HasSubstr("error")) << c.args;
     EXPECT_THAT(outcome.output, Not(HasSubstr("terminate called"))) << c.args;
-    EXPECT_FALSE(fs::exists(dir_ / "out/summary.json")) << c.args;
+    // Refused before any work: not even the run folder exists.
+    EXPECT_FALSE(fs::exists(dir_ / "out")) << c.args;
     EXPECT_FALSE(fs::exists(dir_ / "out/genotype.txt")) << c.args;
   }
 }
@@ -337,8 +345,16 @@ TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;
-  EXPECT_THAT(list.output, ::testing::ContainsRegex("darts +strategy +1\\.0\\.0"));
+  for (const char* strategy :
+       {"darts", "milenas", "nadarts", "enas", "random", "narandom", "evolution"})
+    EXPECT_THAT(list.output, ::testing::ContainsRegex(std::string(strategy) +
+                                                      " +strategy +1\\.[0-9]\\.0 +[A-Za-z]"))
+        << strategy;
   EXPECT_THAT(list.output, ::testing::ContainsRegex("magnitude +selector +1\\.0\\.0"));
+  const Outcome enas = run_nasx("plugins info enas");
+  ASSERT_EQ(enas.exit_code, 0) << enas.output;
+  for (const char* key : {"controller_samples", "entropy_weight", "baseline_decay", "final_samples"})
+    EXPECT_THAT(enas.output, HasSubstr(key));
   const Outcome info = run_nasx("plugins info darts");
   ASSERT_EQ(info.exit_code, 0) << info.output;
   EXPECT_THAT(info.output,

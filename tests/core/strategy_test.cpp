@@ -1,0 +1,205 @@
+// The strategy plugins themselves, loaded from their .so files and driven step by step
+// through a test Context whose evaluator is a synthetic fitness: evolution finds the
+// optimum, random search answers with the best it measured, MiLeNAS' early-stopping
+// rule, and each strategy refusing what it cannot do.
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include "nasx/context.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/darts/supernet.hpp"
+#include "nasx/error.hpp"
+#include "nasx/space.hpp"
+#include "nasx/strategy.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx {
+namespace {
+
+using ::testing::HasSubstr;
+
+/// A Context over a real tiny supernet and synthetic data whose evaluate() is `fitness`.
+class TestContext final : public Context {
+ public:
+  TestContext(const std::string& space_name, std::function<double(const Architecture&)> fitness)
+      : fitness_(std::move(fitness)) {
+    SpaceOptions options;
+    options.name = space_name;
+    options.channels = 4;
+    options.layers = space_name == "darts" ? 3 : 1;
+    space_ = make_search_space(options);
+    DataOptions data;
+    data.name = "synthetic";
+    data.synthetic_train = 64;
+    data.synthetic_test = 16;
+    data.batch_size = 16;
+    data_ = load_data(data, 0);
+    at::manual_seed(0);
+    net_ = space_->build_supernet(data_.shape);
+  }
+
+  const SearchSpace& space() const override { return *space_; }
+  Supernet& supernet() override { return *net_; }
+  const DataSplits& data() const override { return data_; }
+  int64_t batch_size() const override { return 16; }
+  c10::Device device() const override { return c10::Device("cpu"); }
+  uint64_t seed() const override { return 0; }
+  const ParamValues& params() const override { return params_; }
+  void report_progress(int64_t, int64_t, const MetricsMeter&) override {}
+  void log_event(const std::string& type, const std::string&) override { events.push_back(type); }
+  Evaluation evaluate(const Architecture& arch) override {
+    Evaluation e;
+    e.accuracy = fitness_(arch);
+    evaluations.push_back({arch, e.accuracy});
+    return e;
+  }
+  std::string evaluator() const override { return "synthetic"; }
+  void info(const std::string&) override {}
+  bool stop_requested() const override { return false; }
+
+  ParamValues params_;
+  std::vector<std::pair<Architecture, double>> evaluations;
+  std::vector<std::string> events;
+
+ private:
+  std::function<double(const Architecture&)> fitness_;
+  std::unique_ptr<SearchSpace> space_;
+  DataSplits data_;
+  std::shared_ptr<Supernet> net_;
+};
+
+class Strategies : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& dir : core::PluginRegistry::default_directories())
+      registry_.add_directory(dir, false);
+  }
+
+  /// The strategy `name` with its defaults, overridden by `params`, set up on `ctx`.
+  std::unique_ptr<SearchStrategy> make(const std::string& name, TestContext& ctx,
+                                       const ParamValues& params) {
+    const auto& info = registry_.find(NASX_KIND_STRATEGY, name);
+    ctx.params_.clear();
+    for (const auto& spec : info.schema.specs()) ctx.params_[spec.name] = spec.default_value;
+    for (const auto& [key, value] : params) ctx.params_[key] = value;
+    auto strategy = core::create_plugin<SearchStrategy>(registry_, info);
+    strategy->setup(ctx);
+    return strategy;
+  }
+
+  static void run_all(SearchStrategy& strategy, TestContext& ctx) {
+    for (int64_t step = 0; step < strategy.total_steps(); ++step) {
+      const auto metrics = strategy.step(ctx, step);
+      if (!strategy.end_step(ctx, step, metrics)) break;
+    }
+  }
+
+  core::PluginRegistry registry_;
+};
+
+/// Edges carrying nor_conv_3x3, out of 6.
+double conv3x3_share(const Architecture& arch) {
+  double n = 0;
+  for (int op : arch.cells[0]) n += op == 3;
+  return n / 6;
+}
+
+TEST_F(Strategies, EvolutionFindsTheOptimumOfASyntheticFitness) {
+  TestContext ctx("nb201", conv3x3_share);
+  auto evolution = make("evolution", ctx,
+                        {{"population", int64_t{10}}, {"sample_size", int64_t{3}},
+                         {"cycles", int64_t{1000}}});
+  EXPECT_EQ(evolution->total_steps(), 100);  // no supernet epochs without a shared evaluator
+  run_all(*evolution, ctx);
+  ASSERT_TRUE(evolution->best());
+  EXPECT_EQ(conv3x3_share(*evolution->best()), 1.0) << ctx.space().format(*evolution->best());
+  // Mutation walks: after the initial population every measured child is one edit
+  // away from a member measured earlier.
+  for (size_t i = 10; i < ctx.evaluations.size(); ++i) {
+    bool one_edit = false;
+    for (size_t j = 0; j < i && !one_edit; ++j)
+      one_edit = ctx.evaluations[i].first.distance(ctx.evaluations[j].first) == 1;
+    EXPECT_TRUE(one_edit) << i;
+  }
+}
+
+TEST_F(Strategies, RandomSearchAnswersWithTheBestItMeasured) {
+  TestContext ctx("nb201", conv3x3_share);
+  auto random = make("random", ctx, {{"candidates", int64_t{30}}});
+  run_all(*random, ctx);
+  double best = -1;
+  for (const auto& [arch, fitness] : ctx.evaluations) best = std::max(best, fitness);
+  ASSERT_TRUE(random->best());
+  EXPECT_EQ(conv3x3_share(*random->best()), best);
+  EXPECT_LE(ctx.evaluations.size(), 30u);
+}
+
+TEST_F(Strategies, NaRandomScoresNeighbourhoodsAndCountsDistinctMeasurements) {
+  TestContext ctx("nb201", conv3x3_share);
+  auto narandom = make("narandom", ctx, {{"candidates", int64_t{3}}});
+  run_all(*narandom, ctx);
+  EXPECT_LE(ctx.evaluations.size(), 3u * 25u);  // overlaps measured once
+  EXPECT_GT(ctx.evaluations.size(), 25u);
+  EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "neighbourhood_score"), 3);
+}
+
+/// Alphas whose derived DARTS cells have `normal_convs` / `reduce_convs` convolutions:
+/// per node the edges from s0 and s1, sep_conv_3x3 while convolutions are due, else
+/// max_pool_3x3.
+void set_alphas(Supernet& net, int normal_convs, int reduce_convs) {
+  at::NoGradGuard no_grad;
+  const auto alphas = net.arch_parameters();
+  const int convs[2] = {normal_convs, reduce_convs};
+  for (size_t c = 0; c < 2; ++c) {
+    alphas[c].zero_();
+    int due = convs[c];
+    for (int64_t node = 0; node < 4; ++node)
+      for (int64_t input = 0; input < 2; ++input)
+        alphas[c][darts::edge_index(node, input)][due-- > 0 ? 4 : 1] = 5.0;
+  }
+}
+
+TEST_F(Strategies, MilenasStopsEarlyOnSixNormalAndNoReductionConvolutions) {
+  TestContext ctx("darts", conv3x3_share);
+  auto milenas = make("milenas", ctx, {{"early_stop", true}});
+  const std::map<std::string, double> metrics = {{"valid_acc", 0.5}};
+  set_alphas(ctx.supernet(), 6, 0);
+  EXPECT_FALSE(milenas->end_step(ctx, 0, metrics));
+  set_alphas(ctx.supernet(), 5, 0);
+  EXPECT_TRUE(milenas->end_step(ctx, 1, metrics));
+  set_alphas(ctx.supernet(), 6, 1);
+  EXPECT_TRUE(milenas->end_step(ctx, 2, metrics));
+  // Three sizes, three buckets.
+  EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "size_bucket"), 3);
+  // Without early_stop the rule never ends the search.
+  auto plain = make("milenas", ctx, {});
+  set_alphas(ctx.supernet(), 6, 0);
+  EXPECT_TRUE(plain->end_step(ctx, 0, metrics));
+}
+
+TEST_F(Strategies, RefuseSettingsTheyCannotHonourBeforeAnyWork) {
+  TestContext nb201("nb201", conv3x3_share);
+  try {
+    make("milenas", nb201, {{"early_stop", true}});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("early_stop"));
+    EXPECT_THAT(e.what(), HasSubstr("DARTS space"));
+  }
+  try {
+    make("evolution", nb201, {{"population", int64_t{10}}, {"cycles", int64_t{5}}});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("search.cycles = 5 is smaller than search.population = 10"));
+  }
+}
+
+}  // namespace
+}  // namespace nasx
