@@ -78,6 +78,10 @@ const auto& evaluator_binding() {
           .field("batches", &EvaluatorOptions::batches,
                  "shared: validation minibatches per architecture (the same for all)",
                  {1.0, {}})
+          .field("batchnorm", &EvaluatorOptions::batchnorm,
+                 "shared: BatchNorm statistics of each minibatch (running ones restored) or the "
+                 "running ones",
+                 {"batch", "running"})
           .field("epochs", &EvaluatorOptions::epochs, "train: epochs per architecture", {1.0, {}})
           .field("train_images", &EvaluatorOptions::train_images,
                  "train: training images (seeded subset of the train split; 0: all)", {0.0, {}})

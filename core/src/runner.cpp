@@ -259,7 +259,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
     result.metrics = last_metrics;
     if (config.evaluator.name == "shared") {
       // The answer on the shared weights: what weight sharing predicts for it.
-      const EvalResult test = evaluate_path(*net, arch, data.test, config.data.batch_size);
+      const EvalResult test = evaluate_path(*net, arch, data.test, config.data.batch_size, 0,
+                                            config.evaluator.batchnorm == "batch");
       result.metrics["shared_test_loss"] = test.loss;
       result.metrics["shared_test_acc"] = test.accuracy;
     }

@@ -14,9 +14,15 @@ namespace {
 using Forward = std::function<at::Tensor(const at::Tensor&)>;
 
 EvalResult evaluate(torch::nn::Module& module, const Forward& forward, const TensorDataset& data,
-                    int64_t batch_size, int64_t max_batches) {
+                    int64_t batch_size, int64_t max_batches, bool batch_statistics = false) {
   const bool was_training = module.is_training();
-  module.eval();
+  module.train(batch_statistics);
+  std::vector<at::Tensor> buffers, saved;
+  if (batch_statistics)
+    for (const auto& buffer : module.buffers()) {
+      buffers.push_back(buffer);
+      saved.push_back(buffer.clone());
+    }
   at::NoGradGuard no_grad;
   at::Tensor loss_sum = at::zeros({}, data.images.options().dtype(at::kDouble));
   at::Tensor correct = at::zeros({}, data.images.options().dtype(at::kLong));
@@ -32,6 +38,7 @@ EvalResult evaluate(torch::nn::Module& module, const Forward& forward, const Ten
     correct += logits.argmax(1).eq(labels).sum();
     samples += size;
   }
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
   module.train(was_training);
   EvalResult result;
   result.samples = samples;
@@ -54,10 +61,10 @@ EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t b
 }
 
 EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDataset& data,
-                         int64_t batch_size, int64_t max_batches) {
+                         int64_t batch_size, int64_t max_batches, bool batch_statistics) {
   return evaluate(
       net, [&](const at::Tensor& x) { return net.forward_path(x, arch); }, data, batch_size,
-      max_batches);
+      max_batches, batch_statistics);
 }
 
 EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,

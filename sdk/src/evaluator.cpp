@@ -45,19 +45,21 @@ class SharedEvaluator final : public Evaluator {
                   int64_t batch_size, uint64_t seed)
       : net_(net),
         batch_size_(batch_size),
+        batch_statistics_(options.batchnorm == "batch"),
         valid_(seeded_subset(data.search, options.batches * batch_size, derive_seed(seed, 41))) {}
 
   std::string name() const override { return "shared"; }
 
   Evaluation evaluate(const Architecture& arch) override {
     const auto start = std::chrono::steady_clock::now();
-    const EvalResult result = evaluate_path(net_, arch, valid_, batch_size_);
+    const EvalResult result = evaluate_path(net_, arch, valid_, batch_size_, 0, batch_statistics_);
     return {result.accuracy, result.loss, seconds_since(start)};
   }
 
  private:
   Supernet& net_;
   int64_t batch_size_;
+  bool batch_statistics_;
   TensorDataset valid_;
 };
 

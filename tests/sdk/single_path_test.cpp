@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/evaluate.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
 
@@ -73,6 +74,36 @@ TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
     if (item.key() == "alpha") continue;
     EXPECT_EQ(item.value().grad().defined(), on_path) << item.key();
   }
+}
+
+TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
+  SpaceOptions options;
+  options.name = "nb201";
+  options.channels = 4;
+  options.layers = 1;
+  const auto space = make_search_space(options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  net->eval();
+  const TensorDataset data{at::randn({32, 1, 8, 8}), at::randint(3, {32}, at::kLong)};
+  std::mt19937_64 rng(6);
+  const Architecture arch = space->sample(rng);
+  std::vector<at::Tensor> before;
+  for (const auto& b : net->buffers()) before.push_back(b.clone());
+  const EvalResult batch = evaluate_path(*net, arch, data, 16, 0, /*batch_statistics=*/true);
+  const auto after = net->buffers();
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i])) << i;
+  EXPECT_FALSE(net->is_training());
+  // The same as train-mode forwards on each minibatch.
+  net->train();
+  at::NoGradGuard no_grad;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < 32; start += 16)
+    correct += net->forward_path(data.images.narrow(0, start, 16), arch)
+                   .argmax(1)
+                   .eq(data.labels.narrow(0, start, 16))
+                   .sum()
+                   .item<int64_t>();
+  EXPECT_DOUBLE_EQ(batch.accuracy, correct / 32.0);
 }
 
 }  // namespace

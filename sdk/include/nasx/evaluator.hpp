@@ -27,6 +27,7 @@ struct Evaluation {
 struct EvaluatorOptions {
   std::string name = "shared";
   int64_t batches = 10;         ///< shared: validation minibatches, the same for every candidate
+  std::string batchnorm = "batch";  ///< shared: "batch" statistics of each minibatch or "running"
   int64_t epochs = 1;           ///< train: epochs
   int64_t train_images = 2048;  ///< train: images of the training split it trains on (0: all)
   int64_t valid_images = 1024;  ///< train: images of the search split it reports on (0: all)
