@@ -76,8 +76,7 @@ const auto& evaluator_binding() {
                  "how sampling strategies measure an architecture: shared weights or training",
                  evaluator_names())
           .field("batches", &EvaluatorOptions::batches,
-                 "shared: validation minibatches per architecture (the same for all)",
-                 {1.0, {}})
+                 "shared: validation minibatches per architecture (the same for all)", {1.0, {}})
           .field("batchnorm", &EvaluatorOptions::batchnorm,
                  "shared: BatchNorm statistics of each minibatch (running ones restored) or the "
                  "running ones",
@@ -86,8 +85,7 @@ const auto& evaluator_binding() {
           .field("train_images", &EvaluatorOptions::train_images,
                  "train: training images (seeded subset of the train split; 0: all)", {0.0, {}})
           .field("valid_images", &EvaluatorOptions::valid_images,
-                 "train: validation images (seeded subset of the search split; 0: all)",
-                 {0.0, {}})
+                 "train: validation images (seeded subset of the search split; 0: all)", {0.0, {}})
           .field("channels", &EvaluatorOptions::channels,
                  "train: network channels (0: [space] channels)", {0.0, 4096.0})
           .field("layers", &EvaluatorOptions::layers, "train: network cells (0: [space] layers)",
@@ -390,9 +388,9 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
                                                      space_schema(), {}, "[space]", where));
 
-  config.evaluator = evaluator_binding().read(
-      validate_table(section_table(root, "evaluator", where), "evaluator", evaluator_schema(), {},
-                     "[evaluator]", where));
+  config.evaluator =
+      evaluator_binding().read(validate_table(section_table(root, "evaluator", where), "evaluator",
+                                              evaluator_schema(), {}, "[evaluator]", where));
 
   const toml::table& search = section_table(root, "search", where);
   if (root.get("search") == nullptr)

@@ -1,8 +1,8 @@
 #include "nasx/core/runner.hpp"
 
 #include <chrono>
-#include <optional>
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -251,8 +251,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   if (gradient_strategy) {
     const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
     // A run resumed after its last checkpoint has no step left to measure it.
-    result.metrics =
-        last_metrics.empty() ? validation_metrics(*net, data, config.data.batch_size) : last_metrics;
+    result.metrics = last_metrics.empty() ? validation_metrics(*net, data, config.data.batch_size)
+                                          : last_metrics;
     result.metrics["supernet_test_loss"] = test.loss;
     result.metrics["supernet_test_acc"] = test.accuracy;
   } else {

@@ -70,8 +70,7 @@ const nasx::OptionsBinding<EnasOptions>& binding() {
           .field("reward_batch", &O::reward_batch,
                  "validation images per reward (one minibatch, eval mode)", Range{1.0, {}})
           .field("final_samples", &O::final_samples,
-                 "sampled architectures measured by the evaluator for the answer",
-                 Range{1.0, {}});
+                 "sampled architectures measured by the evaluator for the answer", Range{1.0, {}});
   return b;
 }
 
@@ -82,7 +81,8 @@ class Enas final : public nasx::SearchStrategy {
   void setup(nasx::Context& ctx) override {
     options_ = binding().read(ctx.params());
     space_ = &ctx.space();
-    controller_ = nasx::enas::Controller(ctx.space(), nasx::enas::default_controller_options(ctx.space()));
+    controller_ =
+        nasx::enas::Controller(ctx.space(), nasx::enas::default_controller_options(ctx.space()));
     nasx::enas::ReinforceOptions reinforce;
     reinforce.lr = options_.controller_lr;
     reinforce.entropy_weight = options_.entropy_weight;

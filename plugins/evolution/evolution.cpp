@@ -24,8 +24,7 @@ struct EvolutionOptions : nasx::SamplingSearchOptions {
 const nasx::OptionsBinding<EvolutionOptions>& binding() {
   static const auto b = [] {
     nasx::OptionsBinding<EvolutionOptions> b;
-    b.field("population", &EvolutionOptions::population, "P: population size",
-            nasx::Range{1.0, {}})
+    b.field("population", &EvolutionOptions::population, "P: population size", nasx::Range{1.0, {}})
         .field("sample_size", &EvolutionOptions::sample_size,
                "S: members drawn (with replacement) to pick a parent", nasx::Range{1.0, {}})
         .field("cycles", &EvolutionOptions::cycles,
@@ -44,10 +43,10 @@ class Evolution final : public nasx::SamplingSearch {
   void setup(nasx::Context& ctx) override {
     options_ = binding().read(ctx.params());
     if (options_.cycles < options_.population)
-      throw nasx::ConfigError("search.cycles = " + std::to_string(options_.cycles) +
-                              " is smaller than search.population = " +
-                              std::to_string(options_.population) +
-                              "; the budget must at least fill the population");
+      throw nasx::ConfigError(
+          "search.cycles = " + std::to_string(options_.cycles) +
+          " is smaller than search.population = " + std::to_string(options_.population) +
+          "; the budget must at least fill the population");
     setup_sampling(ctx, options_);
   }
 

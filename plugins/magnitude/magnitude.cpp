@@ -1,6 +1,7 @@
 // The magnitude selector: the DARTS derivation (Liu et al., ICLR 2019, Sec. 2.4).
 // Per intermediate node keep the 2 incoming edges whose strongest non-`none`
-// operation weighs most, and that operation on each (SDK: SearchSpace::derive); on NB201 the argmax per edge, `none` included.
+// operation weighs most, and that operation on each (SDK: SearchSpace::derive); on NB201 the argmax
+// per edge, `none` included.
 
 #include <nasx/selector.hpp>
 #include <nasx/supernet.hpp>

@@ -56,7 +56,8 @@ std::vector<int> convolutions(const nasx::SearchSpace& space, const nasx::Archit
   return counts;
 }
 
-std::string bucket_name(const std::vector<std::string>& cell_types, const std::vector<int>& counts) {
+std::string bucket_name(const std::vector<std::string>& cell_types,
+                        const std::vector<int>& counts) {
   std::string name;
   for (size_t i = 0; i < counts.size(); ++i)
     name += (i ? "_" : "") + cell_types[i] + std::to_string(counts[i]);
@@ -70,8 +71,10 @@ class Milenas final : public nasx::GradientSearch {
   void setup(nasx::Context& ctx) override {
     options_ = binding().read(ctx.params());
     if (options_.early_stop && ctx.space().name() != "darts")
-      throw nasx::ConfigError("search.early_stop: the 6/0-convolution rule is for the DARTS "
-                              "space; set it to false on '" + ctx.space().name() + "'");
+      throw nasx::ConfigError(
+          "search.early_stop: the 6/0-convolution rule is for the DARTS "
+          "space; set it to false on '" +
+          ctx.space().name() + "'");
     setup_search(ctx, options_);
   }
 
@@ -89,8 +92,8 @@ class Milenas final : public nasx::GradientSearch {
       fields << "\"bucket\": \"" << bucket << "\", \"valid_acc\": " << accuracy
              << ", \"epoch\": " << step;
       ctx.log_event("size_bucket", fields.str());
-      ctx.info("size bucket " + bucket + ": best so far (valid_acc " +
-               std::to_string(accuracy) + ")");
+      ctx.info("size bucket " + bucket + ": best so far (valid_acc " + std::to_string(accuracy) +
+               ")");
     }
     const bool rule_met = counts.size() == 2 && counts[0] == 6 && counts[1] == 0;
     return !(options_.early_stop && rule_met);

@@ -29,8 +29,8 @@ struct NadartsOptions : nasx::GradientSearchOptions {
 const nasx::OptionsBinding<NadartsOptions>& binding() {
   static const auto b = [] {
     nasx::OptionsBinding<NadartsOptions> b;
-    b.field("neighbours", &NadartsOptions::neighbours,
-            "M: neighbours drawn per architecture step", nasx::Range{0.0, 64.0})
+    b.field("neighbours", &NadartsOptions::neighbours, "M: neighbours drawn per architecture step",
+            nasx::Range{0.0, 64.0})
         .field("aggregate", &NadartsOptions::aggregate,
                "mean of the members' losses, or the worst member's", {"mean", "worst"})
         .field("include_self", &NadartsOptions::include_self,

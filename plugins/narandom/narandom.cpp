@@ -89,7 +89,8 @@ class Narandom final : public nasx::SamplingSearch {
                   const nasx::SearchSpace& space) const override {
     std::ostringstream out;
     out.precision(17);
-    for (const auto& s : scored_) out << s.score << '\t' << s.own << '\t' << space.format(s.arch) << '\n';
+    for (const auto& s : scored_)
+      out << s.score << '\t' << s.own << '\t' << space.format(s.arch) << '\n';
     archive.write("scored", c10::IValue(out.str()));
   }
 

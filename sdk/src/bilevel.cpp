@@ -103,8 +103,8 @@ std::vector<NeighbourMove> sample_neighbour_moves(Supernet& net, int64_t count, 
   std::vector<NeighbourMove> moves;
   for (int64_t m = 0; m < count; ++m) {
     NeighbourMove move;
-    move.cell = std::uniform_int_distribution<int64_t>(
-        0, static_cast<int64_t>(weights.size()) - 1)(rng);
+    move.cell =
+        std::uniform_int_distribution<int64_t>(0, static_cast<int64_t>(weights.size()) - 1)(rng);
     const at::Tensor& w = weights[static_cast<size_t>(move.cell)];
     move.edge = std::uniform_int_distribution<int64_t>(0, w.size(0) - 1)(rng);
     const int64_t best = w[move.edge].argmax().item<int64_t>();

@@ -125,7 +125,8 @@ void SamplingSearch::save(torch::serialize::OutputArchive& archive) const {
   archive.write("rng", c10::IValue(rng_state(rng_)));
   std::ostringstream cache;
   cache.precision(17);
-  for (const auto& [arch, accuracy] : cache_) cache << accuracy << '\t' << space_->format(arch) << '\n';
+  for (const auto& [arch, accuracy] : cache_)
+    cache << accuracy << '\t' << space_->format(arch) << '\n';
   archive.write("cache", c10::IValue(cache.str()));
   archive.write("best", c10::IValue(best_ ? space_->format(*best_) : std::string()));
   save_extra(extra, *space_);

@@ -53,8 +53,7 @@ TrainResult train_network(Network& net, const TensorDataset& train, const Tensor
     if (stopped) break;
   }
   result.valid = evaluate_network(net, valid, options.batch_size);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

@@ -80,7 +80,8 @@ TEST(PluginRegistry, RefusesAFileThatIsNotASharedLibrary) {
 TEST(PluginRegistry, RefusesAPluginBuiltForAnotherAbi) {
   const std::string message = load_error(kFixtures + "/future/nasx_future.so");
   EXPECT_THAT(message,
-              HasSubstr("nasx_future.so: built for plugin ABI 99, but this nasx loads ABI " + std::to_string(NASX_ABI_VERSION)));
+              HasSubstr("nasx_future.so: built for plugin ABI 99, but this nasx loads ABI " +
+                        std::to_string(NASX_ABI_VERSION)));
   EXPECT_THAT(message, HasSubstr("rebuild the plugin against this SDK"));
 }
 

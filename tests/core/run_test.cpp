@@ -162,8 +162,7 @@ TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
     ::_exit(127);
   }
   // Kill it with SIGKILL right after the checkpoint of step kill_after.
-  const std::string marker =
-      "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after) + ",";
+  const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after) + ",";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline &&
          read(killed / "events.jsonl").find(marker) == std::string::npos)
@@ -239,8 +238,9 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
        "plugin folder /nonexistent/plugins does not exist"},
       {"run " + cfg + " --set space.name=nb101", "space.name"},
       {"run " + cfg + " --set evaluator.name=oracle", "evaluator.name"},
-      {"run " + config("", false) + " --set search.strategy=milenas --set space.name=nb201 "
-       "--set search.early_stop=true",
+      {"run " + config("", false) +
+           " --set search.strategy=milenas --set space.name=nb201 "
+           "--set search.early_stop=true",
        "the 6/0-convolution rule is for the DARTS space"},
       {"arch '|nor_conv_3x3~0|+|nor_conv_9x9~0|none~1|+|skip_connect~0|none~1|none~2|'",
        "nor_conv_9x9"},
@@ -353,7 +353,8 @@ TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   EXPECT_THAT(list.output, ::testing::ContainsRegex("magnitude +selector +1\\.0\\.0"));
   const Outcome enas = run_nasx("plugins info enas");
   ASSERT_EQ(enas.exit_code, 0) << enas.output;
-  for (const char* key : {"controller_samples", "entropy_weight", "baseline_decay", "final_samples"})
+  for (const char* key :
+       {"controller_samples", "entropy_weight", "baseline_decay", "final_samples"})
     EXPECT_THAT(enas.output, HasSubstr(key));
   const Outcome info = run_nasx("plugins info darts");
   ASSERT_EQ(info.exit_code, 0) << info.output;

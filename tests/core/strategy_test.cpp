@@ -113,9 +113,9 @@ double conv3x3_share(const Architecture& arch) {
 
 TEST_F(Strategies, EvolutionFindsTheOptimumOfASyntheticFitness) {
   TestContext ctx("nb201", conv3x3_share);
-  auto evolution = make("evolution", ctx,
-                        {{"population", int64_t{10}}, {"sample_size", int64_t{3}},
-                         {"cycles", int64_t{1000}}});
+  auto evolution =
+      make("evolution", ctx,
+           {{"population", int64_t{10}}, {"sample_size", int64_t{3}}, {"cycles", int64_t{1000}}});
   EXPECT_EQ(evolution->total_steps(), 100);  // no supernet epochs without a shared evaluator
   run_all(*evolution, ctx);
   ASSERT_TRUE(evolution->best());

@@ -29,9 +29,9 @@ BOOST_SYMBOL_EXPORT const foreign_descriptor* nasx_plugin_entry() {
                                        1,  0, no_factory,    no_factory};
 #else
   // This SDK's ABI number, so that the build stamp is what the host refuses.
-  static const foreign_descriptor d = {NASX_ABI_VERSION, 1, "test_old_torch", "1.0",
-                                       "", "0.1.0",    "0.4.1",          1 - _GLIBCXX_USE_CXX11_ABI,
-                                       0,  no_factory, no_factory};
+  static const foreign_descriptor d = {
+      NASX_ABI_VERSION,           1, "test_old_torch", "1.0",     "", "0.1.0", "0.4.1",
+      1 - _GLIBCXX_USE_CXX11_ABI, 0, no_factory,       no_factory};
 #endif
   return &d;
 }

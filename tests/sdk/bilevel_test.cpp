@@ -267,7 +267,8 @@ TEST(NeighbourhoodArchGradient, MeanIsTheMeanOfTheMembersAndMatchesCentralDiffer
       [&] {
         at::NoGradGuard no_grad;
         double sum = 0;
-        for (int64_t m = -1; m < 3; ++m) sum += member_loss(net, tiny.search, kMoves, m).item<double>();
+        for (int64_t m = -1; m < 3; ++m)
+          sum += member_loss(net, tiny.search, kMoves, m).item<double>();
         return sum / 4;
       },
       1e-7, 3);
@@ -292,7 +293,8 @@ TEST(NeighbourhoodArchGradient, WorstIsTheGradientOfTheWorstMemberAlone) {
   const at::Tensor analytic = arch_gradient(net);
   int64_t worst = 0;
   std::vector<double> losses;
-  for (int64_t m = 0; m < 3; ++m) losses.push_back(member_loss(net, tiny.search, kMoves, m).item<double>());
+  for (int64_t m = 0; m < 3; ++m)
+    losses.push_back(member_loss(net, tiny.search, kMoves, m).item<double>());
   for (int64_t m = 1; m < 3; ++m)
     if (losses[static_cast<size_t>(m)] > losses[static_cast<size_t>(worst)]) worst = m;
   EXPECT_NEAR(loss.item<double>(), losses[static_cast<size_t>(worst)], 1e-12);

@@ -39,8 +39,7 @@ TEST_P(ControllerTest, LogProbabilityGradientMatchesCentralDifferences) {
   const auto grads = torch::autograd::grad({sample.log_prob}, params);
   // REINFORCE: d/dθ −(r − b) log π = −(r − b) d log π / dθ.
   const ControllerSample again = controller->replay(decisions);
-  const auto loss_grads =
-      torch::autograd::grad({reinforce_loss(again, 0.8, 0.3)}, params);
+  const auto loss_grads = torch::autograd::grad({reinforce_loss(again, 0.8, 0.3)}, params);
   for (size_t i = 0; i < params.size(); ++i)
     EXPECT_TRUE(at::allclose(loss_grads[i], -(0.8 - 0.3) * grads[i], 1e-12, 1e-14));
 

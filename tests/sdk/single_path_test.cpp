@@ -47,14 +47,11 @@ TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Spaces, SinglePathTest,
-                         ::testing::Values(PathCase{"nb201", "contiguous"},
-                                           PathCase{"nb201", "channels_last"},
-                                           PathCase{"darts", "contiguous"},
-                                           PathCase{"darts", "channels_last"}),
-                         [](const auto& info) {
-                           return info.param.space + "_" + info.param.memory_format;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Spaces, SinglePathTest,
+    ::testing::Values(PathCase{"nb201", "contiguous"}, PathCase{"nb201", "channels_last"},
+                      PathCase{"darts", "contiguous"}, PathCase{"darts", "channels_last"}),
+    [](const auto& info) { return info.param.space + "_" + info.param.memory_format; });
 
 TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
   SpaceOptions options;

@@ -80,8 +80,8 @@ TEST(Nb201Space, MutationChangesExactlyOneEdgeToAnotherOperation) {
 
 TEST(Nb201Space, NeighbourhoodIsTwentyFourDistinctCellsOneOperationAway) {
   const auto space = space_named("nb201");
-  const Architecture arch = space->parse(
-      "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|");
+  const Architecture arch =
+      space->parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|");
   const auto neighbours = space->neighbours(arch);
   ASSERT_EQ(neighbours.size(), 24u);
   EXPECT_EQ(std::set<Architecture>(neighbours.begin(), neighbours.end()).size(), 24u);
@@ -145,11 +145,13 @@ TEST(DartsSpace, NeighbourhoodChangesOneOperationOfOneKeptEdge) {
 
 TEST(DartsSpace, RejectsWhatTheSpaceCannotHold) {
   const auto space = space_named("darts");
-  const std::string cell = "[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-                           "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), "
-                           "('skip_connect', 0), ('dil_conv_3x3', 2)]";
-  const std::string good = "Genotype(normal=" + cell + ", normal_concat=[2, 3, 4, 5], reduce=" +
-                           cell + ", reduce_concat=[2, 3, 4, 5])";
+  const std::string cell =
+      "[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+      "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), "
+      "('skip_connect', 0), ('dil_conv_3x3', 2)]";
+  const std::string good = "Genotype(normal=" + cell +
+                           ", normal_concat=[2, 3, 4, 5], reduce=" + cell +
+                           ", reduce_concat=[2, 3, 4, 5])";
   EXPECT_NO_THROW(space->parse(good));
   auto message = [&](const std::string& text) {
     try {

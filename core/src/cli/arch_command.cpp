@@ -7,8 +7,8 @@
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
-#include "nasx/error.hpp"
 #include "nasx/darts/supernet.hpp"
+#include "nasx/error.hpp"
 #include "nasx/nb201/network.hpp"
 
 namespace po = boost::program_options;

@@ -30,9 +30,9 @@ NASX_API EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, 
 /// mode) and the running statistics are restored afterwards, so the evaluation leaves
 /// the supernet exactly as it found it: after single-path training the running
 /// statistics mix every path's, and most candidates score near chance with them.
-NASX_API EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDataset& data,
-                                  int64_t batch_size, int64_t max_batches = 0,
-                                  bool batch_statistics = false);
+NASX_API EvalResult evaluate_path(Supernet& net, const Architecture& arch,
+                                  const TensorDataset& data, int64_t batch_size,
+                                  int64_t max_batches = 0, bool batch_statistics = false);
 /// A standalone network.
 NASX_API EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,
                                      int64_t max_batches = 0);

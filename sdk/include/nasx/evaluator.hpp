@@ -26,14 +26,14 @@ struct Evaluation {
 /// scratch on a subset of the training split and reports validation accuracy.
 struct EvaluatorOptions {
   std::string name = "shared";
-  int64_t batches = 10;         ///< shared: validation minibatches, the same for every candidate
+  int64_t batches = 10;  ///< shared: validation minibatches, the same for every candidate
   std::string batchnorm = "batch";  ///< shared: "batch" statistics of each minibatch or "running"
-  int64_t epochs = 1;           ///< train: epochs
-  int64_t train_images = 2048;  ///< train: images of the training split it trains on (0: all)
-  int64_t valid_images = 1024;  ///< train: images of the search split it reports on (0: all)
-  int64_t channels = 0;         ///< train: network channels (0: [space] channels)
-  int64_t layers = 0;           ///< train: network cells (0: [space] layers)
-  double lr = 0.1;              ///< train: SGD learning rate, cosine to 0, Nesterov, wd 5e-4
+  int64_t epochs = 1;               ///< train: epochs
+  int64_t train_images = 2048;      ///< train: images of the training split it trains on (0: all)
+  int64_t valid_images = 1024;      ///< train: images of the search split it reports on (0: all)
+  int64_t channels = 0;             ///< train: network channels (0: [space] channels)
+  int64_t layers = 0;               ///< train: network cells (0: [space] layers)
+  double lr = 0.1;                  ///< train: SGD learning rate, cosine to 0, Nesterov, wd 5e-4
 };
 
 class NASX_API Evaluator {

@@ -54,8 +54,7 @@ OptionsBinding<Options>& bind_sampling_search(OptionsBinding<Options>& b) {
              "evaluator = shared: epochs of uniform single-path supernet training first "
              "(ignored with other evaluators)",
              Range{0.0, {}})
-      .field("w_lr", &O::w_lr, "shared weights: SGD learning rate, cosine-annealed",
-             Range{0.0, {}})
+      .field("w_lr", &O::w_lr, "shared weights: SGD learning rate, cosine-annealed", Range{0.0, {}})
       .field("w_lr_min", &O::w_lr_min, "shared weights: final learning rate", Range{0.0, 10.0})
       .field("w_momentum", &O::w_momentum, "shared weights: SGD momentum", Range{0.0, 0.999})
       .field("w_nesterov", &O::w_nesterov, "shared weights: Nesterov momentum")
@@ -118,10 +117,10 @@ struct NeighbourhoodScore {
   double own = 0;       ///< the architecture's own accuracy
   int64_t members = 0;  ///< architectures aggregated
 };
-NASX_API NeighbourhoodScore neighbourhood_score(
-    const SearchSpace& space, const Architecture& arch,
-    const std::function<double(const Architecture&)>& accuracy, int64_t sample, bool worst,
-    bool include_self, std::mt19937_64& rng);
+NASX_API NeighbourhoodScore
+neighbourhood_score(const SearchSpace& space, const Architecture& arch,
+                    const std::function<double(const Architecture&)>& accuracy, int64_t sample,
+                    bool worst, bool include_self, std::mt19937_64& rng);
 
 /// A generator's state as text and back, for checkpoints.
 NASX_API std::string rng_state(const std::mt19937_64& rng);

@@ -135,8 +135,8 @@ at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
 }
 
 at::Tensor SepConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
-  at::Tensor y = depthwise_conv2d(relu_x, block(depthwise_1_->weight, copy, copies_), stride_,
-                                  padding_, 1);
+  at::Tensor y =
+      depthwise_conv2d(relu_x, block(depthwise_1_->weight, copy, copies_), stride_, padding_, 1);
   y = batchnorm_copy(bn_1_, pointwise_copy(pointwise_1_, y, copy, copies_), copy, copies_);
   y = depthwise_conv2d(at::relu(y), block(depthwise_2_->weight, copy, copies_), 1, padding_, 1);
   return batchnorm_copy(bn_2_, pointwise_copy(pointwise_2_, y, copy, copies_), copy, copies_);

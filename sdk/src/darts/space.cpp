@@ -82,13 +82,14 @@ Genotype to_genotype(const Architecture& arch) {
   return genotype;
 }
 
-DartsSpace::DartsSpace(SpaceOptions options) : SearchSpace([&] {
-  if (options.layers == 0) options.layers = 8;
-  if (options.layers < 3)
-    throw ConfigError("space.layers = " + std::to_string(options.layers) +
-                      ": the DARTS space needs at least 3 cells (reductions at 1/3 and 2/3)");
-  return options;
-}()) {}
+DartsSpace::DartsSpace(SpaceOptions options)
+    : SearchSpace([&] {
+        if (options.layers == 0) options.layers = 8;
+        if (options.layers < 3)
+          throw ConfigError("space.layers = " + std::to_string(options.layers) +
+                            ": the DARTS space needs at least 3 cells (reductions at 1/3 and 2/3)");
+        return options;
+      }()) {}
 
 const std::vector<std::string>& DartsSpace::operations() const { return operation_names(); }
 
@@ -104,7 +105,9 @@ class PathNetwork final : public Network {
               Architecture arch)
       : net_(register_module("supernet", std::make_shared<DartsSupernet>(space, options, shape))),
         arch_(std::move(arch)) {}
-  at::Tensor forward(const at::Tensor& images) override { return net_->forward_path(images, arch_); }
+  at::Tensor forward(const at::Tensor& images) override {
+    return net_->forward_path(images, arch_);
+  }
 
  private:
   std::shared_ptr<DartsSupernet> net_;
@@ -185,7 +188,8 @@ Architecture DartsSpace::mutate(const Architecture& arch, std::mt19937_64& rng) 
   for (int64_t input = 0; input < node + 2; ++input)
     if (ops[static_cast<size_t>(edge_index(node, input))] == Architecture::kNoEdge)
       free.push_back(edge_index(node, input));
-  const auto target = static_cast<size_t>(free[static_cast<size_t>(uniform(rng, static_cast<int>(free.size())))]);
+  const auto target =
+      static_cast<size_t>(free[static_cast<size_t>(uniform(rng, static_cast<int>(free.size())))]);
   ops[target] = ops[edge];
   ops[edge] = Architecture::kNoEdge;
   return child;

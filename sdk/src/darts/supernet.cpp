@@ -61,15 +61,24 @@ at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights
 
 at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t op) {
   switch (op) {
-    case 0: return zero_op(x, stride_);
-    case 1: return max_pool_(x);
-    case 2: return avg_pool_(x);
-    case 3: return stride_ == 1 ? x : skip_reduce_->forward_copy(at::relu(x), edge);
-    case 4: return sep_3_->forward_copy(at::relu(x), edge);
-    case 5: return sep_5_->forward_copy(at::relu(x), edge);
-    case 6: return dil_3_->forward_copy(at::relu(x), edge);
-    case 7: return dil_5_->forward_copy(at::relu(x), edge);
-    default: TORCH_CHECK(false, "DARTS edge: no operation ", op);
+    case 0:
+      return zero_op(x, stride_);
+    case 1:
+      return max_pool_(x);
+    case 2:
+      return avg_pool_(x);
+    case 3:
+      return stride_ == 1 ? x : skip_reduce_->forward_copy(at::relu(x), edge);
+    case 4:
+      return sep_3_->forward_copy(at::relu(x), edge);
+    case 5:
+      return sep_5_->forward_copy(at::relu(x), edge);
+    case 6:
+      return dil_3_->forward_copy(at::relu(x), edge);
+    case 7:
+      return dil_5_->forward_copy(at::relu(x), edge);
+    default:
+      TORCH_CHECK(false, "DARTS edge: no operation ", op);
   }
 }
 

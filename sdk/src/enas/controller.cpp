@@ -29,23 +29,26 @@ ControllerOptions default_controller_options(const SearchSpace& space) {
 ControllerImpl::ControllerImpl(const SearchSpace& space, ControllerOptions options)
     : space_(space), options_(options), darts_(space.name() == "darts") {
   if (space.name() != "darts" && space.name() != "nb201")
-    throw ConfigError("the ENAS controller knows the darts and nb201 spaces, not '" +
-                      space.name() + "'");
+    throw ConfigError("the ENAS controller knows the darts and nb201 spaces, not '" + space.name() +
+                      "'");
   const int64_t h = options.hidden;
   for (int64_t l = 0; l < options.layers; ++l)
-    lstm_.push_back(register_module("lstm_" + std::to_string(l),
-                                    torch::nn::LSTMCell(torch::nn::LSTMCellOptions(h, h).bias(options.bias))));
+    lstm_.push_back(
+        register_module("lstm_" + std::to_string(l),
+                        torch::nn::LSTMCell(torch::nn::LSTMCellOptions(h, h).bias(options.bias))));
   start_ = register_parameter("start", at::zeros({1, h}));
   // The chosen operations: NB201 all 5, DARTS the 7 that are not `none`.
   const auto ops = static_cast<int64_t>(space.operations().size()) - (darts_ ? 1 : 0);
   op_embedding_ = register_module("op_embedding", torch::nn::Embedding(ops, h));
-  op_logits_ = register_module("op_logits",
-                               torch::nn::Linear(torch::nn::LinearOptions(h, ops).bias(options.bias)));
+  op_logits_ = register_module(
+      "op_logits", torch::nn::Linear(torch::nn::LinearOptions(h, ops).bias(options.bias)));
   if (darts_) {
-    attn_key_ = register_module("attn_key", torch::nn::Linear(torch::nn::LinearOptions(h, h).bias(false)));
-    attn_query_ =
-        register_module("attn_query", torch::nn::Linear(torch::nn::LinearOptions(h, h).bias(false)));
-    attn_v_ = register_module("attn_v", torch::nn::Linear(torch::nn::LinearOptions(h, 1).bias(false)));
+    attn_key_ =
+        register_module("attn_key", torch::nn::Linear(torch::nn::LinearOptions(h, h).bias(false)));
+    attn_query_ = register_module("attn_query",
+                                  torch::nn::Linear(torch::nn::LinearOptions(h, h).bias(false)));
+    attn_v_ =
+        register_module("attn_v", torch::nn::Linear(torch::nn::LinearOptions(h, 1).bias(false)));
   }
   at::NoGradGuard no_grad;
   for (auto& p : parameters()) p.uniform_(-0.1, 0.1);
@@ -55,7 +58,9 @@ int64_t ControllerImpl::decisions_per_architecture() const {
   return darts_ ? 2 * kDartsNodes * 4 : space_.edges_per_cell();
 }
 
-ControllerSample ControllerImpl::sample(std::mt19937_64& rng) { return run(Mode::Sample, {}, &rng); }
+ControllerSample ControllerImpl::sample(std::mt19937_64& rng) {
+  return run(Mode::Sample, {}, &rng);
+}
 
 ControllerSample ControllerImpl::replay(const std::vector<int64_t>& decisions) {
   if (static_cast<int64_t>(decisions.size()) != decisions_per_architecture())

@@ -12,30 +12,36 @@ const int kNone = 0, kSkip = 1, kConv1x1 = 2, kConv3x3 = 3, kAvgPool = 4;
 
 SearchConvImpl::SearchConvImpl(int64_t c, int64_t kernel)
     : conv_(register_module(
-          "conv",
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, kernel).padding(kernel / 2).bias(true)))),
-      bn_(register_module("bn",
-                          torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).affine(false)))) {}
+          "conv", torch::nn::Conv2d(
+                      torch::nn::Conv2dOptions(c, c, kernel).padding(kernel / 2).bias(true)))),
+      bn_(register_module(
+          "bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).affine(false)))) {}
 
 at::Tensor SearchConvImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
 
 SearchCellImpl::SearchCellImpl(int64_t c) {
   for (int edge = 0; edge < kEdges; ++edge) {
-    conv_1x1_.push_back(register_module("edge_" + std::to_string(edge) + "_nor_conv_1x1",
-                                        SearchConv(c, 1)));
-    conv_3x3_.push_back(register_module("edge_" + std::to_string(edge) + "_nor_conv_3x3",
-                                        SearchConv(c, 3)));
+    conv_1x1_.push_back(
+        register_module("edge_" + std::to_string(edge) + "_nor_conv_1x1", SearchConv(c, 1)));
+    conv_3x3_.push_back(
+        register_module("edge_" + std::to_string(edge) + "_nor_conv_3x3", SearchConv(c, 3)));
   }
 }
 
 at::Tensor SearchCellImpl::apply(int64_t edge, int op, const at::Tensor& x) {
   switch (op) {
-    case kNone: return at::zeros_like(x);
-    case kSkip: return x;
-    case kConv1x1: return conv_1x1_[static_cast<size_t>(edge)](x);
-    case kConv3x3: return conv_3x3_[static_cast<size_t>(edge)](x);
-    case kAvgPool: return at::avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false, false);
-    default: TORCH_CHECK(false, "NB201 edge: no operation ", op);
+    case kNone:
+      return at::zeros_like(x);
+    case kSkip:
+      return x;
+    case kConv1x1:
+      return conv_1x1_[static_cast<size_t>(edge)](x);
+    case kConv3x3:
+      return conv_3x3_[static_cast<size_t>(edge)](x);
+    case kAvgPool:
+      return at::avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false, false);
+    default:
+      TORCH_CHECK(false, "NB201 edge: no operation ", op);
   }
 }
 
@@ -146,10 +152,11 @@ Arch to_arch(const Architecture& arch) {
   return cell;
 }
 
-Nb201Space::Nb201Space(SpaceOptions options) : SearchSpace([&] {
-  if (options.layers == 0) options.layers = 5;
-  return options;
-}()) {}
+Nb201Space::Nb201Space(SpaceOptions options)
+    : SearchSpace([&] {
+        if (options.layers == 0) options.layers = 5;
+        return options;
+      }()) {}
 
 std::shared_ptr<Supernet> Nb201Space::build_supernet(const DataShape& shape) const {
   return std::make_shared<Nb201Supernet>(*this, options(), shape);

@@ -17,8 +17,8 @@ struct RunPaths {
         genotype(root / "genotype.txt"),
         summary(root / "summary.json") {}
 
-  std::filesystem::path dir, config, events, genotypes, evaluations, checkpoint_dir, checkpoint, genotype,
-      summary;
+  std::filesystem::path dir, config, events, genotypes, evaluations, checkpoint_dir, checkpoint,
+      genotype, summary;
 };
 
 }  // namespace nasx::core

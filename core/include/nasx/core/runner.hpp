@@ -5,9 +5,9 @@
 #include <ostream>
 #include <string>
 
+#include "nasx/architecture.hpp"
 #include "nasx/core/config.hpp"
 #include "nasx/core/run_paths.hpp"
-#include "nasx/architecture.hpp"
 
 namespace nasx::core {
 
@@ -17,7 +17,7 @@ class PluginRegistry;
 struct RunResult {
   std::filesystem::path run_dir;
   Architecture architecture;
-  std::string genotype;  ///< the architecture's canonical text
+  std::string genotype;                   ///< the architecture's canonical text
   std::map<std::string, double> metrics;  ///< final metrics, as in summary.json
 };
 

@@ -33,11 +33,11 @@ class SearchSpace;
 namespace enas {
 
 struct ControllerOptions {
-  int64_t hidden = 32;          ///< LSTM width
-  int64_t layers = 2;           ///< stacked LSTM cells
-  bool bias = true;             ///< biases in the LSTM and the operation logits
-  double temperature = 5.0;     ///< logits / temperature before the tanh bound (0: none)
-  double tanh_constant = 2.5;   ///< operation logits bounded by tanh_constant * tanh(.)
+  int64_t hidden = 32;               ///< LSTM width
+  int64_t layers = 2;                ///< stacked LSTM cells
+  bool bias = true;                  ///< biases in the LSTM and the operation logits
+  double temperature = 5.0;          ///< logits / temperature before the tanh bound (0: none)
+  double tanh_constant = 2.5;        ///< operation logits bounded by tanh_constant * tanh(.)
   double input_tanh_constant = 1.1;  ///< DARTS: input logits bound
 };
 
