@@ -5,6 +5,11 @@
 // validation minibatch with the shared weights (eval mode), and learns by REINFORCE
 // with a moving-average baseline. After the last epoch, the answer is the best of
 // `final_samples` sampled architectures measured by the run's evaluator.
+// Rewards use each minibatch's BatchNorm statistics by default: with the running ones
+// (the reference's eval mode) single-path training leaves statistics that mix every
+// path's, and on NB201/Fashion-MNIST the rewards stayed at chance (mean 0.11 over 20
+// epochs) and the controller's entropy at its maximum; `reward_batchnorm = "running"`
+// restores the reference's behaviour.
 // Controller, REINFORCE and single-path training are the SDK's.
 
 #include <set>
@@ -36,6 +41,7 @@ struct EnasOptions {
   double entropy_weight = 1e-4;
   double baseline_decay = 0.99;
   int64_t reward_batch = 128;
+  std::string reward_batchnorm = "batch";
   int64_t final_samples = 100;
 };
 
@@ -69,6 +75,10 @@ const nasx::OptionsBinding<EnasOptions>& binding() {
                  Range{0.0, 1.0})
           .field("reward_batch", &O::reward_batch,
                  "validation images per reward (one minibatch, eval mode)", Range{1.0, {}})
+          .field("reward_batchnorm", &O::reward_batchnorm,
+                 "BatchNorm statistics for rewards: each minibatch's (running ones restored) or "
+                 "the running ones (the reference's eval mode)",
+                 {"batch", "running"})
           .field("final_samples", &O::final_samples,
                  "sampled architectures measured by the evaluator for the answer", Range{1.0, {}});
   return b;
@@ -173,7 +183,9 @@ class Enas final : public nasx::SearchStrategy {
       const nasx::Batch batch = reward_batch();
       const nasx::TensorDataset reward_set{batch.images, batch.labels};
       const double accuracy =
-          nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size()).accuracy;
+          nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size(), 0,
+                              options_.reward_batchnorm == "batch")
+              .accuracy;
       reward_sum += reinforce_->add(sample, accuracy);
       entropy_sum += sample.entropy.item<double>();
     }
