@@ -26,14 +26,15 @@
 
 namespace {
 
-struct EnasOptions {
+// Shared weights: AutoDL's NB201 port (SGD lr 0.05 cosine to 5e-4, Nesterov, wd 2.5e-4).
+struct EnasOptions : nasx::WeightSgdParams {
+  EnasOptions() {
+    w_lr = 0.05;
+    w_lr_min = 5e-4;
+    w_nesterov = true;
+    w_weight_decay = 2.5e-4;
+  }
   int64_t epochs = 250;
-  double w_lr = 0.05;
-  double w_lr_min = 5e-4;
-  double w_momentum = 0.9;
-  bool w_nesterov = true;
-  double w_weight_decay = 2.5e-4;
-  double grad_clip = 5.0;
   int64_t steps_per_epoch = 0;
   int64_t controller_samples = 1000;
   int64_t samples_per_update = 20;
@@ -99,15 +100,7 @@ class Enas final : public nasx::SearchStrategy {
     reinforce.baseline_decay = options_.baseline_decay;
     reinforce.samples_per_update = options_.samples_per_update;
     reinforce_.emplace(controller_, reinforce);
-    nasx::SgdOptions sgd;
-    sgd.lr = options_.w_lr;
-    sgd.lr_min = options_.w_lr_min;
-    sgd.momentum = options_.w_momentum;
-    sgd.nesterov = options_.w_nesterov;
-    sgd.weight_decay = options_.w_weight_decay;
-    sgd.grad_clip = options_.grad_clip;
-    sgd.epochs = options_.epochs;
-    weight_optimizer_.emplace(ctx.supernet().weight_parameters(), sgd);
+    weight_optimizer_.emplace(ctx.supernet().weight_parameters(), options_.sgd(options_.epochs));
     train_loader_.emplace(ctx.data().train, ctx.batch_size(), nasx::derive_seed(ctx.seed(), 14));
     reward_loader_.emplace(ctx.data().search,
                            std::min(options_.reward_batch, ctx.data().search.size()),
@@ -182,10 +175,9 @@ class Enas final : public nasx::SearchStrategy {
       const nasx::enas::ControllerSample sample = controller_->sample(rng_);
       const nasx::Batch batch = reward_batch();
       const nasx::TensorDataset reward_set{batch.images, batch.labels};
-      const double accuracy =
-          nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size(), 0,
-                              options_.reward_batchnorm == "batch")
-              .accuracy;
+      const double accuracy = nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size(),
+                                                  0, options_.reward_batchnorm == "batch")
+                                  .accuracy;
       reward_sum += reinforce_->add(sample, accuracy);
       entropy_sum += sample.entropy.item<double>();
     }

@@ -81,15 +81,8 @@ void SamplingSearch::setup_sampling(Context& ctx, const SamplingSearchOptions& o
   options_ = options;
   space_ = &ctx.space();
   supernet_epochs_ = ctx.evaluator() == "shared" ? options.supernet_epochs : 0;
-  SgdOptions sgd;
-  sgd.lr = options.w_lr;
-  sgd.lr_min = options.w_lr_min;
-  sgd.momentum = options.w_momentum;
-  sgd.nesterov = options.w_nesterov;
-  sgd.weight_decay = options.w_weight_decay;
-  sgd.grad_clip = options.grad_clip;
-  sgd.epochs = std::max<int64_t>(1, supernet_epochs_);
-  optimizer_.emplace(ctx.supernet().weight_parameters(), sgd);
+  optimizer_.emplace(ctx.supernet().weight_parameters(),
+                     options.sgd(std::max<int64_t>(1, supernet_epochs_)));
   loader_.emplace(ctx.data().train, ctx.batch_size(), derive_seed(ctx.seed(), 13));
   rng_.seed(derive_seed(ctx.seed(), 22));
 }

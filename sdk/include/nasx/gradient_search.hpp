@@ -19,14 +19,8 @@
 namespace nasx {
 
 /// The settings all gradient strategies share; defaults are DARTS' reference ones.
-struct GradientSearchOptions {
+struct GradientSearchOptions : WeightSgdParams {
   int64_t epochs = 50;
-  double w_lr = 0.025;
-  double w_lr_min = 0.001;
-  double w_momentum = 0.9;
-  bool w_nesterov = false;
-  double w_weight_decay = 3e-4;
-  double grad_clip = 5.0;
   double arch_lr = 3e-4;
   double arch_beta1 = 0.5;
   double arch_beta2 = 0.999;

@@ -36,6 +36,29 @@ struct SgdOptions {
   bool nesterov = false;
 };
 
+/// The weight-SGD settings search strategies expose as parameters (w_lr, ...; DARTS'
+/// defaults), and the SgdOptions they stand for over a schedule of `epochs`.
+struct WeightSgdParams {
+  double w_lr = 0.025;
+  double w_lr_min = 0.001;
+  double w_momentum = 0.9;
+  bool w_nesterov = false;
+  double w_weight_decay = 3e-4;
+  double grad_clip = 5.0;
+
+  SgdOptions sgd(int64_t epochs) const {
+    SgdOptions options;
+    options.lr = w_lr;
+    options.lr_min = w_lr_min;
+    options.momentum = w_momentum;
+    options.nesterov = w_nesterov;
+    options.weight_decay = w_weight_decay;
+    options.grad_clip = grad_clip;
+    options.epochs = epochs;
+    return options;
+  }
+};
+
 class NASX_API WeightOptimizer {
  public:
   WeightOptimizer(std::vector<at::Tensor> params, SgdOptions options);

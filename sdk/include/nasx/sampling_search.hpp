@@ -34,16 +34,14 @@ NASX_API std::map<std::string, double> train_paths_epoch(
 
 /// The settings sampling strategies share. Weight defaults: the NB201 port's (SGD lr
 /// 0.025 Nesterov, momentum 0.9, wd 5e-4, cosine to 0.001, clip 5).
-struct SamplingSearchOptions {
+struct SamplingSearchOptions : WeightSgdParams {
   int64_t supernet_epochs = 50;
-  double w_lr = 0.025;
-  double w_lr_min = 0.001;
-  double w_momentum = 0.9;
-  bool w_nesterov = true;
-  double w_weight_decay = 5e-4;
-  double grad_clip = 5.0;
   int64_t steps_per_epoch = 0;
   int64_t evaluations_per_step = 10;
+  SamplingSearchOptions() {
+    w_nesterov = true;
+    w_weight_decay = 5e-4;
+  }
 };
 
 template <class Options>
