@@ -11,6 +11,23 @@ namespace nasx {
 
 SearchSpace::~SearchSpace() = default;
 Network::~Network() = default;
+
+std::pair<at::Tensor, at::Tensor> Network::forward_with_auxiliary(const at::Tensor& images) {
+  return {forward(images), at::Tensor()};
+}
+
+void Network::set_drop_path(double, at::Generator) {}
+
+const char* const kAuxiliaryPrefix = "auxiliary.";
+
+int64_t count_parameters(const torch::nn::Module& module, bool with_auxiliary) {
+  int64_t total = 0;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (!with_auxiliary && item.key().rfind(kAuxiliaryPrefix, 0) == 0) continue;
+    total += item.value().numel();
+  }
+  return total;
+}
 Supernet::~Supernet() = default;
 
 std::vector<at::Tensor> Supernet::arch_weights() {

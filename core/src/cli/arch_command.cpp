@@ -93,7 +93,7 @@ int arch_command(const Args& args) {
               << "network:    the benchmark's, C=" << network.channels
               << ", N=" << network.cells_per_stage << ", " << in_channels << " input channels, "
               << classes << " classes\n"
-              << "parameters: " << with_thousands(nb201::count_parameters(net)) << "\n";
+              << "parameters: " << with_thousands(count_parameters(net)) << "\n";
     return 0;
   }
   if (space == "darts") {

@@ -4,8 +4,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 
 #include "nasx/architecture.hpp"
@@ -35,7 +37,23 @@ class NASX_API Network : public torch::nn::Module {
  public:
   ~Network() override;
   virtual at::Tensor forward(const at::Tensor& images) = 0;
+
+  /// The logits and, for a network with an auxiliary head in training mode, the
+  /// auxiliary head's logits (undefined otherwise). The trainer calls this one.
+  virtual std::pair<at::Tensor, at::Tensor> forward_with_auxiliary(const at::Tensor& images);
+
+  /// Drop-path probability for the following training passes, masks drawn from
+  /// `generator` (a CPU generator). Networks without drop path ignore it.
+  virtual void set_drop_path(double probability, at::Generator generator);
 };
+
+/// Name prefix of an auxiliary head's parameters ("auxiliary."): counted apart,
+/// since the head exists only for training.
+NASX_API extern const char* const kAuxiliaryPrefix;
+
+/// Trainable parameters of `module`; with `with_auxiliary` false, those whose name
+/// starts with kAuxiliaryPrefix are left out.
+NASX_API int64_t count_parameters(const torch::nn::Module& module, bool with_auxiliary = true);
 
 /// A cell search space: its operations, its architectures (text forms, sampling,
 /// mutation, neighbourhoods, derivation from architecture weights) and the networks

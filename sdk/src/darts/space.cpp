@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/darts/network.hpp"
 #include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
 
@@ -97,32 +98,14 @@ std::shared_ptr<Supernet> DartsSpace::build_supernet(const DataShape& shape) con
   return std::make_shared<DartsSupernet>(*this, options(), shape);
 }
 
-namespace {
-
-class PathNetwork final : public Network {
- public:
-  PathNetwork(const SearchSpace& space, const SpaceOptions& options, const DataShape& shape,
-              Architecture arch)
-      : net_(register_module("supernet", std::make_shared<DartsSupernet>(space, options, shape))),
-        arch_(std::move(arch)) {}
-  at::Tensor forward(const at::Tensor& images) override {
-    return net_->forward_path(images, arch_);
-  }
-
- private:
-  std::shared_ptr<DartsSupernet> net_;
-  Architecture arch_;
-};
-
-}  // namespace
-
 std::shared_ptr<Network> DartsSpace::build_network(const Architecture& arch, const DataShape& shape,
                                                    int64_t channels, int64_t layers) const {
   check(arch);
-  SpaceOptions sized = options();
-  if (channels > 0) sized.channels = channels;
-  if (layers > 0) sized.layers = layers;
-  return std::make_shared<PathNetwork>(*this, sized, shape, arch);
+  darts::EvalNetworkOptions sized;
+  sized.channels = channels > 0 ? channels : options().channels;
+  sized.layers = layers > 0 ? layers : options().layers;
+  sized.stem_multiplier = options().stem_multiplier;
+  return std::make_shared<darts::EvalNetwork>(to_genotype(arch), shape, sized);
 }
 
 Architecture DartsSpace::parse(std::string_view text) const {

@@ -81,10 +81,4 @@ at::Tensor Network::forward(const at::Tensor& images) {
   return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
 }
 
-int64_t count_parameters(const torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
-  return total;
-}
-
 }  // namespace nasx::nb201

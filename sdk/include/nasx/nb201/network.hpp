@@ -66,7 +66,4 @@ class NASX_API Network : public nasx::Network {
   torch::nn::Linear classifier_{nullptr};
 };
 
-/// Number of trainable parameters of a module.
-NASX_API int64_t count_parameters(const torch::nn::Module& module);
-
 }  // namespace nasx::nb201
