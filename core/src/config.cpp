@@ -96,8 +96,51 @@ const auto& evaluator_binding() {
   return binding;
 }
 
-const std::vector<std::string> kSections = {"experiment", "data",   "space",
-                                            "evaluator",  "search", "select"};
+const auto& train_section_binding() {
+  static const auto binding =
+      OptionsBinding<TrainSection>()
+          .field("protocol", &TrainSection::protocol,
+                 "whose defaults fill the keys left out: the DARTS reference's final training "
+                 "or NAS-Bench-201's (\"\": the space's)",
+                 {"", "darts", "nb201"})
+          .field("channels", &TrainSection::channels, "C of the network (DARTS 36, NB201 16)",
+                 {1.0, 4096.0})
+          .field("layers", &TrainSection::layers, "DARTS: cells (20); NB201: cells per stage (5)",
+                 {1.0, 256.0})
+          .field("test_every", &TrainSection::test_every,
+                 "evaluate on the test split every this many epochs (and after the last)",
+                 {1.0, {}});
+  return binding;
+}
+
+const auto& train_options_binding() {
+  static const auto binding =
+      OptionsBinding<TrainOptions>()
+          .field("epochs", &TrainOptions::epochs, "epochs (DARTS 600, NB201 200)", {1.0, {}})
+          .field("batch_size", &TrainOptions::batch_size, "minibatch size (DARTS 96, NB201 256)",
+                 {1.0, 65536.0})
+          .field("lr", &TrainOptions::lr, "SGD learning rate, cosine-annealed per epoch",
+                 {0.0, 10.0})
+          .field("lr_min", &TrainOptions::lr_min, "learning rate of the last epoch's schedule end",
+                 {0.0, 10.0})
+          .field("momentum", &TrainOptions::momentum, "SGD momentum", {0.0, 1.0})
+          .field("nesterov", &TrainOptions::nesterov, "Nesterov momentum (NB201)")
+          .field("weight_decay", &TrainOptions::weight_decay, "L2 weight decay", {0.0, 1.0})
+          .field("grad_clip", &TrainOptions::grad_clip, "gradient-norm clip (0: off)", {0.0, {}})
+          .field("auxiliary_weight", &TrainOptions::auxiliary_weight,
+                 "loss weight of the DARTS auxiliary head (0: not trained)", {0.0, 10.0})
+          .field("drop_path_prob", &TrainOptions::drop_path_prob,
+                 "DARTS drop-path probability, reached linearly over the epochs", {0.0, 0.95})
+          .field("cutout", &TrainOptions::cutout, "cutout square side in pixels (0: off)",
+                 {0.0, 1024.0})
+          .field("crop_padding", &TrainOptions::crop_padding,
+                 "random crops after zero padding by this many pixels (0: off)", {0.0, 64.0})
+          .field("flip", &TrainOptions::flip, "random horizontal flips");
+  return binding;
+}
+
+const std::vector<std::string> kSections = {"experiment", "data",   "space", "evaluator",
+                                            "search",     "select", "train"};
 
 /// Where a value or key came from, for messages.
 class Locator {
@@ -321,6 +364,55 @@ const ParamSchema& data_schema() { return data_binding().schema(); }
 const ParamSchema& space_schema() { return space_binding().schema(); }
 const ParamSchema& evaluator_schema() { return evaluator_binding().schema(); }
 
+const ParamSchema& train_schema() {
+  static const ParamSchema schema = [] {
+    ParamSchema merged;
+    for (const auto& spec : train_section_binding().schema().specs()) merged.add(spec);
+    for (const auto& spec : train_options_binding().schema().specs()) merged.add(spec);
+    return merged;
+  }();
+  return schema;
+}
+
+TrainSection train_protocol(const std::string& protocol) {
+  TrainSection section;
+  section.protocol = protocol;
+  TrainOptions& o = section.options;
+  if (protocol == "darts") {
+    section.channels = 36;
+    section.layers = 20;
+    o.epochs = 600;
+    o.batch_size = 96;
+    o.lr = 0.025;
+    o.lr_min = 0.0;
+    o.momentum = 0.9;
+    o.nesterov = false;
+    o.weight_decay = 3e-4;
+    o.grad_clip = 5.0;
+    o.auxiliary_weight = 0.4;
+    o.drop_path_prob = 0.2;
+    o.cutout = 16;
+    o.crop_padding = 4;
+    o.flip = true;
+  } else if (protocol == "nb201") {
+    section.channels = 16;
+    section.layers = 5;
+    o.epochs = 200;
+    o.batch_size = 256;
+    o.lr = 0.1;
+    o.lr_min = 0.0;
+    o.momentum = 0.9;
+    o.nesterov = true;
+    o.weight_decay = 5e-4;
+    o.grad_clip = 0.0;
+    o.crop_padding = 4;
+    o.flip = true;
+  } else {
+    throw ConfigError("unknown training protocol '" + protocol + "' (known: darts, nb201)");
+  }
+  return section;
+}
+
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   auto distance = [](const std::string& a, const std::string& b) {
     std::vector<size_t> row(b.size() + 1);
@@ -349,10 +441,10 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
-                          const PluginRegistry& registry) {
+                          const PluginRegistry& registry, ConfigUse use) {
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    if (!path.empty()) root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream out;
     out << path;
@@ -366,7 +458,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   }
   std::map<std::string, std::string> override_sources;
   for (const auto& assignment : overrides) apply_override(root, assignment, override_sources);
-  const Locator where(path, override_sources);
+  const Locator where(path.empty() ? std::string("(defaults)") : path, override_sources);
 
   for (auto&& [key, node] : root) {
     const std::string name(key.str());
@@ -374,7 +466,8 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
     std::string message = "unknown section or key '" + name + "'";
     const std::string guess = did_you_mean(name, kSections);
     if (!guess.empty()) message += "; did you mean '" + guess + "'?";
-    message += " (sections: [experiment], [data], [space], [evaluator], [search], [select])";
+    message +=
+        " (sections: [experiment], [data], [space], [evaluator], [search], [select], [train])";
     fail(where.at(name, key.source()), message);
   }
 
@@ -392,9 +485,30 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
       evaluator_binding().read(validate_table(section_table(root, "evaluator", where), "evaluator",
                                               evaluator_schema(), {}, "[evaluator]", where));
 
+  if (const toml::node* train = root.get("train")) {
+    const toml::table& table = section_table(root, "train", where);
+    (void)train;
+    const ParamValues given = validate_table(table, "train", train_schema(), {}, "[train]", where);
+    std::string protocol = std::get<std::string>(given.at("protocol"));
+    if (protocol.empty()) protocol = config.space.name;
+    const TrainSection defaults = train_protocol(protocol);
+    ParamValues section = train_section_binding().values(defaults);
+    ParamValues options = train_options_binding().values(defaults.options);
+    for (auto&& [key, node] : table) {
+      const std::string name(key.str());
+      (section.count(name) ? section : options)[name] = given.at(name);
+    }
+    section["protocol"] = protocol;
+    config.train = train_section_binding().read(section);
+    config.train.options = train_options_binding().read(options);
+    config.train.present = true;
+  }
+
   const toml::table& search = section_table(root, "search", where);
-  if (root.get("search") == nullptr)
+  if (root.get("search") == nullptr) {
+    if (use == ConfigUse::train) return config;
     fail(path, "missing [search] table; add one with strategy = \"darts\"");
+  }
   config.search.strategy = required_string(search, "search", "strategy", where, "");
   const PluginInfo& strategy = find_plugin(registry, NASX_KIND_STRATEGY, config.search.strategy,
                                            search, "search", "strategy", where);
@@ -416,9 +530,17 @@ std::string RunConfig::to_toml() const {
   write_values(out, "experiment", experiment_binding().values(experiment));
   write_values(out, "data", data_binding().values(data));
   write_values(out, "space", space_binding().values(space));
-  write_values(out, "evaluator", evaluator_binding().values(evaluator));
-  write_values(out, "search", search.params, {{"strategy", search.strategy}});
-  write_values(out, "select", select.params, {{"selector", select.selector}});
+  if (!search.strategy.empty()) {
+    write_values(out, "evaluator", evaluator_binding().values(evaluator));
+    write_values(out, "search", search.params, {{"strategy", search.strategy}});
+    write_values(out, "select", select.params, {{"selector", select.selector}});
+  }
+  if (train.present) {
+    ParamValues values = train_section_binding().values(train);
+    const ParamValues options = train_options_binding().values(train.options);
+    values.insert(options.begin(), options.end());
+    write_values(out, "train", values);
+  }
   return out.str();
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/run_support.hpp"
+#include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
 #include "nasx/evaluator.hpp"
@@ -46,28 +49,6 @@ std::string matrix_json(const at::Tensor& matrix) {
     out += "]";
   }
   return out + "]";
-}
-
-std::string now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buffer;
-}
-
-c10::Device parse_device(const std::string& text) {
-  try {
-    c10::Device device(text);
-    if (device.is_cuda() && !at::hasCUDA())
-      throw ConfigError("experiment.device = \"" + text +
-                        "\" but this LibTorch has no CUDA device available; use \"cpu\"");
-    return device;
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const std::exception&) {
-    throw ConfigError("experiment.device: '" + text +
-                      "' is not a device (use \"cpu\" or \"cuda:0\")");
-  }
 }
 
 /// A new run folder with its resolved config, or a check that `resume` has something to do.
@@ -111,14 +92,35 @@ std::map<std::string, double> validation_metrics(Supernet& net, const DataSplits
 
 }  // namespace
 
+namespace {
+
+/// The [train] part of a run: the found architecture trained in run_dir/train,
+/// continuing an interrupted training there.
+void train_answer(const RunConfig& config, const fs::path& run_dir, const std::string& genotype,
+                  RunResult& result, std::ostream& out, bool interactive) {
+  const fs::path dir = run_dir / "train";
+  const TrainRunResult trained =
+      run_training(config, genotype, dir, is_training_folder(dir), out, interactive);
+  for (const auto& [name, value] : trained.metrics) result.metrics["trained_" + name] = value;
+}
+
+}  // namespace
+
 RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resume,
                      const PluginRegistry& registry, std::ostream& out, bool interactive) {
   const RunPaths paths(run_dir);
+  // A finished search whose [train] part was interrupted: only the training is left.
+  if (resume && config.train.present && fs::exists(paths.summary) &&
+      !fs::exists(TrainPaths(run_dir / "train").summary)) {
+    std::ifstream in(paths.genotype);
+    RunResult result;
+    result.run_dir = run_dir;
+    std::getline(in, result.genotype);
+    train_answer(config, run_dir, result.genotype, result, out, interactive);
+    return result;
+  }
   const c10::Device device = parse_device(config.experiment.device);
-  // This LibTorch starts with one OpenMP thread whatever the machine has; 0 means all cores.
-  at::set_num_threads(config.experiment.threads > 0
-                          ? static_cast<int>(config.experiment.threads)
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_threads(config.experiment.threads);
 
   // Everything that can fail on bad input happens before the run folder is touched.
   const PluginInfo& strategy_info = registry.find(NASX_KIND_STRATEGY, config.search.strategy);
@@ -292,6 +294,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                                                .str() +
                                            "\n");
   events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
+  if (config.train.present) train_answer(config, run_dir, genotype_text, result, out, interactive);
   return result;
 }
 

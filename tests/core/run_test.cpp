@@ -16,6 +16,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/nasx_process.hpp"
+
 namespace nasx {
 namespace {
 
@@ -23,28 +25,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-const std::string kNasx = NASX_TEST_BINARY;
-
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
-
-/// Runs nasx with `args` (shell words), optionally with `env` ("NAME=value") set.
-Outcome run_nasx(const std::string& args, const std::string& env = "") {
-  Outcome outcome;
-  FILE* pipe = ::popen((env + " " + kNasx + " " + args + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return outcome;
-}
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using testing::kNasx;
+using testing::Outcome;
+using testing::read;
+using testing::run_nasx;
 
 class Run : public ::testing::Test {
  protected:
@@ -149,30 +133,12 @@ TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   const fs::path killed = dir_ / "killed";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::freopen("/dev/null", "w", stdout);
-    std::vector<std::string> words = {kNasx, "run"};
-    std::istringstream split(cfg + " --out " + killed.string());
-    for (std::string word; split >> word;) words.push_back(word);
-    std::vector<char*> argv;
-    for (auto& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
-    ::execv(kNasx.c_str(), argv.data());
-    ::_exit(127);
-  }
   // Kill it with SIGKILL right after the checkpoint of step kill_after.
   const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after) + ",";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (std::chrono::steady_clock::now() < deadline &&
-         read(killed / "events.jsonl").find(marker) == std::string::npos)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  while (std::chrono::steady_clock::now() < deadline && !fs::exists(killed / "checkpoint/state.pt"))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before it could be killed";
+  ASSERT_TRUE(testing::run_and_kill_when("run " + cfg + " --out " + killed.string(), [&] {
+    return read(killed / "events.jsonl").find(marker) != std::string::npos &&
+           fs::exists(killed / "checkpoint/state.pt");
+  })) << "the run ended before it could be killed";
   ASSERT_FALSE(fs::exists(killed / "summary.json")) << "the run ended before it could be killed";
 
   const Outcome resumed = run_nasx("resume " + killed.string());
@@ -322,7 +288,7 @@ TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
   EXPECT_THAT(nb201.output, HasSubstr("parameters: 559,386"));
   const Outcome wider = run_nasx(
       "arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|' "
-      "--in-channels 1 --set channels=8");
+      "--in-channels 1 --channels 8");
   EXPECT_EQ(wider.exit_code, 0) << wider.output;
   EXPECT_THAT(wider.output, HasSubstr("C=8, N=5, 1 input channels"));
   const Outcome darts = run_nasx(
@@ -335,6 +301,8 @@ TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
   EXPECT_EQ(darts.exit_code, 0) << darts.output;
   EXPECT_THAT(darts.output, HasSubstr("space:      darts"));
   EXPECT_THAT(darts.output, HasSubstr("normal_concat=[2, 3, 4, 5]"));
+  // The reference's DARTS_V2 figures at C=36, 20 cells.
+  EXPECT_THAT(darts.output, HasSubstr("parameters: 3,349,342 (3,825,768 with the auxiliary head)"));
   const Outcome bad =
       run_nasx("arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~3|+|none~0|none~1|none~2|'");
   EXPECT_EQ(bad.exit_code, 1);

@@ -1,5 +1,5 @@
 // nasx arch: parse an architecture, print its space, canonical form and the
-// parameter count of the network it builds.
+// parameter count and FLOPs of its evaluation network.
 
 #include <iostream>
 #include <sstream>
@@ -7,9 +7,9 @@
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
-#include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
-#include "nasx/nb201/network.hpp"
+#include "nasx/probe.hpp"
+#include "nasx/space.hpp"
 
 namespace po = boost::program_options;
 
@@ -34,81 +34,59 @@ std::string space_of(const std::string& text) {
                     "or give --space");
 }
 
-/// KEY=VALUE settings of the network (--set channels=16 --set cells_per_stage=5).
-nb201::NetworkOptions nb201_options(const std::vector<std::string>& settings) {
-  nb201::NetworkOptions options;
-  for (const auto& setting : settings) {
-    const auto eq = setting.find('=');
-    const std::string key = setting.substr(0, eq);
-    int64_t value = 0;
-    try {
-      value = eq == std::string::npos ? -1 : std::stoll(setting.substr(eq + 1));
-    } catch (const std::exception&) {
-      value = -1;
-    }
-    if (value < 1)
-      throw ConfigError("--set " + setting + ": expected KEY=N with a positive integer N");
-    if (key == "channels")
-      options.channels = value;
-    else if (key == "cells_per_stage")
-      options.cells_per_stage = value;
-    else
-      throw ConfigError("--set " + setting +
-                        ": unknown key for the NAS-Bench-201 network (channels, cells_per_stage)");
-  }
-  return options;
-}
-
 }  // namespace
 
 int arch_command(const Args& args) {
   po::options_description options("options");
   options.add_options()("arch", po::value<std::string>(), "the architecture string")(
       "space", po::value<std::string>(), "darts or nb201 (default: guessed from the string)")(
+      "channels", po::value<int64_t>(), "C of the network (default: DARTS 36, NB201 16)")(
+      "layers", po::value<int64_t>(),
+      "DARTS: cells (default 20); NB201: cells per stage (default 5)")(
       "in-channels", po::value<int64_t>()->default_value(3), "image channels")(
-      "classes", po::value<int64_t>()->default_value(10), "classes")(
-      "set", po::value<std::vector<std::string>>()->composing(),
-      "network setting, e.g. --set channels=16 (NAS-Bench-201: channels, cells_per_stage)");
+      "image-size", po::value<int64_t>()->default_value(32), "image height and width (FLOPs)")(
+      "classes", po::value<int64_t>()->default_value(10), "classes");
   po::variables_map vm;
   if (!parse_args(args,
-                  "usage: nasx arch STRING [--space darts|nb201] [--in-channels N] [--classes N] "
-                  "[--set key=value]...",
+                  "usage: nasx arch STRING [--space darts|nb201] [--channels C] [--layers N] "
+                  "[--in-channels N] [--image-size N] [--classes N]\n\n"
+                  "Parses an architecture and prints its canonical form and the parameter count "
+                  "and FLOPs of its evaluation network (by default the references': DARTS C=36, "
+                  "20 cells; NAS-Bench-201 C=16, N=5; 3x32x32 images, 10 classes).",
                   options, {"arch"}, vm))
     return 0;
   const std::string text = vm["arch"].as<std::string>();
-  const std::string space = vm.count("space") ? vm["space"].as<std::string>() : space_of(text);
-  const int64_t in_channels = vm["in-channels"].as<int64_t>(),
-                classes = vm["classes"].as<int64_t>();
-  if (in_channels < 1 || classes < 2)
-    throw ConfigError("--in-channels must be at least 1 and --classes at least 2");
-  const auto settings =
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  SpaceOptions space_options;
+  space_options.name = vm.count("space") ? vm["space"].as<std::string>() : space_of(text);
+  const auto space = make_search_space(space_options);
+  const DataShape shape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
+                        vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
+  if (shape.channels < 1 || shape.classes < 2 || shape.height < 8)
+    throw ConfigError(
+        "--in-channels must be at least 1, --classes at least 2 and --image-size at least 8");
+  const bool darts = space->name() == "darts";
+  const int64_t channels = vm.count("channels") ? vm["channels"].as<int64_t>() : (darts ? 36 : 16);
+  const int64_t layers = vm.count("layers") ? vm["layers"].as<int64_t>() : (darts ? 20 : 5);
+  if (channels < 1 || layers < 1) throw ConfigError("--channels and --layers must be positive");
 
-  if (space == "nb201") {
-    const nb201::Arch arch = nb201::Arch::parse(text);
-    const nb201::NetworkOptions network = nb201_options(settings);
-    nb201::Network net(arch, DataShape{in_channels, 32, 32, classes}, network);
-    std::cout << "space:      nb201 (cell " << arch.index() << " of " << nb201::kCells << ")\n"
-              << "arch:       " << arch.str() << "\n"
-              << "network:    the benchmark's, C=" << network.channels
-              << ", N=" << network.cells_per_stage << ", " << in_channels << " input channels, "
-              << classes << " classes\n"
-              << "parameters: " << with_thousands(count_parameters(net)) << "\n";
-    return 0;
-  }
-  if (space == "darts") {
-    if (!settings.empty())
-      throw ConfigError(
-          "--set: the DARTS evaluation network is not built by this version "
-          "(it comes with `nasx train`)");
-    const darts::DartsSpace darts_space{SpaceOptions{}};
-    const Architecture arch = darts_space.parse(text);
-    std::cout << "space:      darts\n"
-              << "genotype:   " << darts_space.format(arch) << "\n"
-              << "parameters: the DARTS evaluation network is not built by this version yet\n";
-    return 0;
-  }
-  throw ConfigError("--space must be darts or nb201, not '" + space + "'");
+  const Architecture arch = space->parse(text);
+  const auto net = space->build_network(arch, shape, channels, layers);
+  const int64_t parameters = count_parameters(*net, /*with_auxiliary=*/false);
+  const int64_t with_auxiliary = count_parameters(*net, /*with_auxiliary=*/true);
+  std::cout << "space:      " << space->name() << "\n"
+            << (darts ? "genotype:   " : "arch:       ") << space->format(arch) << "\n"
+            << "network:    " << (darts ? "DARTS evaluation network, C=" : "the benchmark's, C=")
+            << channels
+            << (darts ? ", " + std::to_string(layers) + " cells, "
+                      : ", N=" + std::to_string(layers) + ", ")
+            << shape.channels << " input channels, " << shape.height << "x" << shape.width << ", "
+            << shape.classes << " classes\n"
+            << "parameters: " << with_thousands(parameters);
+  if (with_auxiliary != parameters)
+    std::cout << " (" << with_thousands(with_auxiliary) << " with the auxiliary head)";
+  std::cout << "\nFLOPs:      " << with_thousands(network_macs(*net, shape))
+            << " multiply-adds per image\n";
+  return 0;
 }
 
 }  // namespace nasx::cli

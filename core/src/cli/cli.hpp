@@ -13,6 +13,7 @@ class variables_map;
 
 namespace nasx::core {
 class PluginRegistry;
+struct TrainRunResult;
 }
 
 namespace nasx::cli {
@@ -25,6 +26,11 @@ int plugins_command(const Args& args);
 int validate_command(const Args& args);
 int bench_command(const Args& args);
 int arch_command(const Args& args);
+int train_command(const Args& args);
+
+/// Prints a finished training's metrics and folder; returns 0.
+int print_training(const core::TrainRunResult& result);
+
 
 /// Adds --plugin-path to `options`.
 void add_plugin_path_option(boost::program_options::options_description& options);

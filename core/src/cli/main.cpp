@@ -21,7 +21,8 @@ usage: nasx <command> [options]     (nasx <command> --help for its options)
 
 commands:
   run CONFIG        run the experiment described in a TOML file
-  resume RUN_DIR    continue a run from its last checkpoint
+  resume DIR        continue a search or a training from its last checkpoint
+  train GENOTYPE    train an architecture's network from scratch (or a run's answer)
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_interrupt);
   try {
     if (command == "run") return nasx::cli::run_command(args);
+    if (command == "train") return nasx::cli::train_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);

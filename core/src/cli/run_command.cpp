@@ -2,14 +2,17 @@
 
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
+#include "nasx/core/json.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/runner.hpp"
+#include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 
 namespace po = boost::program_options;
@@ -44,7 +47,8 @@ core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& r
 
 int finish(const core::RunResult& result) {
   std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
-  for (const auto& [name, value] : result.metrics) std::cout << name << " = " << value << "\n";
+  for (const auto& [name, value] : result.metrics)
+    std::cout << name << " = " << core::json_number(value) << "\n";
   std::cout << "run folder: " << result.run_dir.string() << "\n";
   return 0;
 }
@@ -73,18 +77,31 @@ int run_command(const Args& args) {
 
 int resume_command(const Args& args) {
   po::options_description options("options");
-  options.add_options()("run-dir", po::value<std::string>(), "the run folder to continue");
+  options.add_options()("run-dir", po::value<std::string>(),
+                        "the run or training folder to continue");
   add_plugin_path_option(options);
   po::variables_map vm;
-  if (!parse_args(args, "usage: nasx resume RUN_DIR", options, {"run-dir"}, vm)) return 0;
+  if (!parse_args(args, "usage: nasx resume DIR   (a search run folder or a training folder)",
+                  options, {"run-dir"}, vm))
+    return 0;
   const fs::path run_dir = vm["run-dir"].as<std::string>();
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  if (core::is_training_folder(run_dir)) {
+    const core::TrainPaths paths(run_dir);
+    const core::RunConfig config =
+        core::load_run_config(paths.config.string(), {}, registry, core::ConfigUse::train);
+    std::ifstream genotype(paths.genotype);
+    std::string architecture;
+    std::getline(genotype, architecture);
+    return print_training(core::run_training(config, architecture, run_dir, /*resume=*/true,
+                                             std::cout, ::isatty(STDOUT_FILENO) != 0));
+  }
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))
     throw IoError(run_dir.string() +
                   " is not a nasx run folder (no config.toml); give the folder "
                   "that `nasx run` printed");
-  core::PluginRegistry registry;
-  load_plugins(registry, vm);
   const core::RunConfig config = core::load_run_config(config_path.string(), {}, registry);
   return finish(core::run_search(config, run_dir, /*resume=*/true, registry, std::cout,
                                  ::isatty(STDOUT_FILENO) != 0));

@@ -8,6 +8,7 @@
 #include "nasx/evaluator.hpp"
 #include "nasx/params.hpp"
 #include "nasx/space.hpp"
+#include "nasx/train.hpp"
 
 namespace nasx::core {
 
@@ -34,6 +35,26 @@ struct SelectSection {
   ParamValues params;
 };
 
+/// [train]: training a found architecture's own network from scratch (`nasx train`, or
+/// after the search when a search config has the table). Keys a config leaves out take
+/// the protocol's values: "darts" (the reference's final training: C=36, 20 cells,
+/// 600 epochs, lr 0.025, auxiliary 0.4, drop path 0.2, cutout 16) or "nb201" (the
+/// benchmark's: C=16, N=5, 200 epochs, lr 0.1 Nesterov, batch 256).
+struct TrainSection {
+  bool present = false;    ///< the config has a [train] table
+  std::string protocol;    ///< "darts" or "nb201" ("" in a config: the space's)
+  int64_t channels = 0;    ///< C of the network
+  int64_t layers = 0;      ///< DARTS: cells; NB201: cells per stage
+  int64_t test_every = 1;  ///< test-set evaluation every this many epochs (and at the end)
+  TrainOptions options;
+};
+
+/// The [train] values of `protocol` ("darts" or "nb201").
+TrainSection train_protocol(const std::string& protocol);
+
+/// What a config is loaded for: a search needs [search]; training does not.
+enum class ConfigUse { search, train };
+
 /// A fully validated experiment: every value resolved, defaults filled in.
 struct RunConfig {
   std::string source;  ///< the file it came from
@@ -43,8 +64,11 @@ struct RunConfig {
   EvaluatorOptions evaluator;
   SearchSection search;
   SelectSection select;
+  TrainSection train;
 
-  /// The resolved config as TOML, every default written out (config.toml of a run).
+  /// The resolved config as TOML, every default written out (config.toml of a run);
+  /// [evaluator], [search] and [select] only when there is a strategy, [train] only
+  /// when present.
   std::string to_toml() const;
 };
 
@@ -52,14 +76,16 @@ struct RunConfig {
 /// bare word taken as a string), and validates every section against its schema,
 /// plugin sections against the plugin's. Throws ConfigError naming file:line:column
 /// (or the --set argument) and the key, with a did-you-mean for unknown keys.
+/// An empty `path` starts from the defaults (`nasx train` without --config).
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
-                          const PluginRegistry& registry);
+                          const PluginRegistry& registry, ConfigUse use = ConfigUse::search);
 
 /// The schemas of the host's own sections, for documentation and validation.
 const ParamSchema& experiment_schema();
 const ParamSchema& data_schema();
 const ParamSchema& space_schema();
 const ParamSchema& evaluator_schema();
+const ParamSchema& train_schema();
 
 /// The closest of `candidates` to `word` within a small edit distance, or empty.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);

@@ -1,0 +1,67 @@
+#pragma once
+// Running the nasx executable from tests: real processes, real signals.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace nasx::testing {
+
+inline const std::string kNasx = NASX_TEST_BINARY;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;
+};
+
+/// Runs nasx with `args` (shell words), optionally with `env` ("NAME=value") set.
+inline Outcome run_nasx(const std::string& args, const std::string& env = "") {
+  Outcome outcome;
+  FILE* pipe = ::popen((env + " " + kNasx + " " + args + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return outcome;
+}
+
+inline std::string read(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+/// Starts nasx with `args` (split on spaces: no quoting), waits until `ready` returns
+/// true (at most 5 minutes), then SIGKILLs it. Returns whether it was still running.
+inline bool run_and_kill_when(const std::string& args, const std::function<bool()>& ready) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!::freopen("/dev/null", "w", stdout)) ::_exit(126);
+    std::vector<std::string> words = {kNasx};
+    std::istringstream split(args);
+    for (std::string word; split >> word;) words.push_back(word);
+    std::vector<char*> argv;
+    for (auto& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    ::execv(kNasx.c_str(), argv.data());
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline && !ready())
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
+}
+
+}  // namespace nasx::testing
