@@ -1,6 +1,7 @@
 # nasx_add_plugin(NAME KIND SOURCES...)
 #
-# Builds one plugin as a MODULE library named nasx_<NAME>.so with hidden
+# Builds one plugin as a MODULE library named nasx_<KIND>_<NAME>.so (target
+# nasx_<KIND>_<NAME>; names are unique per kind) with hidden
 # visibility (only the entry point, marked by NASX_PLUGIN, is exported) against
 # the same LibTorch as the host. KIND is strategy, selector, pruner or scorer and
 # is recorded for documentation; the descriptor the plugin exports is what the
@@ -11,10 +12,11 @@ function(nasx_add_plugin NAME KIND)
   if(NOT KIND IN_LIST known_kinds)
     message(FATAL_ERROR "nasx_add_plugin(${NAME}): kind '${KIND}' is not one of ${known_kinds}")
   endif()
-  set(target nasx_plugin_${NAME})
+  set(target nasx_${KIND}_${NAME})
+  set_property(GLOBAL APPEND PROPERTY NASX_PLUGIN_TARGETS ${target})
   add_library(${target} MODULE ${sources})
   set_target_properties(${target} PROPERTIES
-    OUTPUT_NAME nasx_${NAME}
+    OUTPUT_NAME nasx_${KIND}_${NAME}
     PREFIX ""
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)

@@ -73,8 +73,8 @@ const auto& evaluator_binding() {
   static const auto binding =
       OptionsBinding<EvaluatorOptions>()
           .field("name", &EvaluatorOptions::name,
-                 "how sampling strategies measure an architecture: shared weights or training",
-                 evaluator_names())
+                 "how sampling strategies measure an architecture: \"shared\" weights, "
+                 "\"train\" from scratch, or \"score:NAME\" with a training-free scorer")
           .field("batches", &EvaluatorOptions::batches,
                  "shared: validation minibatches per architecture (the same for all)", {1.0, {}})
           .field("batchnorm", &EvaluatorOptions::batchnorm,
@@ -92,7 +92,12 @@ const auto& evaluator_binding() {
                  {0.0, 256.0})
           .field("lr", &EvaluatorOptions::lr,
                  "train: SGD learning rate (cosine to 0, momentum 0.9, Nesterov, wd 5e-4)",
-                 {0.0, 10.0});
+                 {0.0, 10.0})
+          .field("scorer", &EvaluatorOptions::scorer,
+                 "the scorer plugin strategies' training-free scores use (naswot, area)")
+          .field("score_batch", &EvaluatorOptions::score_batch,
+                 "scorers: training images in the one minibatch every candidate is scored on",
+                 {2.0, 65536.0});
   return binding;
 }
 
@@ -481,9 +486,24 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
                                                      space_schema(), {}, "[space]", where));
 
-  config.evaluator =
-      evaluator_binding().read(validate_table(section_table(root, "evaluator", where), "evaluator",
-                                              evaluator_schema(), {}, "[evaluator]", where));
+  const toml::table& evaluator = section_table(root, "evaluator", where);
+  config.evaluator = evaluator_binding().read(
+      validate_table(evaluator, "evaluator", evaluator_schema(), {}, "[evaluator]", where));
+  {
+    const std::string& name = config.evaluator.name;
+    const auto known = evaluator_names();
+    const std::string scorer = scorer_of(name);
+    if (!scorer.empty()) {
+      find_plugin(registry, NASX_KIND_SCORER, scorer, evaluator, "evaluator", "name", where);
+    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
+      const toml::node* node = evaluator.get("name");
+      std::string message = "'evaluator.name': unknown evaluator '" + name + "'";
+      const std::string guess = did_you_mean(name, known);
+      if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+      fail(node ? where.at("evaluator.name", node->source()) : where.file(),
+           message + " (known: shared, train, score:NAME with a scorer plugin, e.g. score:naswot)");
+    }
+  }
 
   if (const toml::node* train = root.get("train")) {
     const toml::table& table = section_table(root, "train", where);

@@ -34,7 +34,8 @@ void check_finite(const std::map<std::string, double>& metrics, const std::strin
 HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
                          const RunConfig& config, c10::Device device, Progress& progress,
                          JsonlLog& events, JsonlLog& evaluations, Evaluator& evaluator,
-                         const RunPaths& paths)
+                         const RunPaths& paths,
+                         std::function<std::unique_ptr<Evaluator>()> make_scorer)
     : space_(space),
       net_(net),
       data_(data),
@@ -44,7 +45,8 @@ HostContext::HostContext(const SearchSpace& space, Supernet& net, const DataSpli
       events_(events),
       evaluations_(evaluations),
       evaluator_(evaluator),
-      paths_(paths) {}
+      paths_(paths),
+      make_scorer_(std::move(make_scorer)) {}
 
 void HostContext::report_progress(int64_t done, int64_t total, const MetricsMeter& meter) {
   if (stop_was_requested()) throw StopRequested("stopped by request");
@@ -67,15 +69,28 @@ void HostContext::log_event(const std::string& type, const std::string& fields) 
   events_.append(line);
 }
 
-Evaluation HostContext::evaluate(const Architecture& arch) {
+Evaluation HostContext::evaluate(const Architecture& arch) { return measure(evaluator_, arch); }
+
+Evaluation HostContext::score(const Architecture& arch) {
+  if (!scorer_) {
+    if (!make_scorer_) throw Error("this run has no scorer");
+    scorer_ = make_scorer_();
+  }
+  return measure(*scorer_, arch);
+}
+
+Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) {
   if (stop_was_requested()) throw StopRequested("stopped by request");
-  const Evaluation result = evaluator_.evaluate(arch);
+  const Evaluation result = evaluator.evaluate(arch);
   // One candidate whose training diverged is a bad candidate, not a failed search:
-  // its accuracy stands (near chance) and its loss is logged as null.
+  // its accuracy stands (near chance) and its loss is logged as null. A score of
+  // -infinity (a singular NASWOT kernel) is logged as null too.
   JsonObject line;
-  line.add("step", step_).add("evaluator", evaluator_.name()).add("arch", space_.format(arch));
-  line.add("accuracy", result.accuracy);
-  if (std::isfinite(result.loss))
+  line.add("step", step_).add("evaluator", evaluator.name()).add("arch", space_.format(arch));
+  line.add(result.is_score ? "score" : "accuracy", result.accuracy);
+  if (result.is_score)
+    ;  // a score has no loss
+  else if (std::isfinite(result.loss))
     line.add("loss", result.loss);
   else
     line.add_raw("loss", "null");

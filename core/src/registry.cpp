@@ -159,10 +159,12 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
     throw PluginError(canonical + ": its descriptor is incomplete (empty name, unknown kind " +
                       std::to_string(descriptor->kind) +
                       " or a null factory); rebuild it with the NASX_PLUGIN macro");
+  // Names are unique per kind: a scorer and a strategy may share one ("naswot").
   for (const auto& other : plugins_)
-    if (other.name == name)
-      throw PluginError(canonical + ": another plugin is already named '" + name + "' (" +
-                        other.path + "); remove one of the two files or rename one plugin");
+    if (other.name == name && other.kind == descriptor->kind)
+      throw PluginError(canonical + ": another " + plugin_kind_name(other.kind) +
+                        " plugin is already named '" + name + "' (" + other.path +
+                        "); remove one of the two files or rename one plugin");
 
   char message[1024] = {0};
   std::unique_ptr<ParamSchema> schema(
@@ -193,8 +195,9 @@ const PluginInfo* PluginRegistry::find_any(const std::string& name) const {
 }
 
 const PluginInfo& PluginRegistry::find(uint32_t kind, const std::string& name) const {
+  for (const auto& info : plugins_)
+    if (info.name == name && info.kind == kind) return info;
   const PluginInfo* found = find_any(name);
-  if (found != nullptr && found->kind == kind) return *found;
   std::ostringstream message;
   if (found != nullptr) {
     message << "plugin '" << name << "' is a " << plugin_kind_name(found->kind) << ", not a "

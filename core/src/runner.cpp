@@ -23,6 +23,7 @@
 #include "nasx/evaluate.hpp"
 #include "nasx/evaluator.hpp"
 #include "nasx/metrics.hpp"
+#include "nasx/scorer.hpp"
 #include "nasx/selector.hpp"
 #include "nasx/space.hpp"
 #include "nasx/strategy.hpp"
@@ -131,15 +132,24 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   const auto space = make_search_space(config.space);
   std::shared_ptr<Supernet> net = space->build_supernet(data.shape);
   net->to(device);
-  const auto evaluator = make_evaluator(config.evaluator, *net, data, config.data.batch_size,
-                                        static_cast<uint64_t>(config.experiment.seed));
+  const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
+  // A scorer plugin's evaluator: "score:NAME", and Context::score() with [evaluator] scorer.
+  const auto make_scorer = [&](const std::string& scorer) {
+    std::shared_ptr<ArchScorer> plugin =
+        create_plugin<ArchScorer>(registry, registry.find(NASX_KIND_SCORER, scorer));
+    return make_score_evaluator(plugin, scorer, *space, data, config.evaluator, seed);
+  };
+  const std::string scored_by = scorer_of(config.evaluator.name);
+  const auto evaluator =
+      scored_by.empty() ? make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed)
+                        : make_scorer(scored_by);
   auto strategy = create_plugin<SearchStrategy>(registry, strategy_info);
   auto selector = create_plugin<Selector>(registry, selector_info);
 
   Progress progress(out, interactive);
   JsonlLog events(paths.events), genotypes(paths.genotypes), evaluations(paths.evaluations);
   HostContext ctx(*space, *net, data, config, device, progress, events, evaluations, *evaluator,
-                  paths);
+                  paths, [&] { return make_scorer(config.evaluator.scorer); });
   ctx.set_params(&config.search.params);
   net->train();
   // setup() is where a strategy refuses a space or a setting: before the folder exists.

@@ -7,6 +7,7 @@
 
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
+#include "nasx/scorer.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
 #include "nasx/train.hpp"
@@ -101,9 +102,64 @@ class TrainEvaluator final : public Evaluator {
   TrainOptions train_options_;
 };
 
+class ScoreEvaluator final : public Evaluator {
+ public:
+  ScoreEvaluator(std::shared_ptr<ArchScorer> scorer, std::string scorer_name,
+                 const SearchSpace& space, const DataSplits& data, const EvaluatorOptions& options,
+                 uint64_t seed)
+      : scorer_(std::move(scorer)),
+        name_("score:" + scorer_name),
+        space_(space),
+        shape_(data.shape),
+        options_(options),
+        seed_(seed),
+        images_(seeded_subset(data.train, options.score_batch, derive_seed(seed, 44)).images) {
+    if (images_.size(0) < 2)
+      throw ConfigError("evaluator.score_batch: a score needs a minibatch of at least 2 images");
+  }
+
+  std::string name() const override { return name_; }
+
+  Evaluation evaluate(const Architecture& arch) override {
+    const auto start = std::chrono::steady_clock::now();
+    at::manual_seed(derive_seed(seed_, stable_hash(space_.format(arch))));
+    auto net = space_.build_network(arch, shape_, options_.channels, options_.layers);
+    net->to(images_.device());
+    net->train();
+    Evaluation evaluation;
+    evaluation.accuracy = scorer_->score(*net, images_);
+    evaluation.is_score = true;
+    evaluation.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return evaluation;
+  }
+
+ private:
+  std::shared_ptr<ArchScorer> scorer_;
+  std::string name_;
+  const SearchSpace& space_;
+  DataShape shape_;
+  EvaluatorOptions options_;
+  uint64_t seed_;
+  at::Tensor images_;
+};
+
 }  // namespace
 
 std::vector<std::string> evaluator_names() { return {"shared", "train"}; }
+
+std::string scorer_of(const std::string& evaluator_name) {
+  const std::string prefix = "score:";
+  return evaluator_name.rfind(prefix, 0) == 0 ? evaluator_name.substr(prefix.size()) : "";
+}
+
+std::unique_ptr<Evaluator> make_score_evaluator(std::shared_ptr<ArchScorer> scorer,
+                                                const std::string& scorer_name,
+                                                const SearchSpace& space, const DataSplits& data,
+                                                const EvaluatorOptions& options, uint64_t seed) {
+  return std::make_unique<ScoreEvaluator>(std::move(scorer), scorer_name, space, data, options,
+                                          seed);
+}
 
 std::unique_ptr<Evaluator> make_evaluator(const EvaluatorOptions& options, Supernet& net,
                                           const DataSplits& data, int64_t batch_size,
@@ -112,7 +168,8 @@ std::unique_ptr<Evaluator> make_evaluator(const EvaluatorOptions& options, Super
     return std::make_unique<SharedEvaluator>(options, net, data, batch_size, seed);
   if (options.name == "train")
     return std::make_unique<TrainEvaluator>(options, net, data, batch_size, seed);
-  throw ConfigError("unknown evaluator '" + options.name + "' (known: shared, train)");
+  throw ConfigError("unknown evaluator '" + options.name +
+                    "' (known: shared, train, score:NAME for a scorer plugin)");
 }
 
 }  // namespace nasx

@@ -1,5 +1,7 @@
 #include "nasx/sampling_search.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 #include <limits>
 #include <sstream>
@@ -80,7 +82,7 @@ SamplingSearch::~SamplingSearch() = default;
 void SamplingSearch::setup_sampling(Context& ctx, const SamplingSearchOptions& options) {
   options_ = options;
   space_ = &ctx.space();
-  supernet_epochs_ = ctx.evaluator() == "shared" ? options.supernet_epochs : 0;
+  supernet_epochs_ = uses_evaluator() && ctx.evaluator() == "shared" ? options.supernet_epochs : 0;
   optimizer_.emplace(ctx.supernet().weight_parameters(),
                      options.sgd(std::max<int64_t>(1, supernet_epochs_)));
   loader_.emplace(ctx.data().train, ctx.batch_size(), derive_seed(ctx.seed(), 13));
@@ -95,16 +97,17 @@ std::map<std::string, double> SamplingSearch::step(Context& ctx, int64_t step) {
   }
   auto metrics = search_step(ctx, step - supernet_epochs_);
   metrics["evaluated"] = static_cast<double>(evaluated());
-  if (best_) metrics["best_acc"] = best_accuracy_;
+  if (best_) metrics[uses_evaluator() ? "best_acc" : "best_score"] = best_accuracy_;
   return metrics;
 }
 
 double SamplingSearch::evaluate(Context& ctx, const Architecture& arch) {
   const auto found = cache_.find(arch);
   if (found != cache_.end()) return found->second;
-  const double accuracy = ctx.evaluate(arch).accuracy;
+  const double accuracy = measure(ctx, arch).accuracy;
   cache_.emplace(arch, accuracy);
-  if (!best_ || accuracy > best_accuracy_) {
+  // A non-finite measurement (a singular NASWOT kernel: -infinity) never becomes the answer.
+  if (std::isfinite(accuracy) && (!best_ || accuracy > best_accuracy_)) {
     best_ = arch;
     best_accuracy_ = accuracy;
   }

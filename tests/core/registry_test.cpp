@@ -97,8 +97,9 @@ TEST(PluginRegistry, RefusesTwoPluginsWithTheSameName) {
   registry.add_directory(kFixtures + "/duplicates", true);
   ASSERT_EQ(registry.plugins().size(), 1u);
   ASSERT_EQ(registry.failures().size(), 1u);
-  EXPECT_THAT(registry.failures()[0].reason,
-              HasSubstr("nasx_dup_b.so: another plugin is already named 'test_duplicate'"));
+  EXPECT_THAT(
+      registry.failures()[0].reason,
+      HasSubstr("nasx_dup_b.so: another selector plugin is already named 'test_duplicate'"));
   EXPECT_THAT(registry.failures()[0].reason, HasSubstr("nasx_dup_a.so"));
 }
 

@@ -204,6 +204,7 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
        "plugin folder /nonexistent/plugins does not exist"},
       {"run " + cfg + " --set space.name=nb101", "space.name"},
       {"run " + cfg + " --set evaluator.name=oracle", "evaluator.name"},
+      {"run " + cfg + " --set evaluator.name=score:oracle", "no scorer plugin named 'oracle'"},
       {"run " + config("", false) +
            " --set search.strategy=milenas --set space.name=nb201 "
            "--set search.early_stop=true",
@@ -310,15 +311,45 @@ TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
   EXPECT_THAT(run_nasx("arch hello").output, HasSubstr("cannot tell the space"));
 }
 
+TEST_F(Run, NaswotSearchesAndScoresAsAnEvaluatorThroughTheScorerPlugin) {
+  const std::string nb201 = config("", false) + " --set space.name=nb201 --set space.layers=1";
+  const Outcome search = run_nasx("run " + nb201 +
+                                  " --set search.strategy=naswot --set search.samples=12 "
+                                  "--set search.evaluations_per_step=4 --out " +
+                                  (dir_ / "naswot").string());
+  ASSERT_EQ(search.exit_code, 0) << search.output;
+  const std::string scored = read(dir_ / "naswot/evaluations.jsonl");
+  EXPECT_THAT(scored, HasSubstr("\"evaluator\": \"score:naswot\""));
+  EXPECT_THAT(scored, HasSubstr("\"score\": "));
+  EXPECT_THAT(read(dir_ / "naswot/summary.json"), HasSubstr("\"selected_by\": \"naswot\""));
+  EXPECT_THAT(read(dir_ / "naswot/events.jsonl"), HasSubstr("\"best_score\""));
+
+  // Random search with the scorer as its evaluator samples the same architectures.
+  const Outcome random = run_nasx("run " + nb201 +
+                                  " --set search.strategy=random --set search.candidates=12 "
+                                  "--set search.evaluations_per_step=4 "
+                                  "--set evaluator.name=score:naswot --out " +
+                                  (dir_ / "random").string());
+  ASSERT_EQ(random.exit_code, 0) << random.output;
+  EXPECT_EQ(read(dir_ / "random/genotype.txt"), read(dir_ / "naswot/genotype.txt"));
+}
+
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;
   for (const char* strategy :
-       {"darts", "milenas", "nadarts", "enas", "random", "narandom", "evolution"})
+       {"darts", "milenas", "nadarts", "enas", "random", "narandom", "evolution", "naswot", "area"})
     EXPECT_THAT(list.output, ::testing::ContainsRegex(std::string(strategy) +
                                                       " +strategy +1\\.[0-9]\\.0 +[A-Za-z]"))
         << strategy;
   EXPECT_THAT(list.output, ::testing::ContainsRegex("magnitude +selector +1\\.0\\.0"));
+  EXPECT_THAT(list.output, ::testing::ContainsRegex("naswot +scorer +1\\.0\\.0"));
+  // One name, two kinds: info shows both.
+  const Outcome naswot = run_nasx("plugins info naswot");
+  ASSERT_EQ(naswot.exit_code, 0) << naswot.output;
+  EXPECT_THAT(naswot.output, HasSubstr("(scorer)"));
+  EXPECT_THAT(naswot.output, HasSubstr("(strategy)"));
+  EXPECT_THAT(naswot.output, HasSubstr("samples"));
   const Outcome enas = run_nasx("plugins info enas");
   ASSERT_EQ(enas.exit_code, 0) << enas.output;
   for (const char* key :

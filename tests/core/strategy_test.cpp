@@ -10,6 +10,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+#include <numeric>
+
 #include <ATen/ATen.h>
 
 #include "nasx/context.hpp"
@@ -60,12 +64,24 @@ class TestContext final : public Context {
     evaluations.push_back({arch, e.accuracy});
     return e;
   }
+  Evaluation score(const Architecture& arch) override {
+    Evaluation e;
+    e.accuracy = score_(arch);
+    e.is_score = true;
+    scores.push_back({arch, e.accuracy});
+    return e;
+  }
   std::string evaluator() const override { return "synthetic"; }
   void info(const std::string&) override {}
   bool stop_requested() const override { return false; }
 
   ParamValues params_;
   std::vector<std::pair<Architecture, double>> evaluations;
+  std::vector<std::pair<Architecture, double>> scores;
+  /// The fake training-free score (default: the fitness negated, so scores mislead).
+  std::function<double(const Architecture&)> score_ = [this](const Architecture& a) {
+    return -fitness_(a);
+  };
   std::vector<std::string> events;
 
  private:
@@ -148,6 +164,56 @@ TEST_F(Strategies, NaRandomScoresNeighbourhoodsAndCountsDistinctMeasurements) {
   EXPECT_LE(ctx.evaluations.size(), 3u * 25u);  // overlaps measured once
   EXPECT_GT(ctx.evaluations.size(), 25u);
   EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "neighbourhood_score"), 3);
+}
+
+TEST_F(Strategies, NaswotSearchReturnsTheArgmaxOfTheScoreAndSkipsSingularKernels) {
+  TestContext ctx("nb201", conv3x3_share);
+  // A fake score of known values: the number of skip_connect edges (op 1), except that
+  // the all-skip cell (the true argmax) has a singular kernel.
+  ctx.score_ = [](const Architecture& a) {
+    double skips = 0;
+    for (int op : a.cells[0]) skips += op == 1;
+    return skips == 6 ? -std::numeric_limits<double>::infinity() : skips;
+  };
+  auto naswot = make("naswot", ctx, {{"samples", int64_t{200}}});
+  EXPECT_EQ(naswot->total_steps(), 20);  // no supernet training, 10 scores per step
+  run_all(*naswot, ctx);
+  EXPECT_TRUE(ctx.evaluations.empty());  // it scores, it never evaluates
+  EXPECT_LE(ctx.scores.size(), 200u);    // duplicates scored once
+  double best = -1;
+  for (const auto& [arch, score] : ctx.scores)
+    if (std::isfinite(score)) best = std::max(best, score);
+  ASSERT_TRUE(naswot->best());
+  EXPECT_EQ(ctx.score_(*naswot->best()), best);
+  EXPECT_TRUE(std::isfinite(ctx.score_(*naswot->best())));
+}
+
+TEST_F(Strategies, AreaStartsFromTheTenBestScoredOfTwentyThenEvolves) {
+  TestContext ctx("nb201", conv3x3_share);
+  auto area = make("area", ctx,
+                   {{"population", int64_t{10}},
+                    {"initial_samples", int64_t{20}},
+                    {"cycles", int64_t{40}},
+                    {"evaluations_per_step", int64_t{5}}});
+  run_all(*area, ctx);
+  ASSERT_EQ(ctx.scores.size(), 20u);  // scored once, at the start
+  // The initial population: the 10 best by score (stable in draw order), in that order.
+  std::vector<size_t> order(20);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return ctx.scores[a].second > ctx.scores[b].second; });
+  ASSERT_GE(ctx.evaluations.size(), 10u);
+  for (size_t i = 0; i < 10; ++i)
+    EXPECT_EQ(ctx.evaluations[i].first, ctx.scores[order[i]].first) << i;
+  EXPECT_LE(ctx.evaluations.size(), 40u);  // repeats are measured once
+  EXPECT_GT(ctx.evaluations.size(), 30u);
+  // Then regularized evolution: children one edit from an earlier member.
+  for (size_t i = 10; i < ctx.evaluations.size(); ++i) {
+    bool one_edit = false;
+    for (size_t j = 0; j < i && !one_edit; ++j)
+      one_edit = ctx.evaluations[i].first.distance(ctx.evaluations[j].first) == 1;
+    EXPECT_TRUE(one_edit) << i;
+  }
 }
 
 /// Alphas whose derived DARTS cells have `normal_convs` / `reduce_convs` convolutions:

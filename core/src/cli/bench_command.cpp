@@ -2,9 +2,11 @@
 // for a space, batch, order and device. Figures, not tests: compare only numbers
 // printed by one invocation on one machine.
 
+#include <chrono>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include "cli.hpp"
 #include "nasx/bilevel.hpp"
 #include "nasx/error.hpp"
+#include "nasx/naswot.hpp"
 #include "nasx/optim.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
@@ -129,11 +132,57 @@ std::vector<std::string> expand(const std::string& value, const std::string& bot
   return value == both ? all : std::vector<std::string>{value};
 }
 
+/// NASWOT scoring speed: architectures per second, sampling, network construction and
+/// scoring included (what a NASWOT search pays per candidate).
+int bench_naswot(const SpaceOptions& space_options, const DataShape& shape, int64_t batch,
+                 c10::Device device, int64_t warmup, int64_t steps) {
+  const auto space = make_search_space(space_options);
+  std::mt19937_64 rng(0);
+  const at::Tensor images =
+      at::randn({batch, shape.channels, shape.height, shape.width}).to(device);
+  double build_seconds = 0, score_seconds = 0, forward_seconds = 0;
+  std::vector<double> scores;
+  for (int64_t i = 0; i < warmup + steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto net = space->build_network(space->sample(rng), shape);
+    net->to(device);
+    synchronize(device);
+    const auto built = std::chrono::steady_clock::now();
+    const double score = naswot_score(*net, images);
+    synchronize(device);
+    const auto end = std::chrono::steady_clock::now();
+    {
+      // The same forward pass without the ReLU observer: what the score adds to it.
+      at::NoGradGuard no_grad;
+      net->forward(images);
+      synchronize(device);
+    }
+    forward_seconds +=
+        i < warmup ? 0
+                   : std::chrono::duration<double>(std::chrono::steady_clock::now() - end).count();
+    if (i < warmup) continue;
+    build_seconds += std::chrono::duration<double>(built - start).count();
+    score_seconds += std::chrono::duration<double>(end - built).count();
+    scores.push_back(score);
+  }
+  const double n = static_cast<double>(steps);
+  std::cout << std::fixed << std::setprecision(4) << "architectures/s  "
+            << n / (build_seconds + score_seconds) << "\nbuild s/arch     " << build_seconds / n
+            << "\nscore s/arch     " << score_seconds / n
+            << "  (its forward pass alone: " << forward_seconds / n << ")" << std::defaultfloat
+            << "\n(last score " << scores.back() << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int bench_command(const Args& args) {
   po::options_description options("options (defaults: the quickstart's supernet)");
-  options.add_options()("space", po::value<std::string>()->default_value("darts"), "search space")(
+  options.add_options()("what", po::value<std::string>()->default_value("step"),
+                        "step: the supernet search step; naswot: NASWOT scoring of sampled "
+                        "architectures (the space's networks at --channels/--layers, --batch "
+                        "images)")("space", po::value<std::string>()->default_value("darts"),
+                                   "search space")(
       "channels", po::value<int64_t>()->default_value(8), "C of the first cells")(
       "layers", po::value<int64_t>()->default_value(5), "cells")(
       "batch", po::value<int64_t>()->default_value(64),
@@ -152,7 +201,9 @@ int bench_command(const Args& args) {
   po::variables_map vm;
   if (!parse_args(args,
                   "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
-                  "weight step) of the supernet on random data.",
+                  "weight step) of the supernet on random data, or with --what naswot the "
+                  "NASWOT score of sampled architectures, e.g.\n  nasx bench --what naswot "
+                  "--space nb201 --channels 16 --layers 5 --batch 128",
                   options, {}, vm))
     return 0;
   const int threads = vm["threads"].as<int>();
@@ -171,6 +222,16 @@ int bench_command(const Args& args) {
   const c10::Device device(vm["device"].as<std::string>());
   if (device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
+  const std::string what = vm["what"].as<std::string>();
+  if (what == "naswot") {
+    std::cout << "nasx bench: NASWOT scores, space " << space.name << ", C=" << space.channels
+              << ", layers " << space.layers << ", batch " << batch << ", " << shape.channels << "x"
+              << shape.height << "x" << shape.width << ", device " << device << ", "
+              << at::get_num_threads() << " threads, " << steps << " architectures after " << warmup
+              << "\n\n";
+    return bench_naswot(space, shape, batch, device, warmup, steps);
+  }
+  if (what != "step") throw ConfigError("bench: --what must be step or naswot, not '" + what + "'");
   const auto orders = expand(vm["order"].as<std::string>(), "all", {"first", "second", "mixed"});
   const auto formats =
       expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});

@@ -60,8 +60,7 @@ int plugins_command(const Args& args) {
   if (action == "info") {
     if (!vm.count("name")) throw po::error("plugins info needs a plugin NAME");
     const std::string name = vm["name"].as<std::string>();
-    const auto* info = registry.find_any(name);
-    if (info == nullptr) {
+    if (registry.find_any(name) == nullptr) {
       std::vector<std::string> names;
       for (const auto& p : registry.plugins()) names.push_back(p.name);
       std::string message = "no plugin named '" + name + "'";
@@ -69,19 +68,25 @@ int plugins_command(const Args& args) {
       if (!guess.empty()) message += "; did you mean '" + guess + "'?";
       throw PluginError(message + " (`nasx plugins list` shows all)");
     }
-    std::cout << info->name << " " << info->version << " (" << plugin_kind_name(info->kind)
-              << ")\n  " << info->summary << "\n  file: " << info->path << "\n  built for: SDK "
-              << info->sdk_version << ", LibTorch " << info->torch_version << "\n\nparameters ("
-              << (info->kind == NASX_KIND_STRATEGY   ? "[search]"
-                  : info->kind == NASX_KIND_SELECTOR ? "[select]"
-                                                     : "its section")
-              << "):\n";
-    if (info->schema.specs().empty()) std::cout << "  (none)\n";
-    for (const auto& spec : info->schema.specs()) {
-      std::cout << "  " << std::left << std::setw(20) << spec.name << std::setw(8)
-                << param_type_name(spec.type) << "default " << std::setw(12)
-                << format_param_value(spec.default_value) << " " << range_text(spec) << "\n"
-                << "      " << spec.doc << "\n";
+    // Every plugin of that name (a scorer and a strategy may share one).
+    for (const auto& plugin : registry.plugins()) {
+      if (plugin.name != name) continue;
+      const auto* info = &plugin;
+      std::cout << info->name << " " << info->version << " (" << plugin_kind_name(info->kind)
+                << ")\n  " << info->summary << "\n  file: " << info->path << "\n  built for: SDK "
+                << info->sdk_version << ", LibTorch " << info->torch_version << "\n\nparameters ("
+                << (info->kind == NASX_KIND_STRATEGY   ? "[search]"
+                    : info->kind == NASX_KIND_SELECTOR ? "[select]"
+                                                       : "its section")
+                << "):\n";
+      if (info->schema.specs().empty()) std::cout << "  (none)\n";
+      for (const auto& spec : info->schema.specs()) {
+        std::cout << "  " << std::left << std::setw(20) << spec.name << std::setw(8)
+                  << param_type_name(spec.type) << "default " << std::setw(12)
+                  << format_param_value(spec.default_value) << " " << range_text(spec) << "\n"
+                  << "      " << spec.doc << "\n";
+      }
+      std::cout << "\n";
     }
     return 0;
   }

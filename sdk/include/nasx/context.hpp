@@ -48,6 +48,10 @@ class NASX_API Context {
   /// Measures `arch` with the run's evaluator ([evaluator]) and logs it to
   /// evaluations.jsonl (architecture, accuracy, loss, seconds, step).
   virtual Evaluation evaluate(const Architecture& arch) = 0;
+  /// The training-free score of `arch`'s untrained network by the scorer that
+  /// [evaluator] scorer names (NASWOT by default); logged to evaluations.jsonl like
+  /// evaluate(), with "score" in place of "accuracy". Higher is better.
+  virtual Evaluation score(const Architecture& arch) = 0;
   /// The name of the run's evaluator ("shared", "train").
   virtual std::string evaluator() const = 0;
 

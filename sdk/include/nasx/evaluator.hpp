@@ -14,16 +14,19 @@ namespace nasx {
 
 class Supernet;
 
-/// One measurement: `accuracy` is what strategies maximise.
+/// One measurement: `accuracy` is what strategies maximise. A training-free scorer's
+/// evaluation carries its score there (is_score; higher is better, may be -infinity).
 struct Evaluation {
   double accuracy = 0;
   double loss = 0;
   double seconds = 0;  ///< wall time the evaluation took (its cost)
+  bool is_score = false;
 };
 
 /// [evaluator]: `shared` reads the supernet's shared weights (single path) on a fixed
 /// set of validation batches; `train` trains the architecture's own network from
-/// scratch on a subset of the training split and reports validation accuracy.
+/// scratch on a subset of the training split and reports validation accuracy;
+/// `score:NAME` scores the untrained network with scorer plugin NAME.
 struct EvaluatorOptions {
   std::string name = "shared";
   int64_t batches = 10;  ///< shared: validation minibatches, the same for every candidate
@@ -34,6 +37,8 @@ struct EvaluatorOptions {
   int64_t channels = 0;             ///< train: network channels (0: [space] channels)
   int64_t layers = 0;               ///< train: network cells (0: [space] layers)
   double lr = 0.1;                  ///< train: SGD learning rate, cosine to 0, Nesterov, wd 5e-4
+  std::string scorer = "naswot";    ///< the scorer of Context::score() (and of "score:")
+  int64_t score_batch = 128;        ///< scorers: images of the one minibatch every candidate sees
 };
 
 class NASX_API Evaluator {
@@ -43,8 +48,22 @@ class NASX_API Evaluator {
   virtual Evaluation evaluate(const Architecture& arch) = 0;
 };
 
-/// The evaluator names this SDK provides.
+/// The evaluator names this SDK provides ("score:NAME" besides, for any scorer plugin).
 NASX_API std::vector<std::string> evaluator_names();
+
+/// The scorer an evaluator name "score:NAME" names, or "" for other names.
+NASX_API std::string scorer_of(const std::string& evaluator_name);
+
+class ArchScorer;
+class SearchSpace;
+
+/// The evaluator that scores each architecture's untrained network with `scorer`: the
+/// network built by the space (options.channels/layers, 0: the space's), initialised
+/// from a seed of (seed, architecture) so a score does not depend on evaluation order,
+/// scored on one fixed seeded minibatch of options.score_batch training images.
+NASX_API std::unique_ptr<Evaluator> make_score_evaluator(
+    std::shared_ptr<ArchScorer> scorer, const std::string& scorer_name, const SearchSpace& space,
+    const DataSplits& data, const EvaluatorOptions& options, uint64_t seed);
 
 /// The evaluator named in `options`, reading `net` (and its space) and `data`
 /// (already on the device); minibatches of `batch_size`. Throws ConfigError for an

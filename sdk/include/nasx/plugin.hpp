@@ -18,7 +18,7 @@
 ///     NASX_PLUGIN(Firstborn, "firstborn", "1.0.0", "picks the first operation on every edge")
 ///
 /// Build it with `nasx_add_plugin(firstborn selector firstborn.cpp)` and drop the
-/// resulting `nasx_firstborn.so` into a plugin folder.
+/// resulting `nasx_selector_firstborn.so` into a plugin folder.
 
 #include <cstddef>
 #include <cstdint>

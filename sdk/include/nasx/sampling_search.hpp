@@ -86,6 +86,11 @@ class NASX_API SamplingSearch : public SearchStrategy {
 
   /// The architecture's accuracy: from the cache, or measured (and cached).
   double evaluate(Context& ctx, const Architecture& arch);
+  /// How evaluate() measures: the run's evaluator (ctx.evaluate) by default; a
+  /// training-free search measures with ctx.score() instead.
+  virtual Evaluation measure(Context& ctx, const Architecture& arch) { return ctx.evaluate(arch); }
+  /// Whether measure() reads the run's evaluator (false: no supernet training either).
+  virtual bool uses_evaluator() const { return true; }
   /// Distinct architectures measured so far.
   int64_t evaluated() const { return static_cast<int64_t>(cache_.size()); }
 

@@ -1,20 +1,26 @@
 #pragma once
 
-#include <torch/nn/module.h>
+#include <ATen/core/Tensor.h>
 
-#include "nasx/context.hpp"
-#include "nasx/data.hpp"
 #include "nasx/plugin.hpp"
 
 namespace nasx {
 
-/// A training-free score of an untrained network on one minibatch (higher is better).
+class Network;
+
+/// A training-free score of an untrained network (higher is better): NASWOT and its
+/// kind. Used by the `score:NAME` evaluator and by Context::score(), which build each
+/// architecture's network with its seeded default initialisation and pass the same
+/// training minibatch for every candidate.
 class NASX_API ArchScorer : public Plugin {
  public:
   static constexpr uint32_t kKind = NASX_KIND_SCORER;
   ~ArchScorer() override;
 
-  virtual double score(Context& ctx, torch::nn::Module& network, const Batch& batch) = 0;
+  /// The score of `network` on `images` ([N, C, H, W], normalised, on the network's
+  /// device). -infinity is allowed (e.g. a singular kernel) and loses every comparison.
+  /// Throw nasx::Error when the network cannot be scored, saying why.
+  virtual double score(Network& network, const at::Tensor& images) = 0;
 };
 
 }  // namespace nasx

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include <map>
 #include <string>
 
@@ -33,7 +36,8 @@ class HostContext final : public Context {
  public:
   HostContext(const SearchSpace& space, Supernet& net, const DataSplits& data,
               const RunConfig& config, c10::Device device, Progress& progress, JsonlLog& events,
-              JsonlLog& evaluations, Evaluator& evaluator, const RunPaths& paths);
+              JsonlLog& evaluations, Evaluator& evaluator, const RunPaths& paths,
+              std::function<std::unique_ptr<Evaluator>()> make_scorer = {});
 
   void set_params(const ParamValues* params) { params_ = params; }
   void set_step(int64_t step) { step_ = step; }
@@ -48,6 +52,7 @@ class HostContext final : public Context {
   void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) override;
   void log_event(const std::string& type, const std::string& fields) override;
   Evaluation evaluate(const Architecture& arch) override;
+  Evaluation score(const Architecture& arch) override;
   std::string evaluator() const override { return evaluator_.name(); }
   void info(const std::string& message) override;
   bool stop_requested() const override { return stop_was_requested(); }
@@ -63,8 +68,12 @@ class HostContext final : public Context {
   JsonlLog& evaluations_;
   Evaluator& evaluator_;
   const RunPaths& paths_;
+  std::function<std::unique_ptr<Evaluator>()> make_scorer_;
+  std::unique_ptr<Evaluator> scorer_;  // made on the first score()
   const ParamValues* params_ = nullptr;
   int64_t step_ = 0;
+
+  Evaluation measure(Evaluator& evaluator, const Architecture& arch);
 };
 
 }  // namespace nasx::core
