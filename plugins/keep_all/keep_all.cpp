@@ -14,6 +14,7 @@ class Pruner final : public nasx::EnsemblePruner {
     return schema;
   }
   void setup(const nasx::ParamValues& params) override { (void)params; }
+  bool one_shot() const override { return true; }
   std::vector<int64_t> prune(const nasx::EnsemblePool& pool, std::mt19937_64& rng) override {
     (void)rng;
     std::vector<int64_t> all(static_cast<size_t>(pool.members()));

@@ -17,6 +17,7 @@ class Pruner final : public nasx::EnsemblePruner {
     (void)params;
     k_ = std::get<int64_t>(params.at("k"));
   }
+  bool one_shot() const override { return true; }
   std::vector<int64_t> prune(const nasx::EnsemblePool& pool, std::mt19937_64& rng) override {
     (void)rng;
     return nasx::keep_top_k(pool, k_);

@@ -334,6 +334,32 @@ TEST_F(Run, NaswotSearchesAndScoresAsAnEvaluatorThroughTheScorerPlugin) {
   EXPECT_EQ(read(dir_ / "random/genotype.txt"), read(dir_ / "naswot/genotype.txt"));
 }
 
+TEST_F(Run, EnsembleOfASearchsBestIsPrunedByEveryPruner) {
+  const std::string nb201 = config("", false) + " --set space.name=nb201 --set space.layers=1";
+  const std::string run = (dir_ / "run").string();
+  const Outcome search = run_nasx("run " + nb201 +
+                                  " --set search.strategy=random --set search.candidates=12 "
+                                  "--set evaluator.name=score:naswot --out " +
+                                  run);
+  ASSERT_EQ(search.exit_code, 0) << search.output;
+  const std::string train = " --set train.epochs=1 --set train.channels=4 --set train.layers=1";
+  const Outcome outcome = run_nasx("ensemble " + run + " --members 5" + train);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  for (const char* pruner : {"keep_all", "top_k", "prs", "pap", "pie"})
+    EXPECT_THAT(outcome.output, ::testing::ContainsRegex(std::string("\n") + pruner + " +[0-9]"))
+        << pruner;
+  EXPECT_THAT(outcome.output, ::testing::ContainsRegex("keep_all +5 +0,1,2,3,4"));
+  EXPECT_THAT(outcome.output, ::testing::ContainsRegex("top_k +4 "));
+  const std::string summary = read(dir_ / "run/ensemble/summary.json");
+  EXPECT_THAT(summary, HasSubstr("\"pruner\": \"pie\""));
+  EXPECT_TRUE(fs::exists(dir_ / "run/ensemble/member_4.pt"));
+  // Fewer members than top_k keeps: one clear error (the trained members are kept).
+  const Outcome small = run_nasx("ensemble " + run + " --members 3 --pruners top_k" + train);
+  EXPECT_EQ(small.exit_code, 1) << small.output;
+  EXPECT_THAT(small.output, HasSubstr("keeps k = 4 members but the ensemble has only 3"));
+  EXPECT_THAT(small.output, HasSubstr("reused"));
+}
+
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;

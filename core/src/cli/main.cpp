@@ -23,6 +23,7 @@ commands:
   run CONFIG        run the experiment described in a TOML file
   resume DIR        continue a search or a training from its last checkpoint
   train GENOTYPE    train an architecture's network from scratch (or a run's answer)
+  ensemble RUN_DIR  ensemble of a search's best architectures, pruned by each pruner
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return nasx::cli::run_command(args);
     if (command == "train") return nasx::cli::train_command(args);
+    if (command == "ensemble") return nasx::cli::ensemble_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);

@@ -33,6 +33,10 @@ class NASX_API EnsemblePruner : public Plugin {
   /// Indices (ascending) of the members of `pool` to keep. Draw randomness from `rng`
   /// only. Throw ConfigError when the pool is too small for the pruner's setting.
   virtual std::vector<int64_t> prune(const EnsemblePool& pool, std::mt19937_64& rng) = 0;
+
+  /// True for baselines that choose once from the finished pool (keep all, top-k):
+  /// they are applied to the whole pool whatever the schedule.
+  virtual bool one_shot() const { return false; }
 };
 
 }  // namespace nasx

@@ -1,0 +1,248 @@
+// nasx ensemble: an ensemble of sub-architectures from a finished search, pruned by
+// each pruner plugin (SAEP and baselines), with validation and test accuracy before
+// and after.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include <ATen/ATen.h>
+#include <torch/serialize/archive.h>
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/config.hpp"
+#include "nasx/core/files.hpp"
+#include "nasx/core/json.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/run_support.hpp"
+#include "nasx/core/training.hpp"
+#include "nasx/ensemble.hpp"
+#include "nasx/error.hpp"
+#include "nasx/space.hpp"
+#include "nasx/train.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace nasx::cli {
+
+namespace {
+
+const char* const kUsage =
+    R"(usage: nasx ensemble RUN_DIR [--members N] [--pruners a,b,...] [--schedule online|offline]
+                     [--target N] [--tolerance X] [--set key=value]...
+
+Builds an ensemble from a finished search: its N best evaluated architectures
+(evaluations.jsonl), each trained from scratch with the run's [train] settings (or the
+space's protocol; override with --set train.epochs=...) on the training split, its
+class probabilities on the validation (search) split and the test split stored in
+RUN_DIR/ensemble/. Then every pruner decides on the validation predictions; the table
+gives each pruner's kept members and the soft vote's accuracy before and after.
+Members already trained are reused, so an interrupted ensemble continues.)";
+
+/// The distinct architectures of evaluations.jsonl, best first (ties: first measured).
+std::vector<std::string> best_evaluated(const fs::path& log, int64_t count) {
+  std::ifstream in(log);
+  if (!in)
+    throw IoError(log.string() +
+                  " not found: the ensemble is built from a sampling search's "
+                  "evaluations (random, evolution, area, naswot, ...)");
+  const std::regex arch("\"arch\": \"([^\"]+)\""), value("\"(accuracy|score)\": ([-0-9.e]+)");
+  std::vector<std::pair<std::string, double>> seen;
+  for (std::string line; std::getline(in, line);) {
+    std::smatch a, v;
+    if (!std::regex_search(line, a, arch) || !std::regex_search(line, v, value)) continue;
+    const std::string text = a[1];
+    if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.first == text; }))
+      seen.push_back({text, std::stod(v[2])});
+  }
+  std::stable_sort(seen.begin(), seen.end(),
+                   [](const auto& x, const auto& y) { return x.second > y.second; });
+  std::vector<std::string> best;
+  for (const auto& [text, accuracy] : seen) {
+    if (static_cast<int64_t>(best.size()) == count) break;
+    best.push_back(text);
+  }
+  return best;
+}
+
+at::Tensor probabilities(Network& net, const TensorDataset& data, int64_t batch_size) {
+  net.eval();
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> parts;
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    const int64_t n = std::min(batch_size, data.size() - start);
+    parts.push_back(
+        at::softmax(net.forward(data.images.narrow(0, start, n)), 1).to(at::kCPU, at::kDouble));
+  }
+  return at::cat(parts);
+}
+
+double accuracy_of(const at::Tensor& probs, const at::Tensor& labels,
+                   const std::vector<int64_t>& members) {
+  return 1.0 - soft_vote_error(probs, labels, members);
+}
+
+std::string list(const std::vector<int64_t>& members) {
+  std::string out;
+  for (int64_t m : members) out += (out.empty() ? "" : ",") + std::to_string(m);
+  return out;
+}
+
+}  // namespace
+
+int ensemble_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("run-dir", po::value<std::string>(), "a finished search run")(
+      "members", po::value<int64_t>()->default_value(8), "pool size: the N best evaluated")(
+      "pruners", po::value<std::string>()->default_value("keep_all,top_k,prs,pap,pie"),
+      "pruner plugins, comma-separated")(
+      "schedule", po::value<std::string>()->default_value("online"),
+      "online (members arrive in rank order, SAEP's) or offline (repeat on the whole pool)")(
+      "target", po::value<int64_t>()->default_value(0), "offline: stop at this size (0: none)")(
+      "tolerance", po::value<double>()->default_value(0.0),
+      "offline: stop before the validation error rises more than this")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a run config value, e.g. --set train.epochs=3");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args, kUsage, options, {"run-dir"}, vm)) return 0;
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  const fs::path run_dir = vm["run-dir"].as<std::string>();
+  const int64_t members = vm["members"].as<int64_t>();
+  const std::string schedule = vm["schedule"].as<std::string>();
+  if (schedule != "online" && schedule != "offline")
+    throw ConfigError("--schedule must be online or offline, not '" + schedule + "'");
+  if (members < 2) throw ConfigError("--members must be at least 2");
+  std::vector<std::string> pruner_names;
+  {
+    std::stringstream split(vm["pruners"].as<std::string>());
+    for (std::string name; std::getline(split, name, ',');)
+      if (!name.empty()) pruner_names.push_back(name);
+  }
+  // Every pruner is found and set up before any training starts.
+  std::vector<std::unique_ptr<EnsemblePruner>> pruners;
+  for (const auto& name : pruner_names) {
+    const auto& info = registry.find(NASX_KIND_PRUNER, name);
+    auto pruner = core::create_plugin<EnsemblePruner>(registry, info);
+    ParamValues params;
+    for (const auto& spec : info.schema.specs()) params[spec.name] = spec.default_value;
+    pruner->setup(params);
+    pruners.push_back(std::move(pruner));
+  }
+
+  const auto overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  const core::RunConfig config = core::load_run_config((run_dir / "config.toml").string(),
+                                                       overrides, registry, core::ConfigUse::train);
+  const std::vector<std::string> archs = best_evaluated(run_dir / "evaluations.jsonl", members);
+  if (static_cast<int64_t>(archs.size()) < members)
+    throw ConfigError("the run evaluated " + std::to_string(archs.size()) +
+                      " distinct architectures, fewer than --members " + std::to_string(members));
+
+  const c10::Device device = core::parse_device(config.experiment.device);
+  core::set_threads(config.experiment.threads);
+  const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
+  const auto space = make_search_space(config.space);
+  const DataSplits data = to_device(load_data(config.data, seed), device);
+  const core::TrainSection train = core::resolved_train_section(config);
+  const fs::path dir = run_dir / "ensemble";
+  fs::create_directories(dir);
+
+  std::vector<at::Tensor> valid_probs, test_probs;
+  for (int64_t i = 0; i < members; ++i) {
+    const fs::path file = dir / ("member_" + std::to_string(i) + ".pt");
+    const Architecture arch = space->parse(archs[static_cast<size_t>(i)]);
+    at::Tensor valid, test;
+    if (fs::exists(file)) {
+      torch::serialize::InputArchive archive;
+      archive.load_from(file.string());
+      archive.read("valid", valid);
+      archive.read("test", test);
+      std::cout << "member " << i + 1 << "/" << members << ": reused " << file.string() << "\n";
+    } else {
+      at::manual_seed(derive_seed(seed, 0xe5e0 + static_cast<uint64_t>(i)));
+      auto net = space->build_network(arch, data.shape, train.channels, train.layers);
+      net->to(device);
+      Trainer trainer(*net, data.train, train.options, derive_seed(seed, 0xe5e1 + i));
+      while (trainer.next_epoch() < trainer.epochs()) trainer.run_epoch();
+      valid = probabilities(*net, data.search, train.options.batch_size);
+      test = probabilities(*net, data.test, train.options.batch_size);
+      torch::serialize::OutputArchive archive;
+      archive.write("valid", valid);
+      archive.write("test", test);
+      const fs::path temporary = file.string() + ".tmp";
+      archive.save_to(temporary.string());
+      core::commit_rename(temporary, file);
+      std::cout << "member " << i + 1 << "/" << members << ": " << archs[static_cast<size_t>(i)]
+                << "  valid " << accuracy_of(valid.unsqueeze(0), data.search.labels.cpu(), {})
+                << "  test " << accuracy_of(test.unsqueeze(0), data.test.labels.cpu(), {})
+                << std::endl;
+    }
+    valid_probs.push_back(valid);
+    test_probs.push_back(test);
+  }
+  const EnsemblePool pool{at::stack(valid_probs), data.search.labels.cpu()};
+  const at::Tensor test_all = at::stack(test_probs), test_labels = data.test.labels.cpu();
+  const double valid_before = accuracy_of(pool.probabilities, pool.labels, {});
+  const double test_before = accuracy_of(test_all, test_labels, {});
+
+  std::ostringstream table;
+  table << std::left << std::setw(10) << "pruner" << std::setw(6) << "kept" << std::setw(26)
+        << "members" << std::right << std::setw(12) << "valid acc" << std::setw(12) << "test acc"
+        << "\n"
+        << std::left << std::setw(10) << "(all)" << std::setw(6) << members << std::setw(26) << ""
+        << std::right << std::fixed << std::setprecision(4) << std::setw(12) << valid_before
+        << std::setw(12) << test_before << "\n";
+  std::string results;
+  for (size_t p = 0; p < pruners.size(); ++p) {
+    std::mt19937_64 rng(derive_seed(seed, 0x5ae9 + p));
+    EnsemblePruner& pruner = *pruners[p];
+    const PruneStep step = [&](const EnsemblePool& sub, std::mt19937_64& r) {
+      return pruner.prune(sub, r);
+    };
+    const std::vector<int64_t> kept = pruner.one_shot() ? pruner.prune(pool, rng)
+                                      : schedule == "online"
+                                          ? prune_online(pool, step, rng)
+                                          : prune_offline(pool, step, vm["target"].as<int64_t>(),
+                                                          vm["tolerance"].as<double>(), rng);
+    const double valid_after = accuracy_of(pool.probabilities, pool.labels, kept);
+    const double test_after = accuracy_of(test_all, test_labels, kept);
+    table << std::left << std::setw(10) << pruner_names[p] << std::setw(6) << kept.size()
+          << std::setw(26) << list(kept) << std::right << std::setw(12) << valid_after
+          << std::setw(12) << test_after << "\n";
+    results += (results.empty() ? "" : ", ") + core::JsonObject()
+                                                   .add("pruner", pruner_names[p])
+                                                   .add_raw("kept", "[" + list(kept) + "]")
+                                                   .add("valid_acc", valid_after)
+                                                   .add("test_acc", test_after)
+                                                   .str();
+  }
+  std::string members_json;
+  for (const auto& a : archs)
+    members_json += (members_json.empty() ? "" : ", ") + core::json_string(a);
+  core::write_file_atomically(dir / "summary.json",
+                              core::JsonObject()
+                                      .add("schedule", schedule)
+                                      .add_raw("members", "[" + members_json + "]")
+                                      .add("valid_acc", valid_before)
+                                      .add("test_acc", test_before)
+                                      .add_raw("pruners", "[" + results + "]")
+                                      .str() +
+                                  "\n");
+  std::cout << "\nschedule " << schedule << "; soft vote of the kept members\n\n"
+            << table.str() << "\nensemble folder: " << dir.string() << "\n";
+  return 0;
+}
+
+}  // namespace nasx::cli
