@@ -360,6 +360,20 @@ TEST_F(Run, EnsembleOfASearchsBestIsPrunedByEveryPruner) {
   EXPECT_THAT(small.output, HasSubstr("reused"));
 }
 
+TEST_F(Run, SelectReselectsFromAFinishedRunsSupernet) {
+  const std::string run = (dir_ / "run").string();
+  const Outcome search = run_nasx("run " + config() + " --set search.epochs=2 --out " + run);
+  ASSERT_EQ(search.exit_code, 0) << search.output;
+  const Outcome again = run_nasx("select " + run + " --selector magnitude");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  // The same selector on the same supernet gives the run's own answer.
+  EXPECT_EQ(read(dir_ / "run/select-magnitude/genotype.txt"), read(dir_ / "run/genotype.txt"));
+  EXPECT_THAT(read(dir_ / "run/select-magnitude/summary.json"), HasSubstr("\"supernet_test_acc\""));
+  const Outcome unknown = run_nasx("select " + run + " --selector perturbaton");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.output, HasSubstr("no selector plugin named 'perturbaton'"));
+}
+
 TEST_F(Run, PluginsListAndInfoDescribeTheShippedPlugins) {
   const Outcome list = run_nasx("plugins list");
   ASSERT_EQ(list.exit_code, 0) << list.output;

@@ -28,6 +28,7 @@ int bench_command(const Args& args);
 int arch_command(const Args& args);
 int train_command(const Args& args);
 int ensemble_command(const Args& args);
+int select_command(const Args& args);
 
 /// Prints a finished training's metrics and folder; returns 0.
 int print_training(const core::TrainRunResult& result);

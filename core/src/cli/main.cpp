@@ -23,6 +23,7 @@ commands:
   run CONFIG        run the experiment described in a TOML file
   resume DIR        continue a search or a training from its last checkpoint
   train GENOTYPE    train an architecture's network from scratch (or a run's answer)
+  select RUN_DIR    re-select from a search's supernet with any selector
   ensemble RUN_DIR  ensemble of a search's best architectures, pruned by each pruner
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return nasx::cli::run_command(args);
     if (command == "train") return nasx::cli::train_command(args);
+    if (command == "select") return nasx::cli::select_command(args);
     if (command == "ensemble") return nasx::cli::ensemble_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);

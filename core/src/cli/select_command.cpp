@@ -1,0 +1,116 @@
+// nasx select: re-select an architecture from a finished (or stopped) gradient search's
+// supernet with any selector, without searching again.
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <ATen/ATen.h>
+#include <torch/serialize/archive.h>
+#include <boost/program_options.hpp>
+
+#include "cli.hpp"
+#include "nasx/core/config.hpp"
+#include "nasx/core/files.hpp"
+#include "nasx/core/host_context.hpp"
+#include "nasx/core/json.hpp"
+#include "nasx/core/progress.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/run_paths.hpp"
+#include "nasx/core/run_support.hpp"
+#include "nasx/error.hpp"
+#include "nasx/evaluate.hpp"
+#include "nasx/evaluator.hpp"
+#include "nasx/selector.hpp"
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace nasx::cli {
+
+int select_command(const Args& args) {
+  po::options_description options("options");
+  options.add_options()("run-dir", po::value<std::string>(), "a search run with a checkpoint")(
+      "selector", po::value<std::string>(), "selector plugin (default: the run's [select])")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a config value, e.g. --set select.some_key=1");
+  add_plugin_path_option(options);
+  po::variables_map vm;
+  if (!parse_args(args,
+                  "usage: nasx select RUN_DIR [--selector NAME] [--set key=value]...\n\n"
+                  "Loads the supernet of RUN_DIR's last checkpoint and selects an architecture "
+                  "from it; the result goes to RUN_DIR/select-NAME/ (genotype.txt, events.jsonl, "
+                  "summary.json).",
+                  options, {"run-dir"}, vm))
+    return 0;
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
+  const fs::path run_dir = vm["run-dir"].as<std::string>();
+  const core::RunPaths run(run_dir);
+  if (!fs::exists(run.config) || !fs::exists(run.checkpoint))
+    throw IoError(run_dir.string() +
+                  " has no config.toml and checkpoint/state.pt: give a search run folder");
+  std::vector<std::string> overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (vm.count("selector"))
+    overrides.insert(overrides.begin(), "select.selector=" + vm["selector"].as<std::string>());
+  const core::RunConfig config = core::load_run_config(run.config.string(), overrides, registry);
+  const std::string& name = config.select.selector;
+  const auto& info = registry.find(NASX_KIND_SELECTOR, name);
+
+  const c10::Device device = core::parse_device(config.experiment.device);
+  core::set_threads(config.experiment.threads);
+  const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
+  const DataSplits data = to_device(load_data(config.data, seed), device);
+  at::manual_seed(seed);
+  const auto space = make_search_space(config.space);
+  std::shared_ptr<Supernet> net = space->build_supernet(data.shape);
+  net->to(device);
+  try {
+    torch::serialize::InputArchive root, supernet;
+    root.load_from(run.checkpoint.string());
+    root.read("supernet", supernet);
+    net->load(supernet);
+  } catch (const std::exception& e) {
+    throw IoError("cannot read the supernet from " + run.checkpoint.string() + ": " +
+                  std::string(e.what()).substr(0, 300));
+  }
+  if (net->arch_parameters().empty())
+    throw ConfigError("the run's supernet has no architecture parameters to select from");
+  auto selector = core::create_plugin<Selector>(registry, info);
+  const auto evaluator = make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed);
+
+  const fs::path out = run_dir / ("select-" + name);
+  fs::create_directories(out);
+  const core::RunPaths paths(out);
+  core::Progress progress(std::cout, ::isatty(STDOUT_FILENO) != 0);
+  core::JsonlLog events(paths.events), evaluations(paths.evaluations);
+  events.truncate(0);
+  evaluations.truncate(0);
+  core::HostContext ctx(*space, *net, data, config, device, progress, events, evaluations,
+                        *evaluator, paths);
+  ctx.set_params(&config.select.params);
+  net->eval();
+  const Architecture arch = selector->select(ctx);
+  const std::string genotype = space->format(arch);
+  net->eval();
+  const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
+  events.append(
+      core::JsonObject().add("type", "selected").add("by", name).add("genotype", genotype).str());
+  core::write_file_atomically(paths.genotype, genotype + "\n");
+  core::write_file_atomically(paths.summary, core::JsonObject()
+                                                     .add("selected_by", name)
+                                                     .add("genotype", genotype)
+                                                     .add_raw("genotype_cells", space->json(arch))
+                                                     .add("supernet_test_acc", test.accuracy)
+                                                     .add("finished", core::now_iso8601())
+                                                     .str() +
+                                                 "\n");
+  std::cout << "selected by " << name << ":\n" << genotype << "\nfolder: " << out.string() << "\n";
+  return 0;
+}
+
+}  // namespace nasx::cli
