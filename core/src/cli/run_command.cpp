@@ -38,11 +38,17 @@ void add_config_options(po::options_description& options) {
   add_plugin_path_option(options);
 }
 
-core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& registry) {
+core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& registry,
+                            core::ConfigUse use = core::ConfigUse::search) {
   load_plugins(registry, vm);
   const auto overrides =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  return core::load_run_config(vm["config"].as<std::string>(), overrides, registry);
+  const std::string path = vm["config"].as<std::string>();
+  core::RunConfig config = core::load_run_config(path, overrides, registry, use);
+  if (config.search.strategy.empty() && !config.train.present)
+    throw ConfigError(path + ": missing [search] table (or [train] for a training config); add "
+                             "one with strategy = \"darts\"");
+  return config;
 }
 
 int finish(const core::RunResult& result) {
@@ -117,7 +123,8 @@ int validate_command(const Args& args) {
                   options, {"config"}, vm))
     return 0;
   core::PluginRegistry registry;
-  const core::RunConfig config = load_config(vm, registry);
+  // A search config, or a training config (`nasx train --config`).
+  const core::RunConfig config = load_config(vm, registry, core::ConfigUse::train);
   std::cout << config.to_toml();
   std::cerr << vm["config"].as<std::string>() << ": valid\n";
   return 0;
