@@ -1,0 +1,74 @@
+#include "nasx/perturbation.hpp"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+
+#include "nasx/error.hpp"
+
+namespace nasx {
+
+at::Tensor effective_weights(const at::Tensor& alpha, const EdgeDecisions& decisions) {
+  at::Tensor weights = at::softmax(alpha.detach(), -1).clone();
+  if (static_cast<int64_t>(decisions.operation.size()) != weights.size(0))
+    throw Error("perturbation: decisions for " + std::to_string(decisions.operation.size()) +
+                " edges but alpha has " + std::to_string(weights.size(0)));
+  for (int64_t e = 0; e < weights.size(0); ++e) {
+    const int64_t op = decisions.operation[static_cast<size_t>(e)];
+    if (decisions.removed[static_cast<size_t>(e)]) {
+      weights[e].zero_();
+    } else if (op >= 0) {
+      weights[e].zero_();
+      weights[e][op] = 1.0;
+    }
+  }
+  return weights;
+}
+
+OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,
+                                   const std::vector<int64_t>& candidates,
+                                   const std::function<double(const at::Tensor&)>& accuracy) {
+  if (candidates.empty())
+    throw Error("perturbation: no candidate operation for edge " + std::to_string(edge));
+  OperationDecision decision;
+  decision.edge = edge;
+  double lowest = 0;
+  for (int64_t k : candidates) {
+    at::Tensor masked = weights.clone();
+    masked[edge][k] = 0.0;
+    const double a = accuracy(masked);
+    decision.masked_accuracy.push_back({k, a});
+    if (decision.chosen < 0 || a < lowest) {
+      decision.chosen = k;
+      lowest = a;
+    }
+  }
+  return decision;
+}
+
+std::vector<int64_t> choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
+                                   const std::function<double(const at::Tensor&)>& accuracy,
+                                   std::vector<int64_t>* dropped) {
+  std::vector<int64_t> remaining = edges;
+  at::Tensor current = weights.clone();
+  while (remaining.size() > 2) {
+    int64_t drop = -1;
+    double highest = 0;
+    for (int64_t e : remaining) {
+      at::Tensor masked = current.clone();
+      masked[e].zero_();
+      const double a = accuracy(masked);
+      if (drop < 0 || a > highest) {
+        drop = e;
+        highest = a;
+      }
+    }
+    current[drop].zero_();
+    remaining.erase(std::find(remaining.begin(), remaining.end(), drop));
+    if (dropped) dropped->push_back(drop);
+  }
+  std::sort(remaining.begin(), remaining.end());
+  return remaining;
+}
+
+}  // namespace nasx
