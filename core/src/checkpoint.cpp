@@ -11,8 +11,6 @@
 
 namespace nasx::core {
 
-namespace fs = std::filesystem;
-
 void save_checkpoint(const RunPaths& paths, Supernet& net, const SearchStrategy& strategy,
                      const HostState& state) {
   torch::serialize::OutputArchive root;
@@ -28,15 +26,7 @@ void save_checkpoint(const RunPaths& paths, Supernet& net, const SearchStrategy&
   root.write("evaluations_size", c10::IValue(state.evaluations_size));
   root.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
   root.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
-  fs::create_directories(paths.checkpoint_dir);
-  const fs::path temporary = paths.checkpoint.string() + ".tmp";
-  try {
-    root.save_to(temporary.string());
-  } catch (const std::exception& e) {
-    throw IoError("cannot write checkpoint " + temporary.string() + ": " + e.what());
-  }
-  fsync_path(temporary);
-  commit_rename(temporary, paths.checkpoint);
+  save_archive_atomically(root, paths.checkpoint);
 }
 
 HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy) {

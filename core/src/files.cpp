@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <torch/serialize/archive.h>
+
 #include "nasx/error.hpp"
 
 namespace nasx::core {
@@ -79,6 +81,18 @@ void JsonlLog::truncate(uint64_t size) {
   if (!fs::exists(path_, error)) return;
   fs::resize_file(path_, size, error);
   if (error) throw IoError("cannot truncate " + path_.string() + ": " + error.message());
+}
+
+void save_archive_atomically(torch::serialize::OutputArchive& archive, const fs::path& path) {
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  const fs::path temporary = path.string() + ".tmp";
+  try {
+    archive.save_to(temporary.string());
+  } catch (const std::exception& e) {
+    throw IoError("cannot write " + temporary.string() + ": " + e.what());
+  }
+  fsync_path(temporary);
+  commit_rename(temporary, path);
 }
 
 }  // namespace nasx::core

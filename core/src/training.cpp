@@ -49,15 +49,7 @@ void save_training_checkpoint(const TrainPaths& paths, Network& net, const Train
   root.write("trainer", trainer_archive);
   root.write("log_size", c10::IValue(log_size));
   root.write("seconds", c10::IValue(seconds));
-  fs::create_directories(paths.checkpoint_dir);
-  const fs::path temporary = paths.checkpoint.string() + ".tmp";
-  try {
-    root.save_to(temporary.string());
-  } catch (const std::exception& e) {
-    throw IoError("cannot write checkpoint " + temporary.string() + ": " + e.what());
-  }
-  fsync_path(temporary);
-  commit_rename(temporary, paths.checkpoint);
+  save_archive_atomically(root, paths.checkpoint);
 }
 
 /// Restores the network and trainer; returns (log size, seconds so far).
@@ -213,10 +205,7 @@ TrainRunResult run_training(const RunConfig& config, const std::string& architec
   {
     torch::serialize::OutputArchive model;
     net->save(model);
-    const fs::path temporary = paths.model.string() + ".tmp";
-    model.save_to(temporary.string());
-    fsync_path(temporary);
-    commit_rename(temporary, paths.model);
+    save_archive_atomically(model, paths.model);
   }
   write_file_atomically(paths.summary,
                         JsonObject()

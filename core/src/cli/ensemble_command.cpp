@@ -181,9 +181,7 @@ int ensemble_command(const Args& args) {
       torch::serialize::OutputArchive archive;
       archive.write("valid", valid);
       archive.write("test", test);
-      const fs::path temporary = file.string() + ".tmp";
-      archive.save_to(temporary.string());
-      core::commit_rename(temporary, file);
+      core::save_archive_atomically(archive, file);
       std::cout << "member " << i + 1 << "/" << members << ": " << archs[static_cast<size_t>(i)]
                 << "  valid " << accuracy_of(valid.unsqueeze(0), data.search.labels.cpu(), {})
                 << "  test " << accuracy_of(test.unsqueeze(0), data.test.labels.cpu(), {})

@@ -4,11 +4,19 @@
 #include <filesystem>
 #include <string>
 
+namespace torch::serialize {
+class OutputArchive;
+}
+
 namespace nasx::core {
 
 /// Writes `content` to `path` so that a reader sees the old file or the whole new
 /// one, never a part: write a temporary beside it, fsync, rename, fsync the folder.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+/// Saves `archive` to `path` the same way (temporary, fsync, rename); creates the folder.
+void save_archive_atomically(torch::serialize::OutputArchive& archive,
+                             const std::filesystem::path& path);
 
 /// fsync a file or folder; throws IoError naming it.
 void fsync_path(const std::filesystem::path& path);
