@@ -18,6 +18,7 @@
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
+#include "nasx/core/selection.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
@@ -159,11 +160,16 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   open_run_folder(paths, config, resume);
 
   HostState state;
+  // A selection checkpoint exists only once the search has finished; the selection then
+  // cuts the logs back to its own point.
+  const SelectionFiles selection{paths.select_checkpoint, events, evaluations};
   if (resume && fs::exists(paths.checkpoint)) {
     state = load_checkpoint(paths, *net, *strategy);
-    events.truncate(static_cast<uint64_t>(state.events_size));
+    if (!has_selection_checkpoint(selection)) {
+      events.truncate(static_cast<uint64_t>(state.events_size));
+      evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
+    }
     genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
-    evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
     progress.line("resuming " + run_dir.string() + " at step " +
                   std::to_string(state.next_step + 1) + " of " +
                   std::to_string(strategy->total_steps()));
@@ -248,26 +254,34 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   }
 
   // The answer: the strategy's own, or the selector's from the supernet.
-  ctx.set_params(&config.select.params);
   net->eval();
   const std::optional<Architecture> own = strategy->best();
   if (!own && !gradient_strategy)
     throw Error("strategy '" + config.search.strategy +
                 "' finished without an architecture (no candidate was evaluated); give it a "
                 "larger budget");
-  const Architecture arch = own ? *own : selector->select(ctx);
-  const std::string chosen_by = own ? config.search.strategy : config.select.selector;
   RunResult result;
   result.run_dir = run_dir;
-  result.architecture = arch;
   if (gradient_strategy) {
+    // Measured before selecting: a selector may fine-tune the supernet (DARTS-PT).
     const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
     // A run resumed after its last checkpoint has no step left to measure it.
     result.metrics = last_metrics.empty() ? validation_metrics(*net, data, config.data.batch_size)
                                           : last_metrics;
     result.metrics["supernet_test_loss"] = test.loss;
     result.metrics["supernet_test_acc"] = test.accuracy;
-  } else {
+  }
+  ctx.set_params(&config.select.params);
+  Architecture arch;
+  try {
+    arch = own ? *own : run_selection(ctx, *selector, *net, selection, progress);
+  } catch (const StopRequested&) {
+    progress.line("stopped during the selection; continue with: nasx resume " + run_dir.string());
+    throw Error("interrupted by the user");
+  }
+  const std::string chosen_by = own ? config.search.strategy : config.select.selector;
+  result.architecture = arch;
+  if (!gradient_strategy) {
     result.metrics = last_metrics;
     if (config.evaluator.name == "shared") {
       // The answer on the shared weights: what weight sharing predicts for it.

@@ -55,12 +55,26 @@ ForwardResult supernet_forward(Supernet& net, const Batch& batch) {
   return {loss, logits};
 }
 
+ForwardResult supernet_forward(Supernet& net, const Batch& batch, const Tensors& weights) {
+  at::Tensor logits = net.forward_with_weights(batch.images, weights);
+  at::Tensor loss = at::nll_loss(at::log_softmax(logits, 1), batch.labels);
+  return {loss, logits};
+}
+
 at::Tensor supernet_loss(Supernet& net, const Batch& batch) {
   return supernet_forward(net, batch).loss;
 }
 
 ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch) {
   ForwardResult result = supernet_forward(net, search_batch);
+  const Tensors alphas = net.arch_parameters();
+  set_gradients(alphas, gradients(result.loss, alphas));
+  return {result.loss.detach(), result.logits.detach()};
+}
+
+ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch,
+                                        const Tensors& weights) {
+  ForwardResult result = supernet_forward(net, search_batch, weights);
   const Tensors alphas = net.arch_parameters();
   set_gradients(alphas, gradients(result.loss, alphas));
   return {result.loss.detach(), result.logits.detach()};
@@ -233,6 +247,14 @@ at::Tensor second_order_arch_gradient(Supernet& net, const Batch& train_batch,
 ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer, const Batch& train_batch) {
   ForwardResult result = supernet_forward(net, train_batch);
   // Only the weights' gradients: the alphas' are not needed for this step.
+  set_gradients(optimizer.params(), gradients(result.loss, optimizer.params()));
+  optimizer.step();
+  return {result.loss.detach(), result.logits.detach()};
+}
+
+ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer, const Batch& train_batch,
+                          const Tensors& weights) {
+  ForwardResult result = supernet_forward(net, train_batch, weights);
   set_gradients(optimizer.params(), gradients(result.loss, optimizer.params()));
   optimizer.step();
   return {result.loss.detach(), result.logits.detach()};

@@ -60,6 +60,14 @@ EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t b
       batch_size, max_batches);
 }
 
+EvalResult evaluate_supernet_with_weights(Supernet& net, const std::vector<at::Tensor>& weights,
+                                          const TensorDataset& data, int64_t batch_size,
+                                          int64_t max_batches, bool batch_statistics) {
+  return evaluate(
+      net, [&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }, data,
+      batch_size, max_batches, batch_statistics);
+}
+
 EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDataset& data,
                          int64_t batch_size, int64_t max_batches, bool batch_statistics) {
   return evaluate(

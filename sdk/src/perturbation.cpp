@@ -9,20 +9,22 @@
 namespace nasx {
 
 at::Tensor effective_weights(const at::Tensor& alpha, const EdgeDecisions& decisions) {
-  at::Tensor weights = at::softmax(alpha.detach(), -1).clone();
-  if (static_cast<int64_t>(decisions.operation.size()) != weights.size(0))
+  const int64_t edges = alpha.size(0);
+  if (static_cast<int64_t>(decisions.operation.size()) != edges ||
+      static_cast<int64_t>(decisions.removed.size()) != edges)
     throw Error("perturbation: decisions for " + std::to_string(decisions.operation.size()) +
-                " edges but alpha has " + std::to_string(weights.size(0)));
-  for (int64_t e = 0; e < weights.size(0); ++e) {
+                " edges but alpha has " + std::to_string(edges));
+  // softmax * keep + fixed rather than writing into the softmax: its backward needs its
+  // output intact, and the decided rows must pass no gradient to alpha.
+  const auto cpu = at::TensorOptions().dtype(alpha.scalar_type());
+  at::Tensor keep = at::ones({edges, 1}, cpu);
+  at::Tensor fixed = at::zeros({edges, alpha.size(1)}, cpu);
+  for (int64_t e = 0; e < edges; ++e) {
     const int64_t op = decisions.operation[static_cast<size_t>(e)];
-    if (decisions.removed[static_cast<size_t>(e)]) {
-      weights[e].zero_();
-    } else if (op >= 0) {
-      weights[e].zero_();
-      weights[e][op] = 1.0;
-    }
+    if (decisions.removed[static_cast<size_t>(e)] || op >= 0) keep[e] = 0.0;
+    if (!decisions.removed[static_cast<size_t>(e)] && op >= 0) fixed[e][op] = 1.0;
   }
-  return weights;
+  return at::softmax(alpha, -1) * keep.to(alpha.device()) + fixed.to(alpha.device());
 }
 
 OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,

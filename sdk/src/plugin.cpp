@@ -17,6 +17,10 @@ bool SearchStrategy::end_step(Context&, int64_t, const std::map<std::string, dou
   return true;
 }
 Selector::~Selector() = default;
+void Selector::setup(Context&) {}
+std::map<std::string, double> Selector::step(Context&, int64_t) { return {}; }
+void Selector::save(torch::serialize::OutputArchive&) const {}
+void Selector::load(torch::serialize::InputArchive&) {}
 EnsemblePruner::~EnsemblePruner() = default;
 ArchScorer::~ArchScorer() = default;
 Context::~Context() = default;

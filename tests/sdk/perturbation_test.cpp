@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/evaluate.hpp"
+#include "tiny_supernet.hpp"
+
 namespace nasx {
 namespace {
 
@@ -61,6 +64,57 @@ TEST(Perturbation, TopologyDropsAUselessInputFirst) {
   const auto count = [&](const at::Tensor&) { return static_cast<double>(++calls % 3); };
   choose_inputs(at::ones({5, 2}, at::kDouble), {0, 1, 2, 3, 4}, count);
   EXPECT_EQ(calls, 12);
+}
+
+TEST(Perturbation, EffectiveWeightsPassGradientsToUndecidedRowsOnly) {
+  const at::Tensor alpha = at::randn({3, 4}, at::kDouble).requires_grad_(true);
+  EdgeDecisions decisions(3);
+  decisions.operation[0] = 1;
+  decisions.removed[2] = true;
+  const at::Tensor w = effective_weights(alpha, decisions);
+  const at::Tensor probe = at::randn({3, 4}, at::kDouble);
+  (w * probe).sum().backward();
+  const at::Tensor grad = alpha.grad();
+  EXPECT_TRUE(at::equal(grad[0], at::zeros({4}, at::kDouble)));
+  EXPECT_TRUE(at::equal(grad[2], at::zeros({4}, at::kDouble)));
+  // Row 1 is softmax: its gradient is J^T probe with J = diag(p) - p p^T.
+  const at::Tensor p = at::softmax(alpha.detach()[1], 0);
+  const at::Tensor expected = p * probe[1] - p * (p * probe[1]).sum();
+  EXPECT_TRUE(at::allclose(grad[1], expected, 1e-12, 1e-12));
+}
+
+TEST(Perturbation, EvaluationUsesBatchStatisticsAndLeavesTheSupernetUnchanged) {
+  auto tiny = testing::make_tiny_supernet(9);
+  auto& net = *tiny.net;
+  // Running statistics away from their initial values, as after a search.
+  net.train();
+  {
+    at::NoGradGuard no_grad;
+    for (int i = 0; i < 3; ++i) net.forward(3.0 * tiny.train.images + 1.0);
+  }
+  std::vector<at::Tensor> before;
+  for (const auto& t : net.parameters()) before.push_back(t.detach().clone());
+  for (const auto& t : net.buffers()) before.push_back(t.clone());
+  net.eval();
+
+  const std::vector<at::Tensor> weights = net.arch_weights();
+  const TensorDataset data{tiny.search.images, tiny.search.labels};
+  const EvalResult batch = evaluate_supernet_with_weights(net, weights, data, 8, 0, true);
+  EXPECT_FALSE(net.is_training());  // the mode is restored
+  size_t i = 0;
+  for (const auto& t : net.parameters()) EXPECT_TRUE(at::equal(t, before[i++]));
+  for (const auto& t : net.buffers()) EXPECT_TRUE(at::equal(t, before[i++]));
+  const EvalResult running = evaluate_supernet_with_weights(net, weights, data, 8, 0, false);
+  EXPECT_GT(std::abs(running.loss - batch.loss), 1e-6);  // running statistics differ
+
+  // Independently: one train-mode forward on the single minibatch.
+  net.train();
+  at::NoGradGuard no_grad;
+  const at::Tensor logits = net.forward_with_weights(data.images, weights);
+  const at::Tensor loss = at::nll_loss(at::log_softmax(logits, 1), data.labels);
+  EXPECT_NEAR(batch.loss, loss.item<double>(), 1e-10);
+  EXPECT_DOUBLE_EQ(batch.accuracy,
+                   logits.argmax(1).eq(data.labels).to(at::kDouble).mean().item<double>());
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/run_support.hpp"
+#include "nasx/core/selection.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
 #include "nasx/evaluator.hpp"
@@ -43,7 +44,9 @@ int select_command(const Args& args) {
                   "usage: nasx select RUN_DIR [--selector NAME] [--set key=value]...\n\n"
                   "Loads the supernet of RUN_DIR's last checkpoint and selects an architecture "
                   "from it; the result goes to RUN_DIR/select-NAME/ (genotype.txt, events.jsonl, "
-                  "summary.json).",
+                  "summary.json). A selection that fine-tunes the supernet (perturbation) "
+                  "checkpoints there after every step: the same command, run again after an "
+                  "interruption, continues it.",
                   options, {"run-dir"}, vm))
     return 0;
   core::PluginRegistry registry;
@@ -55,8 +58,15 @@ int select_command(const Args& args) {
                   " has no config.toml and checkpoint/state.pt: give a search run folder");
   std::vector<std::string> overrides =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (vm.count("selector"))
-    overrides.insert(overrides.begin(), "select.selector=" + vm["selector"].as<std::string>());
+  if (vm.count("selector")) {
+    // Another selector than the run's starts from its own defaults: the run's [select]
+    // settings belong to the run's selector.
+    const std::string wanted = vm["selector"].as<std::string>();
+    const bool same = core::load_run_config(run.config.string(), {}, registry).select.selector ==
+                      wanted;
+    overrides.insert(overrides.begin(), same ? "select.selector=" + wanted
+                                             : "select={selector=" + core::json_string(wanted) + "}");
+  }
   const core::RunConfig config = core::load_run_config(run.config.string(), overrides, registry);
   const std::string& name = config.select.selector;
   const auto& info = registry.find(NASX_KIND_SELECTOR, name);
@@ -84,20 +94,31 @@ int select_command(const Args& args) {
   const auto evaluator = make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed);
 
   const fs::path out = run_dir / ("select-" + name);
-  fs::create_directories(out);
   const core::RunPaths paths(out);
+  // A finished selection is done again from the start; an interrupted one continues.
+  if (fs::exists(paths.summary)) fs::remove_all(paths.checkpoint_dir);
+  fs::create_directories(out);
   core::Progress progress(std::cout, ::isatty(STDOUT_FILENO) != 0);
   core::JsonlLog events(paths.events), evaluations(paths.evaluations);
-  events.truncate(0);
-  evaluations.truncate(0);
+  const core::SelectionFiles files{paths.select_checkpoint, events, evaluations};
+  if (!core::has_selection_checkpoint(files)) {
+    events.truncate(0);
+    evaluations.truncate(0);
+  }
   core::HostContext ctx(*space, *net, data, config, device, progress, events, evaluations,
                         *evaluator, paths);
   ctx.set_params(&config.select.params);
   net->eval();
-  const Architecture arch = selector->select(ctx);
-  const std::string genotype = space->format(arch);
-  net->eval();
+  // The searched supernet's test accuracy, before a selector fine-tunes it.
   const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
+  Architecture arch;
+  try {
+    arch = core::run_selection(ctx, *selector, *net, files, progress);
+  } catch (const core::StopRequested&) {
+    progress.line("stopped; run the same `nasx select` again to continue");
+    throw Error("interrupted by the user");
+  }
+  const std::string genotype = space->format(arch);
   events.append(
       core::JsonObject().add("type", "selected").add("by", name).add("genotype", genotype).str());
   core::write_file_atomically(paths.genotype, genotype + "\n");

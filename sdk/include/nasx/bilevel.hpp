@@ -26,10 +26,18 @@ struct ForwardResult {
   at::Tensor logits;  ///< [batch, classes]
 };
 NASX_API ForwardResult supernet_forward(Supernet& net, const Batch& batch);
+/// The same with explicit architecture weights (one [edges, ops] tensor per cell type),
+/// e.g. DARTS-PT's effective weights. Every function below that takes `weights` uses
+/// them in place of softmax(alpha); for an architecture gradient they must be computed
+/// from the alphas with a graph.
+NASX_API ForwardResult supernet_forward(Supernet& net, const Batch& batch,
+                                        const std::vector<at::Tensor>& weights);
 
 /// First order: sets the architecture parameters' .grad to ∇α L_val(w, α).
 /// Returns the validation forward (loss detached).
 NASX_API ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch);
+NASX_API ForwardResult first_order_arch_gradient(Supernet& net, const Batch& search_batch,
+                                                 const std::vector<at::Tensor>& weights);
 
 /// Second order (unrolled, Eq. 7-8): with ξ the optimizer's current lr,
 ///   w' = w − ξ (μ·m + ∇w L_train(w, α) + λ w),
@@ -93,6 +101,8 @@ NASX_API std::vector<at::Tensor> finite_difference_hvp(Supernet& net, const Batc
 /// One weight step: zero gradients, L_train backward, clip, SGD. Returns the forward.
 NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
                                    const Batch& train_batch);
+NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
+                                   const Batch& train_batch, const std::vector<at::Tensor>& weights);
 
 /// What one DARTS iteration reports.
 struct BilevelStepResult {

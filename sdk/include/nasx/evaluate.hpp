@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "nasx/architecture.hpp"
 #include "nasx/data.hpp"
@@ -25,6 +26,14 @@ struct EvalResult {
 /// The supernet with its current architecture weights.
 NASX_API EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t batch_size,
                                       int64_t max_batches = 0);
+/// The supernet with explicit architecture weights (one [edges, ops] tensor per cell
+/// type). With `batch_statistics`, BatchNorm uses each minibatch's statistics and the
+/// running statistics are restored afterwards (DARTS-PT evaluates this way).
+NASX_API EvalResult evaluate_supernet_with_weights(Supernet& net,
+                                                   const std::vector<at::Tensor>& weights,
+                                                   const TensorDataset& data, int64_t batch_size,
+                                                   int64_t max_batches = 0,
+                                                   bool batch_statistics = false);
 /// One architecture on the supernet's shared weights (single path). With
 /// `batch_statistics`, BatchNorm normalises with each minibatch's own statistics (train
 /// mode) and the running statistics are restored afterwards, so the evaluation leaves

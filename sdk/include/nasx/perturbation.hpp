@@ -2,8 +2,8 @@
 /// The decisions of perturbation-based selection (DARTS-PT; Wang et al., ICLR 2021;
 /// algorithms/darts-pt.md), independent of how the supernet is evaluated or tuned: the
 /// effective weights every forward uses, one operation decision on an edge, and one
-/// node's topology decision. The `perturbation` selector plugin (next) drives them with
-/// the supernet's validation accuracy and fine-tuning in between.
+/// node's topology decision. The `perturbation` selector plugin drives them with the
+/// supernet's validation accuracy and fine-tuning in between.
 
 #include <cstdint>
 #include <functional>
@@ -25,7 +25,8 @@ struct EdgeDecisions {
 };
 
 /// softmax(alpha) per edge ([edges, ops]), with each decided edge's row one-hot on its
-/// operation and each removed edge's row all zeros.
+/// operation and each removed edge's row all zeros. Differentiable in alpha: gradients
+/// reach the undecided rows only (fine-tuning updates alpha on undecided edges).
 NASX_API at::Tensor effective_weights(const at::Tensor& alpha, const EdgeDecisions& decisions);
 
 /// How an operation decision went: the accuracy with each candidate masked.

@@ -68,6 +68,10 @@ class NASX_API SearchSpace {
   /// The cell types, in the order of Architecture::cells and the supernet's alphas.
   virtual std::vector<std::string> cell_types() const = 0;
   virtual int64_t edges_per_cell() const = 0;
+  /// Per intermediate node of a cell, its incoming edges, for a space whose
+  /// architectures keep two inputs per node (DARTS); empty for a space whose cells keep
+  /// every edge (NB201, where `none` is an ordinary operation).
+  virtual std::vector<std::vector<int64_t>> node_input_edges() const { return {}; }
 
   /// A new supernet for data of `shape`, alphas initialised from the global
   /// LibTorch generator (seed it first).

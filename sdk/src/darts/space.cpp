@@ -108,6 +108,14 @@ std::shared_ptr<Network> DartsSpace::build_network(const Architecture& arch, con
   return std::make_shared<darts::EvalNetwork>(to_genotype(arch), shape, sized);
 }
 
+std::vector<std::vector<int64_t>> DartsSpace::node_input_edges() const {
+  std::vector<std::vector<int64_t>> nodes(kNodes);
+  for (int64_t node = 0; node < kNodes; ++node)
+    for (int64_t input = 0; input < node + 2; ++input)
+      nodes[static_cast<size_t>(node)].push_back(edge_index(node, input));
+  return nodes;
+}
+
 Architecture DartsSpace::parse(std::string_view text) const {
   return to_architecture(Genotype::parse(text));
 }

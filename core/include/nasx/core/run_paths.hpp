@@ -14,11 +14,12 @@ struct RunPaths {
         evaluations(root / "evaluations.jsonl"),
         checkpoint_dir(root / "checkpoint"),
         checkpoint(root / "checkpoint" / "state.pt"),
+        select_checkpoint(root / "checkpoint" / "select.pt"),
         genotype(root / "genotype.txt"),
         summary(root / "summary.json") {}
 
   std::filesystem::path dir, config, events, genotypes, evaluations, checkpoint_dir, checkpoint,
-      genotype, summary;
+      select_checkpoint, genotype, summary;
 };
 
 }  // namespace nasx::core

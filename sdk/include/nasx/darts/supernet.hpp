@@ -121,9 +121,10 @@ class NASX_API DartsSpace : public SearchSpace {
   const std::vector<std::string>& operations() const override;
   std::vector<std::string> cell_types() const override { return {"normal", "reduce"}; }
   int64_t edges_per_cell() const override { return kEdges; }
+  /// Node i's 2 + i edges from s0, s1 and the earlier nodes.
+  std::vector<std::vector<int64_t>> node_input_edges() const override;
   std::shared_ptr<Supernet> build_supernet(const DataShape& shape) const override;
-  /// Until the evaluation network lands: a fresh supernet run on the single path of
-  /// `arch` (the other operations' weights are never used).
+  /// The evaluation network of `arch` (darts/network.hpp: EvalNetwork).
   std::shared_ptr<Network> build_network(const Architecture& arch, const DataShape& shape,
                                          int64_t channels, int64_t layers) const override;
   Architecture parse(std::string_view text) const override;
