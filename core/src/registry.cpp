@@ -53,14 +53,19 @@ PluginRegistry::~PluginRegistry() = default;
 
 std::vector<std::string> PluginRegistry::default_directories() {
   std::vector<std::string> dirs;
-  const std::string build_dir = NASX_BUILD_PLUGIN_DIR;
-  if (!build_dir.empty() && fs::is_directory(build_dir)) dirs.push_back(build_dir);
+  // PREFIX/lib/nasx/plugins beside PREFIX/bin/nasx: the install layout, which the build
+  // tree repeats (build/bin, build/lib/nasx/plugins). An installed host thus never loads
+  // a build folder's plugins beside its own; the compiled-in build folder is the
+  // fallback for a binary elsewhere.
   std::error_code error;
   const fs::path exe = fs::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    const fs::path installed = exe.parent_path().parent_path() / "lib" / "nasx" / "plugins";
-    if (fs::is_directory(installed)) dirs.push_back(installed.string());
-  }
+  const fs::path beside =
+      error ? fs::path() : exe.parent_path().parent_path() / "lib" / "nasx" / "plugins";
+  const std::string build_dir = NASX_BUILD_PLUGIN_DIR;
+  if (!beside.empty() && fs::is_directory(beside, error))
+    dirs.push_back(beside.string());
+  else if (!build_dir.empty() && fs::is_directory(build_dir, error))
+    dirs.push_back(build_dir);
   if (const char* env = std::getenv("NASX_PLUGIN_PATH")) {
     std::stringstream stream(env);
     for (std::string dir; std::getline(stream, dir, ':');)
