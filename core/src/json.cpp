@@ -1,5 +1,6 @@
 #include "nasx/core/json.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -74,5 +75,85 @@ JsonObject& JsonObject::add_all(const std::map<std::string, double>& values) {
 }
 
 std::string JsonObject::str() const { return "{" + members_ + "}"; }
+
+namespace {
+
+/// The string literal starting at `json[quote]` (a '"'), unescaped; `end` receives the
+/// index after its closing quote.
+std::string read_string(const std::string& json, size_t quote, size_t* end) {
+  std::string out;
+  size_t i = quote + 1;
+  for (; i < json.size() && json[i] != '"'; ++i) {
+    if (json[i] != '\\' || i + 1 >= json.size()) {
+      out += json[i];
+      continue;
+    }
+    const char c = json[++i];
+    switch (c) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'u':  // nasx writes \u00XX only for control characters
+        if (i + 4 < json.size()) out += static_cast<char>(std::stoi(json.substr(i + 1, 4), nullptr, 16));
+        i += 4;
+        break;
+      default: out += c;
+    }
+  }
+  if (end) *end = i + 1;
+  return out;
+}
+
+size_t value_start(const std::string& json, const std::string& key, size_t from = 0) {
+  const std::string needle = json_string(key) + ":";
+  const size_t at = json.find(needle, from);
+  if (at == std::string::npos) return std::string::npos;
+  size_t i = at + needle.size();
+  while (i < json.size() && std::isspace(static_cast<unsigned char>(json[i]))) ++i;
+  return i;
+}
+
+}  // namespace
+
+std::optional<double> json_number_field(const std::string& json, const std::string& key) {
+  const size_t i = value_start(json, key);
+  if (i == std::string::npos || i >= json.size()) return std::nullopt;
+  try {
+    size_t used = 0;
+    const double value = std::stod(json.substr(i, 40), &used);
+    if (used == 0) return std::nullopt;
+    return value;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> json_string_field(const std::string& json, const std::string& key) {
+  const size_t i = value_start(json, key);
+  if (i == std::string::npos || i >= json.size() || json[i] != '"') return std::nullopt;
+  return read_string(json, i, nullptr);
+}
+
+std::map<std::string, std::string> json_string_members(const std::string& json,
+                                                       const std::string& object) {
+  std::map<std::string, std::string> members;
+  size_t i = value_start(json, object);
+  if (i == std::string::npos || i >= json.size() || json[i] != '{') return members;
+  ++i;
+  while (i < json.size()) {
+    while (i < json.size() && (std::isspace(static_cast<unsigned char>(json[i])) || json[i] == ','))
+      ++i;
+    if (i >= json.size() || json[i] != '"') break;
+    size_t end = 0;
+    const std::string key = read_string(json, i, &end);
+    i = end;
+    while (i < json.size() && (std::isspace(static_cast<unsigned char>(json[i])) || json[i] == ':'))
+      ++i;
+    if (i >= json.size() || json[i] != '"') break;
+    members[key] = read_string(json, i, &end);
+    i = end;
+  }
+  return members;
+}
 
 }  // namespace nasx::core

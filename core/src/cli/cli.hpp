@@ -29,6 +29,7 @@ int arch_command(const Args& args);
 int train_command(const Args& args);
 int ensemble_command(const Args& args);
 int select_command(const Args& args);
+int sweep_command(const Args& args);
 
 /// Prints a finished training's metrics and folder; returns 0.
 int print_training(const core::TrainRunResult& result);

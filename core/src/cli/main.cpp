@@ -25,6 +25,8 @@ commands:
   train GENOTYPE    train an architecture's network from scratch (or a run's answer)
   select RUN_DIR    re-select from a search's supernet with any selector
   ensemble RUN_DIR  ensemble of a search's best architectures, pruned by each pruner
+  sweep SWEEP.toml  run a sweep of trials (strategies x seeds x settings); also
+                    sweep status DIR, sweep collect DIR
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
     if (command == "train") return nasx::cli::train_command(args);
     if (command == "select") return nasx::cli::select_command(args);
     if (command == "ensemble") return nasx::cli::ensemble_command(args);
+    if (command == "sweep") return nasx::cli::sweep_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);

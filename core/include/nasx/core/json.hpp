@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,14 @@ namespace nasx::core {
 std::string json_string(const std::string& text);
 /// A JSON number; NaN and infinities (which JSON lacks) become null.
 std::string json_number(double value);
+
+/// The first `"key": <number>` in `json` (files nasx writes itself: flat objects).
+std::optional<double> json_number_field(const std::string& json, const std::string& key);
+/// The first `"key": "<string>"` in `json`, unescaped.
+std::optional<std::string> json_string_field(const std::string& json, const std::string& key);
+/// Every `"key": "value"` member of the first object named `object` (`"object": {...}`).
+std::map<std::string, std::string> json_string_members(const std::string& json,
+                                                       const std::string& object);
 
 /// Builds one JSON object, members in insertion order.
 class JsonObject {

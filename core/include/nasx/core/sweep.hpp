@@ -1,0 +1,87 @@
+#pragma once
+/// Sweeps: one base experiment, axes over its config keys and seeds, expanded into
+/// trials; each trial is a full run folder under <output_dir>/<sweep name>/<trial>/.
+///
+///   [sweep]
+///   name = "strategies"          # the folder under output_dir
+///   base = "quickstart.toml"     # relative to the sweep file; or a [base] table inline
+///   seeds = [0, 1, 2]            # or a count: seeds = 3 gives 0, 1, 2
+///   output_dir = "runs"          # default: the base experiment's experiment.output_dir
+///
+///   [grid]                       # every combination of these
+///   "search.strategy" = ["darts", "milenas"]
+///
+///   [zip]                        # walked together (equal lengths), crossed with the grid
+///   "search.epochs" = [2, 4]
+///   "data.subset" = [2048, 4096]
+///
+///   [slurm]                      # the slurm executor's job array
+///   partition = "debug"  time = "01:00:00"  cpus = 2  gpus = 0  mem = "8G"  extra = [...]
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nasx::core {
+
+class PluginRegistry;
+
+/// One trial: the axis values (key, TOML value) and the seed.
+struct SweepTrial {
+  std::string name;  ///< its folder: 000_strategy-darts_seed0
+  std::vector<std::pair<std::string, std::string>> settings;
+  int64_t seed = 0;
+  /// "key=value" overrides for `nasx run`, experiment.seed last.
+  std::vector<std::string> overrides() const;
+};
+
+struct SlurmOptions {
+  std::string partition;
+  std::string time;
+  int64_t cpus = 0;
+  int64_t gpus = 0;
+  std::string mem;
+  std::vector<std::string> extra;  ///< more #SBATCH lines, e.g. "--qos=short"
+};
+
+struct Sweep {
+  std::filesystem::path file;  ///< the sweep file
+  std::string name;
+  std::filesystem::path base;     ///< the base experiment file (absolute), when not inline
+  std::string inline_base;        ///< a [base] table's TOML, when inline
+  std::filesystem::path dir;      ///< <output_dir>/<name>
+  std::vector<std::string> axes;  ///< the axis keys, grid then zip
+  std::vector<SweepTrial> trials;
+  SlurmOptions slurm;
+
+  /// The base config a trial's `nasx run` reads: `base`, or dir/base.toml for an inline one.
+  std::filesystem::path base_config() const;
+};
+
+/// Reads, expands and validates a sweep file: every trial's config is checked against
+/// the host's and the plugins' schemas before anything is written. Throws ConfigError
+/// naming file:line and the key (an unknown [sweep] key, an axis over a key the config
+/// does not have, an empty axis, zip lists of different lengths, a seed that is not an
+/// integer, ...).
+Sweep load_sweep(const std::filesystem::path& file, const PluginRegistry& registry);
+
+/// Creates the sweep folder: sweep.toml (the file as given), base.toml (inline base),
+/// sweep.json (the trials). Existing trial folders are left as they are.
+void write_sweep_folder(const Sweep& sweep);
+
+/// A trial's state, read from its folder.
+enum class TrialState { New, Started, Done };
+TrialState trial_state(const std::filesystem::path& trial_dir);
+
+/// The nasx arguments that (re)start a trial: `run BASE --set ... --out DIR`, or
+/// `resume DIR` when it has started; `plugin_paths` are passed on.
+std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& trial,
+                                       const std::vector<std::string>& plugin_paths);
+
+/// The last `lines` lines of a file ("" when it cannot be read).
+std::string tail_of_file(const std::filesystem::path& path, int lines);
+
+}  // namespace nasx::core

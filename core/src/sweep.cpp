@@ -1,0 +1,432 @@
+#include "nasx/core/sweep.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "nasx/core/config.hpp"
+#include "nasx/core/files.hpp"
+#include "nasx/core/json.hpp"
+#include "nasx/core/run_paths.hpp"
+#include "nasx/core/training.hpp"
+#include "nasx/error.hpp"
+
+namespace nasx::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kSweepKeys = {"name", "base", "seeds", "output_dir"};
+const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
+const std::vector<std::string> kTables = {"sweep", "grid", "zip", "base", "slurm"};
+
+std::string at(const fs::path& file, const toml::source_region& source) {
+  std::ostringstream out;
+  out << file.string();
+  if (source.begin) out << ':' << source.begin.line << ':' << source.begin.column;
+  return out.str();
+}
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw ConfigError(where + ": " + what);
+}
+
+void check_keys(const toml::table& table, const std::string& section,
+                const std::vector<std::string>& known, const fs::path& file) {
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string message = "unknown key '" + section + "." + name + "'";
+    const std::string guess = did_you_mean(name, known);
+    if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    fail(at(file, key.source()), message + " ([" + section + "] keys: " + list + ")");
+  }
+}
+
+/// A TOML value as it would be written after `key = `.
+std::string toml_value(const toml::node& node) {
+  if (const auto text = node.value_exact<std::string>()) return json_string(*text);
+  std::ostringstream out;
+  node.visit([&](auto&& value) { out << value; });
+  return out.str();
+}
+
+/// A value as a folder-name fragment: letters, digits, '.', '-' kept, the rest '-'.
+std::string folder_fragment(std::string text) {
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
+    text = text.substr(1, text.size() - 2);
+  for (char& c : text)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '-';
+  return text.substr(0, 40);
+}
+
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;  // TOML
+  toml::source_region source;
+};
+
+std::vector<Axis> read_axes(const toml::table& root, const std::string& section,
+                            const fs::path& file) {
+  std::vector<Axis> axes;
+  const toml::node* node = root.get(section);
+  if (node == nullptr) return axes;
+  const toml::table* table = node->as_table();
+  if (table == nullptr) fail(at(file, node->source()), "[" + section + "] must be a table");
+  for (auto&& [key, value] : *table) {
+    Axis axis{std::string(key.str()), {}, key.source()};
+    const std::string where = at(file, key.source());
+    if (value.is_table())
+      fail(where, "axis '" + axis.key + "' is a table; quote a dotted key: \"" + axis.key +
+                      ".name\" = [...]");
+    const toml::array* values = value.as_array();
+    if (values == nullptr)
+      fail(where, "axis '" + axis.key + "' must be a list of values, e.g. [1, 2]");
+    if (values->empty()) fail(where, "axis '" + axis.key + "' is empty: give it at least one value");
+    for (const auto& v : *values) axis.values.push_back(toml_value(v));
+    axes.push_back(std::move(axis));
+  }
+  // toml++ iterates a table in key order; the axes keep the file's order.
+  std::stable_sort(axes.begin(), axes.end(), [](const Axis& a, const Axis& b) {
+    return a.source.begin.line < b.source.begin.line;
+  });
+  return axes;
+}
+
+std::vector<int64_t> read_seeds(const toml::table& sweep, const fs::path& file) {
+  const toml::node* node = sweep.get("seeds");
+  if (node == nullptr) return {};
+  const std::string where = at(file, node->source());
+  if (const auto count = node->value_exact<int64_t>()) {
+    if (*count < 1) fail(where, "sweep.seeds = " + std::to_string(*count) + ": give a count >= 1");
+    std::vector<int64_t> seeds;
+    for (int64_t s = 0; s < *count; ++s) seeds.push_back(s);
+    return seeds;
+  }
+  const toml::array* list = node->as_array();
+  if (list == nullptr)
+    fail(where, "sweep.seeds must be a list of integers ([0, 1, 2]) or a count (3)");
+  if (list->empty()) fail(where, "sweep.seeds is empty: give at least one seed");
+  std::vector<int64_t> seeds;
+  for (const auto& v : *list) {
+    const auto seed = v.value_exact<int64_t>();
+    if (!seed)
+      fail(at(file, v.source().begin ? v.source() : node->source()),
+           "sweep.seeds: " + toml_value(v) + " is not an integer seed");
+    if (std::find(seeds.begin(), seeds.end(), *seed) != seeds.end())
+      fail(where, "sweep.seeds lists " + std::to_string(*seed) + " twice");
+    seeds.push_back(*seed);
+  }
+  return seeds;
+}
+
+std::string string_value(const toml::table& table, const std::string& section,
+                         const std::string& key, const fs::path& file) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return "";
+  const auto value = node->value_exact<std::string>();
+  if (!value) fail(at(file, node->source()), section + "." + key + " must be a string");
+  return *value;
+}
+
+int64_t int_value(const toml::table& table, const std::string& section, const std::string& key,
+                  const fs::path& file) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return 0;
+  const auto value = node->value_exact<int64_t>();
+  if (!value || *value < 0)
+    fail(at(file, node->source()), section + "." + key + " must be an integer >= 0");
+  return *value;
+}
+
+SlurmOptions read_slurm(const toml::table& root, const fs::path& file) {
+  SlurmOptions slurm;
+  const toml::node* node = root.get("slurm");
+  if (node == nullptr) return slurm;
+  const toml::table* table = node->as_table();
+  if (table == nullptr) fail(at(file, node->source()), "[slurm] must be a table");
+  check_keys(*table, "slurm", kSlurmKeys, file);
+  slurm.partition = string_value(*table, "slurm", "partition", file);
+  slurm.time = string_value(*table, "slurm", "time", file);
+  slurm.mem = string_value(*table, "slurm", "mem", file);
+  slurm.cpus = int_value(*table, "slurm", "cpus", file);
+  slurm.gpus = int_value(*table, "slurm", "gpus", file);
+  if (const toml::node* extra = table->get("extra")) {
+    const toml::array* list = extra->as_array();
+    if (list == nullptr) fail(at(file, extra->source()), "slurm.extra must be a list of strings");
+    for (const auto& v : *list) {
+      const auto line = v.value_exact<std::string>();
+      if (!line) fail(at(file, extra->source()), "slurm.extra must be a list of strings");
+      slurm.extra.push_back(*line);
+    }
+  }
+  return slurm;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+std::vector<std::string> SweepTrial::overrides() const {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : settings) out.push_back(key + "=" + value);
+  out.push_back("experiment.seed=" + std::to_string(seed));
+  return out;
+}
+
+fs::path Sweep::base_config() const { return inline_base.empty() ? base : dir / "base.toml"; }
+
+Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << file.string();
+    if (e.source().begin) out << ':' << e.source().begin.line << ':' << e.source().begin.column;
+    const std::string what(e.description());
+    if (what.find("No such file") != std::string::npos ||
+        what.find("could not be opened") != std::string::npos)
+      throw ConfigError(file.string() + ": cannot open the sweep file; check the path");
+    throw ConfigError(out.str() + ": TOML syntax error: " + what);
+  }
+  for (auto&& [key, node] : root) {
+    const std::string name(key.str());
+    if (std::find(kTables.begin(), kTables.end(), name) != kTables.end()) continue;
+    std::string message = "unknown table or key '" + name + "'";
+    const std::string guess = did_you_mean(name, kTables);
+    if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+    fail(at(file, key.source()), message + " (a sweep has [sweep], [grid], [zip], [base], [slurm])");
+  }
+  const toml::table* sweep_table = root.get_as<toml::table>("sweep");
+  if (sweep_table == nullptr)
+    fail(file.string(), "no [sweep] table: give at least name and base (see `nasx sweep --help`)");
+  check_keys(*sweep_table, "sweep", kSweepKeys, file);
+
+  Sweep sweep;
+  sweep.file = fs::absolute(file);
+  sweep.name = string_value(*sweep_table, "sweep", "name", file);
+  if (sweep.name.empty()) fail(file.string(), "sweep.name is missing: it names the sweep's folder");
+  if (folder_fragment(sweep.name) != sweep.name)
+    fail(at(file, sweep_table->get("name")->source()),
+         "sweep.name '" + sweep.name + "' must be letters, digits, '.' and '-' (a folder name)");
+  const std::string base = string_value(*sweep_table, "sweep", "base", file);
+  const toml::node* inline_base = root.get("base");
+  if (base.empty() == (inline_base == nullptr))
+    fail(file.string(),
+         "give the base experiment either as sweep.base = \"file.toml\" or as a [base] table");
+
+  // The base config, and a temporary copy of an inline one for validation.
+  fs::path base_path;
+  std::optional<fs::path> temporary;
+  if (inline_base) {
+    const toml::table* table = inline_base->as_table();
+    if (table == nullptr) fail(at(file, inline_base->source()), "[base] must be a table");
+    std::ostringstream out;
+    out << *table;
+    sweep.inline_base = out.str() + "\n";
+    temporary = fs::temp_directory_path() /
+                ("nasx-sweep-base-" + std::to_string(::getpid()) + ".toml");
+    std::ofstream(*temporary) << sweep.inline_base;
+    base_path = *temporary;
+  } else {
+    base_path = fs::path(base).is_absolute() ? fs::path(base) : sweep.file.parent_path() / base;
+    if (!fs::exists(base_path))
+      fail(at(file, sweep_table->get("base")->source()),
+           "sweep.base: " + base_path.string() + " does not exist");
+    sweep.base = base_path;
+  }
+  struct RemoveTemporary {
+    std::optional<fs::path>& path;
+    ~RemoveTemporary() {
+      std::error_code error;
+      if (path) fs::remove(*path, error);
+    }
+  } remove_temporary{temporary};
+
+  const std::vector<Axis> grid = read_axes(root, "grid", file);
+  const std::vector<Axis> zip = read_axes(root, "zip", file);
+  for (size_t i = 1; i < zip.size(); ++i)
+    if (zip[i].values.size() != zip[0].values.size())
+      fail(at(file, zip[i].source),
+           "zip axis '" + zip[i].key + "' has " + std::to_string(zip[i].values.size()) +
+               " values but '" + zip[0].key + "' has " + std::to_string(zip[0].values.size()) +
+               "; zip axes are walked together and need equal lengths");
+  std::set<std::string> seen_keys;
+  for (const auto* axes : {&grid, &zip})
+    for (const Axis& axis : *axes) {
+      if (!seen_keys.insert(axis.key).second)
+        fail(at(file, axis.source), "axis '" + axis.key + "' appears in both [grid] and [zip]");
+      if (axis.key == "experiment.seed")
+        fail(at(file, axis.source), "seeds are given by sweep.seeds, not by an axis");
+      if (axis.key.find('.') == std::string::npos)
+        fail(at(file, axis.source), "axis '" + axis.key +
+                                        "' must be a config key with its section, e.g. "
+                                        "\"search.epochs\"");
+      sweep.axes.push_back(axis.key);
+    }
+  std::vector<int64_t> seeds = read_seeds(*sweep_table, file);
+
+  // The settings: the grid's product, crossed with the zip's rows.
+  std::vector<std::vector<std::pair<std::string, std::string>>> settings = {{}};
+  for (const Axis& axis : grid) {
+    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+    for (const auto& partial : settings)
+      for (const auto& value : axis.values) {
+        auto extended = partial;
+        extended.push_back({axis.key, value});
+        next.push_back(std::move(extended));
+      }
+    settings = std::move(next);
+  }
+  if (!zip.empty()) {
+    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+    for (const auto& partial : settings)
+      for (size_t row = 0; row < zip[0].values.size(); ++row) {
+        auto extended = partial;
+        for (const Axis& axis : zip) extended.push_back({axis.key, axis.values[row]});
+        next.push_back(std::move(extended));
+      }
+    settings = std::move(next);
+  }
+
+  // Every trial's config must load before anything runs; an error is reported at the
+  // sweep file's axis (or seeds) that caused it.
+  std::map<std::string, toml::source_region> axis_source;
+  for (const auto* axes : {&grid, &zip})
+    for (const Axis& axis : *axes) axis_source[axis.key] = axis.source;
+  std::optional<RunConfig> base_config;
+  try {
+    base_config = load_run_config(base_path.string(), {}, registry);
+  } catch (const ConfigError& e) {
+    fail(inline_base ? at(file, inline_base->source()) : file.string(),
+         std::string("the base experiment is not valid: ") + e.what());
+  }
+  if (seeds.empty()) seeds = {base_config->experiment.seed};
+  int64_t index = 0;
+  for (const auto& setting : settings)
+    for (int64_t seed : seeds) {
+      SweepTrial trial;
+      trial.settings = setting;
+      trial.seed = seed;
+      char prefix[24];
+      std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index++));
+      trial.name = prefix;
+      for (const auto& [key, value] : setting)
+        trial.name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
+      trial.name += "_seed" + std::to_string(seed);
+      try {
+        load_run_config(base_path.string(), trial.overrides(), registry);
+      } catch (const ConfigError& e) {
+        const std::string message = e.what();
+        for (const auto& [key, value] : setting)
+          if (message.find("--set " + key + "=") != std::string::npos ||
+              message.find("'" + key.substr(0, key.find('.')) + "'") != std::string::npos) {
+            const size_t set = message.find("--set ");
+            const std::string what =
+                set == std::string::npos ? " " + message
+                                         : message.substr(message.find(':', set) + 1);
+            fail(at(file, axis_source[key]),
+                 "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
+          }
+        fail(file.string(), "trial " + trial.name + ": " + message);
+      }
+      sweep.trials.push_back(std::move(trial));
+    }
+
+  const std::string output_dir = string_value(*sweep_table, "sweep", "output_dir", file);
+  sweep.dir = fs::path(output_dir.empty() ? base_config->experiment.output_dir : output_dir) /
+              sweep.name;
+  sweep.slurm = read_slurm(root, file);
+  return sweep;
+}
+
+void write_sweep_folder(const Sweep& sweep) {
+  std::error_code error;
+  fs::create_directories(sweep.dir, error);
+  if (error)
+    throw IoError("cannot create the sweep folder " + sweep.dir.string() + ": " +
+                  error.message() + "; set sweep.output_dir to a writable folder");
+  write_file_atomically(sweep.dir / "sweep.toml", read_text(sweep.file));
+  if (!sweep.inline_base.empty()) write_file_atomically(sweep.dir / "base.toml", sweep.inline_base);
+  std::string trials = "[";
+  for (const SweepTrial& trial : sweep.trials) {
+    std::string settings = "{";
+    for (const auto& [key, value] : trial.settings)
+      settings += (settings.size() > 1 ? ", " : "") + json_string(key) + ": " + json_string(value);
+    trials += (trials.size() > 1 ? ",\n  " : "\n  ") + JsonObject()
+                                                          .add("name", trial.name)
+                                                          .add("seed", trial.seed)
+                                                          .add_raw("settings", settings + "}")
+                                                          .str();
+  }
+  std::string axes = "[";
+  for (const auto& axis : sweep.axes) axes += (axes.size() > 1 ? ", " : "") + json_string(axis);
+  write_file_atomically(sweep.dir / "sweep.json", JsonObject()
+                                                      .add("name", sweep.name)
+                                                      .add("base", sweep.base_config().string())
+                                                      .add_raw("axes", axes + "]")
+                                                      .add_raw("trials", trials + "\n]")
+                                                      .str() +
+                                                  "\n");
+}
+
+TrialState trial_state(const fs::path& trial_dir) {
+  const RunPaths paths(trial_dir);
+  std::error_code error;
+  if (!fs::exists(paths.config, error)) return TrialState::New;
+  if (!fs::exists(paths.summary, error)) return TrialState::Started;
+  // A config with [train] is done once its training is.
+  const std::string config = read_text(paths.config);
+  if (config.find("\n[train]") != std::string::npos &&
+      !fs::exists(TrainPaths(trial_dir / "train").summary, error))
+    return TrialState::Started;
+  return TrialState::Done;
+}
+
+std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& trial,
+                                       const std::vector<std::string>& plugin_paths) {
+  const fs::path dir = sweep.dir / trial.name;
+  std::vector<std::string> args;
+  if (trial_state(dir) == TrialState::Started) {
+    args = {"resume", dir.string()};
+  } else {
+    args = {"run", sweep.base_config().string()};
+    for (const auto& o : trial.overrides()) {
+      args.push_back("--set");
+      args.push_back(o);
+    }
+    args.push_back("--out");
+    args.push_back(dir.string());
+  }
+  for (const auto& p : plugin_paths) {
+    args.push_back("--plugin-path");
+    args.push_back(p);
+  }
+  return args;
+}
+
+std::string tail_of_file(const fs::path& path, int lines) {
+  std::istringstream in(read_text(path));
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string out;
+  for (size_t k = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0; k < all.size();
+       ++k)
+    out += all[k] + "\n";
+  return out;
+}
+
+}  // namespace nasx::core

@@ -1,0 +1,182 @@
+// End-to-end tests of `nasx sweep` with the local executor: real trial processes, a
+// trial killed with SIGKILL, re-runs, collect, and bad sweep files.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/nasx_process.hpp"
+
+namespace nasx {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::Outcome;
+using testing::read;
+using testing::run_nasx;
+namespace fs = std::filesystem;
+
+int count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class Sweep : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nasx_sweep_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "base.toml") << "[experiment]\nname = \"sweep\"\nseed = 0\nthreads = 1\n"
+                                      << "output_dir = \"" << (dir_ / "runs").string() << "\"\n\n"
+                                      << "[data]\nname = \"synthetic\"\nsynthetic_train = 256\n"
+                                      << "synthetic_test = 64\nsynthetic_image_size = 8\n"
+                                      << "synthetic_classes = 4\nbatch_size = 32\n\n"
+                                      << "[space]\nname = \"nb201\"\nchannels = 4\nlayers = 1\n\n"
+                                      << "[search]\nstrategy = \"darts\"\nepochs = 1\n";
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  std::string sweep_file(const std::string& text) {
+    const fs::path path = dir_ / "sweep.toml";
+    std::ofstream(path) << "[sweep]\nname = \"s\"\nbase = \"base.toml\"\n" << text;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Sweep, TwoStrategiesThreeSeedsRunTwoAtATimeAndCollectMeanAndStd) {
+  const std::string file =
+      sweep_file("seeds = [0, 1, 2]\n\n[grid]\n\"search.strategy\" = [\"darts\", \"milenas\"]\n");
+  const Outcome dry = run_nasx("sweep " + file + " --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_EQ(count(dry.output, "  new"), 6);
+  EXPECT_THAT(dry.output, HasSubstr("000_strategy-darts_seed0"));
+  EXPECT_THAT(dry.output, HasSubstr("005_strategy-milenas_seed2"));
+  EXPECT_FALSE(fs::exists(dir_ / "runs/s")) << "a dry run wrote something";
+
+  const Outcome run = run_nasx("sweep " + file + " --jobs 2");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(count(run.output, ": done"), 6);
+  for (const auto& [trial, strategy] : std::vector<std::pair<std::string, std::string>>{
+           {"000_strategy-darts_seed0", "darts"}, {"004_strategy-milenas_seed1", "milenas"}}) {
+    EXPECT_THAT(read(dir_ / "runs/s" / trial / "config.toml"),
+                HasSubstr("strategy = \"" + strategy + "\""));
+    EXPECT_TRUE(fs::exists(dir_ / "runs/s" / trial / "summary.json"));
+  }
+  EXPECT_THAT(read(dir_ / "runs/s/004_strategy-milenas_seed1/config.toml"), HasSubstr("seed = 1"));
+
+  const Outcome table = run_nasx("sweep collect " + (dir_ / "runs/s").string());
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_THAT(table.output, HasSubstr("strategy=darts    3/3"));
+  EXPECT_THAT(table.output, HasSubstr("strategy=milenas  3/3"));
+  // Search and test accuracy per strategy (the header's "(mean ± std)" aside).
+  const std::regex mean_std("[0-9] ± [0-9]");
+  EXPECT_EQ(std::distance(std::sregex_iterator(table.output.begin(), table.output.end(), mean_std),
+                          std::sregex_iterator()),
+            4);
+  // The mean in the table is the mean of the three summaries.
+  double sum = 0;
+  for (int seed = 0; seed < 3; ++seed) {
+    const std::string summary =
+        read(dir_ / "runs/s" / ("00" + std::to_string(seed) + "_strategy-darts_seed" +
+                                std::to_string(seed)) /
+             "summary.json");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(summary, m, std::regex("\"valid_acc\": ([0-9.e-]+)")));
+    sum += std::stod(m[1]);
+  }
+  char mean[32];
+  std::snprintf(mean, sizeof mean, "%.4f ± ", sum / 3);
+  EXPECT_THAT(table.output, HasSubstr(std::string("strategy=darts    3/3   ") + mean));
+  EXPECT_EQ(count(read(dir_ / "runs/s/collect.csv"), "\n"), 7);
+  EXPECT_THAT(read(dir_ / "runs/s/collect.json"), HasSubstr("\"search_acc_mean\""));
+
+  // The same sweep again: nothing to do, nothing recomputed.
+  const Outcome again = run_nasx("sweep " + file + " --jobs 2");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("6 already done, 0 to run"));
+}
+
+TEST_F(Sweep, AKilledTrialIsFailedWithItsLogTailAndARerunRedoesOnlyIt) {
+  const std::string file = sweep_file("\n[grid]\n\"search.epochs\" = [1, 40]\n");
+  const fs::path victim = dir_ / "runs/s/001_epochs-40_seed0";
+  Outcome first;
+  std::thread sweep([&] { first = run_nasx("sweep " + file + " --jobs 2"); });
+  // SIGKILL the long trial's own process once it has checkpointed a few epochs.
+  bool killed = false;
+  for (int i = 0; i < 60000 && !killed; ++i) {
+    const std::string trial = read(victim / "trial.json");
+    std::smatch pid;
+    if (read(victim / "events.jsonl").find("\"type\": \"step\", \"step\": 2,") != std::string::npos &&
+        std::regex_search(trial, pid, std::regex("\"pid\": ([0-9]+)"))) {
+      killed = ::kill(std::stoi(pid[1]), SIGKILL) == 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  sweep.join();
+  ASSERT_TRUE(killed) << first.output;
+  EXPECT_EQ(first.exit_code, 1) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("001_epochs-40_seed0: FAILED, killed by signal 9"));
+  EXPECT_THAT(first.output, HasSubstr("000_epochs-1_seed0: done"));
+  EXPECT_THAT(first.output, HasSubstr("1 of 2 trials did not finish"));
+  const std::string record = read(victim / "trial.json");
+  EXPECT_THAT(record, HasSubstr("\"status\": \"failed\""));
+  EXPECT_THAT(record, HasSubstr("\"log_tail\": \"nasx run: darts"));  // the trial's own output
+  const Outcome status = run_nasx("sweep status " + (dir_ / "runs/s").string());
+  EXPECT_THAT(status.output, HasSubstr("001_epochs-40_seed0  failed (killed by signal 9"));
+  EXPECT_THAT(status.output, HasSubstr("2 trials: 1 done 1 failed"));
+
+  const std::string done_before = read(dir_ / "runs/s/000_epochs-1_seed0/summary.json");
+  const Outcome second = run_nasx("sweep " + file + " --jobs 2");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("1 already done, 1 to run"));
+  EXPECT_THAT(second.output, HasSubstr("started 001_epochs-40_seed0 (resume)"));
+  EXPECT_EQ(read(dir_ / "runs/s/000_epochs-1_seed0/summary.json"), done_before);
+  EXPECT_THAT(read(victim / "log.txt"), HasSubstr("resuming"));
+  EXPECT_EQ(count(read(victim / "events.jsonl"), "\"type\": \"step\""), 40);
+  EXPECT_THAT(run_nasx("sweep status " + (dir_ / "runs/s").string()).output,
+              HasSubstr("2 trials: 2 done"));
+}
+
+TEST_F(Sweep, BadSweepFilesAreOneClearErrorAtTheirLineBeforeAnyTrial) {
+  struct Case {
+    std::string text, message;
+  };
+  const std::vector<Case> cases = {
+      {"[grid]\n\"search.epoch\" = [1, 2]\n",
+       "sweep.toml:5:1: axis 'search.epoch' (value 1, trial 000_epoch-1_seed0): unknown key "
+       "'search.epoch' for strategy 'darts'; did you mean 'epochs'?"},
+      {"[grid]\n\"space.depth\" = [1]\n", "sweep.toml:5:1: axis 'space.depth'"},
+      {"[grid]\n\"search.epochs\" = []\n",
+       "sweep.toml:5:1: axis 'search.epochs' is empty: give it at least one value"},
+      {"seeds = [0, \"one\"]\n", "sweep.toml:4:13: sweep.seeds: \"one\" is not an integer seed"},
+      {"seeds = [0, 1.5]\n", "is not an integer seed"},
+      {"seed = 3\n", "sweep.toml:4:1: unknown key 'sweep.seed'; did you mean 'seeds'?"},
+      {"[zip]\n\"search.epochs\" = [1, 2]\n\"data.batch_size\" = [8]\n",
+       "sweep.toml:6:1: zip axis 'data.batch_size' has 1 values but 'search.epochs' has 2"},
+  };
+  for (const Case& c : cases) {
+    const Outcome out = run_nasx("sweep " + sweep_file(c.text));
+    EXPECT_EQ(out.exit_code, 1) << c.text << out.output;
+    EXPECT_THAT(out.output, HasSubstr(c.message)) << c.text;
+    EXPECT_EQ(count(out.output, "\n"), 1) << "one line: " << out.output;
+    EXPECT_FALSE(fs::exists(dir_ / "runs")) << c.text << ": something was written";
+  }
+}
+
+}  // namespace
+}  // namespace nasx
