@@ -154,8 +154,14 @@ class Locator {
       : file_(std::move(file)), overrides_(std::move(overrides)) {}
 
   std::string at(const std::string& key_path, const toml::source_region& source) const {
-    auto found = overrides_.find(key_path);
-    if (found != overrides_.end()) return "--set " + found->second;
+    // The key itself, or a table it is in, may come from a --set.
+    for (std::string path = key_path;;) {
+      auto found = overrides_.find(path);
+      if (found != overrides_.end()) return "--set " + found->second;
+      const size_t dot = path.rfind('.');
+      if (dot == std::string::npos) break;
+      path.resize(dot);
+    }
     if (!source.begin) return file_;
     std::ostringstream out;
     out << file_ << ':' << source.begin.line << ':' << source.begin.column;

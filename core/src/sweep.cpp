@@ -64,9 +64,13 @@ std::string toml_value(const toml::node& node) {
 std::string folder_fragment(std::string text) {
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
     text = text.substr(1, text.size() - 2);
-  for (char& c : text)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '-';
-  return text.substr(0, 40);
+  std::string out;
+  for (char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') c = '-';
+    if (c != '-' || (!out.empty() && out.back() != '-')) out += c;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.substr(0, 40);
 }
 
 struct Axis {
@@ -271,10 +275,16 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
         fail(at(file, axis.source), "axis '" + axis.key + "' appears in both [grid] and [zip]");
       if (axis.key == "experiment.seed")
         fail(at(file, axis.source), "seeds are given by sweep.seeds, not by an axis");
-      if (axis.key.find('.') == std::string::npos)
+      // A whole section is an axis too when its values are tables: [search] tables
+      // with each strategy's own keys, e.g. "search" = [{strategy = "darts", order =
+      // "second"}, {strategy = "milenas"}].
+      const bool tables = std::all_of(axis.values.begin(), axis.values.end(),
+                                      [](const std::string& v) { return v.front() == '{'; });
+      if (axis.key.find('.') == std::string::npos && !tables)
         fail(at(file, axis.source), "axis '" + axis.key +
                                         "' must be a config key with its section, e.g. "
-                                        "\"search.epochs\"");
+                                        "\"search.epochs\", or a section whose values are "
+                                        "tables, e.g. \"search\" = [{strategy = \"darts\"}]");
       sweep.axes.push_back(axis.key);
     }
   std::vector<int64_t> seeds = read_seeds(*sweep_table, file);

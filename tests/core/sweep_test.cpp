@@ -152,6 +152,23 @@ TEST_F(Sweep, AKilledTrialIsFailedWithItsLogTailAndARerunRedoesOnlyIt) {
               HasSubstr("2 trials: 2 done"));
 }
 
+TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
+  const Outcome dry = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search\" = [{strategy = \"darts\", order = \"second\", epochs = 1}, "
+                 "{strategy = \"milenas\", epochs = 1}]\n") +
+      " --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("000_search-epochs-1-order-second-strategy-darts_seed0"));
+  EXPECT_THAT(dry.output, HasSubstr("001_search-epochs-1-strategy-milenas_seed0"));
+  // `order` belongs to darts: the same key for milenas is an error at the axis' line.
+  const Outcome bad = run_nasx(
+      "sweep " + sweep_file("[zip]\n\"search\" = [{strategy = \"milenas\", order = \"first\"}]\n"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.output, HasSubstr("sweep.toml:5:1: axis 'search'"));
+  EXPECT_THAT(bad.output, HasSubstr("unknown key 'search.order' for strategy 'milenas'"));
+}
+
 TEST_F(Sweep, BadSweepFilesAreOneClearErrorAtTheirLineBeforeAnyTrial) {
   struct Case {
     std::string text, message;
