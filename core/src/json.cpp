@@ -90,14 +90,22 @@ std::string read_string(const std::string& json, size_t quote, size_t* end) {
     }
     const char c = json[++i];
     switch (c) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'u':  // nasx writes \u00XX only for control characters
-        if (i + 4 < json.size()) out += static_cast<char>(std::stoi(json.substr(i + 1, 4), nullptr, 16));
+        if (i + 4 < json.size())
+          out += static_cast<char>(std::stoi(json.substr(i + 1, 4), nullptr, 16));
         i += 4;
         break;
-      default: out += c;
+      default:
+        out += c;
     }
   }
   if (end) *end = i + 1;

@@ -101,8 +101,8 @@ Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
     state = load_selection(files, net, selector);
     files.events.truncate(static_cast<uint64_t>(state.events_size));
     files.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
-    progress.line("resuming the selection at step " + std::to_string(state.next_step + 1) +
-                  " of " + std::to_string(total));
+    progress.line("resuming the selection at step " + std::to_string(state.next_step + 1) + " of " +
+                  std::to_string(total));
   }
   for (int64_t step = state.next_step; step < total; ++step) {
     const auto start = std::chrono::steady_clock::now();

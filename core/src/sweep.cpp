@@ -95,7 +95,8 @@ std::vector<Axis> read_axes(const toml::table& root, const std::string& section,
     const toml::array* values = value.as_array();
     if (values == nullptr)
       fail(where, "axis '" + axis.key + "' must be a list of values, e.g. [1, 2]");
-    if (values->empty()) fail(where, "axis '" + axis.key + "' is empty: give it at least one value");
+    if (values->empty())
+      fail(where, "axis '" + axis.key + "' is empty: give it at least one value");
     for (const auto& v : *values) axis.values.push_back(toml_value(v));
     axes.push_back(std::move(axis));
   }
@@ -212,7 +213,8 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
     std::string message = "unknown table or key '" + name + "'";
     const std::string guess = did_you_mean(name, kTables);
     if (!guess.empty()) message += "; did you mean '" + guess + "'?";
-    fail(at(file, key.source()), message + " (a sweep has [sweep], [grid], [zip], [base], [slurm])");
+    fail(at(file, key.source()),
+         message + " (a sweep has [sweep], [grid], [zip], [base], [slurm])");
   }
   const toml::table* sweep_table = root.get_as<toml::table>("sweep");
   if (sweep_table == nullptr)
@@ -241,8 +243,8 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
     std::ostringstream out;
     out << *table;
     sweep.inline_base = out.str() + "\n";
-    temporary = fs::temp_directory_path() /
-                ("nasx-sweep-base-" + std::to_string(::getpid()) + ".toml");
+    temporary =
+        fs::temp_directory_path() / ("nasx-sweep-base-" + std::to_string(::getpid()) + ".toml");
     std::ofstream(*temporary) << sweep.inline_base;
     base_path = *temporary;
   } else {
@@ -345,8 +347,8 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
           if (message.find("--set " + key + "=") != std::string::npos ||
               message.find("'" + key.substr(0, key.find('.')) + "'") != std::string::npos) {
             const size_t set = message.find("--set ");
-            const std::string what =
-                set == std::string::npos ? " " + message
+            const std::string what = set == std::string::npos
+                                         ? " " + message
                                          : message.substr(message.find(':', set) + 1);
             fail(at(file, axis_source[key]),
                  "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
@@ -357,8 +359,8 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
     }
 
   const std::string output_dir = string_value(*sweep_table, "sweep", "output_dir", file);
-  sweep.dir = fs::path(output_dir.empty() ? base_config->experiment.output_dir : output_dir) /
-              sweep.name;
+  sweep.dir =
+      fs::path(output_dir.empty() ? base_config->experiment.output_dir : output_dir) / sweep.name;
   sweep.slurm = read_slurm(root, file);
   return sweep;
 }
@@ -367,8 +369,8 @@ void write_sweep_folder(const Sweep& sweep) {
   std::error_code error;
   fs::create_directories(sweep.dir, error);
   if (error)
-    throw IoError("cannot create the sweep folder " + sweep.dir.string() + ": " +
-                  error.message() + "; set sweep.output_dir to a writable folder");
+    throw IoError("cannot create the sweep folder " + sweep.dir.string() + ": " + error.message() +
+                  "; set sweep.output_dir to a writable folder");
   write_file_atomically(sweep.dir / "sweep.toml", read_text(sweep.file));
   if (!sweep.inline_base.empty()) write_file_atomically(sweep.dir / "base.toml", sweep.inline_base);
   std::string trials = "[";
@@ -377,20 +379,20 @@ void write_sweep_folder(const Sweep& sweep) {
     for (const auto& [key, value] : trial.settings)
       settings += (settings.size() > 1 ? ", " : "") + json_string(key) + ": " + json_string(value);
     trials += (trials.size() > 1 ? ",\n  " : "\n  ") + JsonObject()
-                                                          .add("name", trial.name)
-                                                          .add("seed", trial.seed)
-                                                          .add_raw("settings", settings + "}")
-                                                          .str();
+                                                           .add("name", trial.name)
+                                                           .add("seed", trial.seed)
+                                                           .add_raw("settings", settings + "}")
+                                                           .str();
   }
   std::string axes = "[";
   for (const auto& axis : sweep.axes) axes += (axes.size() > 1 ? ", " : "") + json_string(axis);
   write_file_atomically(sweep.dir / "sweep.json", JsonObject()
-                                                      .add("name", sweep.name)
-                                                      .add("base", sweep.base_config().string())
-                                                      .add_raw("axes", axes + "]")
-                                                      .add_raw("trials", trials + "\n]")
-                                                      .str() +
-                                                  "\n");
+                                                          .add("name", sweep.name)
+                                                          .add("base", sweep.base_config().string())
+                                                          .add_raw("axes", axes + "]")
+                                                          .add_raw("trials", trials + "\n]")
+                                                          .str() +
+                                                      "\n");
 }
 
 TrialState trial_state(const fs::path& trial_dir) {

@@ -31,7 +31,8 @@ std::vector<std::string> trial_lines(const std::string& sweep_json) {
   std::vector<std::string> lines;
   std::istringstream in(sweep_json);
   for (std::string line; std::getline(in, line);)
-    if (line.find("{\"name\": ") != std::string::npos && line.find("\"settings\"") != std::string::npos)
+    if (line.find("{\"name\": ") != std::string::npos &&
+        line.find("\"settings\"") != std::string::npos)
       lines.push_back(line);
   return lines;
 }
@@ -154,8 +155,10 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     const std::string summary = read_text(RunPaths(dir).summary);
     if (!summary.empty()) {
       row.genotype = json_string_field(summary, "genotype").value_or("");
-      if (auto v = json_number_field(summary, "valid_acc")) row.search_acc = *v;
-      else if (auto b = json_number_field(summary, "best_acc")) row.search_acc = *b;
+      if (auto v = json_number_field(summary, "valid_acc"))
+        row.search_acc = *v;
+      else if (auto b = json_number_field(summary, "best_acc"))
+        row.search_acc = *b;
       if (auto t = json_number_field(summary, "supernet_test_acc")) {
         row.test_acc = *t;
         row.test_kind = "supernet";
@@ -189,7 +192,9 @@ void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
   std::string csv, json = "[";
   for (size_t i = 0; i < header.size(); ++i) csv += (i ? "," : "") + csv_field(header[i]);
   csv += "\n";
-  const auto number = [](double v, int digits) { return v < 0 ? std::string("-") : fixed(v, digits); };
+  const auto number = [](double v, int digits) {
+    return v < 0 ? std::string("-") : fixed(v, digits);
+  };
   for (const TrialRow& row : rows) {
     std::vector<std::string> cells = {row.name};
     for (const auto& v : row.values) cells.push_back(v);
@@ -210,8 +215,9 @@ void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
     for (size_t a = 0; a < axes.size(); ++a)
       settings += (a ? ", " : "") + json_string(axes[a]) + ": " + json_string(row.values[a]);
     JsonObject object;
-    object.add("trial", row.name).add_raw("settings", settings + "}").add("seed",
-                                                                          static_cast<int64_t>(row.seed));
+    object.add("trial", row.name)
+        .add_raw("settings", settings + "}")
+        .add("seed", static_cast<int64_t>(row.seed));
     object.add("status", row.status);
     if (!row.detail.empty()) object.add("exit", row.detail);
     if (row.search_acc >= 0) object.add("search_acc", row.search_acc);
@@ -247,8 +253,9 @@ void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
     summary.push_back({setting, std::to_string(done) + "/" + std::to_string(groups[setting].size()),
                        mean_std(s), mean_std(t), std::to_string(failed)});
     JsonObject g;
-    g.add("setting", setting).add("done", static_cast<int64_t>(done)).add("failed",
-                                                                          static_cast<int64_t>(failed));
+    g.add("setting", setting)
+        .add("done", static_cast<int64_t>(done))
+        .add("failed", static_cast<int64_t>(failed));
     if (s.n) g.add("search_acc_mean", s.mean).add("search_acc_std", s.std);
     if (t.n) g.add("test_acc_mean", t.mean).add("test_acc_std", t.std);
     groups_json += (groups_json.size() > 1 ? ",\n  " : "\n  ") + g.str();

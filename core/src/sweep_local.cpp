@@ -48,7 +48,8 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args, con
     for (auto& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
     ::execv(binary.c_str(), argv.data());
-    const std::string message = "nasx sweep: cannot run " + binary + ": " + std::strerror(errno) + "\n";
+    const std::string message =
+        "nasx sweep: cannot run " + binary + ": " + std::strerror(errno) + "\n";
     (void)!::write(STDERR_FILENO, message.data(), message.size());
     ::_exit(127);
   }
@@ -91,13 +92,13 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
       const std::vector<std::string> args = trial_command(sweep, trial, plugin_paths);
       const pid_t pid = spawn(nasx_binary, args, dir / "log.txt");
       write_file_atomically(dir / "trial.json", JsonObject()
-                                                    .add("status", "running")
-                                                    .add("executor", "local")
-                                                    .add("pid", static_cast<int64_t>(pid))
-                                                    .add("command", args[0])
-                                                    .add("started", now_iso8601())
-                                                    .str() +
-                                                "\n");
+                                                        .add("status", "running")
+                                                        .add("executor", "local")
+                                                        .add("pid", static_cast<int64_t>(pid))
+                                                        .add("command", args[0])
+                                                        .add("started", now_iso8601())
+                                                        .str() +
+                                                    "\n");
       running.push_back({pid, &trial, std::chrono::steady_clock::now()});
       out << "  started " << trial.name << " (" << args[0] << ")\n" << std::flush;
     }
@@ -117,8 +118,8 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
     running.erase(it);
     ++finished;
     const fs::path dir = sweep.dir / trial.name;
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                    trial_state(dir) == TrialState::Done;
+    const bool ok =
+        WIFEXITED(status) && WEXITSTATUS(status) == 0 && trial_state(dir) == TrialState::Done;
     JsonObject record;
     record.add("status", ok ? "done" : "failed")
         .add("executor", "local")
@@ -129,8 +130,8 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
     if (!ok) record.add("log_tail", tail);
     write_file_atomically(dir / "trial.json", record.str() + "\n");
     out << "[" << finished << "/" << todo.size() << "] " << trial.name << ": "
-        << (ok ? "done" : "FAILED, " + exit_description(status)) << " ("
-        << format_duration(seconds) << ")\n";
+        << (ok ? "done" : "FAILED, " + exit_description(status)) << " (" << format_duration(seconds)
+        << ")\n";
     if (!ok) {
       failed++;
       std::string indented;

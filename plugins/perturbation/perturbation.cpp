@@ -15,9 +15,9 @@
 // after every step.
 
 #include <algorithm>
-#include <optional>
 #include <iomanip>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -60,8 +60,7 @@ const nasx::OptionsBinding<PerturbationOptions>& binding() {
             "fine-tuning epochs after each decision (one host step each; 0: no tuning)",
             nasx::Range{0.0, {}})
         .field("criterion", &O::criterion,
-               "what a masked operation is judged by: validation accuracy or loss",
-               {"acc", "loss"})
+               "what a masked operation is judged by: validation accuracy or loss", {"acc", "loss"})
         .field("eval_batches", &O::eval_batches,
                "validation minibatches per evaluation (0: the whole split)", nasx::Range{0.0, {}})
         .field("steps_per_epoch", &O::steps_per_epoch,
@@ -82,10 +81,8 @@ const nasx::OptionsBinding<PerturbationOptions>& binding() {
         .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)",
                nasx::Range{0.0, {}})
         .field("arch_lr", &O::arch_lr, "architecture Adam learning rate", nasx::Range{0.0, 1.0})
-        .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1",
-               nasx::Range{0.0, 0.999999})
-        .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2",
-               nasx::Range{0.0, 0.999999})
+        .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1", nasx::Range{0.0, 0.999999})
+        .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2", nasx::Range{0.0, 0.999999})
         .field("arch_weight_decay", &O::arch_weight_decay, "architecture L2 decay",
                nasx::Range{0.0, 1.0});
     return b;
@@ -138,7 +135,8 @@ class Perturbation final : public nasx::Selector {
 
     nasx::WeightSgdParams sgd = options_;
     if (sgd.w_lr_min < 0) sgd.w_lr_min = nodes_.empty() ? sgd.w_lr : 0.001;
-    weight_optimizer_.emplace(net.weight_parameters(), sgd.sgd(std::max<int64_t>(total_steps(), 1)));
+    weight_optimizer_.emplace(net.weight_parameters(),
+                              sgd.sgd(std::max<int64_t>(total_steps(), 1)));
     nasx::AdamOptions adam;
     adam.lr = options_.arch_lr;
     adam.beta1 = options_.arch_beta1;
@@ -295,9 +293,9 @@ class Perturbation final : public nasx::Selector {
       for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
       return out + "]";
     };
-    ctx.log_event("pt_topology", "\"cell\": " + json_text(cell_types_[cell]) +
-                                     ", \"node\": " + std::to_string(node) +
-                                     ", \"kept\": " + list(kept) + ", \"dropped\": " + list(dropped));
+    ctx.log_event("pt_topology", "\"cell\": " + json_text(cell_types_[cell]) + ", \"node\": " +
+                                     std::to_string(node) + ", \"kept\": " + list(kept) +
+                                     ", \"dropped\": " + list(dropped));
     ctx.info("  " + cell_types_[cell] + " node " + std::to_string(node) + ": keeps edges " +
              list(kept));
     const std::vector<at::Tensor> decided = weights(net, false);

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace nasx::testing {
 
 inline const std::string kNasx = NASX_TEST_BINARY;
@@ -63,5 +65,31 @@ inline bool run_and_kill_when(const std::string& args, const std::function<bool(
   ::waitpid(pid, &status, 0);
   return WIFSIGNALED(status);
 }
+
+/// Occurrences of `needle` in `text`.
+inline int count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+/// A test with its own empty folder, dir_ (<tmp>/nasx_<suite>_<pid>_<test>), kept when
+/// the test fails so its run folders can be read.
+class FolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("nasx_" + std::string(info->test_suite_name()) + "_" + std::to_string(::getpid()) +
+            "_" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path dir_;
+};
 
 }  // namespace nasx::testing

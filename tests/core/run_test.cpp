@@ -30,19 +30,8 @@ using testing::Outcome;
 using testing::read;
 using testing::run_nasx;
 
-class Run : public ::testing::Test {
+class Run : public testing::FolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nasx_run_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
   /// The test config file, with `--set search.epochs=8` unless `epochs` is false
   /// (epochs is a key of darts, not of every strategy).
   std::string config(const std::string& extra = "", bool epochs = true) {
@@ -69,8 +58,6 @@ strategy = "darts"
 )" << extra;
     return path.string() + (epochs ? " --set search.epochs=8" : "");
   }
-
-  fs::path dir_;
 };
 
 /// The numbers summary.json reports, without the wall-clock fields.

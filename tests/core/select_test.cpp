@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <regex>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,11 +22,7 @@ using testing::run_nasx;
 namespace fs = std::filesystem;
 
 /// Occurrences of `needle` in `text`.
-int count(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
+using testing::count;
 
 /// The lines of events.jsonl that record decisions (they carry exact accuracies).
 std::string decisions_of(const std::string& events) {
@@ -37,19 +33,8 @@ std::string decisions_of(const std::string& events) {
   return out;
 }
 
-class Select : public ::testing::Test {
+class Select : public testing::FolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nasx_select_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
   /// A 2-epoch DARTS search on synthetic data, selected by perturbation with one tuning
   /// epoch of 2 minibatches per decision and 2 validation minibatches per evaluation.
   std::string config(const std::string& space = "name = \"darts\"\nchannels = 4\nlayers = 3") {
@@ -65,8 +50,6 @@ class Select : public ::testing::Test {
                         << "steps_per_epoch = 2\neval_batches = 2\n";
     return path.string();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Select, PerturbationDecidesEveryEdgeThenEveryNodeOnTheDartsSpace) {
@@ -87,12 +70,14 @@ TEST_F(Select, PerturbationDecidesEveryEdgeThenEveryNodeOnTheDartsSpace) {
   // operation (edge of node n from input i: 2n + n(n-1)/2 + i, the reference's order).
   for (const std::string cell : {"normal", "reduce"}) {
     std::map<int, std::string> chosen;
-    const std::regex op("\"cell\": \"" + cell + "\", \"edge\": ([0-9]+), \"chosen\": \"([a-z_0-9]+)\"");
+    const std::regex op("\"cell\": \"" + cell +
+                        "\", \"edge\": ([0-9]+), \"chosen\": \"([a-z_0-9]+)\"");
     for (std::sregex_iterator it(events.begin(), events.end(), op), end; it != end; ++it)
       chosen[std::stoi((*it)[1].str())] = (*it)[2].str();
     ASSERT_EQ(chosen.size(), 14u) << cell;
     std::map<int, std::string> kept = {{0, "[0, 1]"}};
-    const std::regex node("\"cell\": \"" + cell + "\", \"node\": ([0-9]), \"kept\": (\\[[0-9, ]+\\])");
+    const std::regex node("\"cell\": \"" + cell +
+                          "\", \"node\": ([0-9]), \"kept\": (\\[[0-9, ]+\\])");
     for (std::sregex_iterator it(events.begin(), events.end(), node), end; it != end; ++it)
       kept[std::stoi((*it)[1].str())] = (*it)[2].str();
     ASSERT_EQ(kept.size(), 4u) << cell;

@@ -23,20 +23,12 @@ using testing::read;
 using testing::run_nasx;
 namespace fs = std::filesystem;
 
-int count(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
+using testing::count;
 
-class Sweep : public ::testing::Test {
+class Sweep : public testing::FolderTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nasx_sweep_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    FolderTest::SetUp();
     std::ofstream(dir_ / "base.toml") << "[experiment]\nname = \"sweep\"\nseed = 0\nthreads = 1\n"
                                       << "output_dir = \"" << (dir_ / "runs").string() << "\"\n\n"
                                       << "[data]\nname = \"synthetic\"\nsynthetic_train = 256\n"
@@ -45,17 +37,12 @@ class Sweep : public ::testing::Test {
                                       << "[space]\nname = \"nb201\"\nchannels = 4\nlayers = 1\n\n"
                                       << "[search]\nstrategy = \"darts\"\nepochs = 1\n";
   }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
 
   std::string sweep_file(const std::string& text) {
     const fs::path path = dir_ / "sweep.toml";
     std::ofstream(path) << "[sweep]\nname = \"s\"\nbase = \"base.toml\"\n" << text;
     return path.string();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Sweep, TwoStrategiesThreeSeedsRunTwoAtATimeAndCollectMeanAndStd) {
@@ -92,8 +79,8 @@ TEST_F(Sweep, TwoStrategiesThreeSeedsRunTwoAtATimeAndCollectMeanAndStd) {
   double sum = 0;
   for (int seed = 0; seed < 3; ++seed) {
     const std::string summary =
-        read(dir_ / "runs/s" / ("00" + std::to_string(seed) + "_strategy-darts_seed" +
-                                std::to_string(seed)) /
+        read(dir_ / "runs/s" /
+             ("00" + std::to_string(seed) + "_strategy-darts_seed" + std::to_string(seed)) /
              "summary.json");
     std::smatch m;
     ASSERT_TRUE(std::regex_search(summary, m, std::regex("\"valid_acc\": ([0-9.e-]+)")));
@@ -121,7 +108,8 @@ TEST_F(Sweep, AKilledTrialIsFailedWithItsLogTailAndARerunRedoesOnlyIt) {
   for (int i = 0; i < 60000 && !killed; ++i) {
     const std::string trial = read(victim / "trial.json");
     std::smatch pid;
-    if (read(victim / "events.jsonl").find("\"type\": \"step\", \"step\": 2,") != std::string::npos &&
+    if (read(victim / "events.jsonl").find("\"type\": \"step\", \"step\": 2,") !=
+            std::string::npos &&
         std::regex_search(trial, pid, std::regex("\"pid\": ([0-9]+)"))) {
       killed = ::kill(std::stoi(pid[1]), SIGKILL) == 0;
     }

@@ -28,19 +28,8 @@ constexpr const char* kDarts =
     "('sep_conv_5x5', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
     "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])\"";
 
-class TrainCommand : public ::testing::Test {
+class TrainCommand : public testing::FolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("nasx_train_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
-  }
-
   /// A training config on synthetic data; `space` and `train` are TOML lines.
   std::string config(const std::string& space, const std::string& train,
                      const std::string& extra = "") {
@@ -55,8 +44,6 @@ class TrainCommand : public ::testing::Test {
                         << extra;
     return path.string();
   }
-
-  fs::path dir_;
 };
 
 TEST_F(TrainCommand, TrainsAnNb201CellAndADartsGenotypeAndReportsTheirFigures) {

@@ -14,7 +14,7 @@ class variables_map;
 namespace nasx::core {
 class PluginRegistry;
 struct TrainRunResult;
-}
+}  // namespace nasx::core
 
 namespace nasx::cli {
 
@@ -33,7 +33,6 @@ int sweep_command(const Args& args);
 
 /// Prints a finished training's metrics and folder; returns 0.
 int print_training(const core::TrainRunResult& result);
-
 
 /// Adds --plugin-path to `options`.
 void add_plugin_path_option(boost::program_options::options_description& options);

@@ -62,10 +62,11 @@ int select_command(const Args& args) {
     // Another selector than the run's starts from its own defaults: the run's [select]
     // settings belong to the run's selector.
     const std::string wanted = vm["selector"].as<std::string>();
-    const bool same = core::load_run_config(run.config.string(), {}, registry).select.selector ==
-                      wanted;
-    overrides.insert(overrides.begin(), same ? "select.selector=" + wanted
-                                             : "select={selector=" + core::json_string(wanted) + "}");
+    const bool same =
+        core::load_run_config(run.config.string(), {}, registry).select.selector == wanted;
+    overrides.insert(
+        overrides.begin(),
+        same ? "select.selector=" + wanted : "select={selector=" + core::json_string(wanted) + "}");
   }
   const core::RunConfig config = core::load_run_config(run.config.string(), overrides, registry);
   const std::string& name = config.select.selector;

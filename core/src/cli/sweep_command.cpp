@@ -89,8 +89,8 @@ int sweep_command(const Args& args) {
   options.add_options()("sweep", po::value<std::string>(), "the sweep file")(
       "dry-run", po::bool_switch(), "list the trials and what would run, run nothing")(
       "executor", po::value<std::string>()->default_value("local"),
-      "local: trials as processes on this machine")(
-      "jobs", po::value<int>()->default_value(1), "local: trials at a time");
+      "local: trials as processes on this machine")("jobs", po::value<int>()->default_value(1),
+                                                    "local: trials at a time");
   add_plugin_path_option(options);
   po::variables_map vm;
   if (!parse_args(args, kUsage, options, {"sweep"}, vm)) return 0;
@@ -126,7 +126,8 @@ int sweep_command(const Args& args) {
   if (failed > 0)
     throw Error(std::to_string(failed) + " of " + std::to_string(sweep.trials.size()) +
                 " trials did not finish (their logs: <trial>/log.txt); run the same command "
-                "again to redo only those. Results: nasx sweep collect " + sweep.dir.string());
+                "again to redo only those. Results: nasx sweep collect " +
+                sweep.dir.string());
   std::cout << "all " << sweep.trials.size() << " trials done. Results: nasx sweep collect "
             << sweep.dir.string() << "\n";
   return 0;

@@ -102,7 +102,8 @@ NASX_API std::vector<at::Tensor> finite_difference_hvp(Supernet& net, const Batc
 NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
                                    const Batch& train_batch);
 NASX_API ForwardResult weight_step(Supernet& net, WeightOptimizer& optimizer,
-                                   const Batch& train_batch, const std::vector<at::Tensor>& weights);
+                                   const Batch& train_batch,
+                                   const std::vector<at::Tensor>& weights);
 
 /// What one DARTS iteration reports.
 struct BilevelStepResult {

@@ -21,16 +21,16 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
 /// One trial's row: its state and what its run folder reports.
 struct TrialRow {
   std::string name;
-  std::string setting;  ///< the axis values, seed excluded
+  std::string setting;              ///< the axis values, seed excluded
   std::vector<std::string> values;  ///< per axis, TOML
   long long seed = 0;
   std::string status;  ///< pending, running, done, failed, interrupted (slurm: queued, ...)
   std::string genotype;
-  double search_acc = -1;   ///< valid_acc (gradient) or best_acc (sampling); -1: none
-  double test_acc = -1;     ///< trained_test_acc, else the supernet's/shared test accuracy
-  std::string test_kind;    ///< "trained", "supernet", "shared" or ""
-  double seconds = -1;      ///< search (+ training) wall time
-  std::string detail;       ///< failure: exit status
+  double search_acc = -1;  ///< valid_acc (gradient) or best_acc (sampling); -1: none
+  double test_acc = -1;    ///< trained_test_acc, else the supernet's/shared test accuracy
+  std::string test_kind;   ///< "trained", "supernet", "shared" or ""
+  double seconds = -1;     ///< search (+ training) wall time
+  std::string detail;      ///< failure: exit status
 };
 
 /// The rows of a sweep folder (written by `nasx sweep`), in trial order.
