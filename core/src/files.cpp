@@ -95,4 +95,9 @@ void save_archive_atomically(torch::serialize::OutputArchive& archive, const fs:
   commit_rename(temporary, path);
 }
 
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 }  // namespace nasx::core

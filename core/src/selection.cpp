@@ -2,10 +2,9 @@
 
 #include <chrono>
 
-#include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/archive.h>
 
+#include "nasx/core/checkpoint.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
@@ -18,69 +17,24 @@ namespace nasx::core {
 
 namespace {
 
-struct SelectionState {
-  int64_t next_step = 0;
-  int64_t total_steps = 0;
-  int64_t events_size = 0;
-  int64_t evaluations_size = 0;
-  double elapsed_seconds = 0;
-};
-
 void save_selection(const SelectionFiles& files, Supernet& net, const Selector& selector,
-                    const SelectionState& state) {
-  torch::serialize::OutputArchive root, net_archive, selector_archive;
-  net.save(net_archive);
-  selector.save(selector_archive);
-  root.write("supernet", net_archive);
-  root.write("selector", selector_archive);
-  root.write("next_step", c10::IValue(state.next_step));
-  root.write("total_steps", c10::IValue(state.total_steps));
-  root.write("events_size", c10::IValue(state.events_size));
-  root.write("evaluations_size", c10::IValue(state.evaluations_size));
-  root.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
-  root.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
-  std::filesystem::create_directories(files.checkpoint.parent_path());
-  save_archive_atomically(root, files.checkpoint);
+                    const HostState& state) {
+  save_checkpoint(
+      files.checkpoint, net, "selector",
+      [&](torch::serialize::OutputArchive& archive) { selector.save(archive); }, state);
 }
 
-SelectionState load_selection(const SelectionFiles& files, Supernet& net, Selector& selector) {
+HostState load_selection(const SelectionFiles& files, Supernet& net, Selector& selector) {
   const std::string where = files.checkpoint.string();
-  SelectionState state;
-  try {
-    torch::serialize::InputArchive root, net_archive, selector_archive;
-    root.load_from(where);
-    c10::IValue value;
-    root.read("total_steps", value);
-    state.total_steps = value.toInt();
-    if (state.total_steps != selector.total_steps())
-      throw IoError("the selection checkpoint " + where + " was made for " +
-                    std::to_string(state.total_steps) + " steps but the selector now takes " +
-                    std::to_string(selector.total_steps()) +
-                    " (its settings changed); delete it to select from the start");
-    root.read("supernet", net_archive);
-    net.load(net_archive);
-    root.read("selector", selector_archive);
-    selector.load(selector_archive);
-    root.read("next_step", value);
-    state.next_step = value.toInt();
-    root.read("events_size", value);
-    state.events_size = value.toInt();
-    root.read("evaluations_size", value);
-    state.evaluations_size = value.toInt();
-    root.read("elapsed_seconds", value);
-    state.elapsed_seconds = value.toDouble();
-    at::Tensor rng;
-    root.read("torch_rng", rng, /*is_buffer=*/true);
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw IoError("cannot read the selection checkpoint " + where + ": " +
-                  std::string(e.what()).substr(0, 400) +
-                  "\nThe file is damaged or from another configuration; delete it to select "
-                  "from the start");
-  }
+  const HostState state = load_checkpoint(
+      files.checkpoint, net, "selector",
+      [&](torch::serialize::InputArchive& archive) { selector.load(archive); },
+      "delete it to select from the start");
+  if (state.total_steps != selector.total_steps())
+    throw IoError("the selection checkpoint " + where + " was made for " +
+                  std::to_string(state.total_steps) + " steps but the selector now takes " +
+                  std::to_string(selector.total_steps()) +
+                  " (its settings changed); delete it to select from the start");
   return state;
 }
 
@@ -95,7 +49,7 @@ Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
                            const SelectionFiles& files, Progress& progress) {
   selector.setup(ctx);
   const int64_t total = selector.total_steps();
-  SelectionState state;
+  HostState state;
   state.total_steps = total;
   if (total > 0 && has_selection_checkpoint(files)) {
     state = load_selection(files, net, selector);

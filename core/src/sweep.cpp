@@ -177,11 +177,6 @@ SlurmOptions read_slurm(const toml::table& root, const fs::path& file) {
   return slurm;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 std::vector<std::string> SweepTrial::overrides() const {
@@ -371,7 +366,7 @@ void write_sweep_folder(const Sweep& sweep) {
   if (error)
     throw IoError("cannot create the sweep folder " + sweep.dir.string() + ": " + error.message() +
                   "; set sweep.output_dir to a writable folder");
-  write_file_atomically(sweep.dir / "sweep.toml", read_text(sweep.file));
+  write_file_atomically(sweep.dir / "sweep.toml", read_text_file(sweep.file));
   if (!sweep.inline_base.empty()) write_file_atomically(sweep.dir / "base.toml", sweep.inline_base);
   std::string trials = "[";
   for (const SweepTrial& trial : sweep.trials) {
@@ -401,7 +396,7 @@ TrialState trial_state(const fs::path& trial_dir) {
   if (!fs::exists(paths.config, error)) return TrialState::New;
   if (!fs::exists(paths.summary, error)) return TrialState::Started;
   // A config with [train] is done once its training is.
-  const std::string config = read_text(paths.config);
+  const std::string config = read_text_file(paths.config);
   if (config.find("\n[train]") != std::string::npos &&
       !fs::exists(TrainPaths(trial_dir / "train").summary, error))
     return TrialState::Started;
@@ -431,7 +426,7 @@ std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& tri
 }
 
 std::string tail_of_file(const fs::path& path, int lines) {
-  std::istringstream in(read_text(path));
+  std::istringstream in(read_text_file(path));
   std::vector<std::string> all;
   for (std::string line; std::getline(in, line);) all.push_back(line);
   std::string out;

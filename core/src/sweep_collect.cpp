@@ -21,11 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 /// The trial objects of sweep.json, one per line as write_sweep_folder writes them.
 std::vector<std::string> trial_lines(const std::string& sweep_json) {
   std::vector<std::string> lines;
@@ -103,7 +98,7 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     throw IoError(sweep_dir.string() +
                   " is not a sweep folder (no sweep.json): give the folder `nasx sweep` printed, "
                   "<output_dir>/<sweep name>");
-  const std::string sweep_json = read_text(index);
+  const std::string sweep_json = read_text_file(index);
   std::vector<std::string> axis_keys;
   {
     const size_t at = sweep_json.find("\"axes\": [");
@@ -134,7 +129,7 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     if (row.setting.empty()) row.setting = "(base)";
 
     const fs::path dir = sweep_dir / row.name;
-    const std::string trial = read_text(dir / "trial.json");
+    const std::string trial = read_text_file(dir / "trial.json");
     const TrialState state = trial_state(dir);
     const std::string recorded = json_string_field(trial, "status").value_or("");
     if (state == TrialState::Done) {
@@ -152,7 +147,7 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     } else {
       row.status = state == TrialState::Started ? "interrupted" : "pending";
     }
-    const std::string summary = read_text(RunPaths(dir).summary);
+    const std::string summary = read_text_file(RunPaths(dir).summary);
     if (!summary.empty()) {
       row.genotype = json_string_field(summary, "genotype").value_or("");
       if (auto v = json_number_field(summary, "valid_acc"))
@@ -167,7 +162,7 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
         row.test_kind = "shared";
       }
       row.seconds = json_number_field(summary, "search_seconds").value_or(-1);
-      const std::string trained = read_text(TrainPaths(dir / "train").summary);
+      const std::string trained = read_text_file(TrainPaths(dir / "train").summary);
       if (auto t = json_number_field(trained, "test_acc")) {
         row.test_acc = *t;
         row.test_kind = "trained";

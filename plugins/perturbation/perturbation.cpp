@@ -36,16 +36,12 @@
 
 namespace {
 
-struct PerturbationOptions : nasx::WeightSgdParams {
+struct PerturbationOptions : nasx::WeightSgdParams, nasx::ArchAdamParams {
   int64_t tune_epochs = 5;
   std::string criterion = "acc";
   int64_t eval_batches = 0;
   int64_t steps_per_epoch = 0;
   bool tune_arch = true;
-  double arch_lr = 3e-4;
-  double arch_beta1 = 0.5;
-  double arch_beta2 = 0.999;
-  double arch_weight_decay = 1e-3;
   PerturbationOptions() {
     w_lr = 0.0025;    // the search's 0.025 / 10
     w_lr_min = -1.0;  // the reference's per space, see below
@@ -79,12 +75,8 @@ const nasx::OptionsBinding<PerturbationOptions>& binding() {
         .field("w_nesterov", &O::w_nesterov, "Nesterov momentum for the weights")
         .field("w_weight_decay", &O::w_weight_decay, "weight L2 decay", nasx::Range{0.0, 1.0})
         .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)",
-               nasx::Range{0.0, {}})
-        .field("arch_lr", &O::arch_lr, "architecture Adam learning rate", nasx::Range{0.0, 1.0})
-        .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1", nasx::Range{0.0, 0.999999})
-        .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2", nasx::Range{0.0, 0.999999})
-        .field("arch_weight_decay", &O::arch_weight_decay, "architecture L2 decay",
-               nasx::Range{0.0, 1.0});
+               nasx::Range{0.0, {}});
+    nasx::bind_arch_adam(b);
     return b;
   }();
   return b;
@@ -114,10 +106,10 @@ class Perturbation final : public nasx::Selector {
     // job and `none` can never win an operation decision (masking it changes nothing).
     for (int64_t k = 0; k < static_cast<int64_t>(operations.size()); ++k)
       if (nodes_.empty() || operations[static_cast<size_t>(k)] != "none") candidates_.push_back(k);
-    decidable_nodes_.clear();
+    std::vector<int64_t> decidable_nodes;  // nodes with more than two inputs to choose from
     for (int64_t n = 0; n < static_cast<int64_t>(nodes_.size()); ++n)
-      if (nodes_[static_cast<size_t>(n)].size() > 2) decidable_nodes_.push_back(n);
-    decisions_per_cell_ = edges + static_cast<int64_t>(decidable_nodes_.size());
+      if (nodes_[static_cast<size_t>(n)].size() > 2) decidable_nodes.push_back(n);
+    decisions_per_cell_ = edges + static_cast<int64_t>(decidable_nodes.size());
 
     // The reference draws an undecided edge (node) uniformly at each decision: the same
     // as walking a seeded random permutation, which needs no generator in the checkpoint.
@@ -128,7 +120,7 @@ class Perturbation final : public nasx::Selector {
       edge_order_[c].resize(static_cast<size_t>(edges));
       std::iota(edge_order_[c].begin(), edge_order_[c].end(), 0);
       std::shuffle(edge_order_[c].begin(), edge_order_[c].end(), rng);
-      node_order_[c] = decidable_nodes_;
+      node_order_[c] = decidable_nodes;
       std::shuffle(node_order_[c].begin(), node_order_[c].end(), rng);
     }
     decisions_.assign(cell_types_.size(), nasx::EdgeDecisions(edges));
@@ -137,12 +129,7 @@ class Perturbation final : public nasx::Selector {
     if (sgd.w_lr_min < 0) sgd.w_lr_min = nodes_.empty() ? sgd.w_lr : 0.001;
     weight_optimizer_.emplace(net.weight_parameters(),
                               sgd.sgd(std::max<int64_t>(total_steps(), 1)));
-    nasx::AdamOptions adam;
-    adam.lr = options_.arch_lr;
-    adam.beta1 = options_.arch_beta1;
-    adam.beta2 = options_.arch_beta2;
-    adam.weight_decay = options_.arch_weight_decay;
-    arch_optimizer_.emplace(net.arch_parameters(), adam);
+    arch_optimizer_.emplace(net.arch_parameters(), options_.adam());
     const auto& data = ctx.data();
     train_loader_.emplace(data.train, ctx.batch_size(), nasx::derive_seed(ctx.seed(), 62));
     search_loader_.emplace(data.search, ctx.batch_size(), nasx::derive_seed(ctx.seed(), 63));
@@ -284,22 +271,20 @@ class Perturbation final : public nasx::Selector {
     const auto& inputs = nodes_[static_cast<size_t>(node)];
     const auto n = static_cast<int64_t>(inputs.size());
     evaluations_planned_ = (n * (n + 1)) / 2 - 3;  // n + (n-1) + ... + 3
-    std::vector<int64_t> dropped;
-    const std::vector<int64_t> kept = nasx::choose_inputs(all[cell], inputs, measure, &dropped);
+    const nasx::InputDecision d = nasx::choose_inputs(all[cell], inputs, measure);
     if (ctx.stop_requested()) return 0;
-    for (int64_t e : dropped) decisions_[cell].removed[static_cast<size_t>(e)] = true;
+    for (int64_t e : d.dropped) decisions_[cell].removed[static_cast<size_t>(e)] = true;
     const auto list = [](const std::vector<int64_t>& v) {
       std::string out = "[";
       for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
       return out + "]";
     };
     ctx.log_event("pt_topology", "\"cell\": " + json_text(cell_types_[cell]) + ", \"node\": " +
-                                     std::to_string(node) + ", \"kept\": " + list(kept) +
-                                     ", \"dropped\": " + list(dropped));
+                                     std::to_string(node) + ", \"kept\": " + list(d.kept) +
+                                     ", \"dropped\": " + list(d.dropped));
     ctx.info("  " + cell_types_[cell] + " node " + std::to_string(node) + ": keeps edges " +
-             list(kept));
-    const std::vector<at::Tensor> decided = weights(net, false);
-    return judge(ctx, decided, cell, decided[cell]);
+             list(d.kept));
+    return d.accuracy;  // measured with the last drop: the node as decided
   }
 
   /// One fine-tuning epoch with the effective weights.
@@ -336,7 +321,7 @@ class Perturbation final : public nasx::Selector {
   PerturbationOptions options_;
   std::vector<std::string> cell_types_;
   std::vector<std::vector<int64_t>> nodes_;
-  std::vector<int64_t> candidates_, decidable_nodes_;
+  std::vector<int64_t> candidates_;
   int64_t decisions_per_cell_ = 1;
   std::vector<std::vector<int64_t>> edge_order_, node_order_;
   std::vector<nasx::EdgeDecisions> decisions_;

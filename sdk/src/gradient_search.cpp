@@ -14,13 +14,8 @@ GradientSearch::~GradientSearch() = default;
 void GradientSearch::setup_search(Context& ctx, const GradientSearchOptions& options) {
   options_ = options;
   auto& net = ctx.supernet();
-  AdamOptions adam;
-  adam.lr = options.arch_lr;
-  adam.beta1 = options.arch_beta1;
-  adam.beta2 = options.arch_beta2;
-  adam.weight_decay = options.arch_weight_decay;
   weight_optimizer_.emplace(net.weight_parameters(), options.sgd(options.epochs));
-  arch_optimizer_.emplace(net.arch_parameters(), adam);
+  arch_optimizer_.emplace(net.arch_parameters(), options.adam());
   const auto& data = ctx.data();
   train_loader_.emplace(data.train, ctx.batch_size(), derive_seed(ctx.seed(), 11));
   search_loader_.emplace(data.search, ctx.batch_size(), derive_seed(ctx.seed(), 12));

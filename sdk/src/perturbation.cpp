@@ -1,6 +1,7 @@
 #include "nasx/perturbation.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <ATen/ATen.h>
 
@@ -48,15 +49,16 @@ OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,
   return decision;
 }
 
-std::vector<int64_t> choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
-                                   const std::function<double(const at::Tensor&)>& accuracy,
-                                   std::vector<int64_t>* dropped) {
-  std::vector<int64_t> remaining = edges;
+InputDecision choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
+                            const std::function<double(const at::Tensor&)>& accuracy) {
+  InputDecision decision;
+  decision.kept = edges;
+  decision.accuracy = std::numeric_limits<double>::quiet_NaN();
   at::Tensor current = weights.clone();
-  while (remaining.size() > 2) {
+  while (decision.kept.size() > 2) {
     int64_t drop = -1;
     double highest = 0;
-    for (int64_t e : remaining) {
+    for (int64_t e : decision.kept) {
       at::Tensor masked = current.clone();
       masked[e].zero_();
       const double a = accuracy(masked);
@@ -66,11 +68,12 @@ std::vector<int64_t> choose_inputs(const at::Tensor& weights, const std::vector<
       }
     }
     current[drop].zero_();
-    remaining.erase(std::find(remaining.begin(), remaining.end(), drop));
-    if (dropped) dropped->push_back(drop);
+    decision.kept.erase(std::find(decision.kept.begin(), decision.kept.end(), drop));
+    decision.dropped.push_back(drop);
+    decision.accuracy = highest;
   }
-  std::sort(remaining.begin(), remaining.end());
-  return remaining;
+  std::sort(decision.kept.begin(), decision.kept.end());
+  return decision;
 }
 
 }  // namespace nasx

@@ -56,9 +56,10 @@ TEST(Perturbation, TopologyDropsAUselessInputFirst) {
       a += w[e].sum().item<double>() * usefulness[static_cast<size_t>(e)];
     return a;
   };
-  std::vector<int64_t> dropped;
-  EXPECT_EQ(choose_inputs(weights, {0, 1, 2}, accuracy, &dropped), (std::vector<int64_t>{0, 2}));
-  EXPECT_EQ(dropped, (std::vector<int64_t>{1}));
+  const InputDecision d = choose_inputs(weights, {0, 1, 2}, accuracy);
+  EXPECT_EQ(d.kept, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{1}));
+  EXPECT_DOUBLE_EQ(d.accuracy, 0.3 + 0.5);  // edges 0 and 2 left, each row summing to 1
   // Five inputs cost 5 + 4 + 3 = 12 evaluations.
   int calls = 0;
   const auto count = [&](const at::Tensor&) { return static_cast<double>(++calls % 3); };

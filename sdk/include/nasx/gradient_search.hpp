@@ -19,12 +19,8 @@
 namespace nasx {
 
 /// The settings all gradient strategies share; defaults are DARTS' reference ones.
-struct GradientSearchOptions : WeightSgdParams {
+struct GradientSearchOptions : WeightSgdParams, ArchAdamParams {
   int64_t epochs = 50;
-  double arch_lr = 3e-4;
-  double arch_beta1 = 0.5;
-  double arch_beta2 = 0.999;
-  double arch_weight_decay = 1e-3;
   int64_t steps_per_epoch = 0;
 };
 
@@ -33,19 +29,16 @@ struct GradientSearchOptions : WeightSgdParams {
 template <class Options>
 OptionsBinding<Options>& bind_gradient_search(OptionsBinding<Options>& b) {
   using O = GradientSearchOptions;
-  return b.field("epochs", &O::epochs, "search epochs (one host step each)", Range{1.0, {}})
+  b.field("epochs", &O::epochs, "search epochs (one host step each)", Range{1.0, {}})
       .field("w_lr", &O::w_lr, "weight SGD learning rate, cosine-annealed", Range{0.0, {}})
       .field("w_lr_min", &O::w_lr_min, "final weight learning rate", Range{0.0, 10.0})
       .field("w_momentum", &O::w_momentum, "weight SGD momentum", Range{0.0, 0.999})
       .field("w_nesterov", &O::w_nesterov, "Nesterov momentum for the weights")
       .field("w_weight_decay", &O::w_weight_decay, "weight L2 decay", Range{0.0, 1.0})
-      .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)", Range{0.0, {}})
-      .field("arch_lr", &O::arch_lr, "architecture Adam learning rate", Range{0.0, 1.0})
-      .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1", Range{0.0, 0.999999})
-      .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2", Range{0.0, 0.999999})
-      .field("arch_weight_decay", &O::arch_weight_decay, "architecture L2 decay", Range{0.0, 1.0})
-      .field("steps_per_epoch", &O::steps_per_epoch,
-             "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
+      .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)", Range{0.0, {}});
+  return bind_arch_adam(b).field(
+      "steps_per_epoch", &O::steps_per_epoch,
+      "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
 }
 
 class NASX_API GradientSearch : public SearchStrategy {

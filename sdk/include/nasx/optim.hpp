@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "nasx/export.hpp"
+#include "nasx/params.hpp"
 
 namespace torch::serialize {
 class OutputArchive;
@@ -96,6 +97,34 @@ struct AdamOptions {
   double eps = 1e-8;
   double weight_decay = 1e-3;
 };
+
+/// The architecture-Adam settings gradient strategies (and DARTS-PT's fine-tuning)
+/// expose as parameters (arch_lr, ...; DARTS' defaults), and the AdamOptions they stand for.
+struct ArchAdamParams {
+  double arch_lr = 3e-4;
+  double arch_beta1 = 0.5;
+  double arch_beta2 = 0.999;
+  double arch_weight_decay = 1e-3;
+
+  AdamOptions adam() const {
+    AdamOptions options;
+    options.lr = arch_lr;
+    options.beta1 = arch_beta1;
+    options.beta2 = arch_beta2;
+    options.weight_decay = arch_weight_decay;
+    return options;
+  }
+};
+
+/// Adds the ArchAdamParams fields to a binding of an options struct derived from it.
+template <class Binding>
+Binding& bind_arch_adam(Binding& b) {
+  using O = ArchAdamParams;
+  return b.field("arch_lr", &O::arch_lr, "architecture Adam learning rate", Range{0.0, 1.0})
+      .field("arch_beta1", &O::arch_beta1, "architecture Adam beta1", Range{0.0, 0.999999})
+      .field("arch_beta2", &O::arch_beta2, "architecture Adam beta2", Range{0.0, 0.999999})
+      .field("arch_weight_decay", &O::arch_weight_decay, "architecture L2 decay", Range{0.0, 1.0});
+}
 
 class NASX_API ArchOptimizer {
  public:

@@ -44,13 +44,18 @@ NASX_API OperationDecision
 choose_operation(const at::Tensor& weights, int64_t edge, const std::vector<int64_t>& candidates,
                  const std::function<double(const at::Tensor& masked)>& accuracy);
 
+/// How a node's topology decision went.
+struct InputDecision {
+  std::vector<int64_t> kept;     ///< the two kept edges, ascending
+  std::vector<int64_t> dropped;  ///< in the order they were dropped
+  double accuracy = 0;           ///< with every dropped edge removed (NaN: nothing dropped)
+};
+
 /// Chooses a node's two inputs among its `edges`: while more than two remain, each is
 /// removed in turn (its row set to zeros) and the one whose removal leaves the HIGHEST
-/// accuracy is dropped (lowest index on ties). Returns the two kept edges, ascending;
-/// `dropped` receives the dropped ones in order.
-NASX_API std::vector<int64_t> choose_inputs(
-    const at::Tensor& weights, const std::vector<int64_t>& edges,
-    const std::function<double(const at::Tensor& masked)>& accuracy,
-    std::vector<int64_t>* dropped = nullptr);
+/// accuracy is dropped (lowest index on ties).
+NASX_API InputDecision
+choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
+              const std::function<double(const at::Tensor& masked)>& accuracy);
 
 }  // namespace nasx

@@ -14,6 +14,9 @@ namespace nasx::core {
 /// one, never a part: write a temporary beside it, fsync, rename, fsync the folder.
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
 
+/// The whole file ("" when it does not exist or cannot be read).
+std::string read_text_file(const std::filesystem::path& path);
+
 /// Saves `archive` to `path` the same way (temporary, fsync, rename); creates the folder.
 void save_archive_atomically(torch::serialize::OutputArchive& archive,
                              const std::filesystem::path& path);
