@@ -1,5 +1,7 @@
 #include "nasx/core/checkpoint.hpp"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/archive.h>
@@ -70,8 +72,11 @@ HostState load_checkpoint(const std::filesystem::path& file, Supernet& net,
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
+    // LibTorch's messages carry a C++ backtrace after the first line; the person needs
+    // only the reason.
+    const std::string what = e.what();
     throw IoError("cannot read checkpoint " + file.string() + ": " +
-                  std::string(e.what()).substr(0, 400) +
+                  what.substr(0, std::min(what.find('\n'), size_t{400})) +
                   "\nThe file is damaged or from another configuration; " + remedy);
   }
 }
