@@ -17,6 +17,13 @@ std::string now_iso8601() {
   return buffer;
 }
 
+std::string timestamp_for_path() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buffer;
+}
+
 c10::Device parse_device(const std::string& text) {
   try {
     c10::Device device(text);

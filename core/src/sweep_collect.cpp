@@ -112,6 +112,8 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
   }
   if (axes) *axes = axis_keys;
   std::vector<TrialRow> rows;
+  std::optional<std::map<std::string, std::string>> queue;  // squeue, asked once
+  bool queue_read = false;
   for (const std::string& line : trial_lines(sweep_json)) {
     TrialRow row;
     row.name = json_string_field(line, "name").value_or("?");
@@ -132,18 +134,57 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     const std::string trial = read_text_file(dir / "trial.json");
     const TrialState state = trial_state(dir);
     const std::string recorded = json_string_field(trial, "status").value_or("");
+    // The slurm executor's submission, when its task has not recorded the trial yet.
+    const std::string slurm = read_text_file(dir / "slurm.json");
+    const std::string job = json_string_field(slurm, "job").value_or("");
+    const bool task_started = !job.empty() && json_string_field(trial, "job") == job;
+    const auto in_queue = [&]() -> std::optional<std::string> {
+      if (!queue_read) {
+        queue = slurm_queue(json_string_field(slurm, "job_name").value_or(""));
+        queue_read = true;
+      }
+      if (!queue) return std::nullopt;
+      const auto found = queue->find(job);
+      return found == queue->end() ? std::string() : found->second;
+    };
+    const auto left_queue = [&](const std::string& what) {
+      row.detail = what;
+      if (auto state = slurm_accounting_state(job)) row.detail += ", sacct: " + *state;
+      row.detail += "; see " + json_string_field(slurm, "output").value_or("its slurm output");
+    };
     if (state == TrialState::Done) {
       row.status = "done";
+    } else if (!job.empty() && !task_started) {
+      const auto queued = in_queue();
+      if (!queued) {
+        row.status = "submitted";
+        row.detail = "job " + job + "; squeue unavailable here";
+      } else if (queued->empty()) {
+        row.status = "failed";
+        left_queue("job " + job + " left the queue without starting the trial");
+      } else {
+        row.status = *queued == "PENDING" ? "queued" : "running";
+        row.detail =
+            "job " + job + (*queued == "PENDING" || *queued == "RUNNING" ? "" : ", " + *queued);
+      }
     } else if (recorded == "failed") {
       row.status = "failed";
       row.detail = json_string_field(trial, "exit").value_or("");
+    } else if (recorded == "running" && task_started) {
+      const auto queued = in_queue();
+      if (!queued || !queued->empty()) {
+        row.status = "running";
+        row.detail = "job " + job;
+      } else {
+        // The task ended without recording the end: cancelled, time limit, node failure.
+        row.status = "interrupted";
+        left_queue("job " + job + " ended without finishing the trial");
+      }
     } else if (recorded == "running") {
       // A local trial whose process is gone was interrupted (the sweep was killed).
       const auto pid = json_number_field(trial, "pid");
       const bool alive = pid && fs::exists("/proc/" + std::to_string(static_cast<long>(*pid)));
       row.status = alive ? "running" : "interrupted";
-    } else if (!recorded.empty()) {
-      row.status = recorded;  // an executor's own state (slurm: queued, ...)
     } else {
       row.status = state == TrialState::Started ? "interrupted" : "pending";
     }

@@ -1,9 +1,9 @@
 // The local executor: trials as child `nasx` processes, N at a time.
 
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -13,6 +13,7 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/process.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/sweep_run.hpp"
@@ -30,57 +31,16 @@ struct Running {
   std::chrono::steady_clock::time_point start;
 };
 
-/// Starts `nasx args...` with stdout and stderr appended to `log`.
-pid_t spawn(const std::string& binary, const std::vector<std::string>& args, const fs::path& log) {
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError("cannot open " + log.string() + ": " + std::strerror(errno));
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fd);
-    throw Error(std::string("cannot start a trial process: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    std::vector<std::string> words = {binary};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    const std::string message =
-        "nasx sweep: cannot run " + binary + ": " + std::strerror(errno) + "\n";
-    (void)!::write(STDERR_FILENO, message.data(), message.size());
-    ::_exit(127);
-  }
-  ::close(fd);
-  return pid;
-}
-
-std::string exit_description(int status) {
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = ::strsignal(sig);
-    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
-  }
-  return "stopped";
-}
-
 }  // namespace
 
-int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs,
-                    const std::vector<std::string>& plugin_paths, std::ostream& out) {
-  write_sweep_folder(sweep);
-  std::vector<const SweepTrial*> todo;
-  for (const SweepTrial& trial : sweep.trials)
-    if (trial_state(sweep.dir / trial.name) != TrialState::Done) todo.push_back(&trial);
-  const size_t skipped = sweep.trials.size() - todo.size();
-  out << "sweep " << sweep.name << ": " << sweep.trials.size() << " trials, " << skipped
-      << " already done, " << todo.size() << " to run, " << jobs << " at a time -> "
-      << sweep.dir.string() << "\n"
-      << std::flush;
+namespace {
 
+/// Runs `todo`, `jobs` at a time, recording each in its trial.json; returns how many
+/// failed or were not started (a stop was requested).
+int run_trials(const Sweep& sweep, const std::vector<const SweepTrial*>& todo,
+               const std::string& nasx_binary, int jobs,
+               const std::vector<std::string>& plugin_paths, const TrialLaunch& launch,
+               std::ostream& out) {
   std::vector<Running> running;
   size_t next = 0, finished = 0;
   int failed = 0;
@@ -89,16 +49,17 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
       const SweepTrial& trial = *todo[next++];
       const fs::path dir = sweep.dir / trial.name;
       fs::create_directories(dir);
+      // A local run replaces an earlier slurm submission of this trial.
+      if (launch.executor == "local") fs::remove(dir / "slurm.json");
       const std::vector<std::string> args = trial_command(sweep, trial, plugin_paths);
-      const pid_t pid = spawn(nasx_binary, args, dir / "log.txt");
-      write_file_atomically(dir / "trial.json", JsonObject()
-                                                        .add("status", "running")
-                                                        .add("executor", "local")
-                                                        .add("pid", static_cast<int64_t>(pid))
-                                                        .add("command", args[0])
-                                                        .add("started", now_iso8601())
-                                                        .str() +
-                                                    "\n");
+      const pid_t pid = spawn_logged(nasx_binary, args, dir / "log.txt");
+      JsonObject record;
+      record.add("status", "running").add("executor", launch.executor);
+      if (!launch.job.empty()) record.add("job", launch.job).add("host", launch.host);
+      record.add("pid", static_cast<int64_t>(pid))
+          .add("command", args[0])
+          .add("started", now_iso8601());
+      write_file_atomically(dir / "trial.json", record.str() + "\n");
       running.push_back({pid, &trial, std::chrono::steady_clock::now()});
       out << "  started " << trial.name << " (" << args[0] << ")\n" << std::flush;
     }
@@ -121,9 +82,9 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
     const bool ok =
         WIFEXITED(status) && WEXITSTATUS(status) == 0 && trial_state(dir) == TrialState::Done;
     JsonObject record;
-    record.add("status", ok ? "done" : "failed")
-        .add("executor", "local")
-        .add("exit", exit_description(status))
+    record.add("status", ok ? "done" : "failed").add("executor", launch.executor);
+    if (!launch.job.empty()) record.add("job", launch.job).add("host", launch.host);
+    record.add("exit", exit_description(status))
         .add("seconds", seconds)
         .add("finished", now_iso8601());
     const std::string tail = tail_of_file(dir / "log.txt", 20);
@@ -149,6 +110,37 @@ int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs
     out << "stopped: " << todo.size() - next << " trials not started; run the same command "
         << "again to go on\n";
   return failed + static_cast<int>(todo.size() - next);
+}
+
+}  // namespace
+
+int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs,
+                    const std::vector<std::string>& plugin_paths, std::ostream& out) {
+  write_sweep_folder(sweep);
+  std::vector<const SweepTrial*> todo;
+  for (const SweepTrial& trial : sweep.trials)
+    if (trial_state(sweep.dir / trial.name) != TrialState::Done) todo.push_back(&trial);
+  const size_t skipped = sweep.trials.size() - todo.size();
+  out << "sweep " << sweep.name << ": " << sweep.trials.size() << " trials, " << skipped
+      << " already done, " << todo.size() << " to run, " << jobs << " at a time -> "
+      << sweep.dir.string() << "\n"
+      << std::flush;
+  return run_trials(sweep, todo, nasx_binary, jobs, plugin_paths, TrialLaunch{}, out);
+}
+
+int run_sweep_trial(const Sweep& sweep, const std::string& trial_name,
+                    const std::string& nasx_binary, const std::vector<std::string>& plugin_paths,
+                    const TrialLaunch& launch, std::ostream& out) {
+  const auto trial = std::find_if(sweep.trials.begin(), sweep.trials.end(),
+                                  [&](const SweepTrial& t) { return t.name == trial_name; });
+  if (trial == sweep.trials.end())
+    throw ConfigError("sweep " + sweep.file.string() + " has no trial '" + trial_name +
+                      "' (nasx sweep " + sweep.file.string() + " --dry-run lists them)");
+  if (trial_state(sweep.dir / trial->name) == TrialState::Done) {
+    out << trial->name << ": already done\n";
+    return 0;
+  }
+  return run_trials(sweep, {&*trial}, nasx_binary, 1, plugin_paths, launch, out);
 }
 
 }  // namespace nasx::core

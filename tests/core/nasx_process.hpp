@@ -26,15 +26,20 @@ struct Outcome {
   std::string output;
 };
 
-/// Runs nasx with `args` (shell words), optionally with `env` ("NAME=value") set.
-inline Outcome run_nasx(const std::string& args, const std::string& env = "") {
+/// Runs a shell command line, stdout and stderr together.
+inline Outcome run_shell(const std::string& command) {
   Outcome outcome;
-  FILE* pipe = ::popen((env + " " + kNasx + " " + args + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen(("( " + command + " ) 2>&1").c_str(), "r");
   char buffer[4096];
   while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
   const int status = ::pclose(pipe);
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return outcome;
+}
+
+/// Runs nasx with `args` (shell words), optionally with `env` ("NAME=value") set.
+inline Outcome run_nasx(const std::string& args, const std::string& env = "") {
+  return run_shell(env + " " + kNasx + " " + args);
 }
 
 inline std::string read(const std::filesystem::path& path) {

@@ -184,4 +184,100 @@ TEST_F(Sweep, BadSweepFilesAreOneClearErrorAtTheirLineBeforeAnyTrial) {
 }
 
 }  // namespace
+
+// The slurm executor against stand-in sbatch/squeue scripts (the real one-node cluster
+// is tests/slurm/slurm_sweep.sh): what is submitted, how the queue reads back, and the
+// array script run by hand as a task would run it.
+class SlurmSweep : public Sweep {
+ protected:
+  void SetUp() override {
+    Sweep::SetUp();
+    fs::create_directories(dir_ / "bin");
+    // sbatch keeps the script it was given and answers job 42; squeue prints queue.txt.
+    write_tool("sbatch", "cp \"$2\" " + (dir_ / "submitted.sh").string() + "\necho '42;nasxtest'");
+    write_tool("squeue", "cat " + (dir_ / "queue.txt").string() + " 2>/dev/null; exit 0");
+    file_ = sweep_file(
+        "seeds = 2\n\n[slurm]\npartition = \"cpu\"\ntime = \"00:30:00\"\ncpus = 1\nmem = \"1G\"\n"
+        "extra = [\"--qos=short\"]\n");
+  }
+  void write_tool(const std::string& name, const std::string& body) {
+    std::ofstream(dir_ / "bin" / name) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(dir_ / "bin" / name, fs::perms::owner_all);
+  }
+  std::string path_env() const { return "PATH=" + (dir_ / "bin").string() + ":/usr/bin:/bin"; }
+  std::string status() {
+    return run_nasx("sweep status " + (dir_ / "runs/s").string(), path_env()).output;
+  }
+  std::string file_;
+};
+
+TEST_F(SlurmSweep, SubmitsOneArrayWithTheSlurmTableAndReadsTheQueueBack) {
+  const Outcome submit = run_nasx("sweep " + file_ + " --executor slurm", path_env());
+  ASSERT_EQ(submit.exit_code, 0) << submit.output;
+  EXPECT_THAT(submit.output, HasSubstr("submitted 2 trials as job array 42"));
+  const std::string script = read(dir_ / "submitted.sh");
+  for (const char* line :
+       {"#SBATCH --job-name=nasx-s\n", "#SBATCH --array=0-1\n", "#SBATCH --partition=cpu\n",
+        "#SBATCH --time=00:30:00\n", "#SBATCH --cpus-per-task=1\n", "#SBATCH --mem=1G\n",
+        "#SBATCH --qos=short\n", "'000_seed0'", "'001_seed1'", " --trial "})
+    EXPECT_THAT(script, HasSubstr(line));
+  EXPECT_THAT(script, HasSubstr("#SBATCH --output=" + (dir_ / "runs/s/slurm/%A_%a.out").string()));
+  EXPECT_THAT(read(dir_ / "runs/s/001_seed1/slurm.json"), HasSubstr("\"job\": \"42_1\""));
+  EXPECT_FALSE(fs::exists(dir_ / "runs/s/001_seed1/config.toml")) << "a trial ran here";
+  EXPECT_THAT(run_nasx("sweep status " + (dir_ / "runs/s").string(), "PATH=/nonexistent").output,
+              HasSubstr("000_seed0  submitted (job 42_0; squeue unavailable here)"));
+
+  // Pending and running tasks come from squeue; one gone from the queue without
+  // having started its trial failed.
+  std::ofstream(dir_ / "queue.txt") << "42_0|RUNNING\n42_1|PENDING\n";
+  EXPECT_THAT(status(), HasSubstr("000_seed0  running (job 42_0)"));
+  EXPECT_THAT(status(), HasSubstr("001_seed1  queued (job 42_1)"));
+  // Both still in the queue: a second submission submits nothing.
+  const Outcome twice = run_nasx("sweep " + file_ + " --executor slurm", path_env());
+  EXPECT_THAT(twice.output, HasSubstr("2 still in the queue, 0 to submit"));
+
+  // Task 1 as SLURM starts it: the script, with the array's variables set.
+  std::ofstream(dir_ / "queue.txt") << "42_1|RUNNING\n";
+  const Outcome task = testing::run_shell("cd " + dir_.string() +
+                                          " && SLURM_ARRAY_JOB_ID=42 SLURM_ARRAY_TASK_ID=1 bash " +
+                                          (dir_ / "submitted.sh").string());
+  ASSERT_EQ(task.exit_code, 0) << task.output;
+  EXPECT_THAT(task.output, HasSubstr("001_seed1: done"));
+  const std::string record = read(dir_ / "runs/s/001_seed1/trial.json");
+  EXPECT_THAT(record,
+              HasSubstr("\"status\": \"done\", \"executor\": \"slurm\", \"job\": \"42_1\""));
+  EXPECT_TRUE(fs::exists(dir_ / "runs/s/001_seed1/summary.json"));
+
+  std::ofstream(dir_ / "queue.txt") << "";
+  const std::string after = status();
+  EXPECT_THAT(after, HasSubstr("000_seed0  failed (job 42_0 left the queue without starting"));
+  EXPECT_THAT(after, HasSubstr("001_seed1  done"));
+  // The re-submission takes only the trial that is not done.
+  const Outcome again = run_nasx("sweep " + file_ + " --executor slurm", path_env());
+  EXPECT_THAT(again.output, HasSubstr("1 already done, 0 still in the queue, 1 to submit"));
+  EXPECT_THAT(read(dir_ / "submitted.sh"), HasSubstr("#SBATCH --array=0-0\n"));
+  EXPECT_THAT(read(dir_ / "submitted.sh"), Not(HasSubstr("'001_seed1'")));
+}
+
+TEST_F(SlurmSweep, WithoutSlurmOrWithARefusedArrayItSaysSoAndRecordsNothing) {
+  const Outcome no_slurm = run_nasx("sweep " + file_ + " --executor slurm", "PATH=/nonexistent");
+  EXPECT_EQ(no_slurm.exit_code, 1);
+  EXPECT_THAT(no_slurm.output, HasSubstr("--executor slurm: squeue cannot be run"));
+  EXPECT_FALSE(fs::exists(dir_ / "runs/s"));
+
+  write_tool("sbatch", "echo 'sbatch: error: invalid partition specified: cpu' >&2; exit 1");
+  const Outcome refused = run_nasx("sweep " + file_ + " --executor slurm", path_env());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.output, HasSubstr("sbatch refused the job array"));
+  EXPECT_THAT(refused.output, HasSubstr("invalid partition specified: cpu"));
+  EXPECT_FALSE(fs::exists(dir_ / "runs/s/000_seed0/slurm.json"));
+
+  const Outcome unknown = run_nasx("sweep " + file_ + " --trial 007_seed9");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.output, HasSubstr("has no trial '007_seed9'"));
+
+  const Outcome executor = run_nasx("sweep " + file_ + " --executor pbs");
+  EXPECT_THAT(executor.output, HasSubstr("--executor pbs: give local or slurm"));
+}
+
 }  // namespace nasx

@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include "nasx/core/config.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/run_support.hpp"
 #include "nasx/core/runner.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
@@ -23,11 +23,8 @@ namespace nasx::cli {
 namespace {
 
 fs::path default_run_dir(const core::RunConfig& config) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   return fs::path(config.experiment.output_dir) / config.experiment.name /
-         (std::string(stamp) + "-seed" + std::to_string(config.experiment.seed));
+         (core::timestamp_for_path() + "-seed" + std::to_string(config.experiment.seed));
 }
 
 /// CONFIG and --set, shared by run and validate.
@@ -46,8 +43,9 @@ core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& r
   const std::string path = vm["config"].as<std::string>();
   core::RunConfig config = core::load_run_config(path, overrides, registry, use);
   if (config.search.strategy.empty() && !config.train.present)
-    throw ConfigError(path + ": missing [search] table (or [train] for a training config); add "
-                             "one with strategy = \"darts\"");
+    throw ConfigError(path +
+                      ": missing [search] table (or [train] for a training config); add "
+                      "one with strategy = \"darts\"");
   return config;
 }
 

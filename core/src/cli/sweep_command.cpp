@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -21,7 +22,8 @@ namespace nasx::cli {
 
 namespace {
 
-const char* const kUsage = R"(usage: nasx sweep SWEEP.toml [--dry-run] [--executor local] [--jobs N]
+const char* const kUsage =
+    R"(usage: nasx sweep SWEEP.toml [--dry-run] [--executor local|slurm] [--jobs N]
        nasx sweep status DIR
        nasx sweep collect DIR
 
@@ -30,8 +32,12 @@ seeds) into trials, each a full run folder under <output_dir>/<sweep name>/<tria
 and runs them, every trial in its own `nasx run` process. Every trial's config is
 validated before the first one starts. Running the same sweep again skips finished
 trials and resumes interrupted ones from their checkpoints; failed ones run again.
-With --jobs N > 1, set experiment.threads in the base so that N x threads fits the
-machine's cores.
+
+--executor local   N trials at a time on this machine (--jobs N); with N > 1 set
+                   experiment.threads in the base so that N x threads fits the cores
+--executor slurm   one job array (sbatch) of the trials neither done nor still queued;
+                   each task runs one trial (nasx sweep SWEEP.toml --trial NAME), its
+                   output in <sweep>/slurm/; options from the [slurm] table
 
   [sweep]
   name = "strategies"
@@ -42,6 +48,9 @@ machine's cores.
   [zip]                             # lists walked together, crossed with the grid
   "search.epochs" = [2, 4]
   "data.subset" = [2048, 4096]
+  [slurm]                           # all optional
+  partition = "cpu"  time = "02:00:00"  cpus = 2  gpus = 0  mem = "8G"
+  extra = ["--qos=short"]           # more #SBATCH lines
 
 status DIR    pending / running / done / failed per trial
 collect DIR   one table over the trials, mean ± std over seeds per setting;
@@ -70,6 +79,24 @@ int status_command(const fs::path& dir) {
   return 0;
 }
 
+/// One trial in this process's child; under SLURM the job recorded is this array task.
+int run_one_trial(const core::Sweep& sweep, const std::string& name,
+                  const std::vector<std::string>& plugin_paths) {
+  core::TrialLaunch launch;
+  const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
+  const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+  if (array_job && task) {
+    launch.executor = "slurm";
+    launch.job = std::string(array_job) + "_" + task;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    launch.host = host;
+  }
+  if (core::run_sweep_trial(sweep, name, self_binary(), plugin_paths, launch, std::cout) > 0)
+    throw Error("trial " + name + " failed; its log: " + (sweep.dir / name / "log.txt").string());
+  return 0;
+}
+
 }  // namespace
 
 int sweep_command(const Args& args) {
@@ -89,16 +116,17 @@ int sweep_command(const Args& args) {
   options.add_options()("sweep", po::value<std::string>(), "the sweep file")(
       "dry-run", po::bool_switch(), "list the trials and what would run, run nothing")(
       "executor", po::value<std::string>()->default_value("local"),
-      "local: trials as processes on this machine")("jobs", po::value<int>()->default_value(1),
-                                                    "local: trials at a time");
+      "local: trial processes on this machine; slurm: one job array")(
+      "jobs", po::value<int>()->default_value(1), "local: trials at a time")(
+      "trial", po::value<std::string>(), "run only this trial here (what a SLURM task runs)");
   add_plugin_path_option(options);
   po::variables_map vm;
   if (!parse_args(args, kUsage, options, {"sweep"}, vm)) return 0;
   core::PluginRegistry registry;
   load_plugins(registry, vm);
   const std::string executor = vm["executor"].as<std::string>();
-  if (executor != "local")
-    throw ConfigError("--executor " + executor + ": this nasx runs sweeps with 'local' only");
+  if (executor != "local" && executor != "slurm")
+    throw ConfigError("--executor " + executor + ": give local or slurm");
   const int jobs = vm["jobs"].as<int>();
   if (jobs < 1) throw ConfigError("--jobs " + std::to_string(jobs) + ": give 1 or more");
   const core::Sweep sweep = core::load_sweep(vm["sweep"].as<std::string>(), registry);
@@ -120,6 +148,11 @@ int sweep_command(const Args& args) {
         std::cout << " " << word;
       std::cout << "\n";
     }
+    return 0;
+  }
+  if (vm.count("trial")) return run_one_trial(sweep, vm["trial"].as<std::string>(), plugin_paths);
+  if (executor == "slurm") {
+    core::submit_sweep_slurm(sweep, self_binary(), plugin_paths, std::cout);
     return 0;
   }
   const int failed = core::run_sweep_local(sweep, self_binary(), jobs, plugin_paths, std::cout);

@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +11,7 @@
 #include "nasx/core/config.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/run_support.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
@@ -44,11 +44,8 @@ std::string read_first_line(const fs::path& path) {
 }
 
 fs::path default_train_dir(const core::RunConfig& config) {
-  const std::time_t now = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   return fs::path(config.experiment.output_dir) / config.experiment.name /
-         ("train-" + std::string(stamp) + "-seed" + std::to_string(config.experiment.seed));
+         ("train-" + core::timestamp_for_path() + "-seed" + std::to_string(config.experiment.seed));
 }
 
 }  // namespace

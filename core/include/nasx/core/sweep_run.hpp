@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,46 @@ namespace nasx::core {
 /// number of failed trials.
 int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs,
                     const std::vector<std::string>& plugin_paths, std::ostream& out);
+
+/// Where a trial process runs, as its trial.json records it.
+struct TrialLaunch {
+  std::string executor = "local";
+  std::string job;   ///< slurm: "<array job id>_<task id>"
+  std::string host;  ///< slurm: the node
+};
+
+/// Runs the one trial `trial_name` (unless it is done) as a child `nasx` process, as
+/// run_sweep_local does for each: what a SLURM array task executes. Returns 1 when it
+/// failed, 0 otherwise; throws ConfigError for a name the sweep does not have.
+int run_sweep_trial(const Sweep& sweep, const std::string& trial_name,
+                    const std::string& nasx_binary, const std::vector<std::string>& plugin_paths,
+                    const TrialLaunch& launch, std::ostream& out);
+
+/// The sbatch script that runs `trials` as one job array: the [slurm] options as
+/// #SBATCH lines, output to <sweep>/slurm/%A_%a.out, each task
+/// `nasx sweep SWEEP --trial NAME` (paths absolute, working folder = `workdir`).
+std::string slurm_array_script(const Sweep& sweep, const std::vector<const SweepTrial*>& trials,
+                               const std::string& nasx_binary,
+                               const std::vector<std::string>& plugin_paths,
+                               const std::filesystem::path& workdir);
+
+/// The SLURM job name of a sweep's arrays: nasx-<sweep name>.
+std::string slurm_job_name(const Sweep& sweep);
+
+/// `nasx sweep --executor slurm`: submits every trial that is neither done nor still in
+/// the queue as one job array (sbatch), and records the job in <trial>/slurm.json.
+/// Returns the number of trials submitted. Throws Error when sbatch is missing or fails
+/// (its message included); nothing is recorded then.
+int submit_sweep_slurm(const Sweep& sweep, const std::string& nasx_binary,
+                       const std::vector<std::string>& plugin_paths, std::ostream& out);
+
+/// The queue's jobs named `job_name`, one per array task: "123_4" -> "PENDING",
+/// "RUNNING", ... (squeue). nullopt when squeue cannot be run or fails.
+std::optional<std::map<std::string, std::string>> slurm_queue(const std::string& job_name);
+
+/// A finished job's state from SLURM's accounting (sacct), e.g. "TIMEOUT", "CANCELLED";
+/// nullopt where accounting is not configured (the default of a small cluster).
+std::optional<std::string> slurm_accounting_state(const std::string& job);
 
 /// One trial's row: its state and what its run folder reports.
 struct TrialRow {
