@@ -21,7 +21,10 @@ const auto& experiment_binding() {
           .field("output_dir", &ExperimentOptions::output_dir,
                  "folder that holds <name>/<trial> run folders")
           .field("threads", &ExperimentOptions::threads, "CPU threads for LibTorch (0: all cores)",
-                 {0.0, 1024.0});
+                 {0.0, 1024.0})
+          .field("sync_batchnorm", &ExperimentOptions::sync_batchnorm,
+                 "data-parallel runs (--nproc): BatchNorm statistics over all ranks' batches "
+                 "(SyncBatchNorm) instead of each rank's own");
   return binding;
 }
 

@@ -62,6 +62,7 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
 JsonlLog::JsonlLog(fs::path path) : path_(std::move(path)) {}
 
 void JsonlLog::append(const std::string& json_line) {
+  if (path_.empty()) return;
   std::ofstream out(path_, std::ios::app | std::ios::binary);
   if (!out) fail("cannot append to", path_);
   out << json_line << '\n';
@@ -70,6 +71,7 @@ void JsonlLog::append(const std::string& json_line) {
 }
 
 uint64_t JsonlLog::sync() {
+  if (path_.empty()) return 0;
   std::error_code error;
   if (!fs::exists(path_, error)) return 0;
   fsync_path(path_);
@@ -77,6 +79,7 @@ uint64_t JsonlLog::sync() {
 }
 
 void JsonlLog::truncate(uint64_t size) {
+  if (path_.empty()) return;
   std::error_code error;
   if (!fs::exists(path_, error)) return;
   fs::resize_file(path_, size, error);

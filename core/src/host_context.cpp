@@ -6,6 +6,7 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/distributed.hpp"
 #include "nasx/metrics.hpp"
 #include "nasx/space.hpp"
 
@@ -17,6 +18,14 @@ std::atomic<bool> g_stop_requested{false};  // set from a signal handler
 
 void request_stop() { g_stop_requested.store(true); }
 bool stop_was_requested() { return g_stop_requested.load(); }
+
+bool HostContext::stop_requested() const {
+  Communicator* ranks = communicator();
+  if (ranks == nullptr) return stop_was_requested();
+  std::vector<at::Tensor> flag = {at::full({1}, stop_was_requested() ? 1.0 : 0.0, at::kFloat)};
+  ranks->all_reduce_sum(flag);
+  return flag[0].item<float>() > 0;
+}
 
 void check_finite(const std::map<std::string, double>& metrics, const std::string& where,
                   const RunPaths& paths) {

@@ -12,6 +12,7 @@
 
 #include "nasx/context.hpp"
 #include "nasx/core/checkpoint.hpp"
+#include "nasx/core/distributed.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
@@ -106,11 +107,85 @@ void train_answer(const RunConfig& config, const fs::path& run_dir, const std::s
   for (const auto& [name, value] : trained.metrics) result.metrics["trained_" + name] = value;
 }
 
+/// What a data-parallel search needs, checked by every rank before any work.
+void check_data_parallel(const RunConfig& config, bool gradient_strategy, int world_size) {
+  const std::string ranks = std::to_string(world_size);
+  if (!gradient_strategy)
+    throw ConfigError("--nproc " + ranks + ": strategy '" + config.search.strategy +
+                      "' does not train a supernet by gradient, so there is nothing to split "
+                      "over ranks; data-parallel search runs darts, milenas, nadarts (run "
+                      "this one without --nproc, or several at once with nasx sweep --jobs)");
+  if (config.data.batch_size % world_size != 0)
+    throw ConfigError("--nproc " + ranks +
+                      ": data.batch_size = " + std::to_string(config.data.batch_size) +
+                      " does not split over " + ranks + " ranks; make it a multiple of " + ranks +
+                      " (each rank takes an equal slice of every batch)");
+}
+
+/// Rank 0's weights, architecture and BatchNorm statistics on every rank (as
+/// DistributedDataParallel does when it wraps a model): the ranks start identical even
+/// where their initialisation or checkpoint would differ.
+void broadcast_state(Supernet& net, ProcessGroup& ranks) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> tensors = net.weight_parameters();
+  for (const auto& alpha : net.arch_parameters()) tensors.push_back(alpha);
+  for (const auto& buffer : net.buffers()) tensors.push_back(buffer);
+  for (at::Tensor& tensor : tensors) {
+    std::vector<at::Tensor> contiguous = {tensor.contiguous()};  // Gloo's layout
+    ranks.broadcast(contiguous, 0);
+    if (!contiguous[0].is_same(tensor)) tensor.copy_(contiguous[0]);
+  }
+}
+
+/// A step's metrics averaged over the ranks (each measured its own slice of the batches,
+/// all slices the same size).
+void average_metrics(std::map<std::string, double>& metrics) {
+  std::vector<double> values;
+  for (const auto& [name, value] : metrics) values.push_back(value);
+  std::vector<at::Tensor> buffer = {at::tensor(values, at::kDouble)};
+  average_over_ranks(buffer);
+  const at::Tensor mean = buffer[0].contiguous();
+  size_t i = 0;
+  for (auto& [name, value] : metrics) value = mean[static_cast<int64_t>(i++)].item<double>();
+}
+
+std::string encode_metrics(const std::map<std::string, double>& metrics) {
+  std::string text;
+  char number[40];
+  for (const auto& [name, value] : metrics) {
+    std::snprintf(number, sizeof number, "%.17g", value);
+    text += name + "=" + number + "\n";
+  }
+  return text;
+}
+
+std::map<std::string, double> decode_metrics(const std::string& text) {
+  std::map<std::string, double> metrics;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.rfind('=');
+    if (eq != std::string::npos)
+      metrics[line.substr(0, eq)] = std::strtod(line.c_str() + eq + 1, nullptr);
+  }
+  return metrics;
+}
+
 }  // namespace
 
+void check_data_parallel_run(const RunConfig& config, const PluginRegistry& registry,
+                             int world_size) {
+  const auto strategy = create_plugin<SearchStrategy>(
+      registry, registry.find(NASX_KIND_STRATEGY, config.search.strategy));
+  check_data_parallel(config, strategy->trains_arch_parameters(), world_size);
+}
+
 RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resume,
-                     const PluginRegistry& registry, std::ostream& out, bool interactive) {
+                     const PluginRegistry& registry, std::ostream& out, bool interactive,
+                     ProcessGroup* ranks) {
   const RunPaths paths(run_dir);
+  // Data-parallel: rank 0 writes the run folder and the terminal; the others compute.
+  const bool root = ranks == nullptr || ranks->rank() == 0;
+  std::ostream quiet(nullptr);
   // A finished search whose [train] part was interrupted: only the training is left.
   if (resume && config.train.present && fs::exists(paths.summary) &&
       !fs::exists(TrainPaths(run_dir / "train").summary)) {
@@ -147,8 +222,10 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   auto strategy = create_plugin<SearchStrategy>(registry, strategy_info);
   auto selector = create_plugin<Selector>(registry, selector_info);
 
-  Progress progress(out, interactive);
-  JsonlLog events(paths.events), genotypes(paths.genotypes), evaluations(paths.evaluations);
+  Progress progress(root ? out : quiet, interactive && root);
+  const auto log_path = [&](const fs::path& path) { return root ? path : fs::path(); };
+  JsonlLog events(log_path(paths.events)), genotypes(log_path(paths.genotypes)),
+      evaluations(log_path(paths.evaluations));
   HostContext ctx(*space, *net, data, config, device, progress, events, evaluations, *evaluator,
                   paths, [&] { return make_scorer(config.evaluator.scorer); });
   ctx.set_params(&config.search.params);
@@ -156,8 +233,9 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   // setup() is where a strategy refuses a space or a setting: before the folder exists.
   strategy->setup(ctx);
   const bool gradient_strategy = strategy->trains_arch_parameters();
+  if (ranks != nullptr) check_data_parallel(config, gradient_strategy, ranks->world_size());
 
-  open_run_folder(paths, config, resume);
+  if (root) open_run_folder(paths, config, resume);
 
   HostState state;
   // A selection checkpoint exists only once the search has finished; the selection then
@@ -194,6 +272,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
 
   const int64_t total_steps = strategy->total_steps();
   std::map<std::string, double> last_metrics;
+  DataParallelScope data_parallel(ranks, config.experiment.sync_batchnorm);
+  if (ranks != nullptr) broadcast_state(*net, *ranks);
   try {
     for (int64_t step = state.next_step; step < total_steps; ++step) {
       const auto step_start = std::chrono::steady_clock::now();
@@ -201,13 +281,18 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
       progress.begin_step(step, total_steps);
       net->train();
       std::map<std::string, double> metrics = strategy->step(ctx, step);
-      if (stop_was_requested()) throw StopRequested("stopped by request");
+      if (ctx.stop_requested()) throw StopRequested("stopped by request");
+      if (ranks != nullptr) average_metrics(metrics);
       check_finite(metrics, "at the end of step " + std::to_string(step + 1), paths);
 
-      if (gradient_strategy) {
+      if (gradient_strategy && root) {
         const auto valid = validation_metrics(*net, data, config.data.batch_size);
         metrics.insert(valid.begin(), valid.end());
       }
+      // Every rank decides what comes next (end_step) from rank 0's metrics.
+      if (ranks != nullptr)
+        metrics = decode_metrics(
+            ranks->share_from_root("metrics/" + std::to_string(step), encode_metrics(metrics)));
       const double step_seconds = seconds_since(step_start);
       const bool keep_going = strategy->end_step(ctx, step, metrics);
       last_metrics = metrics;
@@ -244,14 +329,19 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
       state.events_size = static_cast<int64_t>(events.sync());
       state.genotypes_size = static_cast<int64_t>(genotypes.sync());
       state.elapsed_seconds += step_seconds;
-      save_checkpoint(paths, *net, *strategy, state);
+      if (root) save_checkpoint(paths, *net, *strategy, state);
       if (!keep_going) break;
     }
   } catch (const StopRequested&) {
+    if (!root) throw Error("interrupted by the user");
     progress.line("stopped; the last checkpoint is at step " + std::to_string(state.next_step) +
                   ". Continue with: nasx resume " + run_dir.string());
     throw Error("interrupted by the user");
   }
+
+  // The answer, the selection and the training: rank 0 alone.
+  data_parallel.release();
+  if (!root) return RunResult{run_dir, {}, {}, last_metrics};
 
   // The answer: the strategy's own, or the selector's from the supernet.
   net->eval();

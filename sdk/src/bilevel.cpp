@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "nasx/distributed.hpp"
 #include "nasx/optim.hpp"
 #include "nasx/supernet.hpp"
 
@@ -13,13 +14,16 @@ namespace {
 using Tensors = std::vector<at::Tensor>;
 
 /// Gradients of `loss` with respect to `inputs` only (weight gradients are not
-/// computed when only the architecture's are asked for); unused inputs get zeros.
+/// computed when only the architecture's are asked for); unused inputs get zeros. In a
+/// data-parallel search, their mean over the ranks: every gradient below is the
+/// whole batch's, whichever rank computes it.
 Tensors gradients(const at::Tensor& loss, const Tensors& inputs) {
   Tensors grads = torch::autograd::grad({loss}, inputs, /*grad_outputs=*/{},
                                         /*retain_graph=*/false, /*create_graph=*/false,
                                         /*allow_unused=*/true);
   for (size_t i = 0; i < grads.size(); ++i)
     if (!grads[i].defined()) grads[i] = at::zeros_like(inputs[i]);
+  average_over_ranks(grads);
   return grads;
 }
 
@@ -152,7 +156,10 @@ at::Tensor neighbourhood_arch_gradient(Supernet& net, const Batch& search_batch,
       double loss = 0;
       {
         at::NoGradGuard no_grad;
-        loss = member_loss(m).item<double>();
+        // The whole batch's loss, so that every rank picks the same member.
+        std::vector<at::Tensor> mean = {member_loss(m).reshape({1})};
+        average_over_ranks(mean);
+        loss = mean[0].item<double>();
       }
       if (loss > worst_loss) {
         worst_loss = loss;

@@ -4,6 +4,7 @@
 
 #include "nasx/bilevel.hpp"
 #include "nasx/context.hpp"
+#include "nasx/distributed.hpp"
 #include "nasx/metrics.hpp"
 #include "nasx/supernet.hpp"
 
@@ -31,8 +32,9 @@ std::map<std::string, double> GradientSearch::step(Context& ctx, int64_t epoch) 
   if (options_.steps_per_epoch > 0) batches = std::min(batches, options_.steps_per_epoch);
   MetricsMeter meter;
   for (int64_t i = 0; i < batches && !ctx.stop_requested(); ++i) {
-    const Batch train = train_loader_->batch(i);
-    const Batch search = search_loader_->batch(i);
+    // Each rank's slice of the one-process batches (the whole batch in one process).
+    const Batch train = shard_batch(train_loader_->batch(i));
+    const Batch search = shard_batch(search_loader_->batch(i));
     arch_optimizer_->zero_grad();
     const at::Tensor arch_loss = arch_gradient(ctx, train, search);
     arch_optimizer_->step();

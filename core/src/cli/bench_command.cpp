@@ -2,10 +2,13 @@
 // for a space, batch, order and device. Figures, not tests: compare only numbers
 // printed by one invocation on one machine.
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -16,6 +19,8 @@
 
 #include "cli.hpp"
 #include "nasx/bilevel.hpp"
+#include "nasx/core/distributed.hpp"
+#include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 #include "nasx/naswot.hpp"
 #include "nasx/optim.hpp"
@@ -80,7 +85,8 @@ BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shap
     return Batch{at::randn({batch, shape.channels, shape.height, shape.width}).to(device),
                  at::randint(shape.classes, {batch}, at::kLong).to(device)};
   };
-  const Batch train = make_batch(), search = make_batch();
+  // Data-parallel: this rank's slice of the same batches (the whole batch in one process).
+  const Batch train = shard_batch(make_batch()), search = shard_batch(make_batch());
   for (int64_t i = 0; i < warmup; ++i)
     bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.options);
   synchronize(device);
@@ -197,7 +203,11 @@ int bench_command(const Args& args) {
                                            "cpu or cuda[:N]")(
       "threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")(
       "warmup", po::value<int64_t>()->default_value(2), "untimed steps first")(
-      "steps", po::value<int64_t>()->default_value(5), "timed steps");
+      "steps", po::value<int64_t>()->default_value(5), "timed steps")(
+      "nproc", po::value<std::string>()->default_value("1"),
+      "step: data-parallel ranks, a list such as 1,2: the same --batch split over each "
+      "number of rank processes (threads per rank: --threads, else cores / ranks)")(
+      "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm");
   po::variables_map vm;
   if (!parse_args(args,
                   "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
@@ -206,9 +216,14 @@ int bench_command(const Args& args) {
                   "--space nb201 --channels 16 --layers 5 --batch 128",
                   options, {}, vm))
     return 0;
+  // A rank of a data-parallel bench (started by the --nproc launch below).
+  std::unique_ptr<core::ProcessGroup> ranks;
+  if (const auto setup = core::ranks_from_environment())
+    ranks = std::make_unique<core::ProcessGroup>(*setup);
+  const int world = ranks ? ranks->world_size() : 1;
   const int threads = vm["threads"].as<int>();
-  at::set_num_threads(
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads > 0 ? threads : std::max(1, cores / world));
   SpaceOptions space;
   space.name = vm["space"].as<std::string>();
   space.channels = vm["channels"].as<int64_t>();
@@ -236,16 +251,36 @@ int bench_command(const Args& args) {
   const auto formats =
       expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
 
-  std::cout << "nasx bench: space " << space.name << ", C=" << space.channels << ", "
-            << space.layers << " cells, batch " << batch << ", " << shape.channels << "x"
-            << shape.height << "x" << shape.width << ", " << shape.classes << " classes, device "
-            << device << ", " << at::get_num_threads() << " threads, " << steps
-            << " timed steps after " << warmup << "\n\n";
-  std::cout << std::left << std::setw(8) << "order" << std::setw(15) << "memory format"
-            << std::right << std::setw(12) << "s/step" << std::setw(12) << "best s" << std::setw(12)
-            << "images/s" << std::setw(14) << "peak MB"
-            << "\n";
-  for (const auto& order : orders) {
+  std::vector<int> rank_counts;
+  {
+    std::stringstream list(vm["nproc"].as<std::string>());
+    for (std::string item; std::getline(list, item, ',');) {
+      const int n = std::atoi(item.c_str());
+      if (n < 1 || batch % n != 0)
+        throw ConfigError("bench: --nproc " + vm["nproc"].as<std::string>() +
+                          ": give rank counts of 1 or more that divide --batch " +
+                          std::to_string(batch));
+      rank_counts.push_back(n);
+    }
+  }
+  const bool root = !ranks || ranks->rank() == 0;
+  if (!ranks) {
+    std::cout << "nasx bench: space " << space.name << ", C=" << space.channels << ", "
+              << space.layers << " cells, batch " << batch << " (split over the ranks), "
+              << shape.channels << "x" << shape.height << "x" << shape.width << ", "
+              << shape.classes << " classes, device " << device << ", "
+              << (threads > 0 ? std::to_string(threads) : "cores / ranks") << " threads per rank, "
+              << steps << " timed steps after " << warmup << "\n\n";
+    std::cout << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
+              << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
+              << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB"
+              << "\n"
+              << std::flush;
+  }
+  core::DataParallelScope data_parallel(ranks.get(), vm["sync-batchnorm"].as<bool>());
+  const bool in_this_process =
+      ranks || std::find(rank_counts.begin(), rank_counts.end(), 1) != rank_counts.end();
+  for (const auto& order : in_this_process ? orders : std::vector<std::string>{}) {
     for (const auto& format : formats) {
       if (format != "contiguous" && format != "channels_last")
         throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
@@ -253,16 +288,27 @@ int bench_command(const Args& args) {
           bench_case(space, shape, batch, {options_for(order), format}, device, warmup, steps);
       // One step consumes one training and one search minibatch.
       const double images_per_second = 2.0 * static_cast<double>(batch) / f.seconds_per_step;
-      std::cout << std::left << std::setw(8) << order << std::setw(15) << format << std::right
-                << std::fixed << std::setprecision(3) << std::setw(12) << f.seconds_per_step
-                << std::setw(12) << f.best_seconds_per_step << std::setprecision(1) << std::setw(12)
-                << images_per_second << std::setw(14) << f.peak_memory_mb << std::defaultfloat
-                << "\n"
+      if (!root) continue;
+      std::cout << std::left << std::setw(7) << world << std::setw(8) << order << std::setw(15)
+                << format << std::right << std::fixed << std::setprecision(3) << std::setw(12)
+                << f.seconds_per_step << std::setw(12) << f.best_seconds_per_step
+                << std::setprecision(1) << std::setw(12) << images_per_second << std::setw(14)
+                << f.peak_memory_mb << std::defaultfloat << "\n"
                 << std::flush;
     }
   }
-  std::cout << "\nimages/s counts both minibatches of a step; peak MB is the process's peak "
-               "resident memory on CPU, the caching allocator's peak on CUDA.\n";
+  if (ranks) return 0;
+  for (const int n : rank_counts) {
+    if (ranks || n == 1) continue;
+    // n rank processes of this same bench, each printing nothing but rank 0's rows.
+    Args rank_args = {"bench"};
+    for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
+    const int status = core::launch_local_ranks(n, self_binary(), rank_args);
+    if (status != 0) throw Error("bench: the " + std::to_string(n) + "-rank run failed");
+  }
+  std::cout << "\nimages/s counts both minibatches of a step (the whole batch, all ranks); "
+               "peak MB is the process's (rank 0's) peak resident memory on CPU, the caching "
+               "allocator's peak on CUDA.\n";
   return 0;
 }
 

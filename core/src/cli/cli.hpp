@@ -49,4 +49,10 @@ bool parse_args(const Args& args, const std::string& usage,
                 boost::program_options::variables_map& vm,
                 size_t required_positionals = size_t(-1));
 
+/// This nasx executable's path (for the processes it starts).
+std::string self_binary();
+
+/// `args` without `--name VALUE` / `--name=VALUE`.
+Args without_option(const Args& args, const std::string& name);
+
 }  // namespace nasx::cli

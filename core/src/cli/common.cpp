@@ -1,9 +1,11 @@
+#include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/error.hpp"
 
 namespace po = boost::program_options;
 
@@ -38,6 +40,26 @@ bool parse_args(const Args& args, const std::string& usage, po::options_descript
   for (size_t i = 0; i < positional.size() && i < required_positionals; ++i)
     if (!vm.count(positional[i])) throw po::error("missing argument " + positional[i]);
   return true;
+}
+
+std::string self_binary() {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) throw Error("cannot find the nasx executable (/proc/self/exe)");
+  return exe.string();
+}
+
+Args without_option(const Args& args, const std::string& name) {
+  Args kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      ++i;  // and its value
+      continue;
+    }
+    if (args[i].rfind(name + "=", 0) == 0) continue;
+    kept.push_back(args[i]);
+  }
+  return kept;
 }
 
 }  // namespace nasx::cli

@@ -8,6 +8,7 @@
 
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
+#include "nasx/core/distributed.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
@@ -49,6 +50,23 @@ core::RunConfig load_config(const po::variables_map& vm, core::PluginRegistry& r
   return config;
 }
 
+void add_nproc_option(po::options_description& options) {
+  options.add_options()("nproc", po::value<int>()->default_value(1),
+                        "data-parallel search on N ranks of this machine (c10d, Gloo); ranks "
+                        "from RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT or srun need none");
+}
+
+/// --nproc N (N > 1) outside a data-parallel launch: this process becomes the launcher.
+bool launches_ranks(const po::variables_map& vm) {
+  const int nproc = vm["nproc"].as<int>();
+  if (nproc < 1) throw ConfigError("--nproc " + std::to_string(nproc) + ": give 1 or more");
+  if (nproc > 1 && core::ranks_from_environment())
+    throw ConfigError("--nproc " + std::to_string(nproc) +
+                      " inside a launch that already gives the ranks (RANK/WORLD_SIZE or srun); "
+                      "drop --nproc");
+  return nproc > 1;
+}
+
 int finish(const core::RunResult& result) {
   std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
   for (const auto& [name, value] : result.metrics)
@@ -64,19 +82,40 @@ int run_command(const Args& args) {
   add_config_options(options);
   options.add_options()("out", po::value<std::string>(),
                         "run folder (default: <output_dir>/<name>/<time>-seed<seed>)");
+  add_nproc_option(options);
   po::variables_map vm;
-  if (!parse_args(args, "usage: nasx run CONFIG [--set key=value]... [--out DIR]", options,
-                  {"config"}, vm))
+  if (!parse_args(args, "usage: nasx run CONFIG [--set key=value]... [--out DIR] [--nproc N]",
+                  options, {"config"}, vm))
     return 0;
   core::PluginRegistry registry;
   const core::RunConfig config = load_config(vm, registry);
-  const fs::path run_dir =
+  fs::path run_dir =
       vm.count("out") ? fs::path(vm["out"].as<std::string>()) : default_run_dir(config);
-  std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
-            << config.space.name << ", seed " << config.experiment.seed << " -> "
-            << run_dir.string() << std::endl;
-  return finish(core::run_search(config, run_dir, /*resume=*/false, registry, std::cout,
-                                 ::isatty(STDOUT_FILENO) != 0));
+  if (launches_ranks(vm)) {
+    // Every rank gets the same folder; the config was checked here, before any starts.
+    core::check_data_parallel_run(config, registry, vm["nproc"].as<int>());
+    Args rank_args = {"run"};
+    for (const auto& a : without_option(without_option(args, "--nproc"), "--out"))
+      rank_args.push_back(a);
+    rank_args.push_back("--out");
+    rank_args.push_back(run_dir.string());
+    return core::launch_local_ranks(vm["nproc"].as<int>(), self_binary(), rank_args);
+  }
+  std::unique_ptr<core::ProcessGroup> ranks;
+  if (const auto setup = core::ranks_from_environment()) {
+    ranks = std::make_unique<core::ProcessGroup>(*setup);
+    run_dir = ranks->share_from_root("run_dir", run_dir.string());  // one folder for all
+  }
+  const bool root = !ranks || ranks->rank() == 0;
+  if (root)
+    std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
+              << config.space.name << ", seed " << config.experiment.seed
+              << (ranks ? ", " + std::to_string(ranks->world_size()) + " ranks" : "") << " -> "
+              << run_dir.string() << std::endl;
+  const core::RunResult result =
+      core::run_search(config, run_dir, /*resume=*/false, registry, std::cout,
+                       ::isatty(STDOUT_FILENO) != 0, ranks.get());
+  return root ? finish(result) : 0;
 }
 
 int resume_command(const Args& args) {
@@ -84,8 +123,11 @@ int resume_command(const Args& args) {
   options.add_options()("run-dir", po::value<std::string>(),
                         "the run or training folder to continue");
   add_plugin_path_option(options);
+  add_nproc_option(options);
   po::variables_map vm;
-  if (!parse_args(args, "usage: nasx resume DIR   (a search run folder or a training folder)",
+  if (!parse_args(args,
+                  "usage: nasx resume DIR [--nproc N]   (a search run folder or a training "
+                  "folder)",
                   options, {"run-dir"}, vm))
     return 0;
   const fs::path run_dir = vm["run-dir"].as<std::string>();
@@ -107,8 +149,19 @@ int resume_command(const Args& args) {
                   " is not a nasx run folder (no config.toml); give the folder "
                   "that `nasx run` printed");
   const core::RunConfig config = core::load_run_config(config_path.string(), {}, registry);
-  return finish(core::run_search(config, run_dir, /*resume=*/true, registry, std::cout,
-                                 ::isatty(STDOUT_FILENO) != 0));
+  if (launches_ranks(vm)) {
+    core::check_data_parallel_run(config, registry, vm["nproc"].as<int>());
+    Args rank_args = {"resume"};
+    for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
+    return core::launch_local_ranks(vm["nproc"].as<int>(), self_binary(), rank_args);
+  }
+  std::unique_ptr<core::ProcessGroup> ranks;
+  if (const auto setup = core::ranks_from_environment())
+    ranks = std::make_unique<core::ProcessGroup>(*setup);
+  const core::RunResult result =
+      core::run_search(config, run_dir, /*resume=*/true, registry, std::cout,
+                       ::isatty(STDOUT_FILENO) != 0, ranks.get());
+  return !ranks || ranks->rank() == 0 ? finish(result) : 0;
 }
 
 int validate_command(const Args& args) {

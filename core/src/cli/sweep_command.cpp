@@ -56,13 +56,6 @@ status DIR    pending / running / done / failed per trial
 collect DIR   one table over the trials, mean ± std over seeds per setting;
               also DIR/collect.csv and DIR/collect.json)";
 
-std::string self_binary() {
-  std::error_code error;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", error);
-  if (error) throw Error("cannot find the nasx executable (/proc/self/exe)");
-  return exe.string();
-}
-
 int status_command(const fs::path& dir) {
   const auto rows = core::read_sweep_rows(dir);
   std::map<std::string, int> counts;

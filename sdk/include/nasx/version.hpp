@@ -2,7 +2,7 @@
 
 /// The SDK's release version. Informational: compatibility is decided by
 /// NASX_ABI_VERSION and the build stamp (see plugin.hpp).
-#define NASX_SDK_VERSION "0.3.0"
+#define NASX_SDK_VERSION "0.4.0"
 
 /// Bumped by every change that breaks an already built plugin: the descriptor's
 /// layout, a virtual function of a plugin interface, or a type passed across the

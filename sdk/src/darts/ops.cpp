@@ -1,5 +1,7 @@
 #include "nasx/darts/ops.hpp"
 
+#include "nasx/distributed.hpp"
+
 #include <array>
 
 #include <ATen/ATen.h>
@@ -40,17 +42,6 @@ at::Tensor pointwise_copy(const torch::nn::Conv2d& conv, const at::Tensor& x, in
   return at::conv2d(x, block(conv->weight, copy, copies), at::Tensor(), stride, no_padding);
 }
 
-/// BatchNorm over channels [copy*C, (copy+1)*C) of `bn` on an input of C channels:
-/// the same statistics and running-average updates those channels get in the full op.
-at::Tensor batchnorm_copy(const torch::nn::BatchNorm2d& bn, const at::Tensor& x, int64_t copy,
-                          int64_t copies) {
-  auto part = [&](const at::Tensor& t) { return t.defined() ? block(t, copy, copies) : t; };
-  const auto& o = bn->options;
-  return at::batch_norm(x, part(bn->weight), part(bn->bias), part(bn->running_mean),
-                        part(bn->running_var), bn->is_training(), o.momentum().value_or(0.1),
-                        o.eps(), at::globalContext().userEnabledCuDNN());
-}
-
 }  // namespace
 
 const std::vector<std::string>& operation_names() {
@@ -72,7 +63,9 @@ ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int6
     : conv_(register_module("conv", conv(c_in, c_out, kernel, stride, padding))),
       bn_(register_module("bn", batchnorm(c_out, affine))) {}
 
-at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
+at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) {
+  return batch_norm(bn_, conv_(at::relu(x)));
+}
 
 FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies)
     : copies_(copies),
@@ -97,17 +90,18 @@ at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
   if (copies_ > 1) {
     // Keep each copy's channels together: [a_k, b_k] for copy k.
     const auto n = a.size(0), h = a.size(2), w = a.size(3);
-    return bn_(at::cat({a.reshape({n, copies_, -1, h, w}), b.reshape({n, copies_, -1, h, w})}, 2)
-                   .reshape({n, -1, h, w}));
+    return batch_norm(
+        bn_, at::cat({a.reshape({n, copies_, -1, h, w}), b.reshape({n, copies_, -1, h, w})}, 2)
+                 .reshape({n, -1, h, w}));
   }
-  return bn_(at::cat({a, b}, 1));
+  return batch_norm(bn_, at::cat({a, b}, 1));
 }
 
 at::Tensor FactorizedReduceImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
   const at::Tensor shifted = at::constant_pad_nd(relu_x, {-1, 0, -1, 0});
   const at::Tensor a = pointwise_copy(conv_1_, relu_x, copy, copies_);
   const at::Tensor b = pointwise_copy(conv_2_, shifted, copy, copies_);
-  return batchnorm_copy(bn_, at::cat({a, b}, 1), copy, copies_);
+  return batch_norm(bn_, at::cat({a, b}, 1), copy, copies_);
 }
 
 SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
@@ -129,17 +123,18 @@ SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
 at::Tensor SepConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
-  auto y =
-      bn_1_(pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
-  return bn_2_(pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
+  auto y = batch_norm(
+      bn_1_, pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
+  return batch_norm(
+      bn_2_, pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
 }
 
 at::Tensor SepConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
   at::Tensor y =
       depthwise_conv2d(relu_x, block(depthwise_1_->weight, copy, copies_), stride_, padding_, 1);
-  y = batchnorm_copy(bn_1_, pointwise_copy(pointwise_1_, y, copy, copies_), copy, copies_);
+  y = batch_norm(bn_1_, pointwise_copy(pointwise_1_, y, copy, copies_), copy, copies_);
   y = depthwise_conv2d(at::relu(y), block(depthwise_2_->weight, copy, copies_), 1, padding_, 1);
-  return batchnorm_copy(bn_2_, pointwise_copy(pointwise_2_, y, copy, copies_), copy, copies_);
+  return batch_norm(bn_2_, pointwise_copy(pointwise_2_, y, copy, copies_), copy, copies_);
 }
 
 DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
@@ -157,14 +152,14 @@ DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
 at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
 
 at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
-  return bn_(
-      pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
+  return batch_norm(
+      bn_, pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
 }
 
 at::Tensor DilConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
   const at::Tensor y = depthwise_conv2d(relu_x, block(depthwise_->weight, copy, copies_), stride_,
                                         padding_, dilation_);
-  return batchnorm_copy(bn_, pointwise_copy(pointwise_, y, copy, copies_), copy, copies_);
+  return batch_norm(bn_, pointwise_copy(pointwise_, y, copy, copies_), copy, copies_);
 }
 
 PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm,
@@ -178,7 +173,7 @@ at::Tensor PoolBNImpl::forward(const at::Tensor& x) {
                      ? at::max_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1})
                      : at::avg_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1},
                                       /*ceil_mode=*/false, /*count_include_pad=*/false);
-  return bn_ ? bn_(y) : y;
+  return bn_ ? batch_norm(bn_, y) : y;
 }
 
 at::Tensor zero_op(const at::Tensor& x, int64_t stride) {

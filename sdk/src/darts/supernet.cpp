@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::darts {
@@ -186,7 +187,7 @@ at::Tensor DartsSupernet::forward(const at::Tensor& images) {
 
 at::Tensor DartsSupernet::stem(const at::Tensor& images) {
   const at::Tensor x = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
-  return stem_bn_(stem_conv_(x));
+  return batch_norm(stem_bn_, stem_conv_(x));
 }
 
 at::Tensor DartsSupernet::forward_path(const at::Tensor& images, const Architecture& arch) {

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::nb201 {
@@ -17,7 +18,9 @@ SearchConvImpl::SearchConvImpl(int64_t c, int64_t kernel)
       bn_(register_module(
           "bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(c).affine(false)))) {}
 
-at::Tensor SearchConvImpl::forward(const at::Tensor& x) { return bn_(conv_(at::relu(x))); }
+at::Tensor SearchConvImpl::forward(const at::Tensor& x) {
+  return batch_norm(bn_, conv_(at::relu(x)));
+}
 
 SearchCellImpl::SearchCellImpl(int64_t c) {
   for (int edge = 0; edge < kEdges; ++edge) {
@@ -108,13 +111,13 @@ Nb201Supernet::Nb201Supernet(const SearchSpace& space, const SpaceOptions& optio
 template <typename CellFn>
 at::Tensor Nb201Supernet::run(const at::Tensor& images, CellFn cell_fn) {
   const at::Tensor in = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
-  at::Tensor x = stem_bn_(stem_conv_(in));
+  at::Tensor x = batch_norm(stem_bn_, stem_conv_(in));
   for (size_t i = 0; i < cells_.size(); ++i) {
     const auto stage_start = static_cast<size_t>(cells_per_stage_);
     if (i > 0 && i % stage_start == 0) x = blocks_[i / stage_start - 1](x);
     x = cell_fn(cells_[i], x);
   }
-  return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
+  return classifier_(at::relu(batch_norm(head_bn_, x)).mean({2, 3}));
 }
 
 at::Tensor Nb201Supernet::forward(const at::Tensor& images) {

@@ -21,6 +21,7 @@ struct ExperimentOptions {
   std::string device = "cpu";       ///< "cpu", "cuda" or "cuda:N"
   std::string output_dir = "runs";  ///< run folders go to <output_dir>/<name>/<trial>
   int64_t threads = 0;              ///< CPU threads for LibTorch (0: its default)
+  bool sync_batchnorm = false;      ///< data-parallel: BatchNorm over all ranks' batches
 };
 
 /// The [search] table: which strategy, and its parameters.

@@ -28,7 +28,8 @@ void fsync_path(const std::filesystem::path& path);
 void commit_rename(const std::filesystem::path& from, const std::filesystem::path& to);
 
 /// An append-only JSON-lines log whose size can be recorded in a checkpoint and
-/// cut back to on resume, so a resumed run neither loses nor repeats a line.
+/// cut back to on resume, so a resumed run neither loses nor repeats a line. An empty
+/// path keeps nothing (the ranks other than 0 of a data-parallel run write no folder).
 class JsonlLog {
  public:
   explicit JsonlLog(std::filesystem::path path);

@@ -55,7 +55,9 @@ class HostContext final : public Context {
   Evaluation score(const Architecture& arch) override;
   std::string evaluator() const override { return evaluator_.name(); }
   void info(const std::string& message) override;
-  bool stop_requested() const override { return stop_was_requested(); }
+  /// In a data-parallel run, whether any rank was asked to stop (all ranks agree, so
+  /// they leave a step at the same minibatch).
+  bool stop_requested() const override;
 
  private:
   const SearchSpace& space_;

@@ -1,0 +1,259 @@
+// c10d for data-parallel runs: a TCPStore (rank 0 serves it) and a Gloo process group.
+
+#include "nasx/core/distributed.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "nasx/core/host_context.hpp"
+#include "nasx/core/process.hpp"
+#include "nasx/error.hpp"
+
+namespace nasx::core {
+
+namespace {
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+int integer_variable(const char* name, const std::string& text) {
+  try {
+    size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size() && value >= 0) return value;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError(std::string("environment variable ") + name + "=" + text +
+                    " is not a non-negative integer");
+}
+
+/// A TCP port nobody listens on now (the kernel's choice), for a local launch.
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error(std::string("cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(fd);
+    throw Error(std::string("cannot find a free local port: ") + std::strerror(errno));
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+}  // namespace
+
+std::optional<RankSetup> ranks_from_environment() {
+  RankSetup setup;
+  const auto rank = environment("RANK"), world = environment("WORLD_SIZE");
+  const auto slurm_rank = environment("SLURM_PROCID"), slurm_world = environment("SLURM_NTASKS");
+  if (rank || world) {
+    if (!rank || !world)
+      throw ConfigError("RANK and WORLD_SIZE must be set together (as torchrun sets them)");
+    setup.rank = integer_variable("RANK", *rank);
+    setup.world_size = integer_variable("WORLD_SIZE", *world);
+  } else if (slurm_rank && slurm_world && environment("MASTER_ADDR")) {
+    // Under srun: one task per rank. Without MASTER_ADDR an ordinary job of one task
+    // (a sweep's array task, say) is not a data-parallel run.
+    setup.rank = integer_variable("SLURM_PROCID", *slurm_rank);
+    setup.world_size = integer_variable("SLURM_NTASKS", *slurm_world);
+  } else {
+    return std::nullopt;
+  }
+  if (setup.world_size < 1 || setup.rank >= setup.world_size)
+    throw ConfigError("rank " + std::to_string(setup.rank) + " of " +
+                      std::to_string(setup.world_size) + " ranks does not exist");
+  if (setup.world_size == 1) return std::nullopt;
+  const auto addr = environment("MASTER_ADDR"), port = environment("MASTER_PORT");
+  if (!addr || !port)
+    throw ConfigError(
+        "a data-parallel rank needs MASTER_ADDR and MASTER_PORT (the address and a free port "
+        "of rank 0's machine); nasx run --nproc N sets them for ranks on one machine");
+  setup.master_addr = *addr;
+  setup.master_port = integer_variable("MASTER_PORT", *port);
+  if (setup.master_port == 0 || setup.master_port > 65535)
+    throw ConfigError("MASTER_PORT=" + *port + " is not a port (1-65535)");
+  return setup;
+}
+
+struct ProcessGroup::State {
+  RankSetup setup;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
+    : state_(std::make_unique<State>()) {
+  state_->setup = setup;
+  const std::chrono::milliseconds timeout(static_cast<int64_t>(timeout_seconds) * 1000);
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(setup.master_port);
+    options.isServer = setup.rank == 0;
+    options.numWorkers = static_cast<std::size_t>(setup.world_size);
+    options.waitWorkers = true;
+    options.timeout = timeout;
+    state_->store = c10::make_intrusive<c10d::TCPStore>(setup.master_addr, options);
+    auto gloo = c10d::ProcessGroupGloo::Options::create();
+    gloo->timeout = timeout;
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, setup.rank,
+                                                                setup.world_size, gloo);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    throw Error("rank " + std::to_string(setup.rank) + " of " + std::to_string(setup.world_size) +
+                " cannot reach the others at " + setup.master_addr + ":" +
+                std::to_string(setup.master_port) + " (" + what +
+                "); check MASTER_ADDR/MASTER_PORT and that every rank was started");
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+int ProcessGroup::rank() const { return state_->setup.rank; }
+int ProcessGroup::world_size() const { return state_->setup.world_size; }
+
+void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
+  try {
+    state_->group->allreduce(tensors)->wait();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw Error("rank " + std::to_string(rank()) + ": an all-reduce with the other ranks failed (" +
+                what.substr(0, what.find('\n')) + "); another rank has probably stopped");
+  }
+}
+
+void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  try {
+    state_->group->broadcast(tensors, options)->wait();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw Error("rank " + std::to_string(rank()) + ": a broadcast from rank " +
+                std::to_string(root) + " failed (" + what.substr(0, what.find('\n')) + ")");
+  }
+}
+
+std::string ProcessGroup::share_from_root(const std::string& key, const std::string& text) {
+  try {
+    if (rank() == 0) {
+      state_->store->set(key, std::vector<uint8_t>(text.begin(), text.end()));
+      return text;
+    }
+    const std::vector<uint8_t> value = state_->store->get(key);
+    return std::string(value.begin(), value.end());
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw Error("rank " + std::to_string(rank()) + ": no '" + key + "' from rank 0 (" +
+                what.substr(0, what.find('\n')) + "); rank 0 has probably stopped");
+  }
+}
+
+DataParallelScope::DataParallelScope(ProcessGroup* group, bool sync) : active_(group != nullptr) {
+  if (!active_) return;
+  set_communicator(group);
+  set_sync_batchnorm(sync);
+}
+
+DataParallelScope::~DataParallelScope() { release(); }
+
+void DataParallelScope::release() {
+  if (!active_) return;
+  set_communicator(nullptr);
+  set_sync_batchnorm(false);
+  active_ = false;
+}
+
+int launch_local_ranks(int nproc, const std::string& binary, const std::vector<std::string>& args) {
+  const int port = free_local_port();
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < nproc; ++rank) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw Error(std::string("cannot start a rank: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher gone, the ranks go too
+      ::setenv("RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      if (rank > 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (null >= 0) ::dup2(null, STDOUT_FILENO);
+      }
+      std::vector<std::string> words = {binary};
+      words.insert(words.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& w : words) argv.push_back(w.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ranks.push_back(pid);
+  }
+  int result = 0;
+  bool failed = false;
+  std::chrono::steady_clock::time_point kill_at;
+  size_t running = ranks.size();
+  while (running > 0) {
+    int status = 0;
+    // After a failure, poll: a rank stuck in a collective gets SIGKILL after 15 s.
+    const pid_t pid = ::waitpid(-1, &status, failed ? WNOHANG : 0);
+    if (pid == 0) {
+      if (std::chrono::steady_clock::now() > kill_at)
+        for (const pid_t other : ranks)
+          if (other > 0) ::kill(other, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    if (pid < 0) {
+      if (errno == EINTR) continue;  // Ctrl-C reached the ranks too; they stop at a checkpoint
+      break;
+    }
+    const auto it = std::find(ranks.begin(), ranks.end(), pid);
+    if (it == ranks.end()) continue;
+    --running;
+    const int rank = static_cast<int>(it - ranks.begin());
+    *it = -1;  // reaped: never signalled again
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (rank == 0 && !failed) result = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    if (!ok && !failed) {
+      failed = true;
+      kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+      result = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+      if (rank > 0 || !WIFEXITED(status))
+        std::cerr << "nasx: rank " << rank << " of " << nproc
+                  << " ended: " << exit_description(status) << "; stopping the other ranks\n";
+      for (const pid_t other : ranks)
+        if (other > 0) ::kill(other, SIGTERM);
+    }
+  }
+  return result;
+}
+
+}  // namespace nasx::core

@@ -1,0 +1,121 @@
+#include "nasx/distributed.hpp"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/nn/modules/batchnorm.h>
+
+#include "nasx/error.hpp"
+
+namespace nasx {
+
+namespace {
+
+Communicator* g_communicator = nullptr;
+bool g_sync_batchnorm = false;
+
+/// y = Σ_ranks x on every rank. Its backward is the same sum of the incoming gradients:
+/// each rank's x reaches every rank's y, so ∂(Σ_k L_k)/∂x_r = Σ_k ∂L_k/∂y.
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+  static at::Tensor forward(torch::autograd::AutogradContext*, const at::Tensor& x) {
+    std::vector<at::Tensor> sum = {x.detach().clone().contiguous()};
+    g_communicator->all_reduce_sum(sum);
+    return sum[0];
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext*,
+                                               torch::autograd::tensor_list grads) {
+    std::vector<at::Tensor> sum = {grads[0].contiguous().clone()};
+    g_communicator->all_reduce_sum(sum);
+    return {sum[0]};
+  }
+};
+
+/// Rows `copy` of `copies` equal blocks (dim 0); undefined stays undefined.
+at::Tensor block(const at::Tensor& t, int64_t copy, int64_t copies) {
+  if (!t.defined() || copies == 1) return t;
+  const int64_t rows = t.size(0) / copies;
+  return t.narrow(0, copy * rows, rows);
+}
+
+/// SyncBatchNorm's forward on [N, C, H, W], written with differentiable operations and
+/// the all-reduce above, so autograd gives its backward.
+at::Tensor synchronized_batch_norm(const at::Tensor& x, const at::Tensor& weight,
+                                   const at::Tensor& bias, at::Tensor running_mean,
+                                   at::Tensor running_var, double momentum, double eps) {
+  const int64_t channels = x.size(1);
+  const at::Tensor local_count =
+      at::full({1}, static_cast<double>(x.numel() / channels), x.options());
+  const at::Tensor sums =
+      AllReduceSum::apply(at::cat({x.sum({0, 2, 3}), (x * x).sum({0, 2, 3}), local_count}));
+  const at::Tensor count = sums.narrow(0, 2 * channels, 1);
+  const at::Tensor mean = sums.narrow(0, 0, channels) / count;
+  // Biased variance for normalising, as batch_norm does in training.
+  const at::Tensor var = (sums.narrow(0, channels, channels) / count - mean * mean).clamp_min(0);
+  const auto per_channel = [&](const at::Tensor& t) { return t.view({1, channels, 1, 1}); };
+  at::Tensor y = (x - per_channel(mean)) * per_channel(at::rsqrt(var + eps));
+  if (weight.defined()) y = y * per_channel(weight) + per_channel(bias);
+  if (running_mean.defined()) {
+    at::NoGradGuard no_grad;
+    const double n = count.item<double>();
+    running_mean.mul_(1 - momentum).add_(mean.detach(), momentum);
+    running_var.mul_(1 - momentum).add_(var.detach() * (n / std::max(n - 1, 1.0)), momentum);
+  }
+  return y;
+}
+
+}  // namespace
+
+Communicator::~Communicator() = default;
+
+Communicator* communicator() { return g_communicator; }
+void set_communicator(Communicator* communicator) { g_communicator = communicator; }
+int world_size() { return g_communicator ? g_communicator->world_size() : 1; }
+
+void average_over_ranks(std::vector<at::Tensor>& tensors) {
+  if (world_size() == 1 || tensors.empty()) return;
+  // One flat buffer: one collective per call, not one per tensor.
+  std::vector<at::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}));
+  std::vector<at::Tensor> buffer = {at::cat(flat)};
+  g_communicator->all_reduce_sum(buffer);
+  buffer[0].div_(static_cast<double>(g_communicator->world_size()));
+  int64_t offset = 0;
+  for (auto& t : tensors) {
+    t = buffer[0].narrow(0, offset, t.numel()).view(t.sizes());
+    offset += t.numel();
+  }
+}
+
+Batch shard_batch(const Batch& batch) {
+  const int ranks = world_size();
+  if (ranks == 1) return batch;
+  const int64_t rows = batch.labels.size(0);
+  if (rows % ranks != 0)
+    throw ConfigError("a batch of " + std::to_string(rows) + " cannot be split over " +
+                      std::to_string(ranks) + " ranks; make data.batch_size a multiple of " +
+                      std::to_string(ranks));
+  const int64_t share = rows / ranks, start = share * g_communicator->rank();
+  return {batch.images.narrow(0, start, share), batch.labels.narrow(0, start, share)};
+}
+
+bool sync_batchnorm() { return g_sync_batchnorm; }
+void set_sync_batchnorm(bool on) { g_sync_batchnorm = on; }
+
+at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t copy,
+                      int64_t copies) {
+  const auto& o = bn->options;
+  const bool synchronized = bn->is_training() && g_sync_batchnorm && world_size() > 1;
+  if (!synchronized && copies == 1) return bn->forward(x);
+  if (synchronized && copies == 1 && bn->num_batches_tracked.defined()) {
+    at::NoGradGuard no_grad;
+    bn->num_batches_tracked += 1;  // as the layer's own forward counts
+  }
+  const double momentum = o.momentum().value_or(0.1);
+  const at::Tensor weight = block(bn->weight, copy, copies), bias = block(bn->bias, copy, copies);
+  const at::Tensor mean = block(bn->running_mean, copy, copies);
+  const at::Tensor var = block(bn->running_var, copy, copies);
+  if (synchronized) return synchronized_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
+  return at::batch_norm(x, weight, bias, mean, var, bn->is_training(), momentum, o.eps(),
+                        at::globalContext().userEnabledCuDNN());
+}
+
+}  // namespace nasx
