@@ -2,10 +2,12 @@
 // over Gloo) against one process on the whole batch, compared tensor by tensor in the
 // checkpoints both leave.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -131,6 +133,46 @@ TEST_F(DataParallel, SecondOrderAndNb201AlsoMatchWithSyncBatchNorm) {
   EXPECT_LT(diff, 2e-5) << name;
   std::cout << "largest |1 rank - 2 ranks| (NB201, second order): " << diff << " (" << name
             << ")\n";
+}
+
+/// Whether a process whose command line mentions `text` is still alive.
+bool process_mentioning(const std::string& text) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos && cmdline.find("nasx") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+TEST_F(DataParallel, AKilledLaunchResumesOnTwoRanksToTheUninterruptedResult) {
+  const std::string run = "run " + config_ + " --nproc 2 --set search.epochs=6 --out ";
+  const Outcome full = run_nasx(run + (dir_ / "full").string());
+  ASSERT_EQ(full.exit_code, 0) << full.output;
+
+  // SIGKILL the launcher after two steps: its ranks get SIGTERM (parent-death signal),
+  // agree to stop and leave the checkpoint of the last finished step.
+  const fs::path part = dir_ / "part";
+  ASSERT_TRUE(testing::run_and_kill_when(run + part.string(), [&] {
+    return read(part / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") !=
+           std::string::npos;
+  }));
+  for (int i = 0; i < 600 && process_mentioning(part.string()); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(process_mentioning(part.string())) << "a rank outlived its launcher";
+  EXPECT_FALSE(fs::exists(part / "summary.json"));
+
+  const Outcome resumed = run_nasx("resume " + part.string() + " --nproc 2");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("resuming"));
+  EXPECT_EQ(testing::count(read(part / "events.jsonl"), "\"type\": \"step\""), 6);
+  const auto a = checkpointed(dir_ / "full", "darts", 4), b = checkpointed(part, "darts", 4);
+  const auto [diff, name] = largest_difference(a, b);
+  EXPECT_EQ(diff, 0) << name;
+  EXPECT_EQ(read(part / "genotype.txt"), read(dir_ / "full/genotype.txt"));
 }
 
 TEST_F(DataParallel, WhatCannotBeSplitIsRefusedBeforeAnyRankStarts) {

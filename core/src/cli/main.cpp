@@ -2,6 +2,7 @@
 // errors become messages and exit codes.
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -73,7 +74,11 @@ int main(int argc, char** argv) {
     std::cerr << "nasx " << command << ": " << e.what() << " (see nasx " << command << " --help)\n";
     return 2;
   } catch (const nasx::Error& e) {
-    std::cerr << "nasx: error: " << e.what() << "\n";
+    // A rank of a data-parallel run says which one it is.
+    const char* rank = std::getenv("RANK");
+    std::cerr << "nasx"
+              << (rank && std::getenv("WORLD_SIZE") ? std::string(" (rank ") + rank + ")" : "")
+              << ": error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "nasx: internal error: " << e.what()
