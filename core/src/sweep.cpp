@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/run_paths.hpp"
+#include "nasx/core/runner.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 
@@ -23,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name", "base", "seeds", "output_dir"};
+const std::vector<std::string> kSweepKeys = {"name", "base", "seeds", "output_dir", "nproc"};
 const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
 const std::vector<std::string> kTables = {"sweep", "grid", "zip", "base", "slurm"};
 
@@ -322,6 +324,13 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
          std::string("the base experiment is not valid: ") + e.what());
   }
   if (seeds.empty()) seeds = {base_config->experiment.seed};
+  if (const toml::node* nproc = sweep_table->get("nproc")) {
+    const auto value = nproc->value_exact<int64_t>();
+    if (!value || *value < 1 || *value > 1024)
+      fail(at(file, nproc->source()),
+           "sweep.nproc must be an integer from 1 to 1024 (ranks per trial)");
+    sweep.nproc = *value;
+  }
   int64_t index = 0;
   for (const auto& setting : settings)
     for (int64_t seed : seeds) {
@@ -334,8 +343,9 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
       for (const auto& [key, value] : setting)
         trial.name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
       trial.name += "_seed" + std::to_string(seed);
+      std::optional<RunConfig> config;
       try {
-        load_run_config(base_path.string(), trial.overrides(), registry);
+        config = load_run_config(base_path.string(), trial.overrides(), registry);
       } catch (const ConfigError& e) {
         const std::string message = e.what();
         for (const auto& [key, value] : setting)
@@ -349,6 +359,14 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
                  "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
           }
         fail(file.string(), "trial " + trial.name + ": " + message);
+      }
+      if (sweep.nproc > 1) {
+        try {
+          check_data_parallel_run(*config, registry, static_cast<int>(sweep.nproc));
+        } catch (const ConfigError& e) {
+          fail(at(file, sweep_table->get("nproc")->source()),
+               "trial " + trial.name + ": " + e.what());
+        }
       }
       sweep.trials.push_back(std::move(trial));
     }
@@ -417,6 +435,10 @@ std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& tri
     }
     args.push_back("--out");
     args.push_back(dir.string());
+  }
+  if (sweep.nproc > 1) {
+    args.push_back("--nproc");
+    args.push_back(std::to_string(sweep.nproc));
   }
   for (const auto& p : plugin_paths) {
     args.push_back("--plugin-path");

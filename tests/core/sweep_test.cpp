@@ -185,6 +185,26 @@ TEST_F(Sweep, BadSweepFilesAreOneClearErrorAtTheirLineBeforeAnyTrial) {
 
 }  // namespace
 
+TEST_F(Sweep, NprocMakesEveryTrialADataParallelRunAndIsCheckedFirst) {
+  const std::string file = sweep_file("nproc = 2\n");
+  const Outcome dry = run_nasx("sweep " + file + " --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr(" --nproc 2"));
+  const Outcome run = run_nasx("sweep " + file);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(read(dir_ / "runs/s/000_seed0/log.txt"), HasSubstr(", 2 ranks -> "));
+  EXPECT_TRUE(fs::exists(dir_ / "runs/s/000_seed0/summary.json"));
+
+  const Outcome sampling = run_nasx(
+      "sweep " + sweep_file("nproc = 2\n\n[grid]\n\"search\" = [{strategy = \"random\"}]\n") +
+      " --dry-run");
+  EXPECT_EQ(sampling.exit_code, 1);
+  EXPECT_THAT(sampling.output, HasSubstr("sweep.toml:4:9: trial 000_search-strategy-random_seed0: "
+                                         "--nproc 2: strategy 'random' does not train a supernet"));
+  const Outcome zero = run_nasx("sweep " + sweep_file("nproc = 0\n") + " --dry-run");
+  EXPECT_THAT(zero.output, HasSubstr("sweep.toml:4:9: sweep.nproc must be an integer from 1"));
+}
+
 // The slurm executor against stand-in sbatch/squeue scripts (the real one-node cluster
 // is tests/slurm/slurm_sweep.sh): what is submitted, how the queue reads back, and the
 // array script run by hand as a task would run it.

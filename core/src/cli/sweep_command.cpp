@@ -43,6 +43,7 @@ trials and resumes interrupted ones from their checkpoints; failed ones run agai
   name = "strategies"
   base = "quickstart.toml"          # relative to the sweep file, or a [base] table
   seeds = [0, 1, 2]                 # or a count: seeds = 3
+  nproc = 2                         # optional: each trial data-parallel on 2 ranks
   [grid]
   "search.strategy" = ["darts", "milenas"]
   [zip]                             # lists walked together, crossed with the grid

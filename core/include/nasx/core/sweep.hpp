@@ -7,6 +7,7 @@
 ///   base = "quickstart.toml"     # relative to the sweep file; or a [base] table inline
 ///   seeds = [0, 1, 2]            # or a count: seeds = 3 gives 0, 1, 2
 ///   output_dir = "runs"          # default: the base experiment's experiment.output_dir
+///   nproc = 2                    # each trial a data-parallel run on 2 ranks (--nproc)
 ///
 ///   [grid]                       # every combination of these
 ///   "search.strategy" = ["darts", "milenas"]
@@ -55,6 +56,7 @@ struct Sweep {
   std::filesystem::path dir;      ///< <output_dir>/<name>
   std::vector<std::string> axes;  ///< the axis keys, grid then zip
   std::vector<SweepTrial> trials;
+  int64_t nproc = 1;  ///< ranks per trial (nasx run --nproc)
   SlurmOptions slurm;
 
   /// The base config a trial's `nasx run` reads: `base`, or dir/base.toml for an inline one.
