@@ -134,6 +134,9 @@ int resume_command(const Args& args) {
   core::PluginRegistry registry;
   load_plugins(registry, vm);
   if (core::is_training_folder(run_dir)) {
+    if (vm["nproc"].as<int>() > 1)
+      throw ConfigError("--nproc: " + run_dir.string() +
+                        " is a training folder, and training runs in one process; drop --nproc");
     const core::TrainPaths paths(run_dir);
     const core::RunConfig config =
         core::load_run_config(paths.config.string(), {}, registry, core::ConfigUse::train);
