@@ -46,6 +46,12 @@ int integer_variable(const char* name, const std::string& text) {
                     " is not a non-negative integer");
 }
 
+/// The first line of an exception's message (c10d's carry a backtrace after it).
+std::string first_line(const std::exception& e) {
+  const std::string what = e.what();
+  return what.substr(0, what.find('\n'));
+}
+
 /// A TCP port nobody listens on now (the kernel's choice), for a local launch.
 int free_local_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -123,11 +129,9 @@ ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, setup.rank,
                                                                 setup.world_size, gloo);
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));
     throw Error("rank " + std::to_string(setup.rank) + " of " + std::to_string(setup.world_size) +
                 " cannot reach the others at " + setup.master_addr + ":" +
-                std::to_string(setup.master_port) + " (" + what +
+                std::to_string(setup.master_port) + " (" + first_line(e) +
                 "); check MASTER_ADDR/MASTER_PORT and that every rank was started");
   }
 }
@@ -141,9 +145,8 @@ void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
   try {
     state_->group->allreduce(tensors)->wait();
   } catch (const std::exception& e) {
-    std::string what = e.what();
     throw Error("rank " + std::to_string(rank()) + ": an all-reduce with the other ranks failed (" +
-                what.substr(0, what.find('\n')) + "); another rank has probably stopped");
+                first_line(e) + "); another rank has probably stopped");
   }
 }
 
@@ -153,9 +156,8 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
   try {
     state_->group->broadcast(tensors, options)->wait();
   } catch (const std::exception& e) {
-    std::string what = e.what();
     throw Error("rank " + std::to_string(rank()) + ": a broadcast from rank " +
-                std::to_string(root) + " failed (" + what.substr(0, what.find('\n')) + ")");
+                std::to_string(root) + " failed (" + first_line(e) + ")");
   }
 }
 
@@ -168,9 +170,8 @@ std::string ProcessGroup::share_from_root(const std::string& key, const std::str
     const std::vector<uint8_t> value = state_->store->get(key);
     return std::string(value.begin(), value.end());
   } catch (const std::exception& e) {
-    std::string what = e.what();
     throw Error("rank " + std::to_string(rank()) + ": no '" + key + "' from rank 0 (" +
-                what.substr(0, what.find('\n')) + "); rank 0 has probably stopped");
+                first_line(e) + "); rank 0 has probably stopped");
   }
 }
 
@@ -208,11 +209,7 @@ int launch_local_ranks(int nproc, const std::string& binary, const std::vector<s
       }
       std::vector<std::string> words = {binary};
       words.insert(words.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& w : words) argv.push_back(w.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
+      exec_or_exit(std::move(words), false);
     }
     ranks.push_back(pid);
   }

@@ -13,10 +13,7 @@
 
 namespace nasx::core {
 
-namespace {
-
-/// In the child: replaces it by `words` (PATH lookup when `search_path`), or exits 127.
-[[noreturn]] void exec_or_exit(std::vector<std::string> words, bool search_path) {
+void exec_or_exit(std::vector<std::string> words, bool search_path) {
   std::vector<char*> argv;
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
@@ -28,8 +25,6 @@ namespace {
   (void)!::write(STDERR_FILENO, message.data(), message.size());
   ::_exit(127);
 }
-
-}  // namespace
 
 pid_t spawn_logged(const std::string& binary, const std::vector<std::string>& args,
                    const std::filesystem::path& log) {

@@ -333,7 +333,6 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
       if (!keep_going) break;
     }
   } catch (const StopRequested&) {
-    if (!root) throw Error("interrupted by the user");
     progress.line("stopped; the last checkpoint is at step " + std::to_string(state.next_step) +
                   ". Continue with: nasx resume " + run_dir.string());
     throw Error("interrupted by the user");

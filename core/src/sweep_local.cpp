@@ -31,9 +31,13 @@ struct Running {
   std::chrono::steady_clock::time_point start;
 };
 
-}  // namespace
-
-namespace {
+/// A trial.json record: its status and where it runs.
+JsonObject trial_record(const std::string& status, const TrialLaunch& launch) {
+  JsonObject record;
+  record.add("status", status).add("executor", launch.executor);
+  if (!launch.job.empty()) record.add("job", launch.job).add("host", launch.host);
+  return record;
+}
 
 /// Runs `todo`, `jobs` at a time, recording each in its trial.json; returns how many
 /// failed or were not started (a stop was requested).
@@ -53,9 +57,7 @@ int run_trials(const Sweep& sweep, const std::vector<const SweepTrial*>& todo,
       if (launch.executor == "local") fs::remove(dir / "slurm.json");
       const std::vector<std::string> args = trial_command(sweep, trial, plugin_paths);
       const pid_t pid = spawn_logged(nasx_binary, args, dir / "log.txt");
-      JsonObject record;
-      record.add("status", "running").add("executor", launch.executor);
-      if (!launch.job.empty()) record.add("job", launch.job).add("host", launch.host);
+      JsonObject record = trial_record("running", launch);
       record.add("pid", static_cast<int64_t>(pid))
           .add("command", args[0])
           .add("started", now_iso8601());
@@ -81,9 +83,7 @@ int run_trials(const Sweep& sweep, const std::vector<const SweepTrial*>& todo,
     const fs::path dir = sweep.dir / trial.name;
     const bool ok =
         WIFEXITED(status) && WEXITSTATUS(status) == 0 && trial_state(dir) == TrialState::Done;
-    JsonObject record;
-    record.add("status", ok ? "done" : "failed").add("executor", launch.executor);
-    if (!launch.job.empty()) record.add("job", launch.job).add("host", launch.host);
+    JsonObject record = trial_record(ok ? "done" : "failed", launch);
     record.add("exit", exit_description(status))
         .add("seconds", seconds)
         .add("finished", now_iso8601());

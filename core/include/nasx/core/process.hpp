@@ -14,6 +14,10 @@ namespace nasx::core {
 pid_t spawn_logged(const std::string& binary, const std::vector<std::string>& args,
                    const std::filesystem::path& log);
 
+/// In a forked child: replaces the process by `argv` (looked up in PATH when
+/// `search_path`), or writes why it cannot to stderr and exits 127.
+[[noreturn]] void exec_or_exit(std::vector<std::string> argv, bool search_path);
+
 /// "exit status 3", "killed by signal 9 (Killed)": a waitpid status in words.
 std::string exit_description(int status);
 
