@@ -14,7 +14,9 @@ set_target_properties(nasx_sdk PROPERTIES EXPORT_NAME sdk)
 install(TARGETS nasx_sdk EXPORT nasxTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/sdk/include/nasx
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN "*.in" EXCLUDE)
+install(FILES ${PROJECT_BINARY_DIR}/sdk/include/nasx/version.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nasx)
 install(EXPORT nasxTargets NAMESPACE nasx:: DESTINATION ${NASX_INSTALL_CMAKEDIR})
 
 # The installed host finds the SDK beside it and the plugins in lib/nasx/plugins.

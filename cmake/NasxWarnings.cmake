@@ -22,4 +22,5 @@ set(NASX_TORCH_PCH
   <string>
   <memory>
   <functional>
-  <map>)
+  <map>
+  <nlohmann/json.hpp>)

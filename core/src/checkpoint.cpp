@@ -4,73 +4,63 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/module.h>
 #include <torch/serialize/archive.h>
 
 #include "nasx/core/files.hpp"
 #include "nasx/error.hpp"
+#include "nasx/state.hpp"
 #include "nasx/strategy.hpp"
 #include "nasx/supernet.hpp"
 
 namespace nasx::core {
 
-void save_checkpoint(const std::filesystem::path& file, Supernet& net,
-                     const std::string& plugin_key,
-                     const std::function<void(torch::serialize::OutputArchive&)>& save_plugin,
+namespace {
+
+/// The host's state and LibTorch's CPU generator, listed once for both directions.
+void bind_host_state(StateArchive& archive, HostState& state) {
+  archive.field("next_step", state.next_step)
+      .field("total_steps", state.total_steps)
+      .field("events_size", state.events_size)
+      .field("genotypes_size", state.genotypes_size)
+      .field("evaluations_size", state.evaluations_size)
+      .field("elapsed_seconds", state.elapsed_seconds);
+  at::Tensor rng = archive.saving() ? at::detail::getDefaultCPUGenerator().get_state() : at::Tensor();
+  archive.field("torch_rng", rng);
+  if (archive.loading()) {
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+  }
+}
+
+void bind_parts(StateArchive& archive, const CheckpointParts& parts, HostState& state) {
+  archive.object(parts.model_key, parts.model).group(parts.state_key, parts.bind_state);
+  bind_host_state(archive, state);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
                      const HostState& state) {
   torch::serialize::OutputArchive root;
-  torch::serialize::OutputArchive net_archive;
-  net.save(net_archive);
-  root.write("supernet", net_archive);
-  torch::serialize::OutputArchive plugin_archive;
-  save_plugin(plugin_archive);
-  root.write(plugin_key, plugin_archive);
-  root.write("next_step", c10::IValue(state.next_step));
-  root.write("total_steps", c10::IValue(state.total_steps));
-  root.write("events_size", c10::IValue(state.events_size));
-  root.write("genotypes_size", c10::IValue(state.genotypes_size));
-  root.write("evaluations_size", c10::IValue(state.evaluations_size));
-  root.write("elapsed_seconds", c10::IValue(state.elapsed_seconds));
-  root.write("torch_rng", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  StateArchive archive(root);
+  HostState saved = state;
+  bind_parts(archive, parts, saved);
   std::filesystem::create_directories(file.parent_path());
   save_archive_atomically(root, file);
 }
 
-HostState load_checkpoint(const std::filesystem::path& file, Supernet& net,
-                          const std::string& plugin_key,
-                          const std::function<void(torch::serialize::InputArchive&)>& load_plugin,
+HostState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
                           const std::string& remedy) {
-  torch::serialize::InputArchive root;
   try {
+    torch::serialize::InputArchive root;
     root.load_from(file.string());
-    torch::serialize::InputArchive net_archive;
-    root.read("supernet", net_archive);
-    net.load(net_archive);
-    torch::serialize::InputArchive plugin_archive;
-    root.read(plugin_key, plugin_archive);
-    load_plugin(plugin_archive);
+    StateArchive archive(root);
     HostState state;
-    const auto read_int = [&](const char* key, int64_t& out) {
-      c10::IValue value;
-      root.read(key, value);
-      out = value.toInt();
-    };
-    read_int("next_step", state.next_step);
-    // Checkpoints written before total_steps was recorded leave it at 0 (unknown).
-    c10::IValue total;
-    if (root.try_read("total_steps", total)) state.total_steps = total.toInt();
-    read_int("events_size", state.events_size);
-    read_int("genotypes_size", state.genotypes_size);
-    read_int("evaluations_size", state.evaluations_size);
-    c10::IValue elapsed;
-    root.read("elapsed_seconds", elapsed);
-    state.elapsed_seconds = elapsed.toDouble();
-    at::Tensor rng;
-    root.read("torch_rng", rng, /*is_buffer=*/true);
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
+    bind_parts(archive, parts, state);
     return state;
   } catch (const Error&) {
-    throw;
+    throw;  // already says what is wrong (a plugin's state that does not fit)
   } catch (const std::exception& e) {
     // LibTorch's messages carry a C++ backtrace after the first line; the person needs
     // only the reason.
@@ -81,20 +71,19 @@ HostState load_checkpoint(const std::filesystem::path& file, Supernet& net,
   }
 }
 
-void save_checkpoint(const RunPaths& paths, Supernet& net, const SearchStrategy& strategy,
+void save_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy,
                      const HostState& state) {
   HostState with_total = state;
   with_total.total_steps = strategy.total_steps();
-  save_checkpoint(
-      paths.checkpoint, net, "strategy",
-      [&](torch::serialize::OutputArchive& archive) { strategy.save(archive); }, with_total);
+  save_checkpoint(paths.checkpoint,
+                  {net, "supernet", "strategy", [&](StateArchive& s) { strategy.state(s); }},
+                  with_total);
 }
 
 HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy) {
-  return load_checkpoint(
-      paths.checkpoint, net, "strategy",
-      [&](torch::serialize::InputArchive& archive) { strategy.load(archive); },
-      "delete the checkpoint folder to restart this run from the beginning");
+  return load_checkpoint(paths.checkpoint,
+                         {net, "supernet", "strategy", [&](StateArchive& s) { strategy.state(s); }},
+                         "delete the checkpoint folder to restart this run from the beginning");
 }
 
 }  // namespace nasx::core

@@ -392,35 +392,32 @@ TrainSection train_protocol(const std::string& protocol) {
   TrainSection section;
   section.protocol = protocol;
   TrainOptions& o = section.options;
+  // What both references' final trainings share.
+  o.lr_min = 0.0;
+  o.momentum = 0.9;
+  o.crop_padding = 4;
+  o.flip = true;
   if (protocol == "darts") {
     section.channels = 36;
     section.layers = 20;
     o.epochs = 600;
     o.batch_size = 96;
     o.lr = 0.025;
-    o.lr_min = 0.0;
-    o.momentum = 0.9;
     o.nesterov = false;
     o.weight_decay = 3e-4;
     o.grad_clip = 5.0;
     o.auxiliary_weight = 0.4;
     o.drop_path_prob = 0.2;
     o.cutout = 16;
-    o.crop_padding = 4;
-    o.flip = true;
   } else if (protocol == "nb201") {
     section.channels = 16;
     section.layers = 5;
     o.epochs = 200;
     o.batch_size = 256;
     o.lr = 0.1;
-    o.lr_min = 0.0;
-    o.momentum = 0.9;
     o.nesterov = true;
     o.weight_decay = 5e-4;
     o.grad_clip = 0.0;
-    o.crop_padding = 4;
-    o.flip = true;
   } else {
     throw ConfigError("unknown training protocol '" + protocol + "' (known: darts, nb201)");
   }
@@ -454,26 +451,26 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return best;
 }
 
-RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
-                          const PluginRegistry& registry, ConfigUse use) {
-  toml::table root;
+namespace {
+
+/// The TOML document of a config file.
+toml::table parse_config_file(const std::string& path) {
+  if (path.empty()) return {};
   try {
-    if (!path.empty()) root = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
+    const std::string what(e.description());
+    if (what.find("No such file") != std::string::npos ||
+        what.find("could not be opened") != std::string::npos)
+      throw ConfigError(path + ": cannot open the config file; check the path");
     std::ostringstream out;
     out << path;
     if (e.source().begin) out << ':' << e.source().begin.line << ':' << e.source().begin.column;
-    out << ": TOML syntax error: " << e.description();
-    if (std::string(e.description()).find("No such file") != std::string::npos ||
-        std::string(e.description()).find("could not be opened") != std::string::npos) {
-      throw ConfigError(path + ": cannot open the config file; check the path");
-    }
-    throw ConfigError(out.str());
+    throw ConfigError(out.str() + ": TOML syntax error: " + what);
   }
-  std::map<std::string, std::string> override_sources;
-  for (const auto& assignment : overrides) apply_override(root, assignment, override_sources);
-  const Locator where(path.empty() ? std::string("(defaults)") : path, override_sources);
+}
 
+void check_sections(const toml::table& root, const Locator& where) {
   for (auto&& [key, node] : root) {
     const std::string name(key.str());
     if (std::find(kSections.begin(), kSections.end(), name) != kSections.end()) continue;
@@ -484,60 +481,53 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
         " (sections: [experiment], [data], [space], [evaluator], [search], [select], [train])";
     fail(where.at(name, key.source()), message);
   }
+}
 
-  RunConfig config;
-  config.source = path;
-  config.experiment = experiment_binding().read(
-      validate_table(section_table(root, "experiment", where), "experiment", experiment_schema(),
-                     {}, "[experiment]", where));
-  config.data = data_binding().read(validate_table(section_table(root, "data", where), "data",
-                                                   data_schema(), {}, "[data]", where));
-  config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
-                                                     space_schema(), {}, "[space]", where));
-
-  const toml::table& evaluator = section_table(root, "evaluator", where);
-  config.evaluator = evaluator_binding().read(
-      validate_table(evaluator, "evaluator", evaluator_schema(), {}, "[evaluator]", where));
-  {
-    const std::string& name = config.evaluator.name;
-    const auto known = evaluator_names();
-    const std::string scorer = scorer_of(name);
-    if (!scorer.empty()) {
-      find_plugin(registry, NASX_KIND_SCORER, scorer, evaluator, "evaluator", "name", where);
-    } else if (std::find(known.begin(), known.end(), name) == known.end()) {
-      const toml::node* node = evaluator.get("name");
-      std::string message = "'evaluator.name': unknown evaluator '" + name + "'";
-      const std::string guess = did_you_mean(name, known);
-      if (!guess.empty()) message += "; did you mean '" + guess + "'?";
-      fail(node ? where.at("evaluator.name", node->source()) : where.file(),
-           message + " (known: shared, train, score:NAME with a scorer plugin, e.g. score:naswot)");
-    }
+EvaluatorOptions read_evaluator(const toml::table& root, const PluginRegistry& registry,
+                                const Locator& where) {
+  const toml::table& table = section_table(root, "evaluator", where);
+  EvaluatorOptions evaluator = evaluator_binding().read(
+      validate_table(table, "evaluator", evaluator_schema(), {}, "[evaluator]", where));
+  const std::string& name = evaluator.name;
+  const auto known = evaluator_names();
+  const std::string scorer = scorer_of(name);
+  if (!scorer.empty()) {
+    find_plugin(registry, NASX_KIND_SCORER, scorer, table, "evaluator", "name", where);
+  } else if (std::find(known.begin(), known.end(), name) == known.end()) {
+    const toml::node* node = table.get("name");
+    std::string message = "'evaluator.name': unknown evaluator '" + name + "'";
+    const std::string guess = did_you_mean(name, known);
+    if (!guess.empty()) message += "; did you mean '" + guess + "'?";
+    fail(node ? where.at("evaluator.name", node->source()) : where.file(),
+         message + " (known: shared, train, score:NAME with a scorer plugin, e.g. score:naswot)");
   }
+  return evaluator;
+}
 
-  if (const toml::node* train = root.get("train")) {
-    const toml::table& table = section_table(root, "train", where);
-    (void)train;
-    const ParamValues given = validate_table(table, "train", train_schema(), {}, "[train]", where);
-    std::string protocol = std::get<std::string>(given.at("protocol"));
-    if (protocol.empty()) protocol = config.space.name;
-    const TrainSection defaults = train_protocol(protocol);
-    ParamValues section = train_section_binding().values(defaults);
-    ParamValues options = train_options_binding().values(defaults.options);
-    for (auto&& [key, node] : table) {
-      const std::string name(key.str());
-      (section.count(name) ? section : options)[name] = given.at(name);
-    }
-    section["protocol"] = protocol;
-    config.train = train_section_binding().read(section);
-    config.train.options = train_options_binding().read(options);
-    config.train.present = true;
+/// [train]: the protocol's values (the space's by default) with the table's on top.
+TrainSection read_train(const toml::table& root, const std::string& space, const Locator& where) {
+  const toml::table& table = section_table(root, "train", where);
+  const ParamValues given = validate_table(table, "train", train_schema(), {}, "[train]", where);
+  std::string protocol = std::get<std::string>(given.at("protocol"));
+  if (protocol.empty()) protocol = space;
+  const TrainSection defaults = train_protocol(protocol);
+  ParamValues section = train_section_binding().values(defaults);
+  ParamValues options = train_options_binding().values(defaults.options);
+  for (auto&& [key, node] : table) {
+    const std::string name(key.str());
+    (section.count(name) ? section : options)[name] = given.at(name);
   }
+  section["protocol"] = protocol;
+  TrainSection train = train_section_binding().read(section);
+  train.options = train_options_binding().read(options);
+  train.present = true;
+  return train;
+}
 
+/// [search] and [select]: the plugins they name and their parameters.
+void read_plugins(const toml::table& root, const PluginRegistry& registry, const Locator& where,
+                  RunConfig& config) {
   const toml::table& search = section_table(root, "search", where);
-  if (root.get("search") == nullptr) {
-    if (use == ConfigUse::train) return config;
-    fail(path, "missing [search] table; add one with strategy = \"darts\"");
-  }
   config.search.strategy = required_string(search, "search", "strategy", where, "");
   const PluginInfo& strategy = find_plugin(registry, NASX_KIND_STRATEGY, config.search.strategy,
                                            search, "search", "strategy", where);
@@ -550,7 +540,52 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
                                            select, "select", "selector", where);
   config.select.params = validate_table(select, "select", selector.schema, {"selector"},
                                         "selector '" + selector.name + "'", where);
+}
+
+RunConfig resolve_config(toml::table root, const std::string& source,
+                         const std::vector<std::string>& overrides, const PluginRegistry& registry,
+                         ConfigUse use) {
+  std::map<std::string, std::string> override_sources;
+  for (const auto& assignment : overrides) apply_override(root, assignment, override_sources);
+  const Locator where(source.empty() ? std::string("(defaults)") : source, override_sources);
+  check_sections(root, where);
+
+  RunConfig config;
+  config.source = source;
+  config.experiment = experiment_binding().read(
+      validate_table(section_table(root, "experiment", where), "experiment", experiment_schema(),
+                     {}, "[experiment]", where));
+  config.data = data_binding().read(validate_table(section_table(root, "data", where), "data",
+                                                   data_schema(), {}, "[data]", where));
+  config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
+                                                     space_schema(), {}, "[space]", where));
+  config.evaluator = read_evaluator(root, registry, where);
+  if (root.get("train") != nullptr) config.train = read_train(root, config.space.name, where);
+  if (root.get("search") == nullptr) {
+    if (use == ConfigUse::train) return config;
+    fail(source, "missing [search] table; add one with strategy = \"darts\"");
+  }
+  read_plugins(root, registry, where, config);
   return config;
+}
+
+}  // namespace
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
+                          const PluginRegistry& registry, ConfigUse use) {
+  return resolve_config(parse_config_file(path), path, overrides, registry, use);
+}
+
+RunConfig load_run_config_text(const std::string& text, const std::string& source,
+                               const std::vector<std::string>& overrides,
+                               const PluginRegistry& registry, ConfigUse use) {
+  toml::table root;
+  try {
+    root = toml::parse(std::string_view(text), std::string_view(source));
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(source + ": TOML syntax error: " + std::string(e.description()));
+  }
+  return resolve_config(std::move(root), source, overrides, registry, use);
 }
 
 std::string RunConfig::to_toml() const {

@@ -72,10 +72,15 @@ void HostContext::report_progress(int64_t done, int64_t total, const MetricsMete
   if (show_now) progress_.update(done, total, metrics);
 }
 
-void HostContext::log_event(const std::string& type, const std::string& fields) {
-  std::string line = JsonObject().add("type", type).add("step", step_).str();
-  if (!fields.empty()) line = line.substr(0, line.size() - 1) + ", " + fields + "}";
-  events_.append(line);
+void HostContext::log_event(const std::string& type, const Json& fields) {
+  if (!fields.is_object() && !fields.is_null())
+    throw Error("log_event(\"" + type + "\"): the fields must be a JSON object, not " +
+                fields.type_name());
+  JsonObject event;
+  event.add("type", type).add("step", step_);
+  if (fields.is_object())
+    for (const auto& [key, value] : fields.items()) event.add(key, value);
+  events_.append(event.str());
 }
 
 Evaluation HostContext::evaluate(const Architecture& arch) { return measure(evaluator_, arch); }
@@ -102,7 +107,7 @@ Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) 
   else if (std::isfinite(result.loss))
     line.add("loss", result.loss);
   else
-    line.add_raw("loss", "null");
+    line.add("loss", nullptr);
   evaluations_.append(line.add("seconds", result.seconds).str());
   return result;
 }

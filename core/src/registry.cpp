@@ -97,20 +97,15 @@ void PluginRegistry::add_directory(const std::string& directory, bool required) 
   }
 }
 
-const PluginInfo& PluginRegistry::load_file(const std::string& path) {
-  std::error_code error;
-  const std::string canonical = fs::weakly_canonical(path, error).string();
-  for (const auto& info : plugins_)
-    if (info.path == canonical) return info;
-  if (!fs::is_regular_file(canonical, error)) throw PluginError(path + ": no such plugin file");
+namespace {
 
-  // Load with every symbol resolved now (a library built against another LibTorch
-  // fails here, not at a random call later) and never unload it.
+/// The library at `canonical`, loaded with every symbol resolved now (a library built
+/// against another LibTorch fails here, not at a random call later) and never unloaded.
+std::unique_ptr<boost::dll::shared_library> open_library(const std::string& canonical) {
   auto mode = static_cast<boost::dll::load_mode::type>(
       boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local | RTLD_NODELETE);
-  std::unique_ptr<boost::dll::shared_library> library;
   try {
-    library = std::make_unique<boost::dll::shared_library>(canonical, mode);
+    return std::make_unique<boost::dll::shared_library>(canonical, mode);
   } catch (const std::exception& e) {
     const std::string why = e.what();  // carries dlerror()'s text
     std::string hint = "is it a shared library built for this machine?";
@@ -121,43 +116,62 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
           host_stamp() + ")";
     throw PluginError(canonical + ": cannot be loaded: " + why + "; " + hint);
   }
-  if (!library->has(NASX_PLUGIN_ENTRY_SYMBOL))
+}
+
+const nasx_plugin_descriptor* read_descriptor(const boost::dll::shared_library& library,
+                                              const std::string& canonical) {
+  if (!library.has(NASX_PLUGIN_ENTRY_SYMBOL))
     throw PluginError(canonical + ": not a nasx plugin: it does not export '" +
                       NASX_PLUGIN_ENTRY_SYMBOL +
                       "'. A plugin's source must end with NASX_PLUGIN(Class, name, version, "
                       "summary); anything else does not belong in a plugin folder");
-  auto entry = library->get<const nasx_plugin_descriptor*()>(NASX_PLUGIN_ENTRY_SYMBOL);
+  auto entry = library.get<const nasx_plugin_descriptor*()>(NASX_PLUGIN_ENTRY_SYMBOL);
   const nasx_plugin_descriptor* descriptor = entry();
   if (descriptor == nullptr)
     throw PluginError(canonical + ": " + NASX_PLUGIN_ENTRY_SYMBOL +
                       " returned no descriptor; the plugin is broken, rebuild it with NASX_PLUGIN");
+  return descriptor;
+}
 
-  // The ABI number guards the layout of everything after it: check it alone first.
-  if (descriptor->abi_version != NASX_ABI_VERSION)
+/// The ABI number alone first (it guards the layout of everything after it), then every
+/// mismatch of the build stamp in one sentence.
+void check_build(const nasx_plugin_descriptor& descriptor, const std::string& canonical) {
+  if (descriptor.abi_version != NASX_ABI_VERSION)
     throw PluginError(canonical + ": built for plugin ABI " +
-                      std::to_string(descriptor->abi_version) + ", but this nasx loads ABI " +
+                      std::to_string(descriptor.abi_version) + ", but this nasx loads ABI " +
                       std::to_string(NASX_ABI_VERSION) + "; rebuild the plugin against this SDK (" +
                       host_stamp() + ")");
-
   std::vector<std::string> mismatches;
-  const std::string torch_version = str_or_empty(descriptor->torch_version);
+  const std::string torch_version = str_or_empty(descriptor.torch_version);
   if (major_minor(torch_version) != major_minor(TORCH_VERSION))
     mismatches.push_back("LibTorch " + torch_version + " instead of " + TORCH_VERSION);
-  if (descriptor->cxx11_abi != _GLIBCXX_USE_CXX11_ABI)
-    mismatches.push_back("_GLIBCXX_USE_CXX11_ABI=" + std::to_string(descriptor->cxx11_abi) +
+  if (descriptor.cxx11_abi != _GLIBCXX_USE_CXX11_ABI)
+    mismatches.push_back("_GLIBCXX_USE_CXX11_ABI=" + std::to_string(descriptor.cxx11_abi) +
                          " instead of " + std::to_string(_GLIBCXX_USE_CXX11_ABI));
-  if (descriptor->with_cuda != NASX_BUILT_WITH_CUDA)
-    mismatches.push_back(std::string(descriptor->with_cuda ? "a CUDA" : "a CPU-only") +
+  if (descriptor.with_cuda != NASX_BUILT_WITH_CUDA)
+    mismatches.push_back(std::string(descriptor.with_cuda ? "a CUDA" : "a CPU-only") +
                          " LibTorch instead of " +
                          (NASX_BUILT_WITH_CUDA ? "a CUDA" : "a CPU-only") + " one");
-  if (!mismatches.empty()) {
-    std::string list;
-    for (size_t i = 0; i < mismatches.size(); ++i)
-      list += (i ? (i + 1 == mismatches.size() ? " and " : ", ") : "") + mismatches[i];
-    throw PluginError(canonical + ": built with " + list + "; rebuild it against this host (" +
-                      host_stamp() + ")");
-  }
+  if (mismatches.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < mismatches.size(); ++i)
+    list += (i ? (i + 1 == mismatches.size() ? " and " : ", ") : "") + mismatches[i];
+  throw PluginError(canonical + ": built with " + list + "; rebuild it against this host (" +
+                    host_stamp() + ")");
+}
 
+}  // namespace
+
+const PluginInfo& PluginRegistry::load_file(const std::string& path) {
+  std::error_code error;
+  const std::string canonical = fs::weakly_canonical(path, error).string();
+  for (const auto& info : plugins_)
+    if (info.path == canonical) return info;
+  if (!fs::is_regular_file(canonical, error)) throw PluginError(path + ": no such plugin file");
+
+  std::unique_ptr<boost::dll::shared_library> library = open_library(canonical);
+  const nasx_plugin_descriptor* descriptor = read_descriptor(*library, canonical);
+  check_build(*descriptor, canonical);
   const std::string name = str_or_empty(descriptor->name);
   if (name.empty() || descriptor->create == nullptr || descriptor->schema == nullptr ||
       std::string(plugin_kind_name(descriptor->kind)) == "unknown")
@@ -185,7 +199,7 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
   info.version = str_or_empty(descriptor->version);
   info.summary = str_or_empty(descriptor->summary);
   info.sdk_version = str_or_empty(descriptor->sdk_version);
-  info.torch_version = torch_version;
+  info.torch_version = str_or_empty(descriptor->torch_version);
   info.schema = *schema;
   info.descriptor = descriptor;
   loaded_libraries().push_back(library.release());

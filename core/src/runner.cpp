@@ -1,18 +1,16 @@
 #include "nasx/core/runner.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include "nasx/context.hpp"
 #include "nasx/core/checkpoint.hpp"
 #include "nasx/core/distributed.hpp"
+#include "nasx/core/evaluators.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
@@ -20,10 +18,10 @@
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/selection.hpp"
+#include "nasx/core/step_loop.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
-#include "nasx/evaluator.hpp"
 #include "nasx/metrics.hpp"
 #include "nasx/scorer.hpp"
 #include "nasx/selector.hpp"
@@ -37,21 +35,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+/// [[e00, e01, ...], ...] for an [edges, ops] tensor.
+Json matrix_json(const at::Tensor& matrix) {
+  const at::Tensor m = matrix.detach().to(at::kCPU, at::kDouble).contiguous();
+  Json rows = Json::array();
+  for (int64_t i = 0; i < m.size(0); ++i) {
+    const double* row = m[i].data_ptr<double>();
+    rows.push_back(std::vector<double>(row, row + m.size(1)));
+  }
+  return rows;
 }
 
-/// [[e00, e01, ...], ...] for an [edges, ops] tensor.
-std::string matrix_json(const at::Tensor& matrix) {
-  const at::Tensor m = matrix.detach().to(at::kCPU, at::kDouble).contiguous();
-  std::string out = "[";
-  for (int64_t i = 0; i < m.size(0); ++i) {
-    out += i ? ", [" : "[";
-    for (int64_t j = 0; j < m.size(1); ++j)
-      out += (j ? ", " : "") + json_number(m[i][j].item<double>());
-    out += "]";
-  }
-  return out + "]";
+/// The architecture weights of every cell type as one events.jsonl line.
+std::string arch_weights_event(Supernet& net, const SearchSpace& space, int64_t step) {
+  JsonObject event;
+  event.add("type", "arch_weights").add("step", step);
+  const auto weights = net.arch_weights();
+  const auto cell_types = net.cell_types();
+  for (size_t i = 0; i < weights.size(); ++i) event.add(cell_types[i], matrix_json(weights[i]));
+  return event.add("operations", space.operations()).str();
+}
+
+std::map<std::string, double> validation_metrics(Supernet& net, const DataSplits& data,
+                                                 int64_t batch_size) {
+  const EvalResult valid = evaluate_supernet(net, data.search, batch_size);
+  return {{"valid_loss", valid.loss}, {"valid_acc", valid.accuracy}};
 }
 
 /// A new run folder with its resolved config, or a check that `resume` has something to do.
@@ -73,29 +81,6 @@ void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume
                   "; choose a writable --out or experiment.output_dir");
   write_file_atomically(paths.config, config.to_toml());
 }
-
-/// The architecture weights of every cell type as one events.jsonl line.
-std::string arch_weights_event(Supernet& net, const SearchSpace& space, int64_t step) {
-  JsonObject event;
-  event.add("type", "arch_weights").add("step", step);
-  const auto weights = net.arch_weights();
-  const auto cell_types = net.cell_types();
-  for (size_t i = 0; i < weights.size(); ++i) event.add_raw(cell_types[i], matrix_json(weights[i]));
-  std::string operations = "[";
-  for (const auto& op : space.operations())
-    operations += (operations.size() > 1 ? ", " : "") + json_string(op);
-  return event.add_raw("operations", operations + "]").str();
-}
-
-std::map<std::string, double> validation_metrics(Supernet& net, const DataSplits& data,
-                                                 int64_t batch_size) {
-  const EvalResult valid = evaluate_supernet(net, data.search, batch_size);
-  return {{"valid_loss", valid.loss}, {"valid_acc", valid.accuracy}};
-}
-
-}  // namespace
-
-namespace {
 
 /// The [train] part of a run: the found architecture trained in run_dir/train,
 /// continuing an interrupted training there.
@@ -149,25 +134,282 @@ void average_metrics(std::map<std::string, double>& metrics) {
   for (auto& [name, value] : metrics) value = mean[static_cast<int64_t>(i++)].item<double>();
 }
 
-std::string encode_metrics(const std::map<std::string, double>& metrics) {
-  std::string text;
-  char number[40];
-  for (const auto& [name, value] : metrics) {
-    std::snprintf(number, sizeof number, "%.17g", value);
-    text += name + "=" + number + "\n";
-  }
-  return text;
+/// Rank 0's metrics on every rank, through the store (exact: the JSON numbers read back
+/// as the same doubles).
+std::map<std::string, double> share_metrics(ProcessGroup& ranks, int64_t step,
+                                            const std::map<std::string, double>& metrics) {
+  const Json shared = parse_json_or_empty(
+      ranks.share_from_root("metrics/" + std::to_string(step), json_line(json_object(metrics))));
+  std::map<std::string, double> out;
+  for (const auto& [name, value] : shared.items())
+    out[name] = value.is_number() ? value.get<double>() : std::nan("");
+  return out;
 }
 
-std::map<std::string, double> decode_metrics(const std::string& text) {
-  std::map<std::string, double> metrics;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    const size_t eq = line.rfind('=');
-    if (eq != std::string::npos)
-      metrics[line.substr(0, eq)] = std::strtod(line.c_str() + eq + 1, nullptr);
+/// Everything a search needs, made before the run folder is touched: anything that can
+/// fail on bad input fails here.
+struct Search {
+  c10::Device device;
+  DataSplits data;
+  std::unique_ptr<SearchSpace> space;
+  std::shared_ptr<Supernet> net;
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<SearchStrategy> strategy;
+  std::unique_ptr<Selector> selector;
+
+  Search(const RunConfig& config, const PluginRegistry& registry)
+      : device(parse_device(config.experiment.device)) {
+    set_threads(config.experiment.threads);
+    const PluginInfo& strategy_info = registry.find(NASX_KIND_STRATEGY, config.search.strategy);
+    const PluginInfo& selector_info = registry.find(NASX_KIND_SELECTOR, config.select.selector);
+    const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
+    data = to_device(load_data(config.data, seed), device);
+    at::manual_seed(seed);
+    space = make_search_space(config.space);
+    net = space->build_supernet(data.shape);
+    net->to(device);
+    const std::string scored_by = scorer_of(config.evaluator.name);
+    evaluator = scored_by.empty()
+                    ? make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed)
+                    : make_scorer(config, registry, scored_by);
+    strategy = create_plugin<SearchStrategy>(registry, strategy_info);
+    selector = create_plugin<Selector>(registry, selector_info);
+  }
+
+  /// A scorer plugin's evaluator: "score:NAME", and Context::score() with [evaluator] scorer.
+  std::unique_ptr<Evaluator> make_scorer(const RunConfig& config, const PluginRegistry& registry,
+                                         const std::string& scorer) const {
+    std::shared_ptr<ArchScorer> plugin =
+        create_plugin<ArchScorer>(registry, registry.find(NASX_KIND_SCORER, scorer));
+    return make_score_evaluator(plugin, scorer, *space, data, config.evaluator,
+                                static_cast<uint64_t>(config.experiment.seed));
+  }
+};
+
+/// The run's logs; in a data-parallel run only rank 0's are files.
+struct SearchLogs {
+  JsonlLog events, genotypes, evaluations;
+  SearchLogs(const RunPaths& paths, bool root)
+      : events(root ? paths.events : fs::path()),
+        genotypes(root ? paths.genotypes : fs::path()),
+        evaluations(root ? paths.evaluations : fs::path()) {}
+};
+
+/// A strategy's steps for the host loop: the step, then (gradient strategies) the
+/// supernet's validation, rank agreement, end_step, and the architecture after the step.
+class SearchJob final : public StepJob {
+ public:
+  SearchJob(const RunConfig& config, Search& search, HostContext& ctx, SearchLogs& logs,
+            const RunPaths& paths, ProcessGroup* ranks)
+      : config_(config),
+        search_(search),
+        ctx_(ctx),
+        logs_(logs),
+        paths_(paths),
+        ranks_(ranks),
+        root_(ranks == nullptr || ranks->rank() == 0),
+        gradient_(search.strategy->trains_arch_parameters()) {}
+
+  int64_t total_steps() const override { return search_.strategy->total_steps(); }
+
+  std::map<std::string, double> run_step(int64_t step) override {
+    ctx_.set_step(step);
+    search_.net->train();
+    std::map<std::string, double> metrics = search_.strategy->step(ctx_, step);
+    if (ctx_.stop_requested()) throw StopRequested("stopped by request");
+    if (ranks_ != nullptr) average_metrics(metrics);
+    return metrics;
+  }
+
+  void check(int64_t step, const std::map<std::string, double>& metrics) const override {
+    check_finite(metrics, "at the end of step " + std::to_string(step + 1), paths_);
+  }
+
+  bool finish_step(int64_t step, std::map<std::string, double>& metrics) override {
+    if (gradient_ && root_) {
+      const auto valid = validation_metrics(*search_.net, search_.data, config_.data.batch_size);
+      metrics.insert(valid.begin(), valid.end());
+    }
+    // Every rank decides what comes next (end_step) from rank 0's metrics.
+    if (ranks_ != nullptr) metrics = share_metrics(*ranks_, step, metrics);
+    return search_.strategy->end_step(ctx_, step, metrics);
+  }
+
+  void log_step(int64_t step, const std::map<std::string, double>&, bool keep_going) override {
+    const SearchSpace& space = *search_.space;
+    if (gradient_) logs_.events.append(arch_weights_event(*search_.net, space, step));
+    const std::optional<Architecture> current =
+        gradient_ ? std::optional<Architecture>(search_.net->derive_architecture())
+                  : search_.strategy->best();
+    if (current)
+      logs_.genotypes.append(JsonObject()
+                                 .add("step", step)
+                                 .add("genotype", space.format(*current))
+                                 .add("cells", space.json(*current))
+                                 .str());
+    if (!keep_going)
+      logs_.events.append(JsonObject()
+                              .add("type", "early_stop")
+                              .add("step", step)
+                              .add("strategy", config_.search.strategy)
+                              .str());
+  }
+
+  void save_checkpoint(const HostState& state) override {
+    if (root_) core::save_checkpoint(paths_, *search_.net, *search_.strategy, state);
+  }
+
+ private:
+  const RunConfig& config_;
+  Search& search_;
+  HostContext& ctx_;
+  SearchLogs& logs_;
+  const RunPaths& paths_;
+  ProcessGroup* ranks_;
+  bool root_;
+  bool gradient_;
+};
+
+/// The host state to continue from, the logs cut back to it (a resume), and the start
+/// event of a run that starts now.
+HostState restore(const RunPaths& paths, const RunConfig& config, Search& search, SearchLogs& logs,
+                  bool resume, Progress& progress) {
+  HostState state;
+  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations};
+  if (resume && fs::exists(paths.checkpoint)) {
+    state = load_checkpoint(paths, *search.net, *search.strategy);
+    // A selection checkpoint exists only once the search has finished; the selection
+    // then cuts the logs back to its own point.
+    if (!has_selection_checkpoint(selection)) {
+      logs.events.truncate(static_cast<uint64_t>(state.events_size));
+      logs.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
+    }
+    logs.genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
+    progress.line("resuming " + paths.dir.string() + " at step " +
+                  std::to_string(state.next_step + 1) + " of " +
+                  std::to_string(search.strategy->total_steps()));
+  } else if (resume) {
+    logs.events.truncate(0);
+    logs.genotypes.truncate(0);
+    logs.evaluations.truncate(0);
+    progress.line("no checkpoint in " + paths.dir.string() + "; starting from the first step");
+  }
+  if (state.next_step == 0)
+    logs.events.append(JsonObject()
+                           .add("type", "start")
+                           .add("time", now_iso8601())
+                           .add("strategy", config.search.strategy)
+                           .add("space", config.space.name)
+                           .add("evaluator", config.evaluator.name)
+                           .add("seed", config.experiment.seed)
+                           .add("train_images", search.data.train.size())
+                           .add("search_images", search.data.search.size())
+                           .add("test_images", search.data.test.size())
+                           .str());
+  return state;
+}
+
+/// The metrics summary.json reports besides the answer: the supernet's (gradient
+/// strategies, measured before a selector may fine-tune it) or the strategy's own last
+/// ones, with what the shared weights predict for the answer.
+std::map<std::string, double> final_metrics(const RunConfig& config, Search& search,
+                                            const std::map<std::string, double>& last) {
+  Supernet& net = *search.net;
+  std::map<std::string, double> metrics = last;
+  if (search.strategy->trains_arch_parameters()) {
+    const EvalResult test = evaluate_supernet(net, search.data.test, config.data.batch_size);
+    // A run resumed after its last checkpoint has no step left to measure it.
+    if (last.empty()) metrics = validation_metrics(net, search.data, config.data.batch_size);
+    metrics["supernet_test_loss"] = test.loss;
+    metrics["supernet_test_acc"] = test.accuracy;
   }
   return metrics;
+}
+
+/// The answer: the strategy's own, or the selector's from the supernet.
+Architecture choose_answer(const RunConfig& config, Search& search, HostContext& ctx,
+                           SearchLogs& logs, const RunPaths& paths, Progress& progress) {
+  if (const std::optional<Architecture> own = search.strategy->best()) return *own;
+  if (!search.strategy->trains_arch_parameters())
+    throw Error("strategy '" + config.search.strategy +
+                "' finished without an architecture (no candidate was evaluated); give it a "
+                "larger budget");
+  ctx.set_params(&config.select.params);
+  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations};
+  try {
+    return run_selection(ctx, *search.selector, *search.net, selection, progress,
+                         "nasx resume " + paths.dir.string());
+  } catch (const StopRequested&) {
+    progress.line("stopped during the selection; continue with: nasx resume " +
+                  paths.dir.string());
+    throw Error("interrupted by the user");
+  }
+}
+
+/// genotype.txt, summary.json and the end event of a finished search.
+void write_answer(const RunConfig& config, const Search& search, const RunPaths& paths,
+                  SearchLogs& logs, const RunResult& result, const std::string& chosen_by,
+                  const HostState& state) {
+  logs.events.append(JsonObject()
+                         .add("type", "selected")
+                         .add("by", chosen_by)
+                         .add("genotype", result.genotype)
+                         .str());
+  write_file_atomically(paths.genotype, result.genotype + "\n");
+  write_file_atomically(paths.summary, JsonObject()
+                                               .add("experiment", config.experiment.name)
+                                               .add("strategy", config.search.strategy)
+                                               .add("selected_by", chosen_by)
+                                               .add("space", config.space.name)
+                                               .add("evaluator", config.evaluator.name)
+                                               .add("data", config.data.name)
+                                               .add("seed", config.experiment.seed)
+                                               .add("steps", search.strategy->total_steps())
+                                               .add("genotype", result.genotype)
+                                               .add("genotype_cells",
+                                                    search.space->json(result.architecture))
+                                               .add_all(result.metrics)
+                                               .add("search_seconds", state.elapsed_seconds)
+                                               .add("finished", now_iso8601())
+                                               .str() +
+                                           "\n");
+  logs.events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
+}
+
+/// After the last step (rank 0): the answer, its final metrics and the run's final files.
+RunResult finish_search(const RunConfig& config, Search& search, HostContext& ctx,
+                        SearchLogs& logs, const RunPaths& paths, const StepLoopResult& done,
+                        Progress& progress) {
+  search.net->eval();
+  RunResult result;
+  result.run_dir = paths.dir;
+  result.metrics = final_metrics(config, search, done.last_metrics);
+  const bool own = search.strategy->best().has_value();
+  result.architecture = choose_answer(config, search, ctx, logs, paths, progress);
+  if (!search.strategy->trains_arch_parameters() && config.evaluator.name == "shared") {
+    // The answer on the shared weights: what weight sharing predicts for it.
+    const EvalResult test =
+        evaluate_path(*search.net, result.architecture, search.data.test, config.data.batch_size,
+                      0, config.evaluator.batchnorm == "batch");
+    result.metrics["shared_test_loss"] = test.loss;
+    result.metrics["shared_test_acc"] = test.accuracy;
+  }
+  check_finite(result.metrics, "in the final evaluation", paths);
+  result.genotype = search.space->format(result.architecture);
+  write_answer(config, search, paths, logs, result,
+               own ? config.search.strategy : config.select.selector, done.state);
+  return result;
+}
+
+/// A finished search whose [train] part was interrupted: only the training is left.
+RunResult continue_training(const RunConfig& config, const fs::path& run_dir,
+                            const RunPaths& paths, std::ostream& out, bool interactive) {
+  std::ifstream in(paths.genotype);
+  RunResult result;
+  result.run_dir = run_dir;
+  std::getline(in, result.genotype);
+  train_answer(config, run_dir, result.genotype, result, out, interactive);
+  return result;
 }
 
 }  // namespace
@@ -183,231 +425,52 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
                      const PluginRegistry& registry, std::ostream& out, bool interactive,
                      ProcessGroup* ranks) {
   const RunPaths paths(run_dir);
+  if (resume && config.train.present && fs::exists(paths.summary) &&
+      !fs::exists(TrainPaths(run_dir / "train").summary))
+    return continue_training(config, run_dir, paths, out, interactive);
+
   // Data-parallel: rank 0 writes the run folder and the terminal; the others compute.
   const bool root = ranks == nullptr || ranks->rank() == 0;
   std::ostream quiet(nullptr);
-  // A finished search whose [train] part was interrupted: only the training is left.
-  if (resume && config.train.present && fs::exists(paths.summary) &&
-      !fs::exists(TrainPaths(run_dir / "train").summary)) {
-    std::ifstream in(paths.genotype);
-    RunResult result;
-    result.run_dir = run_dir;
-    std::getline(in, result.genotype);
-    train_answer(config, run_dir, result.genotype, result, out, interactive);
-    return result;
-  }
-  const c10::Device device = parse_device(config.experiment.device);
-  set_threads(config.experiment.threads);
-
-  // Everything that can fail on bad input happens before the run folder is touched.
-  const PluginInfo& strategy_info = registry.find(NASX_KIND_STRATEGY, config.search.strategy);
-  const PluginInfo& selector_info = registry.find(NASX_KIND_SELECTOR, config.select.selector);
-  const DataSplits data =
-      to_device(load_data(config.data, static_cast<uint64_t>(config.experiment.seed)), device);
-  at::manual_seed(static_cast<uint64_t>(config.experiment.seed));
-  const auto space = make_search_space(config.space);
-  std::shared_ptr<Supernet> net = space->build_supernet(data.shape);
-  net->to(device);
-  const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
-  // A scorer plugin's evaluator: "score:NAME", and Context::score() with [evaluator] scorer.
-  const auto make_scorer = [&](const std::string& scorer) {
-    std::shared_ptr<ArchScorer> plugin =
-        create_plugin<ArchScorer>(registry, registry.find(NASX_KIND_SCORER, scorer));
-    return make_score_evaluator(plugin, scorer, *space, data, config.evaluator, seed);
-  };
-  const std::string scored_by = scorer_of(config.evaluator.name);
-  const auto evaluator =
-      scored_by.empty() ? make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed)
-                        : make_scorer(scored_by);
-  auto strategy = create_plugin<SearchStrategy>(registry, strategy_info);
-  auto selector = create_plugin<Selector>(registry, selector_info);
-
+  Search search(config, registry);
   Progress progress(root ? out : quiet, interactive && root);
-  const auto log_path = [&](const fs::path& path) { return root ? path : fs::path(); };
-  JsonlLog events(log_path(paths.events)), genotypes(log_path(paths.genotypes)),
-      evaluations(log_path(paths.evaluations));
-  HostContext ctx(*space, *net, data, config, device, progress, events, evaluations, *evaluator,
-                  paths, [&] { return make_scorer(config.evaluator.scorer); });
+  SearchLogs logs(paths, root);
+  HostContext ctx(*search.space, *search.net, search.data, config, search.device, progress,
+                  logs.events, logs.evaluations, *search.evaluator, paths,
+                  [&] { return search.make_scorer(config, registry, config.evaluator.scorer); });
   ctx.set_params(&config.search.params);
-  net->train();
+  search.net->train();
   // setup() is where a strategy refuses a space or a setting: before the folder exists.
-  strategy->setup(ctx);
-  const bool gradient_strategy = strategy->trains_arch_parameters();
-  if (ranks != nullptr) check_data_parallel(config, gradient_strategy, ranks->world_size());
-
+  search.strategy->setup(ctx);
+  if (ranks != nullptr)
+    check_data_parallel(config, search.strategy->trains_arch_parameters(), ranks->world_size());
   if (root) open_run_folder(paths, config, resume);
 
-  HostState state;
-  // A selection checkpoint exists only once the search has finished; the selection then
-  // cuts the logs back to its own point.
-  const SelectionFiles selection{paths.select_checkpoint, events, evaluations};
-  if (resume && fs::exists(paths.checkpoint)) {
-    state = load_checkpoint(paths, *net, *strategy);
-    if (!has_selection_checkpoint(selection)) {
-      events.truncate(static_cast<uint64_t>(state.events_size));
-      evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
-    }
-    genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
-    progress.line("resuming " + run_dir.string() + " at step " +
-                  std::to_string(state.next_step + 1) + " of " +
-                  std::to_string(strategy->total_steps()));
-  } else if (resume) {
-    events.truncate(0);
-    genotypes.truncate(0);
-    evaluations.truncate(0);
-    progress.line("no checkpoint in " + run_dir.string() + "; starting from the first step");
-  }
-  if (state.next_step == 0)
-    events.append(JsonObject()
-                      .add("type", "start")
-                      .add("time", now_iso8601())
-                      .add("strategy", config.search.strategy)
-                      .add("space", config.space.name)
-                      .add("evaluator", config.evaluator.name)
-                      .add("seed", config.experiment.seed)
-                      .add("train_images", data.train.size())
-                      .add("search_images", data.search.size())
-                      .add("test_images", data.test.size())
-                      .str());
-
-  const int64_t total_steps = strategy->total_steps();
-  std::map<std::string, double> last_metrics;
+  const HostState state = restore(paths, config, search, logs, resume, progress);
+  SearchJob job(config, search, ctx, logs, paths, ranks);
+  StepLog log;
+  log.log = &logs.events;
+  log.record = [](int64_t step, const std::map<std::string, double>& metrics, double seconds) {
+    return JsonObject()
+        .add("type", "step")
+        .add("step", step)
+        .add_all(metrics)
+        .add("seconds", seconds)
+        .json();
+  };
+  log.synced = {{&logs.evaluations, &HostState::evaluations_size},
+                {&logs.events, &HostState::events_size},
+                {&logs.genotypes, &HostState::genotypes_size}};
+  log.resume_command = "nasx resume " + run_dir.string();
   DataParallelScope data_parallel(ranks, config.experiment.sync_batchnorm);
-  if (ranks != nullptr) broadcast_state(*net, *ranks);
-  try {
-    for (int64_t step = state.next_step; step < total_steps; ++step) {
-      const auto step_start = std::chrono::steady_clock::now();
-      ctx.set_step(step);
-      progress.begin_step(step, total_steps);
-      net->train();
-      std::map<std::string, double> metrics = strategy->step(ctx, step);
-      if (ctx.stop_requested()) throw StopRequested("stopped by request");
-      if (ranks != nullptr) average_metrics(metrics);
-      check_finite(metrics, "at the end of step " + std::to_string(step + 1), paths);
-
-      if (gradient_strategy && root) {
-        const auto valid = validation_metrics(*net, data, config.data.batch_size);
-        metrics.insert(valid.begin(), valid.end());
-      }
-      // Every rank decides what comes next (end_step) from rank 0's metrics.
-      if (ranks != nullptr)
-        metrics = decode_metrics(
-            ranks->share_from_root("metrics/" + std::to_string(step), encode_metrics(metrics)));
-      const double step_seconds = seconds_since(step_start);
-      const bool keep_going = strategy->end_step(ctx, step, metrics);
-      last_metrics = metrics;
-      const std::optional<Architecture> current =
-          gradient_strategy ? std::optional<Architecture>(net->derive_architecture())
-                            : strategy->best();
-
-      events.append(JsonObject()
-                        .add("type", "step")
-                        .add("step", step)
-                        .add_all(metrics)
-                        .add("seconds", step_seconds)
-                        .str());
-      if (gradient_strategy) events.append(arch_weights_event(*net, *space, step));
-      if (current)
-        genotypes.append(JsonObject()
-                             .add("step", step)
-                             .add("genotype", space->format(*current))
-                             .add_raw("cells", space->json(*current))
-                             .str());
-      progress.line("step " + std::to_string(step + 1) + "/" + std::to_string(total_steps) +
-                    format_metrics(metrics) + "  (" + format_duration(step_seconds) + ")");
-      if (!keep_going) {
-        events.append(JsonObject()
-                          .add("type", "early_stop")
-                          .add("step", step)
-                          .add("strategy", config.search.strategy)
-                          .str());
-        progress.line("the strategy ended the search after step " + std::to_string(step + 1));
-      }
-
-      state.next_step = keep_going ? step + 1 : total_steps;
-      state.evaluations_size = static_cast<int64_t>(evaluations.sync());
-      state.events_size = static_cast<int64_t>(events.sync());
-      state.genotypes_size = static_cast<int64_t>(genotypes.sync());
-      state.elapsed_seconds += step_seconds;
-      if (root) save_checkpoint(paths, *net, *strategy, state);
-      if (!keep_going) break;
-    }
-  } catch (const StopRequested&) {
-    progress.line("stopped; the last checkpoint is at step " + std::to_string(state.next_step) +
-                  ". Continue with: nasx resume " + run_dir.string());
-    throw Error("interrupted by the user");
-  }
+  if (ranks != nullptr) broadcast_state(*search.net, *ranks);
+  const StepLoopResult done = run_steps(job, state, log, progress);
 
   // The answer, the selection and the training: rank 0 alone.
   data_parallel.release();
-  if (!root) return RunResult{run_dir, {}, {}, last_metrics};
-
-  // The answer: the strategy's own, or the selector's from the supernet.
-  net->eval();
-  const std::optional<Architecture> own = strategy->best();
-  if (!own && !gradient_strategy)
-    throw Error("strategy '" + config.search.strategy +
-                "' finished without an architecture (no candidate was evaluated); give it a "
-                "larger budget");
-  RunResult result;
-  result.run_dir = run_dir;
-  if (gradient_strategy) {
-    // Measured before selecting: a selector may fine-tune the supernet (DARTS-PT).
-    const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
-    // A run resumed after its last checkpoint has no step left to measure it.
-    result.metrics = last_metrics.empty() ? validation_metrics(*net, data, config.data.batch_size)
-                                          : last_metrics;
-    result.metrics["supernet_test_loss"] = test.loss;
-    result.metrics["supernet_test_acc"] = test.accuracy;
-  }
-  ctx.set_params(&config.select.params);
-  Architecture arch;
-  try {
-    arch = own ? *own : run_selection(ctx, *selector, *net, selection, progress);
-  } catch (const StopRequested&) {
-    progress.line("stopped during the selection; continue with: nasx resume " + run_dir.string());
-    throw Error("interrupted by the user");
-  }
-  const std::string chosen_by = own ? config.search.strategy : config.select.selector;
-  result.architecture = arch;
-  if (!gradient_strategy) {
-    result.metrics = last_metrics;
-    if (config.evaluator.name == "shared") {
-      // The answer on the shared weights: what weight sharing predicts for it.
-      const EvalResult test = evaluate_path(*net, arch, data.test, config.data.batch_size, 0,
-                                            config.evaluator.batchnorm == "batch");
-      result.metrics["shared_test_loss"] = test.loss;
-      result.metrics["shared_test_acc"] = test.accuracy;
-    }
-  }
-  check_finite(result.metrics, "in the final evaluation", paths);
-
-  const std::string genotype_text = space->format(arch);
-  result.genotype = genotype_text;
-  events.append(JsonObject()
-                    .add("type", "selected")
-                    .add("by", chosen_by)
-                    .add("genotype", genotype_text)
-                    .str());
-  write_file_atomically(paths.genotype, genotype_text + "\n");
-  write_file_atomically(paths.summary, JsonObject()
-                                               .add("experiment", config.experiment.name)
-                                               .add("strategy", config.search.strategy)
-                                               .add("selected_by", chosen_by)
-                                               .add("space", config.space.name)
-                                               .add("evaluator", config.evaluator.name)
-                                               .add("data", config.data.name)
-                                               .add("seed", config.experiment.seed)
-                                               .add("steps", total_steps)
-                                               .add("genotype", genotype_text)
-                                               .add_raw("genotype_cells", space->json(arch))
-                                               .add_all(result.metrics)
-                                               .add("search_seconds", state.elapsed_seconds)
-                                               .add("finished", now_iso8601())
-                                               .str() +
-                                           "\n");
-  events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
-  if (config.train.present) train_answer(config, run_dir, genotype_text, result, out, interactive);
+  if (!root) return RunResult{run_dir, {}, {}, done.last_metrics};
+  RunResult result = finish_search(config, search, ctx, logs, paths, done, progress);
+  if (config.train.present) train_answer(config, run_dir, result.genotype, result, out, interactive);
   return result;
 }
 

@@ -1,7 +1,5 @@
 #include "nasx/core/selection.hpp"
 
-#include <chrono>
-
 #include <torch/serialize/archive.h>
 
 #include "nasx/core/checkpoint.hpp"
@@ -9,27 +7,29 @@
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/core/step_loop.hpp"
 #include "nasx/error.hpp"
 #include "nasx/selector.hpp"
 #include "nasx/supernet.hpp"
+#include "nasx/state.hpp"
 
 namespace nasx::core {
 
 namespace {
 
-void save_selection(const SelectionFiles& files, Supernet& net, const Selector& selector,
+CheckpointParts selection_parts(Supernet& net, Selector& selector) {
+  return {net, "supernet", "selector", [&selector](StateArchive& state) { selector.state(state); }};
+}
+
+void save_selection(const SelectionFiles& files, Supernet& net, Selector& selector,
                     const HostState& state) {
-  save_checkpoint(
-      files.checkpoint, net, "selector",
-      [&](torch::serialize::OutputArchive& archive) { selector.save(archive); }, state);
+  save_checkpoint(files.checkpoint, selection_parts(net, selector), state);
 }
 
 HostState load_selection(const SelectionFiles& files, Supernet& net, Selector& selector) {
   const std::string where = files.checkpoint.string();
-  const HostState state = load_checkpoint(
-      files.checkpoint, net, "selector",
-      [&](torch::serialize::InputArchive& archive) { selector.load(archive); },
-      "delete it to select from the start");
+  const HostState state = load_checkpoint(files.checkpoint, selection_parts(net, selector),
+                                          "delete it to select from the start");
   if (state.total_steps != selector.total_steps())
     throw IoError("the selection checkpoint " + where + " was made for " +
                   std::to_string(state.total_steps) + " steps but the selector now takes " +
@@ -37,6 +37,40 @@ HostState load_selection(const SelectionFiles& files, Supernet& net, Selector& s
                   " (its settings changed); delete it to select from the start");
   return state;
 }
+
+/// A selector's steps (DARTS-PT: a decision, then fine-tuning) for the host loop.
+class SelectionJob final : public StepJob {
+ public:
+  SelectionJob(HostContext& ctx, Selector& selector, Supernet& net, const SelectionFiles& files)
+      : ctx_(ctx), selector_(selector), net_(net), files_(files) {}
+
+  int64_t total_steps() const override { return selector_.total_steps(); }
+
+  std::map<std::string, double> run_step(int64_t step) override {
+    ctx_.set_step(step);
+    net_.train();
+    std::map<std::string, double> metrics = selector_.step(ctx_, step);
+    if (stop_was_requested()) throw StopRequested("stopped by request");
+    return metrics;
+  }
+
+  void check(int64_t step, const std::map<std::string, double>& metrics) const override {
+    check_finite(metrics, "in selection step " + std::to_string(step + 1),
+                 RunPaths(files_.events.path().parent_path()));
+  }
+
+  bool finish_step(int64_t, std::map<std::string, double>&) override { return true; }
+
+  void save_checkpoint(const HostState& state) override {
+    save_selection(files_, net_, selector_, state);
+  }
+
+ private:
+  HostContext& ctx_;
+  Selector& selector_;
+  Supernet& net_;
+  const SelectionFiles& files_;
+};
 
 }  // namespace
 
@@ -46,7 +80,8 @@ bool has_selection_checkpoint(const SelectionFiles& files) {
 }
 
 Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
-                           const SelectionFiles& files, Progress& progress) {
+                           const SelectionFiles& files, Progress& progress,
+                           const std::string& resume_command) {
   selector.setup(ctx);
   const int64_t total = selector.total_steps();
   HostState state;
@@ -58,31 +93,22 @@ Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
     progress.line("resuming the selection at step " + std::to_string(state.next_step + 1) + " of " +
                   std::to_string(total));
   }
-  for (int64_t step = state.next_step; step < total; ++step) {
-    const auto start = std::chrono::steady_clock::now();
-    ctx.set_step(step);
-    progress.begin_step(step, total);
-    net.train();
-    const std::map<std::string, double> metrics = selector.step(ctx, step);
-    if (stop_was_requested()) throw StopRequested("stopped by request");
-    check_finite(metrics, "in selection step " + std::to_string(step + 1),
-                 RunPaths(files.events.path().parent_path()));
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    files.events.append(JsonObject()
-                            .add("type", "select_step")
-                            .add("step", step)
-                            .add_all(metrics)
-                            .add("seconds", seconds)
-                            .str());
-    progress.line("selection step " + std::to_string(step + 1) + "/" + std::to_string(total) +
-                  format_metrics(metrics) + "  (" + format_duration(seconds) + ")");
-    state.next_step = step + 1;
-    state.events_size = static_cast<int64_t>(files.events.sync());
-    state.evaluations_size = static_cast<int64_t>(files.evaluations.sync());
-    state.elapsed_seconds += seconds;
-    save_selection(files, net, selector, state);
-  }
+  SelectionJob job(ctx, selector, net, files);
+  StepLog log;
+  log.noun = "selection step";
+  log.log = &files.events;
+  log.record = [](int64_t step, const std::map<std::string, double>& metrics, double seconds) {
+    return JsonObject()
+        .add("type", "select_step")
+        .add("step", step)
+        .add_all(metrics)
+        .add("seconds", seconds)
+        .json();
+  };
+  log.synced = {{&files.events, &HostState::events_size},
+                {&files.evaluations, &HostState::evaluations_size}};
+  log.resume_command = resume_command;
+  run_steps(job, state, log, progress);
   net.eval();
   return selector.select(ctx);
 }

@@ -1,7 +1,5 @@
 #include "nasx/core/sweep.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -56,7 +54,7 @@ void check_keys(const toml::table& table, const std::string& section,
 
 /// A TOML value as it would be written after `key = `.
 std::string toml_value(const toml::node& node) {
-  if (const auto text = node.value_exact<std::string>()) return json_string(*text);
+  if (const auto text = node.value_exact<std::string>()) return json_line(*text);  // a JSON string is a TOML basic string
   std::ostringstream out;
   node.visit([&](auto&& value) { out << value; });
   return out.str();
@@ -190,10 +188,13 @@ std::vector<std::string> SweepTrial::overrides() const {
 
 fs::path Sweep::base_config() const { return inline_base.empty() ? base : dir / "base.toml"; }
 
-Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
-  toml::table root;
+namespace {
+
+using Setting = std::vector<std::pair<std::string, std::string>>;
+
+toml::table parse_sweep_file(const fs::path& file) {
   try {
-    root = toml::parse_file(file.string());
+    return toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     std::ostringstream out;
     out << file.string();
@@ -204,6 +205,9 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
       throw ConfigError(file.string() + ": cannot open the sweep file; check the path");
     throw ConfigError(out.str() + ": TOML syntax error: " + what);
   }
+}
+
+void check_tables(const toml::table& root, const fs::path& file) {
   for (auto&& [key, node] : root) {
     const std::string name(key.str());
     if (std::find(kTables.begin(), kTables.end(), name) != kTables.end()) continue;
@@ -213,64 +217,65 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
     fail(at(file, key.source()),
          message + " (a sweep has [sweep], [grid], [zip], [base], [slurm])");
   }
-  const toml::table* sweep_table = root.get_as<toml::table>("sweep");
-  if (sweep_table == nullptr)
-    fail(file.string(), "no [sweep] table: give at least name and base (see `nasx sweep --help`)");
-  check_keys(*sweep_table, "sweep", kSweepKeys, file);
+}
 
-  Sweep sweep;
+/// [sweep]'s name and the base experiment: a file (sweep.base) or an inline [base].
+const toml::table& read_sweep_table(const toml::table& root, const fs::path& file, Sweep& sweep) {
+  const toml::table* table = root.get_as<toml::table>("sweep");
+  if (table == nullptr)
+    fail(file.string(), "no [sweep] table: give at least name and base (see `nasx sweep --help`)");
+  check_keys(*table, "sweep", kSweepKeys, file);
   sweep.file = fs::absolute(file);
-  sweep.name = string_value(*sweep_table, "sweep", "name", file);
+  sweep.name = string_value(*table, "sweep", "name", file);
   if (sweep.name.empty()) fail(file.string(), "sweep.name is missing: it names the sweep's folder");
   if (folder_fragment(sweep.name) != sweep.name)
-    fail(at(file, sweep_table->get("name")->source()),
+    fail(at(file, table->get("name")->source()),
          "sweep.name '" + sweep.name + "' must be letters, digits, '.' and '-' (a folder name)");
-  const std::string base = string_value(*sweep_table, "sweep", "base", file);
+  const std::string base = string_value(*table, "sweep", "base", file);
   const toml::node* inline_base = root.get("base");
   if (base.empty() == (inline_base == nullptr))
     fail(file.string(),
          "give the base experiment either as sweep.base = \"file.toml\" or as a [base] table");
-
-  // The base config, and a temporary copy of an inline one for validation.
-  fs::path base_path;
-  std::optional<fs::path> temporary;
   if (inline_base) {
-    const toml::table* table = inline_base->as_table();
-    if (table == nullptr) fail(at(file, inline_base->source()), "[base] must be a table");
+    const toml::table* base_table = inline_base->as_table();
+    if (base_table == nullptr) fail(at(file, inline_base->source()), "[base] must be a table");
     std::ostringstream out;
-    out << *table;
+    out << *base_table;
     sweep.inline_base = out.str() + "\n";
-    temporary =
-        fs::temp_directory_path() / ("nasx-sweep-base-" + std::to_string(::getpid()) + ".toml");
-    std::ofstream(*temporary) << sweep.inline_base;
-    base_path = *temporary;
   } else {
-    base_path = fs::path(base).is_absolute() ? fs::path(base) : sweep.file.parent_path() / base;
-    if (!fs::exists(base_path))
-      fail(at(file, sweep_table->get("base")->source()),
-           "sweep.base: " + base_path.string() + " does not exist");
-    sweep.base = base_path;
+    sweep.base = fs::path(base).is_absolute() ? fs::path(base) : sweep.file.parent_path() / base;
+    if (!fs::exists(sweep.base))
+      fail(at(file, table->get("base")->source()),
+           "sweep.base: " + sweep.base.string() + " does not exist");
   }
-  struct RemoveTemporary {
-    std::optional<fs::path>& path;
-    ~RemoveTemporary() {
-      std::error_code error;
-      if (path) fs::remove(*path, error);
-    }
-  } remove_temporary{temporary};
+  if (const toml::node* nproc = table->get("nproc")) {
+    const auto value = nproc->value_exact<int64_t>();
+    if (!value || *value < 1 || *value > 1024)
+      fail(at(file, nproc->source()),
+           "sweep.nproc must be an integer from 1 to 1024 (ranks per trial)");
+    sweep.nproc = *value;
+  }
+  return *table;
+}
 
-  const std::vector<Axis> grid = read_axes(root, "grid", file);
-  const std::vector<Axis> zip = read_axes(root, "zip", file);
+struct Axes {
+  std::vector<Axis> grid, zip;
+  std::map<std::string, toml::source_region> source;  ///< where each axis is
+};
+
+/// [grid] and [zip], checked; their keys go to sweep.axes.
+Axes read_all_axes(const toml::table& root, const fs::path& file, Sweep& sweep) {
+  Axes axes{read_axes(root, "grid", file), read_axes(root, "zip", file), {}};
+  const std::vector<Axis>& zip = axes.zip;
   for (size_t i = 1; i < zip.size(); ++i)
     if (zip[i].values.size() != zip[0].values.size())
       fail(at(file, zip[i].source),
            "zip axis '" + zip[i].key + "' has " + std::to_string(zip[i].values.size()) +
                " values but '" + zip[0].key + "' has " + std::to_string(zip[0].values.size()) +
                "; zip axes are walked together and need equal lengths");
-  std::set<std::string> seen_keys;
-  for (const auto* axes : {&grid, &zip})
-    for (const Axis& axis : *axes) {
-      if (!seen_keys.insert(axis.key).second)
+  for (const auto* list : {&axes.grid, &axes.zip})
+    for (const Axis& axis : *list) {
+      if (!axes.source.emplace(axis.key, axis.source).second)
         fail(at(file, axis.source), "axis '" + axis.key + "' appears in both [grid] and [zip]");
       if (axis.key == "experiment.seed")
         fail(at(file, axis.source), "seeds are given by sweep.seeds, not by an axis");
@@ -286,12 +291,14 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
                                         "tables, e.g. \"search\" = [{strategy = \"darts\"}]");
       sweep.axes.push_back(axis.key);
     }
-  std::vector<int64_t> seeds = read_seeds(*sweep_table, file);
+  return axes;
+}
 
-  // The settings: the grid's product, crossed with the zip's rows.
-  std::vector<std::vector<std::pair<std::string, std::string>>> settings = {{}};
-  for (const Axis& axis : grid) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+/// The settings: the grid's product, crossed with the zip's rows.
+std::vector<Setting> expand(const Axes& axes) {
+  std::vector<Setting> settings = {{}};
+  for (const Axis& axis : axes.grid) {
+    std::vector<Setting> next;
     for (const auto& partial : settings)
       for (const auto& value : axis.values) {
         auto extended = partial;
@@ -300,80 +307,98 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
       }
     settings = std::move(next);
   }
-  if (!zip.empty()) {
-    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+  if (!axes.zip.empty()) {
+    std::vector<Setting> next;
     for (const auto& partial : settings)
-      for (size_t row = 0; row < zip[0].values.size(); ++row) {
+      for (size_t row = 0; row < axes.zip[0].values.size(); ++row) {
         auto extended = partial;
-        for (const Axis& axis : zip) extended.push_back({axis.key, axis.values[row]});
+        for (const Axis& axis : axes.zip) extended.push_back({axis.key, axis.values[row]});
         next.push_back(std::move(extended));
       }
     settings = std::move(next);
   }
+  return settings;
+}
 
-  // Every trial's config must load before anything runs; an error is reported at the
-  // sweep file's axis (or seeds) that caused it.
-  std::map<std::string, toml::source_region> axis_source;
-  for (const auto* axes : {&grid, &zip})
-    for (const Axis& axis : *axes) axis_source[axis.key] = axis.source;
-  std::optional<RunConfig> base_config;
+/// The base experiment with `overrides`: from its file, or from the inline table's text.
+RunConfig load_base(const Sweep& sweep, const std::vector<std::string>& overrides,
+                    const PluginRegistry& registry) {
+  if (sweep.inline_base.empty()) return load_run_config(sweep.base.string(), overrides, registry);
+  return load_run_config_text(sweep.inline_base, sweep.file.string() + " [base]", overrides,
+                              registry);
+}
+
+std::string trial_name(int64_t index, const Setting& setting, int64_t seed) {
+  char prefix[24];
+  std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index));
+  std::string name = prefix;
+  for (const auto& [key, value] : setting)
+    name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
+  return name + "_seed" + std::to_string(seed);
+}
+
+/// A trial's config loads (and splits over sweep.nproc ranks); an error points at the
+/// sweep file's axis (or nproc) that caused it.
+void check_trial(const Sweep& sweep, const SweepTrial& trial, const Axes& axes,
+                 const toml::table& sweep_table, const PluginRegistry& registry) {
+  const fs::path& file = sweep.file;
+  std::optional<RunConfig> config;
   try {
-    base_config = load_run_config(base_path.string(), {}, registry);
+    config = load_base(sweep, trial.overrides(), registry);
   } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    for (const auto& [key, value] : trial.settings)
+      if (message.find("--set " + key + "=") != std::string::npos ||
+          message.find("'" + key.substr(0, key.find('.')) + "'") != std::string::npos) {
+        const size_t set = message.find("--set ");
+        const std::string what = set == std::string::npos
+                                     ? " " + message
+                                     : message.substr(message.find(':', set) + 1);
+        fail(at(file, axes.source.at(key)),
+             "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
+      }
+    fail(file.string(), "trial " + trial.name + ": " + message);
+  }
+  if (sweep.nproc <= 1) return;
+  try {
+    check_data_parallel_run(*config, registry, static_cast<int>(sweep.nproc));
+  } catch (const ConfigError& e) {
+    fail(at(file, sweep_table.get("nproc")->source()), "trial " + trial.name + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
+  const toml::table root = parse_sweep_file(file);
+  check_tables(root, file);
+  Sweep sweep;
+  const toml::table& sweep_table = read_sweep_table(root, file, sweep);
+  const Axes axes = read_all_axes(root, file, sweep);
+  std::vector<int64_t> seeds = read_seeds(sweep_table, file);
+
+  // Every trial's config must load before anything runs.
+  std::optional<RunConfig> base;
+  try {
+    base = load_base(sweep, {}, registry);
+  } catch (const ConfigError& e) {
+    const toml::node* inline_base = root.get("base");
     fail(inline_base ? at(file, inline_base->source()) : file.string(),
          std::string("the base experiment is not valid: ") + e.what());
   }
-  if (seeds.empty()) seeds = {base_config->experiment.seed};
-  if (const toml::node* nproc = sweep_table->get("nproc")) {
-    const auto value = nproc->value_exact<int64_t>();
-    if (!value || *value < 1 || *value > 1024)
-      fail(at(file, nproc->source()),
-           "sweep.nproc must be an integer from 1 to 1024 (ranks per trial)");
-    sweep.nproc = *value;
-  }
+  if (seeds.empty()) seeds = {base->experiment.seed};
   int64_t index = 0;
-  for (const auto& setting : settings)
+  for (const Setting& setting : expand(axes))
     for (int64_t seed : seeds) {
       SweepTrial trial;
       trial.settings = setting;
       trial.seed = seed;
-      char prefix[24];
-      std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index++));
-      trial.name = prefix;
-      for (const auto& [key, value] : setting)
-        trial.name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
-      trial.name += "_seed" + std::to_string(seed);
-      std::optional<RunConfig> config;
-      try {
-        config = load_run_config(base_path.string(), trial.overrides(), registry);
-      } catch (const ConfigError& e) {
-        const std::string message = e.what();
-        for (const auto& [key, value] : setting)
-          if (message.find("--set " + key + "=") != std::string::npos ||
-              message.find("'" + key.substr(0, key.find('.')) + "'") != std::string::npos) {
-            const size_t set = message.find("--set ");
-            const std::string what = set == std::string::npos
-                                         ? " " + message
-                                         : message.substr(message.find(':', set) + 1);
-            fail(at(file, axis_source[key]),
-                 "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
-          }
-        fail(file.string(), "trial " + trial.name + ": " + message);
-      }
-      if (sweep.nproc > 1) {
-        try {
-          check_data_parallel_run(*config, registry, static_cast<int>(sweep.nproc));
-        } catch (const ConfigError& e) {
-          fail(at(file, sweep_table->get("nproc")->source()),
-               "trial " + trial.name + ": " + e.what());
-        }
-      }
+      trial.name = trial_name(index++, setting, seed);
+      check_trial(sweep, trial, axes, sweep_table, registry);
       sweep.trials.push_back(std::move(trial));
     }
-
-  const std::string output_dir = string_value(*sweep_table, "sweep", "output_dir", file);
-  sweep.dir =
-      fs::path(output_dir.empty() ? base_config->experiment.output_dir : output_dir) / sweep.name;
+  const std::string output_dir = string_value(sweep_table, "sweep", "output_dir", file);
+  sweep.dir = fs::path(output_dir.empty() ? base->experiment.output_dir : output_dir) / sweep.name;
   sweep.slurm = read_slurm(root, file);
   return sweep;
 }
@@ -386,25 +411,23 @@ void write_sweep_folder(const Sweep& sweep) {
                   "; set sweep.output_dir to a writable folder");
   write_file_atomically(sweep.dir / "sweep.toml", read_text_file(sweep.file));
   if (!sweep.inline_base.empty()) write_file_atomically(sweep.dir / "base.toml", sweep.inline_base);
-  std::string trials = "[";
+  Json trials = Json::array();
   for (const SweepTrial& trial : sweep.trials) {
-    std::string settings = "{";
-    for (const auto& [key, value] : trial.settings)
-      settings += (settings.size() > 1 ? ", " : "") + json_string(key) + ": " + json_string(value);
-    trials += (trials.size() > 1 ? ",\n  " : "\n  ") + JsonObject()
-                                                           .add("name", trial.name)
-                                                           .add("seed", trial.seed)
-                                                           .add_raw("settings", settings + "}")
-                                                           .str();
+    Json settings = Json::object();
+    for (const auto& [key, value] : trial.settings) settings[key] = value;
+    trials.push_back(JsonObject()
+                         .add("name", trial.name)
+                         .add("seed", trial.seed)
+                         .add("settings", settings)
+                         .json());
   }
-  std::string axes = "[";
-  for (const auto& axis : sweep.axes) axes += (axes.size() > 1 ? ", " : "") + json_string(axis);
   write_file_atomically(sweep.dir / "sweep.json", JsonObject()
                                                           .add("name", sweep.name)
                                                           .add("base", sweep.base_config().string())
-                                                          .add_raw("axes", axes + "]")
-                                                          .add_raw("trials", trials + "\n]")
-                                                          .str() +
+                                                          .add("axes", sweep.axes)
+                                                          .add("trials", trials)
+                                                          .json()
+                                                          .dump(2) +
                                                       "\n");
 }
 

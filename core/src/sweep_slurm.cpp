@@ -70,7 +70,7 @@ std::string slurm_array_script(const Sweep& sweep, const std::vector<const Sweep
   return s + "\n";
 }
 
-std::optional<std::map<std::string, std::string>> slurm_queue(const std::string& job_name) {
+std::optional<QueueStates> slurm_queue(const std::string& job_name) {
   // -r: one line per array task, pending ones included ("123_4", not "123_[4-7]").
   const CommandOutput result =
       run_and_capture({"squeue", "--noheader", "--array", "--name=" + job_name, "--format=%i|%T"});
@@ -114,7 +114,7 @@ int submit_sweep_slurm(const Sweep& sweep, const std::string& nasx_binary,
       ++done;
       continue;
     }
-    const auto job = json_string_field(read_text_file(dir / "slurm.json"), "job");
+    const auto job = string_member(parse_json_or_empty(read_text_file(dir / "slurm.json")), "job");
     if (job && queue->count(*job)) {
       ++queued;  // its task is still pending or running: never two at once
       continue;

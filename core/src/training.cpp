@@ -1,21 +1,23 @@
 #include "nasx/core/training.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <ostream>
 
 #include <ATen/ATen.h>
 #include <torch/serialize/archive.h>
 
+#include "nasx/core/checkpoint.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/run_support.hpp"
+#include "nasx/core/step_loop.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
 #include "nasx/probe.hpp"
 #include "nasx/space.hpp"
+#include "nasx/state.hpp"
 
 namespace nasx::core {
 
@@ -40,51 +42,148 @@ TensorDataset concatenate(const TensorDataset& a, const TensorDataset& b) {
   return {at::cat({a.images, b.images}), at::cat({a.labels, b.labels})};
 }
 
-void save_training_checkpoint(const TrainPaths& paths, Network& net, const Trainer& trainer,
-                              int64_t log_size, double seconds) {
-  torch::serialize::OutputArchive root, net_archive, trainer_archive;
-  net.save(net_archive);
-  trainer.save(trainer_archive);
-  root.write("network", net_archive);
-  root.write("trainer", trainer_archive);
-  root.write("log_size", c10::IValue(log_size));
-  root.write("seconds", c10::IValue(seconds));
-  save_archive_atomically(root, paths.checkpoint);
+/// The network and what its checkpoint holds: its weights and the trainer's state.
+CheckpointParts training_parts(Network& net, Trainer& trainer) {
+  return {net, "network", "trainer", [&trainer](StateArchive& state) {
+            state.object("optimizer_and_progress", trainer);
+          }};
 }
 
-/// Restores the network and trainer; returns (log size, seconds so far).
-std::pair<int64_t, double> load_training_checkpoint(const TrainPaths& paths, Network& net,
-                                                    Trainer& trainer) {
-  try {
-    torch::serialize::InputArchive root, net_archive, trainer_archive;
-    root.load_from(paths.checkpoint.string());
-    root.read("network", net_archive);
-    net.load(net_archive);
-    root.read("trainer", trainer_archive);
-    trainer.load(trainer_archive);
-    c10::IValue log_size, seconds;
-    root.read("log_size", log_size);
-    root.read("seconds", seconds);
-    return {log_size.toInt(), seconds.toDouble()};
-  } catch (const std::exception& e) {
-    throw IoError("cannot read checkpoint " + paths.checkpoint.string() + ": " +
-                  std::string(e.what()).substr(0, 400) +
-                  "\nThe file is damaged or from another configuration; delete the checkpoint "
-                  "folder to restart the training from the first epoch");
+/// A network's epochs for the host loop; the test split is measured every
+/// `test_every` epochs and after the last.
+class TrainingJob final : public StepJob {
+ public:
+  TrainingJob(Network& net, Trainer& trainer, const TrainSection& train, const DataSplits& data,
+              const TrainPaths& paths)
+      : net_(net), trainer_(trainer), train_(train), data_(data), paths_(paths) {}
+
+  int64_t total_steps() const override { return trainer_.epochs(); }
+
+  std::map<std::string, double> run_step(int64_t epoch) override {
+    const EpochResult result = trainer_.run_epoch(&stop_was_requested);
+    if (!result.complete) throw StopRequested("stopped by request");
+    lr_ = result.lr;
+    std::map<std::string, double> metrics{{"train_loss", result.train_loss},
+                                          {"train_acc", result.train_acc}};
+    const bool last = trainer_.next_epoch() == trainer_.epochs();
+    tested_ = last || (epoch + 1) % train_.test_every == 0;
+    if (tested_) {
+      test_ = evaluate_network(net_, data_.test, train_.options.batch_size);
+      metrics["test_loss"] = test_.loss;
+      metrics["test_acc"] = test_.accuracy;
+    }
+    return metrics;
   }
+
+  void check(int64_t epoch, const std::map<std::string, double>& metrics) const override {
+    for (const auto& [name, value] : metrics) {
+      if (std::isfinite(value)) continue;
+      throw NonFiniteError("training diverged: " + name + " is " +
+                           (std::isnan(value) ? "NaN" : "infinite") + " in epoch " +
+                           std::to_string(epoch + 1) + ". Nothing final was written; " +
+                           paths_.dir.string() +
+                           " keeps the log and the checkpoint of the last completed epoch. Lower "
+                           "train.lr (or check the data), then start a new training");
+    }
+  }
+
+  bool finish_step(int64_t, std::map<std::string, double>&) override { return true; }
+
+  void save_checkpoint(const HostState& state) override {
+    core::save_checkpoint(paths_.checkpoint, training_parts(net_, trainer_), state);
+  }
+
+  double lr() const { return lr_; }
+  /// The test split's result of the finished network (measured again when the last
+  /// epoch ran before a resume).
+  EvalResult final_test() {
+    if (!tested_) test_ = evaluate_network(net_, data_.test, train_.options.batch_size);
+    return test_;
+  }
+
+ private:
+  Network& net_;
+  Trainer& trainer_;
+  const TrainSection& train_;
+  const DataSplits& data_;
+  const TrainPaths& paths_;
+  double lr_ = 0;
+  EvalResult test_;
+  bool tested_ = false;
+};
+
+/// Checks that `dir` can take the training (a new folder, or an unfinished one to
+/// resume) and, for a new one, writes its genotype and resolved config.
+void open_training_folder(const TrainPaths& paths, const RunConfig& resolved,
+                          const std::string& genotype, bool resume) {
+  const std::string dir = paths.dir.string();
+  if (resume) {
+    if (fs::exists(paths.summary))
+      throw IoError("training " + dir +
+                    " has already finished (summary.json exists); nothing to resume");
+    return;
+  }
+  if (fs::exists(paths.config))
+    throw IoError("folder " + dir + " already holds a training; continue it with " +
+                  "`nasx resume " + dir + "` or choose another --out");
+  std::error_code error;
+  fs::create_directories(paths.dir, error);
+  if (error)
+    throw IoError("cannot create " + dir + ": " + error.message() + "; choose a writable --out");
+  write_file_atomically(paths.genotype, genotype + "\n");
+  write_file_atomically(paths.config, resolved.to_toml());
 }
 
-void check_finite_epoch(const std::map<std::string, double>& metrics, int64_t epoch,
-                        const TrainPaths& paths) {
-  for (const auto& [name, value] : metrics) {
-    if (std::isfinite(value)) continue;
-    throw NonFiniteError("training diverged: " + name + " is " +
-                         (std::isnan(value) ? "NaN" : "infinite") + " in epoch " +
-                         std::to_string(epoch + 1) + ". Nothing final was written; " +
-                         paths.dir.string() +
-                         " keeps the log and the checkpoint of the last completed epoch. Lower "
-                         "train.lr (or check the data), then start a new training");
+/// Where a resumed training continues: the checkpoint's state, the log cut back to it.
+HostState restore_training(const TrainPaths& paths, bool resume, Network& net, Trainer& trainer,
+                           JsonlLog& log, Progress& progress) {
+  HostState state;
+  if (resume && fs::exists(paths.checkpoint)) {
+    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer),
+                            "delete the checkpoint folder to restart the training from the first "
+                            "epoch");
+    log.truncate(static_cast<uint64_t>(state.events_size));
+    progress.line("resuming " + paths.dir.string() + " at epoch " +
+                  std::to_string(trainer.next_epoch() + 1) + " of " +
+                  std::to_string(trainer.epochs()));
+  } else if (resume) {
+    log.truncate(0);
   }
+  return state;
+}
+
+/// What a trained network is: its size and cost, counted once before training.
+struct NetworkFigures {
+  int64_t parameters = 0, parameters_with_auxiliary = 0, macs = 0;
+};
+
+void write_training_summary(const RunConfig& config, const TrainSection& train,
+                            const TrainPaths& paths, Network& net, const TrainRunResult& result,
+                            const NetworkFigures& figures) {
+  {
+    torch::serialize::OutputArchive model;
+    net.save(model);
+    save_archive_atomically(model, paths.model);
+  }
+  write_file_atomically(paths.summary,
+                        JsonObject()
+                                .add("genotype", result.genotype)
+                                .add("space", config.space.name)
+                                .add("data", config.data.name)
+                                .add("seed", config.experiment.seed)
+                                .add("protocol", train.protocol)
+                                .add("epochs", train.options.epochs)
+                                .add("channels", train.channels)
+                                .add("layers", train.layers)
+                                .add("test_acc", result.metrics.at("test_acc"))
+                                .add("test_loss", result.metrics.at("test_loss"))
+                                .add("parameters", figures.parameters)
+                                .add("parameters_with_auxiliary", figures.parameters_with_auxiliary)
+                                .add("flops", figures.macs)
+                                .add("train_seconds", result.metrics.at("train_seconds"))
+                                .add("finished", now_iso8601())
+                                .str() +
+                            "\n");
 }
 
 }  // namespace
@@ -117,115 +216,51 @@ TrainRunResult run_training(const RunConfig& config, const std::string& architec
   at::manual_seed(derive_seed(seed, 0x7a17));
   std::shared_ptr<Network> net =
       space->build_network(arch, data.shape, train.channels, train.layers);
-  const int64_t parameters = count_parameters(*net, /*with_auxiliary=*/false);
-  const int64_t parameters_with_auxiliary = count_parameters(*net, /*with_auxiliary=*/true);
-  const int64_t macs = network_macs(*net, data.shape);
+  NetworkFigures figures;
+  figures.parameters = count_parameters(*net, /*with_auxiliary=*/false);
+  figures.parameters_with_auxiliary = count_parameters(*net, /*with_auxiliary=*/true);
+  figures.macs = network_macs(*net, data.shape);
   net->to(device);
   Trainer trainer(*net, train_set, train.options, derive_seed(seed, 0x7a18));
-
-  if (resume) {
-    if (fs::exists(paths.summary))
-      throw IoError("training " + dir.string() +
-                    " has already finished (summary.json exists); nothing to resume");
-  } else {
-    if (fs::exists(paths.config))
-      throw IoError("folder " + dir.string() + " already holds a training; continue it with " +
-                    "`nasx resume " + dir.string() + "` or choose another --out");
-    std::error_code error;
-    fs::create_directories(dir, error);
-    if (error)
-      throw IoError("cannot create " + dir.string() + ": " + error.message() +
-                    "; choose a writable --out");
-    write_file_atomically(paths.genotype, genotype + "\n");
-    write_file_atomically(paths.config, resolved.to_toml());
-  }
+  open_training_folder(paths, resolved, genotype, resume);
 
   Progress progress(out, interactive);
   JsonlLog log(paths.epochs);
-  double seconds = 0;
-  if (resume && fs::exists(paths.checkpoint)) {
-    const auto [log_size, elapsed] = load_training_checkpoint(paths, *net, trainer);
-    log.truncate(static_cast<uint64_t>(log_size));
-    seconds = elapsed;
-    progress.line("resuming " + dir.string() + " at epoch " +
-                  std::to_string(trainer.next_epoch() + 1) + " of " +
-                  std::to_string(trainer.epochs()));
-  } else if (resume) {
-    log.truncate(0);
-  }
-  progress.line("training " + genotype + "\n  " + std::to_string(parameters) + " parameters (" +
-                std::to_string(parameters_with_auxiliary) + " with the auxiliary head), " +
-                std::to_string(macs) + " multiply-adds per image, " +
-                std::to_string(train_set.size()) + " training images");
+  const HostState state = restore_training(paths, resume, *net, trainer, log, progress);
+  progress.line("training " + genotype + "\n  " + std::to_string(figures.parameters) +
+                " parameters (" + std::to_string(figures.parameters_with_auxiliary) +
+                " with the auxiliary head), " + std::to_string(figures.macs) +
+                " multiply-adds per image, " + std::to_string(train_set.size()) +
+                " training images");
+  TrainingJob job(*net, trainer, train, data, paths);
+  StepLog steps;
+  steps.noun = "epoch";
+  steps.log = &log;
+  steps.record = [&job](int64_t epoch, const std::map<std::string, double>& metrics,
+                        double seconds) {
+    return JsonObject()
+        .add("epoch", epoch)
+        .add("lr", job.lr())
+        .add_all(metrics)
+        .add("seconds", seconds)
+        .json();
+  };
+  steps.synced = {{&log, &HostState::events_size}};
+  steps.resume_command = "nasx resume " + dir.string();
+  const StepLoopResult done = run_steps(job, state, steps, progress);
 
-  EvalResult test;
-  bool tested = false;
-  while (trainer.next_epoch() < trainer.epochs()) {
-    const int64_t epoch = trainer.next_epoch();
-    progress.begin_step(epoch, trainer.epochs());
-    const EpochResult result = trainer.run_epoch(&stop_was_requested);
-    if (!result.complete) {
-      progress.line("stopped; the last checkpoint is after epoch " + std::to_string(epoch) +
-                    ". Continue with: nasx resume " + dir.string());
-      throw Error("interrupted by the user");
-    }
-    std::map<std::string, double> metrics{{"train_loss", result.train_loss},
-                                          {"train_acc", result.train_acc}};
-    const bool last = trainer.next_epoch() == trainer.epochs();
-    tested = last || (epoch + 1) % train.test_every == 0;
-    if (tested) {
-      test = evaluate_network(*net, data.test, train.options.batch_size);
-      metrics["test_loss"] = test.loss;
-      metrics["test_acc"] = test.accuracy;
-    }
-    check_finite_epoch(metrics, epoch, paths);
-    seconds += result.seconds;
-    log.append(JsonObject()
-                   .add("epoch", epoch)
-                   .add("lr", result.lr)
-                   .add_all(metrics)
-                   .add("seconds", result.seconds)
-                   .str());
-    save_training_checkpoint(paths, *net, trainer, static_cast<int64_t>(log.sync()), seconds);
-    progress.line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(trainer.epochs()) +
-                  format_metrics(metrics) + "  (" + format_duration(result.seconds) + ")");
-  }
-  // A run resumed after its last checkpoint: measure the finished network again.
-  if (!tested) test = evaluate_network(*net, data.test, train.options.batch_size);
-
+  const EvalResult test = job.final_test();
   TrainRunResult result;
   result.dir = dir;
   result.genotype = genotype;
   result.metrics = {{"test_acc", test.accuracy},
                     {"test_loss", test.loss},
-                    {"parameters", static_cast<double>(parameters)},
-                    {"parameters_with_auxiliary", static_cast<double>(parameters_with_auxiliary)},
-                    {"flops", static_cast<double>(macs)},
-                    {"train_seconds", seconds}};
-  {
-    torch::serialize::OutputArchive model;
-    net->save(model);
-    save_archive_atomically(model, paths.model);
-  }
-  write_file_atomically(paths.summary,
-                        JsonObject()
-                                .add("genotype", genotype)
-                                .add("space", config.space.name)
-                                .add("data", config.data.name)
-                                .add("seed", config.experiment.seed)
-                                .add("protocol", train.protocol)
-                                .add("epochs", train.options.epochs)
-                                .add("channels", train.channels)
-                                .add("layers", train.layers)
-                                .add("test_acc", test.accuracy)
-                                .add("test_loss", test.loss)
-                                .add("parameters", parameters)
-                                .add("parameters_with_auxiliary", parameters_with_auxiliary)
-                                .add("flops", macs)
-                                .add("train_seconds", seconds)
-                                .add("finished", now_iso8601())
-                                .str() +
-                            "\n");
+                    {"parameters", static_cast<double>(figures.parameters)},
+                    {"parameters_with_auxiliary",
+                     static_cast<double>(figures.parameters_with_auxiliary)},
+                    {"flops", static_cast<double>(figures.macs)},
+                    {"train_seconds", done.state.elapsed_seconds}};
+  write_training_summary(config, train, paths, *net, result, figures);
   return result;
 }
 

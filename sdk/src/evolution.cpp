@@ -1,23 +1,10 @@
 #include "nasx/evolution.hpp"
 
-#include <sstream>
-
-#include <torch/serialize/archive.h>
-
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx {
 
-namespace {
-
-std::string format_all(const std::vector<Architecture>& archs, const SearchSpace& space) {
-  std::string out;
-  for (const auto& arch : archs) out += space.format(arch) + '\n';
-  return out;
-}
-
-}  // namespace
 
 RegularizedEvolution::~RegularizedEvolution() = default;
 
@@ -74,28 +61,23 @@ std::map<std::string, double> RegularizedEvolution::search_step(Context& ctx, in
   return {{"population_mean_acc", mean / static_cast<double>(population_.size())}};
 }
 
-void RegularizedEvolution::save_extra(torch::serialize::OutputArchive& archive,
-                                      const SearchSpace& space) const {
-  std::ostringstream out;
-  out.precision(17);
-  for (const auto& m : population_) out << m.accuracy << '\t' << space.format(m.arch) << '\n';
-  archive.write("population", c10::IValue(out.str()));
-  archive.write("initial", c10::IValue(format_all(initial_, space)));
-}
-
-void RegularizedEvolution::load_extra(torch::serialize::InputArchive& archive,
-                                      const SearchSpace& space) {
-  c10::IValue value;
-  archive.read("population", value);
-  population_.clear();
-  std::istringstream in(value.toStringRef());
-  std::string accuracy, text;
-  while (std::getline(in, accuracy, '\t') && std::getline(in, text))
-    population_.push_back({space.parse(text), std::stod(accuracy)});
-  archive.read("initial", value);
-  initial_.clear();
-  std::istringstream initial(value.toStringRef());
-  while (std::getline(initial, text)) initial_.push_back(space.parse(text));
+void RegularizedEvolution::own_state(StateArchive& archive) {
+  std::vector<Architecture> members;
+  std::vector<double> accuracies;
+  for (const Member& m : population_) {
+    members.push_back(m.arch);
+    accuracies.push_back(m.accuracy);
+  }
+  archive.field("population", members)
+      .field("population_accuracy", accuracies)
+      .field("initial", initial_);
+  if (archive.loading()) {
+    if (members.size() != accuracies.size())
+      throw IoError("the checkpoint's population and its accuracies differ in length; the "
+                    "checkpoint is damaged");
+    population_.clear();
+    for (size_t i = 0; i < members.size(); ++i) population_.push_back({members[i], accuracies[i]});
+  }
 }
 
 }  // namespace nasx

@@ -261,18 +261,16 @@ Genotype Genotype::parse(std::string_view text) {
   return genotype;
 }
 
-std::string Genotype::json() const {
+Json Genotype::json() const {
   auto edges = [](const std::vector<GenotypeEdge>& list) {
-    std::ostringstream out;
-    out << '[';
-    for (size_t i = 0; i < list.size(); ++i)
-      out << (i ? ", " : "") << "[\"" << list[i].op << "\", " << list[i].input << ']';
-    out << ']';
-    return out.str();
+    Json out = Json::array();
+    for (const GenotypeEdge& edge : list) out.push_back(Json::array({edge.op, edge.input}));
+    return out;
   };
-  return "{\"normal\": " + edges(normal) + ", \"normal_concat\": " + concat_text(normal_concat) +
-         ", \"reduce\": " + edges(reduce) + ", \"reduce_concat\": " + concat_text(reduce_concat) +
-         "}";
+  return {{"normal", edges(normal)},
+          {"normal_concat", normal_concat},
+          {"reduce", edges(reduce)},
+          {"reduce_concat", reduce_concat}};
 }
 
 }  // namespace nasx

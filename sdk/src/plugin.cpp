@@ -19,8 +19,7 @@ bool SearchStrategy::end_step(Context&, int64_t, const std::map<std::string, dou
 Selector::~Selector() = default;
 void Selector::setup(Context&) {}
 std::map<std::string, double> Selector::step(Context&, int64_t) { return {}; }
-void Selector::save(torch::serialize::OutputArchive&) const {}
-void Selector::load(torch::serialize::InputArchive&) {}
+void Selector::state(StateArchive&) {}
 EnsemblePruner::~EnsemblePruner() = default;
 ArchScorer::~ArchScorer() = default;
 Context::~Context() = default;

@@ -66,22 +66,10 @@ NeighbourhoodScore neighbourhood_score(const SearchSpace& space, const Architect
   return result;
 }
 
-std::string rng_state(const std::mt19937_64& rng) {
-  std::ostringstream out;
-  out << rng;
-  return out.str();
-}
-
-void set_rng_state(std::mt19937_64& rng, const std::string& state) {
-  std::istringstream in(state);
-  in >> rng;
-}
-
 SamplingSearch::~SamplingSearch() = default;
 
 void SamplingSearch::setup_sampling(Context& ctx, const SamplingSearchOptions& options) {
   options_ = options;
-  space_ = &ctx.space();
   supernet_epochs_ = uses_evaluator() && ctx.evaluator() == "shared" ? options.supernet_epochs : 0;
   optimizer_.emplace(ctx.supernet().weight_parameters(),
                      options.sgd(std::max<int64_t>(1, supernet_epochs_)));
@@ -114,45 +102,13 @@ double SamplingSearch::evaluate(Context& ctx, const Architecture& arch) {
   return accuracy;
 }
 
-void SamplingSearch::save(torch::serialize::OutputArchive& archive) const {
-  torch::serialize::OutputArchive optimizer, extra;
-  optimizer_->save(optimizer);
-  archive.write("optimizer", optimizer);
-  archive.write("rng", c10::IValue(rng_state(rng_)));
-  std::ostringstream cache;
-  cache.precision(17);
-  for (const auto& [arch, accuracy] : cache_)
-    cache << accuracy << '\t' << space_->format(arch) << '\n';
-  archive.write("cache", c10::IValue(cache.str()));
-  archive.write("best", c10::IValue(best_ ? space_->format(*best_) : std::string()));
-  save_extra(extra, *space_);
-  archive.write("extra", extra);
+void SamplingSearch::state(StateArchive& archive) {
+  archive.object("optimizer", *optimizer_)
+      .field("rng", rng_)
+      .field("cache", cache_)
+      .field("best", best_)
+      .group("own", [this](StateArchive& own) { own_state(own); });
+  if (archive.loading() && best_) best_accuracy_ = cache_.at(*best_);
 }
-
-void SamplingSearch::load(torch::serialize::InputArchive& archive) {
-  torch::serialize::InputArchive optimizer, extra;
-  archive.read("optimizer", optimizer);
-  optimizer_->load(optimizer);
-  c10::IValue value;
-  archive.read("rng", value);
-  set_rng_state(rng_, value.toStringRef());
-  archive.read("cache", value);
-  cache_.clear();
-  std::istringstream cache(value.toStringRef());
-  std::string accuracy, text;
-  while (std::getline(cache, accuracy, '\t') && std::getline(cache, text))
-    cache_.emplace(space_->parse(text), std::stod(accuracy));
-  archive.read("best", value);
-  best_.reset();
-  if (!value.toStringRef().empty()) {
-    best_ = space_->parse(value.toStringRef());
-    best_accuracy_ = cache_.at(*best_);
-  }
-  archive.read("extra", extra);
-  load_extra(extra, *space_);
-}
-
-void SamplingSearch::save_extra(torch::serialize::OutputArchive&, const SearchSpace&) const {}
-void SamplingSearch::load_extra(torch::serialize::InputArchive&, const SearchSpace&) {}
 
 }  // namespace nasx

@@ -98,7 +98,8 @@ TEST_F(Run, SearchWritesTheWholeRunFolder) {
     EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
 }
 
-/// One kill-and-resume case per kind of strategy: gradient, controller, population.
+/// One kill-and-resume case per shipped strategy (gradient, controller, population,
+/// training-free): a strategy whose own state is not all checkpointed fails it.
 struct KillCase {
   std::string name;
   std::string settings;  ///< --set arguments on top of the test config
@@ -167,7 +168,31 @@ INSTANTIATE_TEST_SUITE_P(
                  "--set search.strategy=evolution --set space.name=nb201 --set space.layers=1 "
                  "--set search.supernet_epochs=3 --set search.population=4 "
                  "--set search.cycles=15 --set search.evaluations_per_step=3",
-                 8, 3}),
+                 8, 3},
+        KillCase{"milenas", "--set search.strategy=milenas --set search.epochs=5", 5, 1},
+        KillCase{"nadarts",
+                 "--set search.strategy=nadarts --set search.epochs=4 --set search.neighbours=2",
+                 4, 1},
+        KillCase{"random",
+                 "--set search.strategy=random --set space.name=nb201 --set space.layers=1 "
+                 "--set search.supernet_epochs=2 --set search.candidates=12 "
+                 "--set search.evaluations_per_step=3",
+                 6, 3},
+        KillCase{"narandom",
+                 "--set search.strategy=narandom --set space.name=nb201 --set space.layers=1 "
+                 "--set search.supernet_epochs=1 --set search.candidates=4 "
+                 "--set search.neighbours=3 --set search.evaluations_per_step=1",
+                 5, 2},
+        KillCase{"naswot",
+                 "--set search.strategy=naswot --set space.name=nb201 --set space.layers=1 "
+                 "--set search.samples=30 --set search.evaluations_per_step=3",
+                 10, 1},
+        KillCase{"area",
+                 "--set search.strategy=area --set space.name=nb201 --set space.layers=1 "
+                 "--set search.supernet_epochs=1 --set search.initial_samples=6 "
+                 "--set search.population=4 --set search.cycles=12 "
+                 "--set search.evaluations_per_step=3",
+                 5, 2}),
     [](const auto& info) { return info.param.name; });
 
 TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {

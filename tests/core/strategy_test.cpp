@@ -17,6 +17,7 @@
 #include <ATen/ATen.h>
 
 #include "nasx/context.hpp"
+#include "nasx/core/data_loading.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
@@ -39,12 +40,12 @@ class TestContext final : public Context {
     options.channels = 4;
     options.layers = space_name == "darts" ? 3 : 1;
     space_ = make_search_space(options);
-    DataOptions data;
+    core::DataOptions data;
     data.name = "synthetic";
     data.synthetic_train = 64;
     data.synthetic_test = 16;
     data.batch_size = 16;
-    data_ = load_data(data, 0);
+    data_ = core::load_data(data, 0);
     at::manual_seed(0);
     net_ = space_->build_supernet(data_.shape);
   }
@@ -57,7 +58,7 @@ class TestContext final : public Context {
   uint64_t seed() const override { return 0; }
   const ParamValues& params() const override { return params_; }
   void report_progress(int64_t, int64_t, const MetricsMeter&) override {}
-  void log_event(const std::string& type, const std::string&) override { events.push_back(type); }
+  void log_event(const std::string& type, const Json&) override { events.push_back(type); }
   Evaluation evaluate(const Architecture& arch) override {
     Evaluation e;
     e.accuracy = fitness_(arch);

@@ -8,7 +8,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "nasx/optim.hpp"
-#include "tiny_supernet.hpp"
+#include "support/tiny_supernet.hpp"
 
 namespace nasx {
 namespace {

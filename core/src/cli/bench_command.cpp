@@ -180,9 +180,7 @@ int bench_naswot(const SpaceOptions& space_options, const DataShape& shape, int6
   return 0;
 }
 
-}  // namespace
-
-int bench_command(const Args& args) {
+po::options_description bench_options() {
   po::options_description options("options (defaults: the quickstart's supernet)");
   options.add_options()("what", po::value<std::string>()->default_value("step"),
                         "step: the supernet search step; naswot: NASWOT scoring of sampled "
@@ -208,6 +206,73 @@ int bench_command(const Args& args) {
       "step: data-parallel ranks, a list such as 1,2: the same --batch split over each "
       "number of rank processes (threads per rank: --threads, else cores / ranks)")(
       "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm");
+  return options;
+}
+
+/// The --nproc list: rank counts that each divide the batch.
+std::vector<int> rank_counts_of(const std::string& text, int64_t batch) {
+  std::vector<int> counts;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    const int n = std::atoi(item.c_str());
+    if (n < 1 || batch % n != 0)
+      throw ConfigError("bench: --nproc " + text +
+                        ": give rank counts of 1 or more that divide --batch " +
+                        std::to_string(batch));
+    counts.push_back(n);
+  }
+  return counts;
+}
+
+/// What one bench of the search step measures: the supernet, the data's shape and the
+/// timing settings.
+struct StepBench {
+  SpaceOptions space;
+  DataShape shape;
+  int64_t batch = 0, warmup = 0, steps = 0;
+  c10::Device device{c10::kCPU};
+};
+
+void print_step_header(const StepBench& b, int threads) {
+  std::cout << "nasx bench: space " << b.space.name << ", C=" << b.space.channels << ", "
+            << b.space.layers << " cells, batch " << b.batch << " (split over the ranks), "
+            << b.shape.channels << "x" << b.shape.height << "x" << b.shape.width << ", "
+            << b.shape.classes << " classes, device " << b.device << ", "
+            << (threads > 0 ? std::to_string(threads) : "cores / ranks") << " threads per rank, "
+            << b.steps << " timed steps after " << b.warmup << "\n\n";
+  std::cout << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
+            << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
+            << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB"
+            << "\n"
+            << std::flush;
+}
+
+/// Every order x memory format in this process; rank 0 prints a row each.
+void run_step_cases(const StepBench& b, const std::vector<std::string>& orders,
+                    const std::vector<std::string>& formats, int world, bool root) {
+  for (const auto& order : orders) {
+    for (const auto& format : formats) {
+      if (format != "contiguous" && format != "channels_last")
+        throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
+      const BenchFigures f = bench_case(b.space, b.shape, b.batch, {options_for(order), format},
+                                        b.device, b.warmup, b.steps);
+      // One step consumes one training and one search minibatch.
+      const double images_per_second = 2.0 * static_cast<double>(b.batch) / f.seconds_per_step;
+      if (!root) continue;
+      std::cout << std::left << std::setw(7) << world << std::setw(8) << order << std::setw(15)
+                << format << std::right << std::fixed << std::setprecision(3) << std::setw(12)
+                << f.seconds_per_step << std::setw(12) << f.best_seconds_per_step
+                << std::setprecision(1) << std::setw(12) << images_per_second << std::setw(14)
+                << f.peak_memory_mb << std::defaultfloat << "\n"
+                << std::flush;
+    }
+  }
+}
+
+}  // namespace
+
+int bench_command(const Args& args) {
+  po::options_description options = bench_options();
   po::variables_map vm;
   if (!parse_args(args,
                   "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
@@ -224,82 +289,41 @@ int bench_command(const Args& args) {
   const int threads = vm["threads"].as<int>();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads > 0 ? threads : std::max(1, cores / world));
-  SpaceOptions space;
-  space.name = vm["space"].as<std::string>();
-  space.channels = vm["channels"].as<int64_t>();
-  space.layers = vm["layers"].as<int64_t>();
-  DataShape shape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
-                  vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
-  const int64_t batch = vm["batch"].as<int64_t>();
-  const int64_t steps = vm["steps"].as<int64_t>(), warmup = vm["warmup"].as<int64_t>();
-  if (batch < 1 || steps < 1 || warmup < 0)
+  StepBench b;
+  b.space.name = vm["space"].as<std::string>();
+  b.space.channels = vm["channels"].as<int64_t>();
+  b.space.layers = vm["layers"].as<int64_t>();
+  b.shape = DataShape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
+                      vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
+  b.batch = vm["batch"].as<int64_t>();
+  b.steps = vm["steps"].as<int64_t>();
+  b.warmup = vm["warmup"].as<int64_t>();
+  if (b.batch < 1 || b.steps < 1 || b.warmup < 0)
     throw ConfigError("bench: --batch and --steps must be positive");
-  const c10::Device device(vm["device"].as<std::string>());
-  if (device.is_cuda() && !at::hasCUDA())
+  b.device = c10::Device(vm["device"].as<std::string>());
+  if (b.device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
   const std::string what = vm["what"].as<std::string>();
   if (what == "naswot") {
-    std::cout << "nasx bench: NASWOT scores, space " << space.name << ", C=" << space.channels
-              << ", layers " << space.layers << ", batch " << batch << ", " << shape.channels << "x"
-              << shape.height << "x" << shape.width << ", device " << device << ", "
-              << at::get_num_threads() << " threads, " << steps << " architectures after " << warmup
-              << "\n\n";
-    return bench_naswot(space, shape, batch, device, warmup, steps);
+    std::cout << "nasx bench: NASWOT scores, space " << b.space.name << ", C=" << b.space.channels
+              << ", layers " << b.space.layers << ", batch " << b.batch << ", " << b.shape.channels
+              << "x" << b.shape.height << "x" << b.shape.width << ", device " << b.device << ", "
+              << at::get_num_threads() << " threads, " << b.steps << " architectures after "
+              << b.warmup << "\n\n";
+    return bench_naswot(b.space, b.shape, b.batch, b.device, b.warmup, b.steps);
   }
   if (what != "step") throw ConfigError("bench: --what must be step or naswot, not '" + what + "'");
   const auto orders = expand(vm["order"].as<std::string>(), "all", {"first", "second", "mixed"});
   const auto formats =
       expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
-
-  std::vector<int> rank_counts;
-  {
-    std::stringstream list(vm["nproc"].as<std::string>());
-    for (std::string item; std::getline(list, item, ',');) {
-      const int n = std::atoi(item.c_str());
-      if (n < 1 || batch % n != 0)
-        throw ConfigError("bench: --nproc " + vm["nproc"].as<std::string>() +
-                          ": give rank counts of 1 or more that divide --batch " +
-                          std::to_string(batch));
-      rank_counts.push_back(n);
-    }
-  }
-  const bool root = !ranks || ranks->rank() == 0;
-  if (!ranks) {
-    std::cout << "nasx bench: space " << space.name << ", C=" << space.channels << ", "
-              << space.layers << " cells, batch " << batch << " (split over the ranks), "
-              << shape.channels << "x" << shape.height << "x" << shape.width << ", "
-              << shape.classes << " classes, device " << device << ", "
-              << (threads > 0 ? std::to_string(threads) : "cores / ranks") << " threads per rank, "
-              << steps << " timed steps after " << warmup << "\n\n";
-    std::cout << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
-              << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
-              << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB"
-              << "\n"
-              << std::flush;
-  }
+  const std::vector<int> rank_counts = rank_counts_of(vm["nproc"].as<std::string>(), b.batch);
+  if (!ranks) print_step_header(b, threads);
   core::DataParallelScope data_parallel(ranks.get(), vm["sync-batchnorm"].as<bool>());
-  const bool in_this_process =
-      ranks || std::find(rank_counts.begin(), rank_counts.end(), 1) != rank_counts.end();
-  for (const auto& order : in_this_process ? orders : std::vector<std::string>{}) {
-    for (const auto& format : formats) {
-      if (format != "contiguous" && format != "channels_last")
-        throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
-      const BenchFigures f =
-          bench_case(space, shape, batch, {options_for(order), format}, device, warmup, steps);
-      // One step consumes one training and one search minibatch.
-      const double images_per_second = 2.0 * static_cast<double>(batch) / f.seconds_per_step;
-      if (!root) continue;
-      std::cout << std::left << std::setw(7) << world << std::setw(8) << order << std::setw(15)
-                << format << std::right << std::fixed << std::setprecision(3) << std::setw(12)
-                << f.seconds_per_step << std::setw(12) << f.best_seconds_per_step
-                << std::setprecision(1) << std::setw(12) << images_per_second << std::setw(14)
-                << f.peak_memory_mb << std::defaultfloat << "\n"
-                << std::flush;
-    }
-  }
+  if (ranks || std::find(rank_counts.begin(), rank_counts.end(), 1) != rank_counts.end())
+    run_step_cases(b, orders, formats, world, !ranks || ranks->rank() == 0);
   if (ranks) return 0;
   for (const int n : rank_counts) {
-    if (ranks || n == 1) continue;
+    if (n == 1) continue;
     // n rank processes of this same bench, each printing nothing but rank 0's rows.
     Args rank_args = {"bench"};
     for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);

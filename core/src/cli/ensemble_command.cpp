@@ -11,7 +11,6 @@
 #include <iostream>
 #include <map>
 #include <random>
-#include <regex>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -25,10 +24,11 @@
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/training.hpp"
+#include "nasx/core/pruning_schedule.hpp"
 #include "nasx/ensemble.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
-#include "nasx/train.hpp"
+#include "nasx/core/trainer.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -56,14 +56,15 @@ std::vector<std::string> best_evaluated(const fs::path& log, int64_t count) {
     throw IoError(log.string() +
                   " not found: the ensemble is built from a sampling search's "
                   "evaluations (random, evolution, area, naswot, ...)");
-  const std::regex arch("\"arch\": \"([^\"]+)\""), value("\"(accuracy|score)\": ([-0-9.e]+)");
   std::vector<std::pair<std::string, double>> seen;
   for (std::string line; std::getline(in, line);) {
-    std::smatch a, v;
-    if (!std::regex_search(line, a, arch) || !std::regex_search(line, v, value)) continue;
-    const std::string text = a[1];
-    if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.first == text; }))
-      seen.push_back({text, std::stod(v[2])});
+    const Json record = core::parse_json_or_empty(line);
+    const auto text = core::string_member(record, "arch");
+    auto value = core::number_member(record, "accuracy");
+    if (!value) value = core::number_member(record, "score");
+    if (!text || !value) continue;  // a failed measurement (null) or a half-written line
+    if (std::none_of(seen.begin(), seen.end(), [&](const auto& s) { return s.first == *text; }))
+      seen.push_back({*text, *value});
   }
   std::stable_sort(seen.begin(), seen.end(),
                    [](const auto& x, const auto& y) { return x.second > y.second; });
@@ -100,6 +101,115 @@ std::string list(const std::vector<int64_t>& members) {
 
 }  // namespace
 
+namespace {
+
+/// Every pruner found and set up with its defaults, before any training starts.
+std::vector<std::unique_ptr<EnsemblePruner>> load_pruners(const core::PluginRegistry& registry,
+                                                          const std::vector<std::string>& names) {
+  std::vector<std::unique_ptr<EnsemblePruner>> pruners;
+  for (const auto& name : names) {
+    const auto& info = registry.find(NASX_KIND_PRUNER, name);
+    auto pruner = core::create_plugin<EnsemblePruner>(registry, info);
+    ParamValues params;
+    for (const auto& spec : info.schema.specs()) params[spec.name] = spec.default_value;
+    pruner->setup(params);
+    pruners.push_back(std::move(pruner));
+  }
+  return pruners;
+}
+
+/// What the ensemble is built from: the data, the space and how members are trained.
+struct MemberTraining {
+  const SearchSpace& space;
+  const DataSplits& data;
+  const core::TrainSection& train;
+  c10::Device device;
+  uint64_t seed;
+};
+
+/// Member `i`'s validation and test probabilities: trained now, or read back from
+/// `file` when an earlier (interrupted) ensemble left them.
+std::pair<at::Tensor, at::Tensor> member_predictions(const MemberTraining& m, int64_t i,
+                                                     int64_t members, const std::string& text,
+                                                     const fs::path& file) {
+  at::Tensor valid, test;
+  if (fs::exists(file)) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(file.string());
+    archive.read("valid", valid);
+    archive.read("test", test);
+    std::cout << "member " << i + 1 << "/" << members << ": reused " << file.string() << "\n";
+    return {valid, test};
+  }
+  at::manual_seed(derive_seed(m.seed, 0xe5e0 + static_cast<uint64_t>(i)));
+  auto net = m.space.build_network(m.space.parse(text), m.data.shape, m.train.channels,
+                                   m.train.layers);
+  net->to(m.device);
+  core::Trainer trainer(*net, m.data.train, m.train.options,
+                        derive_seed(m.seed, 0xe5e1 + static_cast<uint64_t>(i)));
+  while (trainer.next_epoch() < trainer.epochs()) trainer.run_epoch();
+  valid = probabilities(*net, m.data.search, m.train.options.batch_size);
+  test = probabilities(*net, m.data.test, m.train.options.batch_size);
+  torch::serialize::OutputArchive archive;
+  archive.write("valid", valid);
+  archive.write("test", test);
+  core::save_archive_atomically(archive, file);
+  std::cout << "member " << i + 1 << "/" << members << ": " << text << "  valid "
+            << accuracy_of(valid.unsqueeze(0), m.data.search.labels.cpu(), {}) << "  test "
+            << accuracy_of(test.unsqueeze(0), m.data.test.labels.cpu(), {}) << std::endl;
+  return {valid, test};
+}
+
+/// How the kept members are chosen and judged.
+struct PruningRun {
+  std::string schedule;
+  int64_t target = 0;
+  double tolerance = 0;
+  uint64_t seed = 0;
+};
+
+/// Every pruner on the pool: its kept members and their soft vote's accuracy, as a
+/// table for the terminal and records for summary.json.
+Json apply_pruners(const PruningRun& run, const std::vector<std::string>& names,
+                   std::vector<std::unique_ptr<EnsemblePruner>>& pruners, const EnsemblePool& pool,
+                   const at::Tensor& test_all, const at::Tensor& test_labels,
+                   std::ostringstream& table) {
+  Json results = Json::array();
+  for (size_t p = 0; p < pruners.size(); ++p) {
+    std::mt19937_64 rng(derive_seed(run.seed, 0x5ae9 + p));
+    EnsemblePruner& pruner = *pruners[p];
+    const core::PruneStep step = [&](const EnsemblePool& sub, std::mt19937_64& r) {
+      return pruner.prune(sub, r);
+    };
+    const std::vector<int64_t> kept =
+        pruner.one_shot()          ? pruner.prune(pool, rng)
+        : run.schedule == "online" ? core::prune_online(pool, step, rng)
+                                   : core::prune_offline(pool, step, run.target, run.tolerance, rng);
+    const double valid_after = accuracy_of(pool.probabilities, pool.labels, kept);
+    const double test_after = accuracy_of(test_all, test_labels, kept);
+    table << std::left << std::setw(10) << names[p] << std::setw(6) << kept.size()
+          << std::setw(26) << list(kept) << std::right << std::setw(12) << valid_after
+          << std::setw(12) << test_after << "\n";
+    results.push_back(core::JsonObject()
+                          .add("pruner", names[p])
+                          .add("kept", kept)
+                          .add("valid_acc", valid_after)
+                          .add("test_acc", test_after)
+                          .json());
+  }
+  return results;
+}
+
+std::vector<std::string> split_names(const std::string& text) {
+  std::vector<std::string> names;
+  std::stringstream split(text);
+  for (std::string name; std::getline(split, name, ',');)
+    if (!name.empty()) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
 int ensemble_command(const Args& args) {
   po::options_description options("options");
   options.add_options()("run-dir", po::value<std::string>(), "a finished search run")(
@@ -120,26 +230,13 @@ int ensemble_command(const Args& args) {
   load_plugins(registry, vm);
   const fs::path run_dir = vm["run-dir"].as<std::string>();
   const int64_t members = vm["members"].as<int64_t>();
-  const std::string schedule = vm["schedule"].as<std::string>();
-  if (schedule != "online" && schedule != "offline")
-    throw ConfigError("--schedule must be online or offline, not '" + schedule + "'");
+  const PruningRun run{vm["schedule"].as<std::string>(), vm["target"].as<int64_t>(),
+                       vm["tolerance"].as<double>(), 0};
+  if (run.schedule != "online" && run.schedule != "offline")
+    throw ConfigError("--schedule must be online or offline, not '" + run.schedule + "'");
   if (members < 2) throw ConfigError("--members must be at least 2");
-  std::vector<std::string> pruner_names;
-  {
-    std::stringstream split(vm["pruners"].as<std::string>());
-    for (std::string name; std::getline(split, name, ',');)
-      if (!name.empty()) pruner_names.push_back(name);
-  }
-  // Every pruner is found and set up before any training starts.
-  std::vector<std::unique_ptr<EnsemblePruner>> pruners;
-  for (const auto& name : pruner_names) {
-    const auto& info = registry.find(NASX_KIND_PRUNER, name);
-    auto pruner = core::create_plugin<EnsemblePruner>(registry, info);
-    ParamValues params;
-    for (const auto& spec : info.schema.specs()) params[spec.name] = spec.default_value;
-    pruner->setup(params);
-    pruners.push_back(std::move(pruner));
-  }
+  const std::vector<std::string> pruner_names = split_names(vm["pruners"].as<std::string>());
+  auto pruners = load_pruners(registry, pruner_names);
 
   const auto overrides =
       vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -154,39 +251,17 @@ int ensemble_command(const Args& args) {
   core::set_threads(config.experiment.threads);
   const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
   const auto space = make_search_space(config.space);
-  const DataSplits data = to_device(load_data(config.data, seed), device);
+  const DataSplits data = core::to_device(core::load_data(config.data, seed), device);
   const core::TrainSection train = core::resolved_train_section(config);
   const fs::path dir = run_dir / "ensemble";
   fs::create_directories(dir);
 
+  const MemberTraining training{*space, data, train, device, seed};
   std::vector<at::Tensor> valid_probs, test_probs;
   for (int64_t i = 0; i < members; ++i) {
-    const fs::path file = dir / ("member_" + std::to_string(i) + ".pt");
-    const Architecture arch = space->parse(archs[static_cast<size_t>(i)]);
-    at::Tensor valid, test;
-    if (fs::exists(file)) {
-      torch::serialize::InputArchive archive;
-      archive.load_from(file.string());
-      archive.read("valid", valid);
-      archive.read("test", test);
-      std::cout << "member " << i + 1 << "/" << members << ": reused " << file.string() << "\n";
-    } else {
-      at::manual_seed(derive_seed(seed, 0xe5e0 + static_cast<uint64_t>(i)));
-      auto net = space->build_network(arch, data.shape, train.channels, train.layers);
-      net->to(device);
-      Trainer trainer(*net, data.train, train.options, derive_seed(seed, 0xe5e1 + i));
-      while (trainer.next_epoch() < trainer.epochs()) trainer.run_epoch();
-      valid = probabilities(*net, data.search, train.options.batch_size);
-      test = probabilities(*net, data.test, train.options.batch_size);
-      torch::serialize::OutputArchive archive;
-      archive.write("valid", valid);
-      archive.write("test", test);
-      core::save_archive_atomically(archive, file);
-      std::cout << "member " << i + 1 << "/" << members << ": " << archs[static_cast<size_t>(i)]
-                << "  valid " << accuracy_of(valid.unsqueeze(0), data.search.labels.cpu(), {})
-                << "  test " << accuracy_of(test.unsqueeze(0), data.test.labels.cpu(), {})
-                << std::endl;
-    }
+    const auto [valid, test] =
+        member_predictions(training, i, members, archs[static_cast<size_t>(i)],
+                           dir / ("member_" + std::to_string(i) + ".pt"));
     valid_probs.push_back(valid);
     test_probs.push_back(test);
   }
@@ -202,43 +277,19 @@ int ensemble_command(const Args& args) {
         << std::left << std::setw(10) << "(all)" << std::setw(6) << members << std::setw(26) << ""
         << std::right << std::fixed << std::setprecision(4) << std::setw(12) << valid_before
         << std::setw(12) << test_before << "\n";
-  std::string results;
-  for (size_t p = 0; p < pruners.size(); ++p) {
-    std::mt19937_64 rng(derive_seed(seed, 0x5ae9 + p));
-    EnsemblePruner& pruner = *pruners[p];
-    const PruneStep step = [&](const EnsemblePool& sub, std::mt19937_64& r) {
-      return pruner.prune(sub, r);
-    };
-    const std::vector<int64_t> kept = pruner.one_shot() ? pruner.prune(pool, rng)
-                                      : schedule == "online"
-                                          ? prune_online(pool, step, rng)
-                                          : prune_offline(pool, step, vm["target"].as<int64_t>(),
-                                                          vm["tolerance"].as<double>(), rng);
-    const double valid_after = accuracy_of(pool.probabilities, pool.labels, kept);
-    const double test_after = accuracy_of(test_all, test_labels, kept);
-    table << std::left << std::setw(10) << pruner_names[p] << std::setw(6) << kept.size()
-          << std::setw(26) << list(kept) << std::right << std::setw(12) << valid_after
-          << std::setw(12) << test_after << "\n";
-    results += (results.empty() ? "" : ", ") + core::JsonObject()
-                                                   .add("pruner", pruner_names[p])
-                                                   .add_raw("kept", "[" + list(kept) + "]")
-                                                   .add("valid_acc", valid_after)
-                                                   .add("test_acc", test_after)
-                                                   .str();
-  }
-  std::string members_json;
-  for (const auto& a : archs)
-    members_json += (members_json.empty() ? "" : ", ") + core::json_string(a);
-  core::write_file_atomically(dir / "summary.json",
-                              core::JsonObject()
-                                      .add("schedule", schedule)
-                                      .add_raw("members", "[" + members_json + "]")
-                                      .add("valid_acc", valid_before)
-                                      .add("test_acc", test_before)
-                                      .add_raw("pruners", "[" + results + "]")
-                                      .str() +
-                                  "\n");
-  std::cout << "\nschedule " << schedule << "; soft vote of the kept members\n\n"
+  PruningRun seeded = run;
+  seeded.seed = seed;
+  const Json results =
+      apply_pruners(seeded, pruner_names, pruners, pool, test_all, test_labels, table);
+  core::write_file_atomically(dir / "summary.json", core::JsonObject()
+                                                            .add("schedule", run.schedule)
+                                                            .add("members", archs)
+                                                            .add("valid_acc", valid_before)
+                                                            .add("test_acc", test_before)
+                                                            .add("pruners", results)
+                                                            .str() +
+                                                        "\n");
+  std::cout << "\nschedule " << run.schedule << "; soft vote of the kept members\n\n"
             << table.str() << "\nensemble folder: " << dir.string() << "\n";
   return 0;
 }

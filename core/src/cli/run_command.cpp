@@ -70,7 +70,7 @@ bool launches_ranks(const po::variables_map& vm) {
 int finish(const core::RunResult& result) {
   std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
   for (const auto& [name, value] : result.metrics)
-    std::cout << name << " = " << core::json_number(value) << "\n";
+    std::cout << name << " = " << core::json_line(value) << "\n";
   std::cout << "run folder: " << result.run_dir.string() << "\n";
   return 0;
 }

@@ -22,7 +22,7 @@
 #include "nasx/core/selection.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
-#include "nasx/evaluator.hpp"
+#include "nasx/core/evaluators.hpp"
 #include "nasx/selector.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
@@ -31,6 +31,62 @@ namespace po = boost::program_options;
 namespace fs = std::filesystem;
 
 namespace nasx::cli {
+
+namespace {
+
+/// The run's config with the selector asked for: another selector than the run's starts
+/// from its own defaults (the run's [select] settings belong to the run's selector).
+core::RunConfig selection_config(const po::variables_map& vm, const core::RunPaths& run,
+                                 const core::PluginRegistry& registry) {
+  std::vector<std::string> overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (vm.count("selector")) {
+    const std::string wanted = vm["selector"].as<std::string>();
+    const bool same =
+        core::load_run_config(run.config.string(), {}, registry).select.selector == wanted;
+    overrides.insert(
+        overrides.begin(),
+        same ? "select.selector=" + wanted : "select={selector=" + core::json_line(wanted) + "}");
+  }
+  return core::load_run_config(run.config.string(), overrides, registry);
+}
+
+/// The supernet of the run's last checkpoint.
+std::shared_ptr<Supernet> searched_supernet(const SearchSpace& space, const DataShape& shape,
+                                            c10::Device device, const core::RunPaths& run) {
+  std::shared_ptr<Supernet> net = space.build_supernet(shape);
+  net->to(device);
+  try {
+    torch::serialize::InputArchive root, supernet;
+    root.load_from(run.checkpoint.string());
+    root.read("supernet", supernet);
+    net->load(supernet);
+  } catch (const std::exception& e) {
+    throw IoError("cannot read the supernet from " + run.checkpoint.string() + ": " +
+                  std::string(e.what()).substr(0, 300));
+  }
+  if (net->arch_parameters().empty())
+    throw ConfigError("the run's supernet has no architecture parameters to select from");
+  return net;
+}
+
+void write_selection(const core::RunPaths& paths, core::JsonlLog& events, const std::string& name,
+                     const SearchSpace& space, const Architecture& arch, double test_accuracy) {
+  const std::string genotype = space.format(arch);
+  events.append(
+      core::JsonObject().add("type", "selected").add("by", name).add("genotype", genotype).str());
+  core::write_file_atomically(paths.genotype, genotype + "\n");
+  core::write_file_atomically(paths.summary, core::JsonObject()
+                                                     .add("selected_by", name)
+                                                     .add("genotype", genotype)
+                                                     .add("genotype_cells", space.json(arch))
+                                                     .add("supernet_test_acc", test_accuracy)
+                                                     .add("finished", core::now_iso8601())
+                                                     .str() +
+                                                 "\n");
+}
+
+}  // namespace
 
 int select_command(const Args& args) {
   po::options_description options("options");
@@ -56,43 +112,20 @@ int select_command(const Args& args) {
   if (!fs::exists(run.config) || !fs::exists(run.checkpoint))
     throw IoError(run_dir.string() +
                   " has no config.toml and checkpoint/state.pt: give a search run folder");
-  std::vector<std::string> overrides =
-      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (vm.count("selector")) {
-    // Another selector than the run's starts from its own defaults: the run's [select]
-    // settings belong to the run's selector.
-    const std::string wanted = vm["selector"].as<std::string>();
-    const bool same =
-        core::load_run_config(run.config.string(), {}, registry).select.selector == wanted;
-    overrides.insert(
-        overrides.begin(),
-        same ? "select.selector=" + wanted : "select={selector=" + core::json_string(wanted) + "}");
-  }
-  const core::RunConfig config = core::load_run_config(run.config.string(), overrides, registry);
+  const core::RunConfig config = selection_config(vm, run, registry);
   const std::string& name = config.select.selector;
   const auto& info = registry.find(NASX_KIND_SELECTOR, name);
 
   const c10::Device device = core::parse_device(config.experiment.device);
   core::set_threads(config.experiment.threads);
   const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
-  const DataSplits data = to_device(load_data(config.data, seed), device);
+  const DataSplits data = core::to_device(core::load_data(config.data, seed), device);
   at::manual_seed(seed);
   const auto space = make_search_space(config.space);
-  std::shared_ptr<Supernet> net = space->build_supernet(data.shape);
-  net->to(device);
-  try {
-    torch::serialize::InputArchive root, supernet;
-    root.load_from(run.checkpoint.string());
-    root.read("supernet", supernet);
-    net->load(supernet);
-  } catch (const std::exception& e) {
-    throw IoError("cannot read the supernet from " + run.checkpoint.string() + ": " +
-                  std::string(e.what()).substr(0, 300));
-  }
-  if (net->arch_parameters().empty())
-    throw ConfigError("the run's supernet has no architecture parameters to select from");
+  const std::shared_ptr<Supernet> net = searched_supernet(*space, data.shape, device, run);
   auto selector = core::create_plugin<Selector>(registry, info);
-  const auto evaluator = make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed);
+  const auto evaluator =
+      core::make_evaluator(config.evaluator, *net, data, config.data.batch_size, seed);
 
   const fs::path out = run_dir / ("select-" + name);
   const core::RunPaths paths(out);
@@ -112,26 +145,11 @@ int select_command(const Args& args) {
   net->eval();
   // The searched supernet's test accuracy, before a selector fine-tunes it.
   const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
-  Architecture arch;
-  try {
-    arch = core::run_selection(ctx, *selector, *net, files, progress);
-  } catch (const core::StopRequested&) {
-    progress.line("stopped; run the same `nasx select` again to continue");
-    throw Error("interrupted by the user");
-  }
-  const std::string genotype = space->format(arch);
-  events.append(
-      core::JsonObject().add("type", "selected").add("by", name).add("genotype", genotype).str());
-  core::write_file_atomically(paths.genotype, genotype + "\n");
-  core::write_file_atomically(paths.summary, core::JsonObject()
-                                                     .add("selected_by", name)
-                                                     .add("genotype", genotype)
-                                                     .add_raw("genotype_cells", space->json(arch))
-                                                     .add("supernet_test_acc", test.accuracy)
-                                                     .add("finished", core::now_iso8601())
-                                                     .str() +
-                                                 "\n");
-  std::cout << "selected by " << name << ":\n" << genotype << "\nfolder: " << out.string() << "\n";
+  const Architecture arch = core::run_selection(ctx, *selector, *net, files, progress,
+                                                "the same `nasx select` command");
+  write_selection(paths, events, name, *space, arch, test.accuracy);
+  std::cout << "selected by " << name << ":\n"
+            << space->format(arch) << "\nfolder: " << out.string() << "\n";
   return 0;
 }
 

@@ -53,7 +53,7 @@ fs::path default_train_dir(const core::RunConfig& config) {
 int print_training(const core::TrainRunResult& result) {
   std::cout << "\ntrained " << result.genotype << "\n";
   for (const auto& [name, value] : result.metrics)
-    std::cout << name << " = " << core::json_number(value) << "\n";
+    std::cout << name << " = " << core::json_line(value) << "\n";
   std::cout << "training folder: " << result.dir.string() << "\n";
   return 0;
 }

@@ -8,8 +8,9 @@
 
 #include "nasx/architecture.hpp"
 #include "nasx/data.hpp"
-#include "nasx/evaluator.hpp"
+#include "nasx/evaluation.hpp"
 #include "nasx/export.hpp"
+#include "nasx/json.hpp"
 #include "nasx/params.hpp"
 
 namespace nasx {
@@ -41,9 +42,9 @@ class NASX_API Context {
   /// and stops the run with NonFiniteError when a value is NaN or infinite.
   virtual void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) = 0;
 
-  /// A free-form event for events.jsonl: `fields` is a JSON object's members
-  /// without braces, e.g. `"edge": 3, "op": "sep_conv_3x3"`.
-  virtual void log_event(const std::string& type, const std::string& fields) = 0;
+  /// An event for events.jsonl: one line `{"type": type, "step": current step, ...fields}`.
+  /// `fields` is a JSON object, e.g. `{{"edge", 3}, {"op", "sep_conv_3x3"}}`.
+  virtual void log_event(const std::string& type, const Json& fields) = 0;
 
   /// Measures `arch` with the run's evaluator ([evaluator]) and logs it to
   /// evaluations.jsonl (architecture, accuracy, loss, seconds, step).

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -41,35 +42,13 @@ struct DataSplits {
   TensorDataset test;
 };
 
-/// Where the data comes from and how it is split. Defaults are the real data.
-struct DataOptions {
-  std::string name = "fashion-mnist";  ///< "fashion-mnist" or "synthetic" (tests)
-  std::string path = "/usr/share/datasets/fashion-mnist";
-  double train_portion = 0.5;  ///< share of the training set that trains weights
-  int64_t subset = 0;          ///< use a seeded random subset of the training set (0: all)
-  int64_t test_subset = 0;     ///< likewise for the test set (0: all)
-  int64_t batch_size = 64;
-  // Synthetic data (tests only): class-dependent patterns plus noise.
-  int64_t synthetic_train = 512;
-  int64_t synthetic_test = 128;
-  int64_t synthetic_channels = 1;
-  int64_t synthetic_image_size = 8;
-  int64_t synthetic_classes = 4;
-};
-
 /// An independent random stream's seed for (`seed`, `stream`) (SplitMix64 mixing),
 /// so that data order, subsets and plugins never share a generator by accident.
 NASX_API uint64_t derive_seed(uint64_t seed, uint64_t stream);
 
-/// Loads and splits the data set named in `options`, deterministically for `seed`.
-/// Throws DataError naming the missing or malformed file and what to install.
-NASX_API DataSplits load_data(const DataOptions& options, uint64_t seed);
-
-/// Reads one IDX file (optionally gzip-compressed) into a uint8 tensor of its shape.
-NASX_API at::Tensor read_idx_file(const std::string& path);
-
-/// The whole split moved to `device`.
-NASX_API DataSplits to_device(const DataSplits& splits, c10::Device device);
+/// A seeded permutation of 0..n-1 (Fisher-Yates on mt19937_64), identical on every
+/// platform and LibTorch version.
+NASX_API std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed);
 
 /// Minibatches over a dataset in a fresh seeded order every epoch. Drops the last
 /// partial batch, so every step has the same shape (CUDA-graph friendly).

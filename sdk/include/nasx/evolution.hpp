@@ -45,9 +45,9 @@ class NASX_API RegularizedEvolution : public SamplingSearch {
 
   int64_t search_steps() const override;
   std::map<std::string, double> search_step(Context& ctx, int64_t index) override;
-  void save_extra(torch::serialize::OutputArchive& archive,
-                  const SearchSpace& space) const override;
-  void load_extra(torch::serialize::InputArchive& archive, const SearchSpace& space) override;
+  /// The population and the initial architectures. A strategy built on this class
+  /// with state of its own overrides it and calls this one first.
+  void own_state(StateArchive& archive) override;
 
   const EvolutionOptions& evolution_options() const { return options_; }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "nasx/export.hpp"
+#include "nasx/json.hpp"
 
 namespace nasx {
 
@@ -41,7 +42,7 @@ struct NASX_API Genotype {
   static Genotype parse(std::string_view text);
 
   /// The JSON form: {"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [...], ...}.
-  std::string json() const;
+  Json json() const;
 };
 
 }  // namespace nasx

@@ -13,6 +13,7 @@
 
 #include "nasx/data.hpp"
 #include "nasx/optim.hpp"
+#include "nasx/paired_epoch.hpp"
 #include "nasx/params.hpp"
 #include "nasx/strategy.hpp"
 
@@ -41,13 +42,15 @@ OptionsBinding<Options>& bind_gradient_search(OptionsBinding<Options>& b) {
       "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
 }
 
+/// Plugins inherit this class: its data members are part of the plugin ABI (changing
+/// them bumps NASX_ABI_VERSION).
 class NASX_API GradientSearch : public SearchStrategy {
  public:
   ~GradientSearch() override;
   int64_t total_steps() const override { return options_.epochs; }
   std::map<std::string, double> step(Context& ctx, int64_t epoch) override;
-  void save(torch::serialize::OutputArchive& archive) const override;
-  void load(torch::serialize::InputArchive& archive) override;
+  /// The optimizers, then the strategy's own_state().
+  void state(StateArchive& archive) final;
 
  protected:
   /// Builds the optimizers and the seeded loaders; call from setup().
@@ -57,9 +60,11 @@ class NASX_API GradientSearch : public SearchStrategy {
   /// steps afterwards) and returns the architecture loss, detached.
   virtual at::Tensor arch_gradient(Context& ctx, const Batch& train, const Batch& search) = 0;
 
-  /// Extra state of the strategy for checkpoints (default: none).
-  virtual void save_extra(torch::serialize::OutputArchive& archive) const;
-  virtual void load_extra(torch::serialize::InputArchive& archive);
+  /// The strategy's own persistent state beyond the shared optimizers (a generator it
+  /// draws from, counters, what it remembers between steps), listed once for both
+  /// directions. Required, so that none is forgotten: a strategy without any says so
+  /// with an empty body.
+  virtual void own_state(StateArchive& archive) = 0;
 
   WeightOptimizer& weight_optimizer() { return *weight_optimizer_; }
 
@@ -67,7 +72,7 @@ class NASX_API GradientSearch : public SearchStrategy {
   GradientSearchOptions options_;
   std::optional<WeightOptimizer> weight_optimizer_;
   std::optional<ArchOptimizer> arch_optimizer_;
-  std::optional<BatchLoader> train_loader_, search_loader_;
+  std::optional<PairedLoaders> loaders_;
 };
 
 }  // namespace nasx

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -70,6 +72,13 @@ using ParamValues = std::map<std::string, ParamValue>;
 ///         .field("lr", &MyOptions::lr, "learning rate", {0.0, std::nullopt});
 ///     binding.schema();           // defaults taken from MyOptions{}
 ///     binding.read(ctx.params()); // MyOptions with the run's values
+///
+/// An option with a few named values is an enum, parsed once here (the TOML holds the
+/// name, a step compares enums):
+///
+///     enum class Order { First, Second };
+///     .field("order", &MyOptions::order, "gradient order",
+///            {{"first", Order::First}, {"second", Order::Second}})
 template <class Options>
 class OptionsBinding {
  public:
@@ -87,6 +96,31 @@ class OptionsBinding {
   OptionsBinding& field(std::string name, std::string Options::*member, std::string doc,
                         std::vector<std::string> choices = {}) {
     return bind(std::move(name), ParamType::String, member, std::move(doc), {}, std::move(choices));
+  }
+
+  template <class Enum, class = std::enable_if_t<std::is_enum_v<Enum>>>
+  OptionsBinding& field(std::string name, Enum Options::*member, std::string doc,
+                        std::vector<std::pair<std::string, Enum>> values) {
+    const Options defaults;
+    std::vector<std::string> names;
+    std::string default_name;
+    for (const auto& [value_name, value] : values) {
+      names.push_back(value_name);
+      if (value == defaults.*member) default_name = value_name;
+    }
+    schema_.add(ParamSpec{name, ParamType::String, ParamValue(default_name), {}, names,
+                          std::move(doc)});
+    setters_.push_back([name, member, values](Options& options, const ParamValues& given) {
+      auto found = given.find(name);
+      if (found == given.end()) return;
+      for (const auto& [value_name, value] : values)
+        if (value_name == std::get<std::string>(found->second)) options.*member = value;
+    });
+    getters_.push_back([name, member, values](const Options& options, ParamValues& out) {
+      for (const auto& [value_name, value] : values)
+        if (value == options.*member) out[name] = ParamValue(value_name);
+    });
+    return *this;
   }
 
   const ParamSchema& schema() const { return schema_; }

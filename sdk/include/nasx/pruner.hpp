@@ -19,7 +19,7 @@ struct EnsemblePool {
 };
 
 /// Chooses which members of an ensemble of sub-architectures to keep (SAEP and
-/// baselines). One call is one pruning decision; the schedules in nasx/ensemble.hpp
+/// baselines). One call is one pruning decision; the host
 /// apply it online (as members arrive) or repeatedly offline.
 class NASX_API EnsemblePruner : public Plugin {
  public:

@@ -16,7 +16,7 @@
 
 #include "nasx/architecture.hpp"
 #include "nasx/data.hpp"
-#include "nasx/evaluator.hpp"
+#include "nasx/evaluation.hpp"
 #include "nasx/optim.hpp"
 #include "nasx/params.hpp"
 #include "nasx/strategy.hpp"
@@ -73,8 +73,8 @@ class NASX_API SamplingSearch : public SearchStrategy {
   bool trains_arch_parameters() const override { return false; }
   /// The highest accuracy measured (strategies that rank otherwise override this).
   std::optional<Architecture> best() const override { return best_; }
-  void save(torch::serialize::OutputArchive& archive) const override;
-  void load(torch::serialize::InputArchive& archive) override;
+  /// The optimizer, generator, cache and answer, then the strategy's own_state().
+  void state(StateArchive& archive) final;
 
  protected:
   /// Builds the optimizer, loader and generator; call from setup().
@@ -97,13 +97,15 @@ class NASX_API SamplingSearch : public SearchStrategy {
   std::mt19937_64& rng() { return rng_; }
   const SamplingSearchOptions& sampling_options() const { return options_; }
 
-  virtual void save_extra(torch::serialize::OutputArchive& archive, const SearchSpace& space) const;
-  virtual void load_extra(torch::serialize::InputArchive& archive, const SearchSpace& space);
+  /// The strategy's own persistent state beyond what SamplingSearch keeps (optimizer,
+  /// rng(), the cache of measurements, the answer): a population, scores, counters,
+  /// listed once for both directions. Required, so that none is forgotten: a strategy
+  /// without any says so with an empty body.
+  virtual void own_state(StateArchive& archive) = 0;
 
  private:
   SamplingSearchOptions options_;
   int64_t supernet_epochs_ = 0;
-  const SearchSpace* space_ = nullptr;
   std::optional<WeightOptimizer> optimizer_;
   std::optional<BatchLoader> loader_;
   std::mt19937_64 rng_;
@@ -124,9 +126,5 @@ NASX_API NeighbourhoodScore
 neighbourhood_score(const SearchSpace& space, const Architecture& arch,
                     const std::function<double(const Architecture&)>& accuracy, int64_t sample,
                     bool worst, bool include_self, std::mt19937_64& rng);
-
-/// A generator's state as text and back, for checkpoints.
-NASX_API std::string rng_state(const std::mt19937_64& rng);
-NASX_API void set_rng_state(std::mt19937_64& rng, const std::string& state);
 
 }  // namespace nasx

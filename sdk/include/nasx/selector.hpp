@@ -7,11 +7,8 @@
 #include "nasx/architecture.hpp"
 #include "nasx/context.hpp"
 #include "nasx/plugin.hpp"
+#include "nasx/state.hpp"
 
-namespace torch::serialize {
-class OutputArchive;
-class InputArchive;
-}  // namespace torch::serialize
 
 namespace nasx {
 
@@ -20,8 +17,9 @@ namespace nasx {
 /// A selector that only reads the supernet (magnitude) implements select() alone. One
 /// that works on it for a while (DARTS-PT fine-tunes the supernet between decisions)
 /// also states steps, like a strategy: the host calls setup(), then step() for steps
-/// 0..total_steps()-1, checkpointing save() and the supernet after each, so a killed
-/// selection resumes (setup, load, the next step); then select() gives the answer.
+/// 0..total_steps()-1, checkpointing state() and the supernet after each, so a killed
+/// selection resumes (setup, state() loading, the next step); then select() gives the
+/// answer.
 class NASX_API Selector : public Plugin {
  public:
   static constexpr uint32_t kKind = NASX_KIND_SELECTOR;
@@ -33,9 +31,10 @@ class NASX_API Selector : public Plugin {
   virtual int64_t total_steps() const { return 0; }
   /// One step; what it returns is logged as the step's metrics.
   virtual std::map<std::string, double> step(Context& ctx, int64_t step);
-  /// Everything needed to continue after the last finished step.
-  virtual void save(torch::serialize::OutputArchive& archive) const;
-  virtual void load(torch::serialize::InputArchive& archive);
+  /// Everything needed to continue after the last finished step, listed once for both
+  /// directions (see state.hpp). A selector that takes steps must bind whatever it
+  /// changes between them; the default binds nothing (right for select()-only ones).
+  virtual void state(StateArchive& archive);
 
   virtual Architecture select(Context& ctx) = 0;
 };

@@ -13,6 +13,7 @@
 #include "nasx/architecture.hpp"
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
+#include "nasx/json.hpp"
 
 namespace at {
 class Tensor;
@@ -86,7 +87,7 @@ class NASX_API SearchSpace {
   /// position. And back to the canonical text, and to JSON for logs.
   virtual Architecture parse(std::string_view text) const = 0;
   virtual std::string format(const Architecture& arch) const = 0;
-  virtual std::string json(const Architecture& arch) const = 0;
+  virtual Json json(const Architecture& arch) const = 0;
   /// Throws GenotypeError when `arch` is not an architecture of this space.
   virtual void check(const Architecture& arch) const = 0;
 

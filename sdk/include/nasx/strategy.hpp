@@ -9,17 +9,14 @@
 
 #include "nasx/context.hpp"
 #include "nasx/plugin.hpp"
+#include "nasx/state.hpp"
 
-namespace torch::serialize {
-class OutputArchive;
-class InputArchive;
-}  // namespace torch::serialize
 
 namespace nasx {
 
 /// A search strategy. The host calls `setup` once, then `step` for steps
 /// 0..total_steps()-1 (for DARTS one step is one epoch), then `end_step` with the
-/// step's metrics, and checkpoints with `save`; a resumed run calls `setup`, `load`,
+/// step's metrics, and checkpoints with `state`; a resumed run calls `setup`, `state`,
 /// then continues with the next step. Whatever `step` returns is logged as that
 /// step's metrics.
 ///
@@ -43,9 +40,10 @@ class NASX_API SearchStrategy : public Plugin {
   virtual bool trains_arch_parameters() const { return true; }
   /// The strategy's own answer so far, if it has one (then no selector runs).
   virtual std::optional<Architecture> best() const { return std::nullopt; }
-  /// Everything needed to continue exactly: optimizer state, counters.
-  virtual void save(torch::serialize::OutputArchive& archive) const = 0;
-  virtual void load(torch::serialize::InputArchive& archive) = 0;
+  /// Everything needed to continue exactly (optimizer state, generators, counters,
+  /// what was measured), listed once for both directions: the host calls it with a
+  /// saving archive after every step and with a loading one on resume (see state.hpp).
+  virtual void state(StateArchive& archive) = 0;
 };
 
 }  // namespace nasx

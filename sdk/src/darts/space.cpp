@@ -125,7 +125,7 @@ std::string DartsSpace::format(const Architecture& arch) const {
   return to_genotype(arch).str();
 }
 
-std::string DartsSpace::json(const Architecture& arch) const { return to_genotype(arch).json(); }
+Json DartsSpace::json(const Architecture& arch) const { return to_genotype(arch).json(); }
 
 void DartsSpace::check(const Architecture& arch) const {
   if (arch.cells.size() != 2)

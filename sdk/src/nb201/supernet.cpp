@@ -184,15 +184,14 @@ std::string Nb201Space::format(const Architecture& arch) const {
   return to_arch(arch).str();
 }
 
-std::string Nb201Space::json(const Architecture& arch) const {
+Json Nb201Space::json(const Architecture& arch) const {
   check(arch);
-  std::string out = "{\"cell\": [";
+  Json cell = Json::array();
   for (int edge = 0; edge < kEdges; ++edge) {
     const int op = arch.cells[0][static_cast<size_t>(edge)];
-    out += (edge ? ", [\"" : "[\"") + operation_names()[static_cast<size_t>(op)] + "\", " +
-           std::to_string(edge_nodes(edge).second) + "]";
+    cell.push_back(Json::array({operation_names()[static_cast<size_t>(op)], edge_nodes(edge).second}));
   }
-  return out + "]}";
+  return {{"cell", cell}};
 }
 
 void Nb201Space::check(const Architecture& arch) const {

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "nasx/data.hpp"
-#include "nasx/evaluator.hpp"
+#include "nasx/core/data_loading.hpp"
+#include "nasx/core/evaluators.hpp"
 #include "nasx/params.hpp"
 #include "nasx/space.hpp"
-#include "nasx/train.hpp"
+#include "nasx/core/trainer.hpp"
 
 namespace nasx::core {
 
@@ -80,6 +80,12 @@ struct RunConfig {
 /// An empty `path` starts from the defaults (`nasx train` without --config).
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
                           const PluginRegistry& registry, ConfigUse use = ConfigUse::search);
+
+/// The same for a config given as TOML text (a sweep's inline [base] table); `source`
+/// names it in messages.
+RunConfig load_run_config_text(const std::string& text, const std::string& source,
+                               const std::vector<std::string>& overrides,
+                               const PluginRegistry& registry, ConfigUse use = ConfigUse::search);
 
 /// The schemas of the host's own sections, for documentation and validation.
 const ParamSchema& experiment_schema();

@@ -50,7 +50,7 @@ class HostContext final : public Context {
   uint64_t seed() const override { return static_cast<uint64_t>(config_.experiment.seed); }
   const ParamValues& params() const override { return *params_; }
   void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) override;
-  void log_event(const std::string& type, const std::string& fields) override;
+  void log_event(const std::string& type, const Json& fields) override;
   Evaluation evaluate(const Architecture& arch) override;
   Evaluation score(const Architecture& arch) override;
   std::string evaluator() const override { return evaluator_.name(); }

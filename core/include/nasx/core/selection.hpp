@@ -32,7 +32,9 @@ bool has_selection_checkpoint(const SelectionFiles& files);
 /// supernet it tuned and cutting the logs back to that point), runs the remaining
 /// steps with a checkpoint after each, and returns selector.select(). Ctx's params must
 /// be the selector's. Throws StopRequested when the person stops it between steps.
+/// `resume_command` continues it after a stop ("nasx resume DIR").
 Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
-                           const SelectionFiles& files, Progress& progress);
+                           const SelectionFiles& files, Progress& progress,
+                           const std::string& resume_command);
 
 }  // namespace nasx::core

@@ -52,9 +52,12 @@ std::string slurm_job_name(const Sweep& sweep);
 int submit_sweep_slurm(const Sweep& sweep, const std::string& nasx_binary,
                        const std::vector<std::string>& plugin_paths, std::ostream& out);
 
-/// The queue's jobs named `job_name`, one per array task: "123_4" -> "PENDING",
-/// "RUNNING", ... (squeue). nullopt when squeue cannot be run or fails.
-std::optional<std::map<std::string, std::string>> slurm_queue(const std::string& job_name);
+/// Array tasks in the queue and their state: "123_4" -> "PENDING", "RUNNING", ...
+using QueueStates = std::map<std::string, std::string>;
+
+/// The queue's jobs named `job_name`, one per array task (squeue). nullopt when squeue
+/// cannot be run or fails.
+std::optional<QueueStates> slurm_queue(const std::string& job_name);
 
 /// A finished job's state from SLURM's accounting (sacct), e.g. "TIMEOUT", "CANCELLED";
 /// nullopt where accounting is not configured (the default of a small cluster).

@@ -129,7 +129,7 @@ class NASX_API DartsSpace : public SearchSpace {
                                          int64_t channels, int64_t layers) const override;
   Architecture parse(std::string_view text) const override;
   std::string format(const Architecture& arch) const override;
-  std::string json(const Architecture& arch) const override;
+  Json json(const Architecture& arch) const override;
   void check(const Architecture& arch) const override;
   /// Per node two distinct inputs and a non-`none` operation on each, uniformly.
   Architecture sample(std::mt19937_64& rng) const override;

@@ -89,7 +89,7 @@ class NASX_API Nb201Space : public SearchSpace {
                                                int64_t channels, int64_t layers) const override;
   Architecture parse(std::string_view text) const override;
   std::string format(const Architecture& arch) const override;
-  std::string json(const Architecture& arch) const override;
+  Json json(const Architecture& arch) const override;
   void check(const Architecture& arch) const override;
   Architecture sample(std::mt19937_64& rng) const override;
   /// One edge uniformly, a different operation on it.

@@ -1,0 +1,127 @@
+// NA-RS: neighbourhood-aware random search (Wang, Cao, Li, Kitani, BMVC 2021), in
+// nasx's formulation. Candidates are drawn uniformly; each is scored by aggregating the
+// accuracy over its neighbourhood (every architecture one operation away, or M drawn
+// uniformly from them), itself included, so flat architectures beat sharp ones. The
+// answer is the best-scoring candidate; its own accuracy is reported beside its score.
+// The budget counts distinct measured architectures (neighbourhoods overlap; each is
+// measured once), so NA-RS sees about |N| times fewer candidates than random search.
+
+#include <sstream>
+
+#include <torch/serialize/archive.h>
+
+#include <nasx/bilevel.hpp>
+#include <nasx/sampling_search.hpp>
+#include <nasx/space.hpp>
+
+namespace {
+
+struct NarandomOptions : nasx::SamplingSearchOptions {
+  int64_t candidates = 10;
+  int64_t neighbours = 0;
+  nasx::NeighbourAggregate aggregate = nasx::NeighbourAggregate::Mean;
+  bool include_self = true;
+  NarandomOptions() { evaluations_per_step = 1; }
+};
+
+const nasx::OptionsBinding<NarandomOptions>& binding() {
+  static const auto b = [] {
+    nasx::OptionsBinding<NarandomOptions> b;
+    b.field("candidates", &NarandomOptions::candidates, "K: candidates drawn uniformly",
+            nasx::Range{1.0, {}})
+        .field("neighbours", &NarandomOptions::neighbours,
+               "M: neighbours drawn per candidate (0: the whole neighbourhood)",
+               nasx::Range{0.0, {}})
+        .field("aggregate", &NarandomOptions::aggregate,
+               "mean accuracy over the neighbourhood, or the worst (min)",
+               {{"mean", nasx::NeighbourAggregate::Mean}, {"worst", nasx::NeighbourAggregate::Worst}})
+        .field("include_self", &NarandomOptions::include_self,
+               "the candidate counts as a member of its neighbourhood");
+    nasx::bind_sampling_search(b);
+    return b;
+  }();
+  return b;
+}
+
+class Narandom final : public nasx::SamplingSearch {
+ public:
+  static nasx::ParamSchema schema() { return binding().schema(); }
+
+  void setup(nasx::Context& ctx) override {
+    options_ = binding().read(ctx.params());
+    setup_sampling(ctx, options_);
+  }
+
+  std::optional<nasx::Architecture> best() const override {
+    if (scored_.empty()) return std::nullopt;
+    return scored_[best_index()].arch;
+  }
+
+ protected:
+  int64_t search_steps() const override {
+    return (options_.candidates + options_.evaluations_per_step - 1) /
+           options_.evaluations_per_step;
+  }
+
+  std::map<std::string, double> search_step(nasx::Context& ctx, int64_t index) override {
+    const auto& space = ctx.space();
+    const int64_t first = index * options_.evaluations_per_step;
+    const int64_t last = std::min(options_.candidates, first + options_.evaluations_per_step);
+    for (int64_t k = first; k < last && !ctx.stop_requested(); ++k) {
+      const nasx::Architecture candidate = space.sample(rng());
+      const nasx::NeighbourhoodScore scored = nasx::neighbourhood_score(
+          space, candidate, [&](const nasx::Architecture& a) { return evaluate(ctx, a); },
+          options_.neighbours, options_.aggregate == nasx::NeighbourAggregate::Worst, options_.include_self, rng());
+      const double score = scored.score, own = scored.own;
+      const auto members = scored.members;
+      scored_.push_back({candidate, score, own});
+      ctx.log_event("neighbourhood_score", {{"candidate", space.format(candidate)},
+                                            {"score", score},
+                                            {"own_acc", own},
+                                            {"members", members}});
+    }
+    const Scored& answer = scored_[best_index()];
+    return {{"candidates", static_cast<double>(scored_.size())},
+            {"answer_score", answer.score},
+            {"answer_acc", answer.own}};
+  }
+
+  void own_state(nasx::StateArchive& archive) override {
+    std::vector<nasx::Architecture> archs;
+    std::vector<double> scores, own;
+    for (const auto& s : scored_) {
+      archs.push_back(s.arch);
+      scores.push_back(s.score);
+      own.push_back(s.own);
+    }
+    archive.field("scored", archs).field("scores", scores).field("own_accuracies", own);
+    if (archive.loading()) {
+      scored_.clear();
+      for (size_t i = 0; i < archs.size(); ++i)
+        scored_.push_back({archs[i], scores.at(i), own.at(i)});
+    }
+  }
+
+ private:
+  struct Scored {
+    nasx::Architecture arch;
+    double score;
+    double own;
+  };
+
+  /// The highest score, the first candidate on ties.
+  size_t best_index() const {
+    size_t best = 0;
+    for (size_t i = 1; i < scored_.size(); ++i)
+      if (scored_[i].score > scored_[best].score) best = i;
+    return best;
+  }
+
+  NarandomOptions options_;
+  std::vector<Scored> scored_;
+};
+
+}  // namespace
+
+NASX_PLUGIN(Narandom, "narandom", "1.0.0",
+            "NA-RS: random search scored by mean accuracy over each candidate's neighbourhood")
