@@ -3,12 +3,12 @@
 # Builds one plugin as a MODULE library named nasx_<KIND>_<NAME>.so (target
 # nasx_<KIND>_<NAME>; names are unique per kind) with hidden
 # visibility (only the entry point, marked by NASX_PLUGIN, is exported) against
-# the same LibTorch as the host. KIND is strategy, selector, pruner or scorer and
+# the same LibTorch as the host. KIND is strategy, selector, pruner, scorer or space and
 # is recorded for documentation; the descriptor the plugin exports is what the
 # host trusts.
 function(nasx_add_plugin NAME KIND)
   set(sources ${ARGN})
-  set(known_kinds strategy selector pruner scorer)
+  set(known_kinds strategy selector pruner scorer space)
   if(NOT KIND IN_LIST known_kinds)
     message(FATAL_ERROR "nasx_add_plugin(${NAME}): kind '${KIND}' is not one of ${known_kinds}")
   endif()

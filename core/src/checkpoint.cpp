@@ -25,7 +25,8 @@ void bind_host_state(StateArchive& archive, HostState& state) {
       .field("genotypes_size", state.genotypes_size)
       .field("evaluations_size", state.evaluations_size)
       .field("elapsed_seconds", state.elapsed_seconds);
-  at::Tensor rng = archive.saving() ? at::detail::getDefaultCPUGenerator().get_state() : at::Tensor();
+  at::Tensor rng =
+      archive.saving() ? at::detail::getDefaultCPUGenerator().get_state() : at::Tensor();
   archive.field("torch_rng", rng);
   if (archive.loading()) {
     at::Generator generator = at::detail::getDefaultCPUGenerator();

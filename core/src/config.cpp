@@ -54,24 +54,6 @@ const auto& data_binding() {
   return binding;
 }
 
-const auto& space_binding() {
-  static const auto binding =
-      OptionsBinding<SpaceOptions>()
-          .field("name", &SpaceOptions::name, "search space", search_space_names())
-          .field("channels", &SpaceOptions::channels, "channels C of the first cells",
-                 {2.0, 4096.0})
-          .field("layers", &SpaceOptions::layers,
-                 "DARTS: cells (reductions at 1/3 and 2/3, default 8); NB201: cells per stage "
-                 "(default 5); 0: the space's default",
-                 {0.0, 256.0})
-          .field("stem_multiplier", &SpaceOptions::stem_multiplier,
-                 "the stem outputs stem_multiplier * C channels", {1.0, 16.0})
-          .field("memory_format", &SpaceOptions::memory_format,
-                 "activation layout; channels_last is several times faster on CPU",
-                 {"channels_last", "contiguous"});
-  return binding;
-}
-
 const auto& evaluator_binding() {
   static const auto binding =
       OptionsBinding<EvaluatorOptions>()
@@ -108,9 +90,8 @@ const auto& train_section_binding() {
   static const auto binding =
       OptionsBinding<TrainSection>()
           .field("protocol", &TrainSection::protocol,
-                 "whose defaults fill the keys left out: the DARTS reference's final training "
-                 "or NAS-Bench-201's (\"\": the space's)",
-                 {"", "darts", "nb201"})
+                 "the space whose training protocol fills the keys left out (\"\": the "
+                 "run's space)")
           .field("channels", &TrainSection::channels, "C of the network (DARTS 36, NB201 16)",
                  {1.0, 4096.0})
           .field("layers", &TrainSection::layers, "DARTS: cells (20); NB201: cells per stage (5)",
@@ -375,7 +356,6 @@ void write_values(std::ostringstream& out, const std::string& section, const Par
 
 const ParamSchema& experiment_schema() { return experiment_binding().schema(); }
 const ParamSchema& data_schema() { return data_binding().schema(); }
-const ParamSchema& space_schema() { return space_binding().schema(); }
 const ParamSchema& evaluator_schema() { return evaluator_binding().schema(); }
 
 const ParamSchema& train_schema() {
@@ -388,39 +368,13 @@ const ParamSchema& train_schema() {
   return schema;
 }
 
-TrainSection train_protocol(const std::string& protocol) {
+TrainSection train_protocol(const PluginRegistry& registry, const std::string& space) {
+  const TrainingProtocol protocol = make_space(registry, {space, {}})->training_protocol();
   TrainSection section;
-  section.protocol = protocol;
-  TrainOptions& o = section.options;
-  // What both references' final trainings share.
-  o.lr_min = 0.0;
-  o.momentum = 0.9;
-  o.crop_padding = 4;
-  o.flip = true;
-  if (protocol == "darts") {
-    section.channels = 36;
-    section.layers = 20;
-    o.epochs = 600;
-    o.batch_size = 96;
-    o.lr = 0.025;
-    o.nesterov = false;
-    o.weight_decay = 3e-4;
-    o.grad_clip = 5.0;
-    o.auxiliary_weight = 0.4;
-    o.drop_path_prob = 0.2;
-    o.cutout = 16;
-  } else if (protocol == "nb201") {
-    section.channels = 16;
-    section.layers = 5;
-    o.epochs = 200;
-    o.batch_size = 256;
-    o.lr = 0.1;
-    o.nesterov = true;
-    o.weight_decay = 5e-4;
-    o.grad_clip = 0.0;
-  } else {
-    throw ConfigError("unknown training protocol '" + protocol + "' (known: darts, nb201)");
-  }
+  section.protocol = space;
+  section.channels = protocol.channels;
+  section.layers = protocol.layers;
+  section.options = protocol.options;
   return section;
 }
 
@@ -504,13 +458,28 @@ EvaluatorOptions read_evaluator(const toml::table& root, const PluginRegistry& r
   return evaluator;
 }
 
-/// [train]: the protocol's values (the space's by default) with the table's on top.
-TrainSection read_train(const toml::table& root, const std::string& space, const Locator& where) {
+/// [space]: the space plugin it names and its parameters.
+SpaceSection read_space(const toml::table& root, const PluginRegistry& registry,
+                        const Locator& where) {
+  const toml::table& table = section_table(root, "space", where);
+  SpaceSection space;
+  space.name = required_string(table, "space", "name", where, "darts");
+  const PluginInfo& info =
+      find_plugin(registry, NASX_KIND_SPACE, space.name, table, "space", "name", where);
+  space.params =
+      validate_table(table, "space", info.schema, {"name"}, "space '" + info.name + "'", where);
+  return space;
+}
+
+/// [train]: the protocol's values (the run's space's by default) with the table's on top.
+TrainSection read_train(const toml::table& root, const PluginRegistry& registry,
+                        const std::string& space, const Locator& where) {
   const toml::table& table = section_table(root, "train", where);
   const ParamValues given = validate_table(table, "train", train_schema(), {}, "[train]", where);
   std::string protocol = std::get<std::string>(given.at("protocol"));
   if (protocol.empty()) protocol = space;
-  const TrainSection defaults = train_protocol(protocol);
+  find_plugin(registry, NASX_KIND_SPACE, protocol, table, "train", "protocol", where);
+  const TrainSection defaults = train_protocol(registry, protocol);
   ParamValues section = train_section_binding().values(defaults);
   ParamValues options = train_options_binding().values(defaults.options);
   for (auto&& [key, node] : table) {
@@ -557,10 +526,10 @@ RunConfig resolve_config(toml::table root, const std::string& source,
                      {}, "[experiment]", where));
   config.data = data_binding().read(validate_table(section_table(root, "data", where), "data",
                                                    data_schema(), {}, "[data]", where));
-  config.space = space_binding().read(validate_table(section_table(root, "space", where), "space",
-                                                     space_schema(), {}, "[space]", where));
+  config.space = read_space(root, registry, where);
   config.evaluator = read_evaluator(root, registry, where);
-  if (root.get("train") != nullptr) config.train = read_train(root, config.space.name, where);
+  config.train = root.get("train") != nullptr ? read_train(root, registry, config.space.name, where)
+                                              : train_protocol(registry, config.space.name);
   if (root.get("search") == nullptr) {
     if (use == ConfigUse::train) return config;
     fail(source, "missing [search] table; add one with strategy = \"darts\"");
@@ -593,7 +562,7 @@ std::string RunConfig::to_toml() const {
   out << "# Resolved by nasx from " << source << ": every value, defaults included.\n\n";
   write_values(out, "experiment", experiment_binding().values(experiment));
   write_values(out, "data", data_binding().values(data));
-  write_values(out, "space", space_binding().values(space));
+  write_values(out, "space", space.params, {{"name", space.name}});
   if (!search.strategy.empty()) {
     write_values(out, "evaluator", evaluator_binding().values(evaluator));
     write_values(out, "search", search.params, {{"strategy", search.strategy}});

@@ -25,7 +25,6 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
-
 at::Tensor index_tensor(const std::vector<int64_t>& indices) {
   return at::tensor(indices, at::kLong);
 }

@@ -5,12 +5,12 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "nasx/core/trainer.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
 #include "nasx/scorer.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
-#include "nasx/core/trainer.hpp"
 
 namespace nasx::core {
 

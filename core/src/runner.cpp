@@ -18,6 +18,7 @@
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/selection.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/core/step_loop.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
@@ -84,11 +85,12 @@ void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume
 
 /// The [train] part of a run: the found architecture trained in run_dir/train,
 /// continuing an interrupted training there.
-void train_answer(const RunConfig& config, const fs::path& run_dir, const std::string& genotype,
-                  RunResult& result, std::ostream& out, bool interactive) {
+void train_answer(const RunConfig& config, const PluginRegistry& registry, const fs::path& run_dir,
+                  const std::string& genotype, RunResult& result, std::ostream& out,
+                  bool interactive) {
   const fs::path dir = run_dir / "train";
   const TrainRunResult trained =
-      run_training(config, genotype, dir, is_training_folder(dir), out, interactive);
+      run_training(config, registry, genotype, dir, is_training_folder(dir), out, interactive);
   for (const auto& [name, value] : trained.metrics) result.metrics["trained_" + name] = value;
 }
 
@@ -165,7 +167,7 @@ struct Search {
     const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
     data = to_device(load_data(config.data, seed), device);
     at::manual_seed(seed);
-    space = make_search_space(config.space);
+    space = make_space(registry, config.space);
     net = space->build_supernet(data.shape);
     net->to(device);
     const std::string scored_by = scorer_of(config.evaluator.name);
@@ -340,8 +342,7 @@ Architecture choose_answer(const RunConfig& config, Search& search, HostContext&
     return run_selection(ctx, *search.selector, *search.net, selection, progress,
                          "nasx resume " + paths.dir.string());
   } catch (const StopRequested&) {
-    progress.line("stopped during the selection; continue with: nasx resume " +
-                  paths.dir.string());
+    progress.line("stopped during the selection; continue with: nasx resume " + paths.dir.string());
     throw Error("interrupted by the user");
   }
 }
@@ -356,30 +357,29 @@ void write_answer(const RunConfig& config, const Search& search, const RunPaths&
                          .add("genotype", result.genotype)
                          .str());
   write_file_atomically(paths.genotype, result.genotype + "\n");
-  write_file_atomically(paths.summary, JsonObject()
-                                               .add("experiment", config.experiment.name)
-                                               .add("strategy", config.search.strategy)
-                                               .add("selected_by", chosen_by)
-                                               .add("space", config.space.name)
-                                               .add("evaluator", config.evaluator.name)
-                                               .add("data", config.data.name)
-                                               .add("seed", config.experiment.seed)
-                                               .add("steps", search.strategy->total_steps())
-                                               .add("genotype", result.genotype)
-                                               .add("genotype_cells",
-                                                    search.space->json(result.architecture))
-                                               .add_all(result.metrics)
-                                               .add("search_seconds", state.elapsed_seconds)
-                                               .add("finished", now_iso8601())
-                                               .str() +
-                                           "\n");
+  write_file_atomically(paths.summary,
+                        JsonObject()
+                                .add("experiment", config.experiment.name)
+                                .add("strategy", config.search.strategy)
+                                .add("selected_by", chosen_by)
+                                .add("space", config.space.name)
+                                .add("evaluator", config.evaluator.name)
+                                .add("data", config.data.name)
+                                .add("seed", config.experiment.seed)
+                                .add("steps", search.strategy->total_steps())
+                                .add("genotype", result.genotype)
+                                .add("genotype_cells", search.space->json(result.architecture))
+                                .add_all(result.metrics)
+                                .add("search_seconds", state.elapsed_seconds)
+                                .add("finished", now_iso8601())
+                                .str() +
+                            "\n");
   logs.events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
 }
 
 /// After the last step (rank 0): the answer, its final metrics and the run's final files.
-RunResult finish_search(const RunConfig& config, Search& search, HostContext& ctx,
-                        SearchLogs& logs, const RunPaths& paths, const StepLoopResult& done,
-                        Progress& progress) {
+RunResult finish_search(const RunConfig& config, Search& search, HostContext& ctx, SearchLogs& logs,
+                        const RunPaths& paths, const StepLoopResult& done, Progress& progress) {
   search.net->eval();
   RunResult result;
   result.run_dir = paths.dir;
@@ -389,8 +389,8 @@ RunResult finish_search(const RunConfig& config, Search& search, HostContext& ct
   if (!search.strategy->trains_arch_parameters() && config.evaluator.name == "shared") {
     // The answer on the shared weights: what weight sharing predicts for it.
     const EvalResult test =
-        evaluate_path(*search.net, result.architecture, search.data.test, config.data.batch_size,
-                      0, config.evaluator.batchnorm == "batch");
+        evaluate_path(*search.net, result.architecture, search.data.test, config.data.batch_size, 0,
+                      config.evaluator.batchnorm == "batch");
     result.metrics["shared_test_loss"] = test.loss;
     result.metrics["shared_test_acc"] = test.accuracy;
   }
@@ -402,13 +402,14 @@ RunResult finish_search(const RunConfig& config, Search& search, HostContext& ct
 }
 
 /// A finished search whose [train] part was interrupted: only the training is left.
-RunResult continue_training(const RunConfig& config, const fs::path& run_dir,
-                            const RunPaths& paths, std::ostream& out, bool interactive) {
+RunResult continue_training(const RunConfig& config, const PluginRegistry& registry,
+                            const fs::path& run_dir, const RunPaths& paths, std::ostream& out,
+                            bool interactive) {
   std::ifstream in(paths.genotype);
   RunResult result;
   result.run_dir = run_dir;
   std::getline(in, result.genotype);
-  train_answer(config, run_dir, result.genotype, result, out, interactive);
+  train_answer(config, registry, run_dir, result.genotype, result, out, interactive);
   return result;
 }
 
@@ -427,7 +428,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   const RunPaths paths(run_dir);
   if (resume && config.train.present && fs::exists(paths.summary) &&
       !fs::exists(TrainPaths(run_dir / "train").summary))
-    return continue_training(config, run_dir, paths, out, interactive);
+    return continue_training(config, registry, run_dir, paths, out, interactive);
 
   // Data-parallel: rank 0 writes the run folder and the terminal; the others compute.
   const bool root = ranks == nullptr || ranks->rank() == 0;
@@ -470,7 +471,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   data_parallel.release();
   if (!root) return RunResult{run_dir, {}, {}, done.last_metrics};
   RunResult result = finish_search(config, search, ctx, logs, paths, done, progress);
-  if (config.train.present) train_answer(config, run_dir, result.genotype, result, out, interactive);
+  if (config.train.present)
+    train_answer(config, registry, run_dir, result.genotype, result, out, interactive);
   return result;
 }
 

@@ -10,8 +10,8 @@
 #include "nasx/core/step_loop.hpp"
 #include "nasx/error.hpp"
 #include "nasx/selector.hpp"
-#include "nasx/supernet.hpp"
 #include "nasx/state.hpp"
+#include "nasx/supernet.hpp"
 
 namespace nasx::core {
 

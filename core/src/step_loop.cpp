@@ -38,7 +38,8 @@ StepLoopResult run_steps(StepJob& job, HostState state, const StepLog& log, Prog
 
       state.next_step = keep_going ? step + 1 : total;
       state.total_steps = total;
-      for (const auto& [synced, size] : log.synced) state.*size = static_cast<int64_t>(synced->sync());
+      for (const auto& [synced, size] : log.synced)
+        state.*size = static_cast<int64_t>(synced->sync());
       state.elapsed_seconds += seconds;
       job.save_checkpoint(state);
       result.last_metrics = std::move(metrics);

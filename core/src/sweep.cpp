@@ -54,7 +54,8 @@ void check_keys(const toml::table& table, const std::string& section,
 
 /// A TOML value as it would be written after `key = `.
 std::string toml_value(const toml::node& node) {
-  if (const auto text = node.value_exact<std::string>()) return json_line(*text);  // a JSON string is a TOML basic string
+  if (const auto text = node.value_exact<std::string>())
+    return json_line(*text);  // a JSON string is a TOML basic string
   std::ostringstream out;
   node.visit([&](auto&& value) { out << value; });
   return out.str();
@@ -351,9 +352,8 @@ void check_trial(const Sweep& sweep, const SweepTrial& trial, const Axes& axes,
       if (message.find("--set " + key + "=") != std::string::npos ||
           message.find("'" + key.substr(0, key.find('.')) + "'") != std::string::npos) {
         const size_t set = message.find("--set ");
-        const std::string what = set == std::string::npos
-                                     ? " " + message
-                                     : message.substr(message.find(':', set) + 1);
+        const std::string what =
+            set == std::string::npos ? " " + message : message.substr(message.find(':', set) + 1);
         fail(at(file, axes.source.at(key)),
              "axis '" + key + "' (value " + value + ", trial " + trial.name + "):" + what);
       }

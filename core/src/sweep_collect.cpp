@@ -211,8 +211,8 @@ TrialRow row_of(const Json& entry, const std::vector<std::string>& axes) {
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);  // TOML string -> its text
     row.values.push_back(value);
-    row.setting += (row.setting.empty() ? "" : " ") + key.substr(key.rfind('.') + 1) + "=" +
-                   row.values.back();
+    row.setting +=
+        (row.setting.empty() ? "" : " ") + key.substr(key.rfind('.') + 1) + "=" + row.values.back();
   }
   if (row.setting.empty()) row.setting = "(base)";
   return row;
@@ -228,7 +228,8 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
                   "<output_dir>/<sweep name>");
   const Json sweep = parse_json_or_empty(read_text_file(index));
   if (!sweep.contains("trials") || !sweep["trials"].is_array())
-    throw IoError(index.string() + " is damaged (no list of trials); run `nasx sweep` on the "
+    throw IoError(index.string() +
+                  " is damaged (no list of trials); run `nasx sweep` on the "
                   "sweep file again to rewrite it");
   const auto axis_keys = sweep.value("axes", std::vector<std::string>());
   if (axes) *axes = axis_keys;

@@ -12,6 +12,7 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/run_support.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/core/step_loop.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
@@ -26,15 +27,18 @@ namespace fs = std::filesystem;
 namespace {
 
 /// The space's text form of `text`, or an error naming both spaces when it is another's.
-Architecture parse_for_space(const SearchSpace& space, const std::string& text) {
-  const std::string guessed = guess_space(text);
-  if (!guessed.empty() && guessed != space.name())
-    throw GenotypeError("the architecture is a " + guessed + " " +
-                        (guessed == "nb201" ? "arch string" : "genotype") + " but the space is '" +
+Architecture parse_for_space(const PluginRegistry& registry, const SearchSpace& space,
+                             const std::string& text) {
+  try {
+    return space.parse(text);
+  } catch (const GenotypeError&) {
+    const std::string guessed = guess_space(registry, text);
+    if (guessed.empty() || guessed == space.name()) throw;
+    throw GenotypeError("the architecture is one of space '" + guessed + "' but the space is '" +
                         space.name() + "'; set space.name = \"" + guessed +
                         "\" (or --set space.name=" + guessed + ") or give a " + space.name() +
                         " architecture");
-  return space.parse(text);
+  }
 }
 
 TensorDataset concatenate(const TensorDataset& a, const TensorDataset& b) {
@@ -44,9 +48,8 @@ TensorDataset concatenate(const TensorDataset& a, const TensorDataset& b) {
 
 /// The network and what its checkpoint holds: its weights and the trainer's state.
 CheckpointParts training_parts(Network& net, Trainer& trainer) {
-  return {net, "network", "trainer", [&trainer](StateArchive& state) {
-            state.object("optimizer_and_progress", trainer);
-          }};
+  return {net, "network", "trainer",
+          [&trainer](StateArchive& state) { state.object("optimizer_and_progress", trainer); }};
 }
 
 /// A network's epochs for the host loop; the test split is measured every
@@ -189,16 +192,16 @@ void write_training_summary(const RunConfig& config, const TrainSection& train,
 }  // namespace
 
 TrainSection resolved_train_section(const RunConfig& config) {
-  if (config.train.present) return config.train;
-  TrainSection section = train_protocol(config.space.name);
+  TrainSection section = config.train;
   section.present = true;
   return section;
 }
 
 bool is_training_folder(const fs::path& dir) { return fs::exists(TrainPaths(dir).config); }
 
-TrainRunResult run_training(const RunConfig& config, const std::string& architecture,
-                            const fs::path& dir, bool resume, std::ostream& out, bool interactive) {
+TrainRunResult run_training(const RunConfig& config, const PluginRegistry& registry,
+                            const std::string& architecture, const fs::path& dir, bool resume,
+                            std::ostream& out, bool interactive) {
   const TrainPaths paths(dir);
   const c10::Device device = parse_device(config.experiment.device);
   set_threads(config.experiment.threads);
@@ -208,8 +211,8 @@ TrainRunResult run_training(const RunConfig& config, const std::string& architec
   const TrainSection& train = resolved.train;
 
   // Everything that can fail on bad input, before the folder is touched.
-  const auto space = make_search_space(config.space);
-  const Architecture arch = parse_for_space(*space, architecture);
+  const auto space = make_space(registry, config.space);
+  const Architecture arch = parse_for_space(registry, *space, architecture);
   const std::string genotype = space->format(arch);
   const DataSplits data = to_device(load_data(config.data, seed), device);
   const TensorDataset train_set = concatenate(data.train, data.search);
@@ -253,13 +256,13 @@ TrainRunResult run_training(const RunConfig& config, const std::string& architec
   TrainRunResult result;
   result.dir = dir;
   result.genotype = genotype;
-  result.metrics = {{"test_acc", test.accuracy},
-                    {"test_loss", test.loss},
-                    {"parameters", static_cast<double>(figures.parameters)},
-                    {"parameters_with_auxiliary",
-                     static_cast<double>(figures.parameters_with_auxiliary)},
-                    {"flops", static_cast<double>(figures.macs)},
-                    {"train_seconds", done.state.elapsed_seconds}};
+  result.metrics = {
+      {"test_acc", test.accuracy},
+      {"test_loss", test.loss},
+      {"parameters", static_cast<double>(figures.parameters)},
+      {"parameters_with_auxiliary", static_cast<double>(figures.parameters_with_auxiliary)},
+      {"flops", static_cast<double>(figures.macs)},
+      {"train_seconds", done.state.elapsed_seconds}};
   write_training_summary(config, train, paths, *net, result, figures);
   return result;
 }

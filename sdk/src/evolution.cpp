@@ -5,7 +5,6 @@
 
 namespace nasx {
 
-
 RegularizedEvolution::~RegularizedEvolution() = default;
 
 void RegularizedEvolution::setup_evolution(Context& ctx, const EvolutionOptions& options) {
@@ -73,8 +72,9 @@ void RegularizedEvolution::own_state(StateArchive& archive) {
       .field("initial", initial_);
   if (archive.loading()) {
     if (members.size() != accuracies.size())
-      throw IoError("the checkpoint's population and its accuracies differ in length; the "
-                    "checkpoint is damaged");
+      throw IoError(
+          "the checkpoint's population and its accuracies differ in length; the "
+          "checkpoint is damaged");
     population_.clear();
     for (size_t i = 0; i < members.size(); ++i) population_.push_back({members[i], accuracies[i]});
   }

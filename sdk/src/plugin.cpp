@@ -32,6 +32,8 @@ const char* plugin_kind_name(uint32_t kind) {
       return "selector";
     case NASX_KIND_PRUNER:
       return "pruner";
+    case NASX_KIND_SPACE:
+      return "space";
     case NASX_KIND_SCORER:
       return "scorer";
     default:

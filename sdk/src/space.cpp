@@ -2,9 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
-#include "nasx/nb201/supernet.hpp"
 #include "nasx/supernet.hpp"
 
 namespace nasx {
@@ -55,24 +53,6 @@ std::vector<at::Tensor> Supernet::one_hot_weights(const Architecture& arch) {
     weights.push_back(w);
   }
   return weights;
-}
-
-std::vector<std::string> search_space_names() { return {"darts", "nb201"}; }
-
-std::unique_ptr<SearchSpace> make_search_space(const SpaceOptions& options) {
-  if (options.name == "darts") return std::make_unique<darts::DartsSpace>(options);
-  if (options.name == "nb201") return std::make_unique<nb201::Nb201Space>(options);
-  std::string known;
-  for (const auto& name : search_space_names()) known += (known.empty() ? "" : ", ") + name;
-  throw ConfigError("unknown search space '" + options.name + "' (known: " + known + ")");
-}
-
-std::string guess_space(std::string_view text) {
-  const auto start = text.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) return "";
-  if (text[start] == '|') return "nb201";
-  if (text.substr(start, 9) == "Genotype(") return "darts";
-  return "";
 }
 
 }  // namespace nasx

@@ -165,7 +165,8 @@ StateArchive& StateArchive::field(const std::string& key, Architecture& value) {
   field(key, one);
   if (loading()) {
     if (one.size() != 1)
-      throw IoError("checkpoint entry '" + key + "' is not one architecture; the checkpoint is damaged");
+      throw IoError("checkpoint entry '" + key +
+                    "' is not one architecture; the checkpoint is damaged");
     value = one[0];
   }
   return *this;

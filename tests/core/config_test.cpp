@@ -66,7 +66,7 @@ TEST_F(Config, FillsDefaultsAndReadsValues) {
   EXPECT_EQ(config.experiment.seed, 3);
   EXPECT_EQ(config.data.subset, 2000);
   EXPECT_EQ(config.data.batch_size, 64);
-  EXPECT_EQ(config.space.channels, 16);
+  EXPECT_EQ(std::get<int64_t>(config.space.params.at("channels")), 16);
   EXPECT_EQ(config.search.strategy, "darts");
   EXPECT_EQ(std::get<int64_t>(config.search.params.at("epochs")), 4);
   EXPECT_EQ(std::get<double>(config.search.params.at("w_lr")), 0.025);
@@ -78,7 +78,7 @@ TEST_F(Config, ResolvedTomlReadsBackToTheSameConfig) {
   const RunConfig again = load_run_config(write(config.to_toml()), {}, registry_);
   EXPECT_EQ(again.to_toml().substr(again.to_toml().find('\n')),
             config.to_toml().substr(config.to_toml().find('\n')));
-  EXPECT_EQ(again.space.layers, 5);
+  EXPECT_EQ(std::get<int64_t>(again.space.params.at("layers")), 5);
 }
 
 TEST_F(Config, SyntaxErrorsCarryLineAndColumn) {
@@ -96,7 +96,8 @@ TEST_F(Config, UnknownKeysGetLineAndDidYouMean) {
               HasSubstr("FILE:1:2: unknown section or key 'dataa'; did you mean 'data'?"));
   EXPECT_THAT(
       error_of("[space]\nchanels = 8\n[search]\nstrategy = \"darts\"\n"),
-      HasSubstr("FILE:2:1: unknown key 'space.chanels' for [space]; did you mean 'channels'?"));
+      HasSubstr(
+          "FILE:2:1: unknown key 'space.chanels' for space 'darts'; did you mean 'channels'?"));
 }
 
 TEST_F(Config, WrongTypesAndRangesNameTheKey) {
@@ -123,7 +124,7 @@ TEST_F(Config, OverridesApplyAndTheirErrorsNameTheOverride) {
   const RunConfig config = load_run_config(
       write(kValid), {"search.epochs=9", "space.memory_format=contiguous"}, registry_);
   EXPECT_EQ(std::get<int64_t>(config.search.params.at("epochs")), 9);
-  EXPECT_EQ(config.space.memory_format, "contiguous");
+  EXPECT_EQ(std::get<std::string>(config.space.params.at("memory_format")), "contiguous");
   EXPECT_THAT(
       error_of(kValid, {"search.epochs=many"}),
       HasSubstr("--set search.epochs=many: 'search.epochs' must be an integer, not a string"));

@@ -103,6 +103,5 @@ TEST(LoadData, RejectsSplitsSmallerThanABatch) {
   EXPECT_THROW(load_data(options, 0), DataError);
 }
 
-
 }  // namespace
 }  // namespace nasx::core

@@ -18,6 +18,7 @@
 #include "core/nasx_process.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx {
 namespace {
@@ -52,10 +53,9 @@ class DataParallel : public testing::FolderTest {
   std::map<std::string, at::Tensor> checkpointed(const fs::path& run, const std::string& space,
                                                  int64_t layers) {
     SpaceOptions options;
-    options.name = space;
     options.channels = 4;
     options.layers = layers;
-    auto net = make_search_space(options)->build_supernet(DataShape{1, 8, 8, 4});
+    auto net = testing::make_space(space, options)->build_supernet(DataShape{1, 8, 8, 4});
     torch::serialize::InputArchive root, archive;
     root.load_from((run / "checkpoint" / "state.pt").string());
     root.read("supernet", archive);

@@ -171,8 +171,8 @@ INSTANTIATE_TEST_SUITE_P(
                  8, 3},
         KillCase{"milenas", "--set search.strategy=milenas --set search.epochs=5", 5, 1},
         KillCase{"nadarts",
-                 "--set search.strategy=nadarts --set search.epochs=4 --set search.neighbours=2",
-                 4, 1},
+                 "--set search.strategy=nadarts --set search.epochs=4 --set search.neighbours=2", 4,
+                 1},
         KillCase{"random",
                  "--set search.strategy=random --set space.name=nb201 --set space.layers=1 "
                  "--set search.supernet_epochs=2 --set search.candidates=12 "
@@ -303,7 +303,7 @@ TEST_F(Run, ArchPrintsSpaceCanonicalFormAndParameterCount) {
       "arch '|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|' "
       "--in-channels 1 --channels 8");
   EXPECT_EQ(wider.exit_code, 0) << wider.output;
-  EXPECT_THAT(wider.output, HasSubstr("C=8, N=5, 1 input channels"));
+  EXPECT_THAT(wider.output, HasSubstr("C=8, layers 5, 1 input channels"));
   const Outcome darts = run_nasx(
       "arch \"Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
       "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "

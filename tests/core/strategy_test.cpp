@@ -16,14 +16,15 @@
 
 #include <ATen/ATen.h>
 
+#include "darts/supernet.hpp"
 #include "nasx/context.hpp"
 #include "nasx/core/data_loading.hpp"
 #include "nasx/core/registry.hpp"
-#include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 #include "nasx/strategy.hpp"
 #include "nasx/supernet.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx {
 namespace {
@@ -36,10 +37,9 @@ class TestContext final : public Context {
   TestContext(const std::string& space_name, std::function<double(const Architecture&)> fitness)
       : fitness_(std::move(fitness)) {
     SpaceOptions options;
-    options.name = space_name;
     options.channels = 4;
     options.layers = space_name == "darts" ? 3 : 1;
-    space_ = make_search_space(options);
+    space_ = testing::make_space(space_name, options);
     core::DataOptions data;
     data.name = "synthetic";
     data.synthetic_train = 64;

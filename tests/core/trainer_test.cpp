@@ -10,7 +10,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/archive.h>
 
-#include "nasx/darts/network.hpp"
+#include "darts/network.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx::core {

@@ -34,7 +34,8 @@ TEST(ShippedPruners, PapKeepsWhatHurtsToRemoveAndTheReferenceSignDoesTheOpposite
   EXPECT_EQ(soft_vote_error(pool.probabilities, pool.labels), 1.0);  // the full vote errs on all
   // Δ = 0, -1, -1, 0: nothing has Δ > 0, the fallback keeps the two largest, G and N.
   EXPECT_EQ(pruner("pap")->prune(pool, rng), (std::vector<int64_t>{0, 3}));
-  EXPECT_EQ(pruner("pap", {{"reference_sign", true}})->prune(pool, rng), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(pruner("pap", {{"reference_sign", true}})->prune(pool, rng),
+            (std::vector<int64_t>{1, 2}));
   // A member whose removal turns correct samples wrong is always kept: G with the two
   // helpers N and a copy of N, where the vote is right only thanks to G.
   const auto kept = pruner("pap")->prune(testing::constant_pool({0.9, 0.45, 0.45}), rng);
@@ -64,7 +65,8 @@ TEST(ShippedPruners, PrsPrunesOneHalfTheTimeUniformly) {
 
 TEST(ShippedPruners, TopKKeepsTheMostAccurateAndRefusesATooSmallPool) {
   std::mt19937_64 rng(0);
-  const EnsemblePool pool = testing::pap_pool();  // individual accuracy: G and N right, D1 and D2 wrong
+  const EnsemblePool pool =
+      testing::pap_pool();  // individual accuracy: G and N right, D1 and D2 wrong
   EXPECT_EQ(pruner("top_k", {{"k", int64_t{2}}})->prune(pool, rng), (std::vector<int64_t>{0, 3}));
   try {
     pruner("top_k", {{"k", int64_t{5}}})->prune(pool, rng);

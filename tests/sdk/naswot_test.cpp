@@ -9,8 +9,8 @@
 #include <torch/nn/modules/linear.h>
 
 #include "nasx/error.hpp"
-#include "nasx/nb201/network.hpp"
 #include "nasx/space.hpp"
+#include "nb201/network.hpp"
 
 namespace nasx {
 namespace {

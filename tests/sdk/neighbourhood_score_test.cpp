@@ -7,14 +7,14 @@
 
 #include "nasx/sampling_search.hpp"
 #include "nasx/space.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx {
 namespace {
 
 TEST(NeighbourhoodScore, PrefersTheFlatArchitectureWherePlainRankingPrefersTheSharpOne) {
   SpaceOptions options;
-  options.name = "nb201";
-  const auto space = make_search_space(options);
+  const auto space = testing::make_space("nb201", options);
   const Architecture sharp = space->parse(
       "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
       "nor_conv_3x3~2|");

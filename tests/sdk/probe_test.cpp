@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "nasx/error.hpp"
-#include "nasx/nb201/network.hpp"
+#include "nb201/network.hpp"
 
 namespace nasx {
 namespace {

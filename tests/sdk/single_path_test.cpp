@@ -10,6 +10,7 @@
 #include "nasx/evaluate.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx {
 namespace {
@@ -23,12 +24,11 @@ class SinglePathTest : public ::testing::TestWithParam<PathCase> {};
 
 TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
   SpaceOptions options;
-  options.name = GetParam().space;
   options.channels = 4;
   options.layers = GetParam().space == "darts" ? 3 : 1;
   options.memory_format = GetParam().memory_format;
   at::manual_seed(3);
-  const auto space = make_search_space(options);
+  const auto space = testing::make_space(GetParam().space, options);
   auto net = space->build_supernet(DataShape{1, 8, 8, 3});
   net->to(at::kDouble);
   const at::Tensor images = at::randn({6, 1, 8, 8}, at::kDouble);
@@ -55,10 +55,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
   SpaceOptions options;
-  options.name = "nb201";
   options.channels = 4;
   options.layers = 1;
-  const auto space = make_search_space(options);
+  const auto space = testing::make_space("nb201", options);
   auto net = space->build_supernet(DataShape{1, 8, 8, 3});
   // Every edge skip_connect except edge 0, a 3x3 convolution.
   const Architecture arch = space->parse(
@@ -75,10 +74,9 @@ TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
 
 TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
   SpaceOptions options;
-  options.name = "nb201";
   options.channels = 4;
   options.layers = 1;
-  const auto space = make_search_space(options);
+  const auto space = testing::make_space("nb201", options);
   auto net = space->build_supernet(DataShape{1, 8, 8, 3});
   net->eval();
   const TensorDataset data{at::randn({32, 1, 8, 8}), at::randint(3, {32}, at::kLong)};

@@ -13,6 +13,7 @@
 
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx {
 namespace {
@@ -21,8 +22,7 @@ using ::testing::HasSubstr;
 
 std::unique_ptr<SearchSpace> space_named(const std::string& name) {
   SpaceOptions options;
-  options.name = name;
-  return make_search_space(options);
+  return testing::make_space(name, options);
 }
 
 /// Nodes of one DARTS cell type whose (input, op) pairs differ between a and b.
@@ -170,17 +170,6 @@ TEST(DartsSpace, RejectsWhatTheSpaceCannotHold) {
   std::string concat = good;
   concat.replace(concat.find("[2, 3, 4, 5]"), 12, "[2, 3]");
   EXPECT_THAT(message(concat), HasSubstr("concatenates nodes 2..5"));
-}
-
-TEST(SearchSpaces, UnknownSpaceNamesTheKnownOnes) {
-  SpaceOptions options;
-  options.name = "nb101";
-  try {
-    make_search_space(options);
-    FAIL() << "no error";
-  } catch (const ConfigError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("unknown search space 'nb101' (known: darts, nb201)"));
-  }
 }
 
 }  // namespace

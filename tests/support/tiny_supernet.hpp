@@ -9,6 +9,7 @@
 #include "nasx/data.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx::testing {
 
@@ -25,7 +26,7 @@ inline TinySupernet make_tiny_supernet(uint64_t seed) {
   options.memory_format = "contiguous";
   at::manual_seed(seed);
   TinySupernet tiny;
-  tiny.space = make_search_space(options);
+  tiny.space = testing::make_space("darts", options);
   tiny.net = tiny.space->build_supernet(DataShape{1, 8, 8, 3});
   tiny.net->to(at::kDouble);
   tiny.net->train();

@@ -7,6 +7,8 @@
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/error.hpp"
 #include "nasx/probe.hpp"
 #include "nasx/space.hpp"
@@ -25,13 +27,13 @@ std::string with_thousands(int64_t value) {
   return digits;
 }
 
-/// The space an architecture string belongs to, from its form.
-std::string space_of(const std::string& text) {
-  const std::string space = guess_space(text);
+/// The space an architecture string belongs to: the loaded space that parses it.
+std::string space_of(const core::PluginRegistry& registry, const std::string& text) {
+  std::string why;
+  const std::string space = core::guess_space(registry, text, &why);
   if (!space.empty()) return space;
-  throw ConfigError("cannot tell the space of '" + text +
-                    "': a DARTS genotype starts with Genotype(, a NAS-Bench-201 cell with |; "
-                    "or give --space");
+  throw ConfigError("cannot tell the space of '" + text + "': no loaded space parses it (" + why +
+                    "); give --space");
 }
 
 }  // namespace
@@ -39,34 +41,39 @@ std::string space_of(const std::string& text) {
 int arch_command(const Args& args) {
   po::options_description options("options");
   options.add_options()("arch", po::value<std::string>(), "the architecture string")(
-      "space", po::value<std::string>(), "darts or nb201 (default: guessed from the string)")(
-      "channels", po::value<int64_t>(), "C of the network (default: DARTS 36, NB201 16)")(
+      "space", po::value<std::string>(), "the space plugin (default: the one that parses it)")(
+      "channels", po::value<int64_t>(),
+      "C of the network (default: the space's training protocol, DARTS 36, NB201 16)")(
       "layers", po::value<int64_t>(),
-      "DARTS: cells (default 20); NB201: cells per stage (default 5)")(
+      "the space's depth (default: its training protocol, DARTS 20 cells, NB201 5 per stage)")(
       "in-channels", po::value<int64_t>()->default_value(3), "image channels")(
       "image-size", po::value<int64_t>()->default_value(32), "image height and width (FLOPs)")(
       "classes", po::value<int64_t>()->default_value(10), "classes");
+  add_plugin_path_option(options);
   po::variables_map vm;
   if (!parse_args(args,
-                  "usage: nasx arch STRING [--space darts|nb201] [--channels C] [--layers N] "
+                  "usage: nasx arch STRING [--space NAME] [--channels C] [--layers N] "
                   "[--in-channels N] [--image-size N] [--classes N]\n\n"
                   "Parses an architecture and prints its canonical form and the parameter count "
-                  "and FLOPs of its evaluation network (by default the references': DARTS C=36, "
-                  "20 cells; NAS-Bench-201 C=16, N=5; 3x32x32 images, 10 classes).",
+                  "and FLOPs of its evaluation network (by default sized as the space's training "
+                  "protocol: DARTS C=36, 20 cells; NAS-Bench-201 C=16, N=5; 3x32x32 images, 10 "
+                  "classes).",
                   options, {"arch"}, vm))
     return 0;
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
   const std::string text = vm["arch"].as<std::string>();
-  SpaceOptions space_options;
-  space_options.name = vm.count("space") ? vm["space"].as<std::string>() : space_of(text);
-  const auto space = make_search_space(space_options);
+  const std::string name =
+      vm.count("space") ? vm["space"].as<std::string>() : space_of(registry, text);
+  const auto space = core::make_space(registry, {name, {}});
   const DataShape shape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
                         vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
   if (shape.channels < 1 || shape.classes < 2 || shape.height < 8)
     throw ConfigError(
         "--in-channels must be at least 1, --classes at least 2 and --image-size at least 8");
-  const bool darts = space->name() == "darts";
-  const int64_t channels = vm.count("channels") ? vm["channels"].as<int64_t>() : (darts ? 36 : 16);
-  const int64_t layers = vm.count("layers") ? vm["layers"].as<int64_t>() : (darts ? 20 : 5);
+  const TrainingProtocol protocol = space->training_protocol();
+  const int64_t channels = vm.count("channels") ? vm["channels"].as<int64_t>() : protocol.channels;
+  const int64_t layers = vm.count("layers") ? vm["layers"].as<int64_t>() : protocol.layers;
   if (channels < 1 || layers < 1) throw ConfigError("--channels and --layers must be positive");
 
   const Architecture arch = space->parse(text);
@@ -74,13 +81,10 @@ int arch_command(const Args& args) {
   const int64_t parameters = count_parameters(*net, /*with_auxiliary=*/false);
   const int64_t with_auxiliary = count_parameters(*net, /*with_auxiliary=*/true);
   std::cout << "space:      " << space->name() << "\n"
-            << (darts ? "genotype:   " : "arch:       ") << space->format(arch) << "\n"
-            << "network:    " << (darts ? "DARTS evaluation network, C=" : "the benchmark's, C=")
-            << channels
-            << (darts ? ", " + std::to_string(layers) + " cells, "
-                      : ", N=" + std::to_string(layers) + ", ")
-            << shape.channels << " input channels, " << shape.height << "x" << shape.width << ", "
-            << shape.classes << " classes\n"
+            << "arch:       " << space->format(arch) << "\n"
+            << "network:    C=" << channels << ", layers " << layers << ", " << shape.channels
+            << " input channels, " << shape.height << "x" << shape.width << ", " << shape.classes
+            << " classes\n"
             << "parameters: " << with_thousands(parameters);
   if (with_auxiliary != parameters)
     std::cout << " (" << with_thousands(with_auxiliary) << " with the auxiliary head)";

@@ -20,6 +20,8 @@
 #include "cli.hpp"
 #include "nasx/bilevel.hpp"
 #include "nasx/core/distributed.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 #include "nasx/naswot.hpp"
@@ -70,12 +72,13 @@ void synchronize(const c10::Device& device) {
 #endif
 }
 
-BenchFigures bench_case(const SpaceOptions& space_options, const DataShape& shape, int64_t batch,
-                        const BenchCase& which, c10::Device device, int64_t warmup, int64_t steps) {
-  SpaceOptions options = space_options;
-  options.memory_format = which.memory_format;
+BenchFigures bench_case(const core::PluginRegistry& registry, const core::SpaceSection& section,
+                        const DataShape& shape, int64_t batch, const BenchCase& which,
+                        c10::Device device, int64_t warmup, int64_t steps) {
+  core::SpaceSection with_format = section;
+  with_format.params["memory_format"] = which.memory_format;
   at::manual_seed(0);
-  const auto space = make_search_space(options);
+  const auto space = core::make_space(registry, with_format);
   auto net = space->build_supernet(shape);
   net->to(device);
   net->train();
@@ -140,9 +143,10 @@ std::vector<std::string> expand(const std::string& value, const std::string& bot
 
 /// NASWOT scoring speed: architectures per second, sampling, network construction and
 /// scoring included (what a NASWOT search pays per candidate).
-int bench_naswot(const SpaceOptions& space_options, const DataShape& shape, int64_t batch,
-                 c10::Device device, int64_t warmup, int64_t steps) {
-  const auto space = make_search_space(space_options);
+int bench_naswot(const core::PluginRegistry& registry, const core::SpaceSection& section,
+                 const DataShape& shape, int64_t batch, c10::Device device, int64_t warmup,
+                 int64_t steps) {
+  const auto space = core::make_space(registry, section);
   std::mt19937_64 rng(0);
   const at::Tensor images =
       at::randn({batch, shape.channels, shape.height, shape.width}).to(device);
@@ -206,6 +210,7 @@ po::options_description bench_options() {
       "step: data-parallel ranks, a list such as 1,2: the same --batch split over each "
       "number of rank processes (threads per rank: --threads, else cores / ranks)")(
       "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm");
+  add_plugin_path_option(options);
   return options;
 }
 
@@ -227,17 +232,18 @@ std::vector<int> rank_counts_of(const std::string& text, int64_t batch) {
 /// What one bench of the search step measures: the supernet, the data's shape and the
 /// timing settings.
 struct StepBench {
-  SpaceOptions space;
+  core::SpaceSection space;
+  int64_t channels = 0, layers = 0;
   DataShape shape;
   int64_t batch = 0, warmup = 0, steps = 0;
   c10::Device device{c10::kCPU};
 };
 
 void print_step_header(const StepBench& b, int threads) {
-  std::cout << "nasx bench: space " << b.space.name << ", C=" << b.space.channels << ", "
-            << b.space.layers << " cells, batch " << b.batch << " (split over the ranks), "
-            << b.shape.channels << "x" << b.shape.height << "x" << b.shape.width << ", "
-            << b.shape.classes << " classes, device " << b.device << ", "
+  std::cout << "nasx bench: space " << b.space.name << ", C=" << b.channels << ", " << b.layers
+            << " cells, batch " << b.batch << " (split over the ranks), " << b.shape.channels << "x"
+            << b.shape.height << "x" << b.shape.width << ", " << b.shape.classes
+            << " classes, device " << b.device << ", "
             << (threads > 0 ? std::to_string(threads) : "cores / ranks") << " threads per rank, "
             << b.steps << " timed steps after " << b.warmup << "\n\n";
   std::cout << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
@@ -248,14 +254,15 @@ void print_step_header(const StepBench& b, int threads) {
 }
 
 /// Every order x memory format in this process; rank 0 prints a row each.
-void run_step_cases(const StepBench& b, const std::vector<std::string>& orders,
-                    const std::vector<std::string>& formats, int world, bool root) {
+void run_step_cases(const core::PluginRegistry& registry, const StepBench& b,
+                    const std::vector<std::string>& orders, const std::vector<std::string>& formats,
+                    int world, bool root) {
   for (const auto& order : orders) {
     for (const auto& format : formats) {
       if (format != "contiguous" && format != "channels_last")
         throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
-      const BenchFigures f = bench_case(b.space, b.shape, b.batch, {options_for(order), format},
-                                        b.device, b.warmup, b.steps);
+      const BenchFigures f = bench_case(registry, b.space, b.shape, b.batch,
+                                        {options_for(order), format}, b.device, b.warmup, b.steps);
       // One step consumes one training and one search minibatch.
       const double images_per_second = 2.0 * static_cast<double>(b.batch) / f.seconds_per_step;
       if (!root) continue;
@@ -291,8 +298,11 @@ int bench_command(const Args& args) {
   at::set_num_threads(threads > 0 ? threads : std::max(1, cores / world));
   StepBench b;
   b.space.name = vm["space"].as<std::string>();
-  b.space.channels = vm["channels"].as<int64_t>();
-  b.space.layers = vm["layers"].as<int64_t>();
+  b.channels = vm["channels"].as<int64_t>();
+  b.layers = vm["layers"].as<int64_t>();
+  b.space.params = {{"channels", b.channels}, {"layers", b.layers}};
+  core::PluginRegistry registry;
+  load_plugins(registry, vm);
   b.shape = DataShape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
                       vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
   b.batch = vm["batch"].as<int64_t>();
@@ -305,12 +315,12 @@ int bench_command(const Args& args) {
     throw ConfigError("bench: no CUDA device in this LibTorch build");
   const std::string what = vm["what"].as<std::string>();
   if (what == "naswot") {
-    std::cout << "nasx bench: NASWOT scores, space " << b.space.name << ", C=" << b.space.channels
-              << ", layers " << b.space.layers << ", batch " << b.batch << ", " << b.shape.channels
-              << "x" << b.shape.height << "x" << b.shape.width << ", device " << b.device << ", "
+    std::cout << "nasx bench: NASWOT scores, space " << b.space.name << ", C=" << b.channels
+              << ", layers " << b.layers << ", batch " << b.batch << ", " << b.shape.channels << "x"
+              << b.shape.height << "x" << b.shape.width << ", device " << b.device << ", "
               << at::get_num_threads() << " threads, " << b.steps << " architectures after "
               << b.warmup << "\n\n";
-    return bench_naswot(b.space, b.shape, b.batch, b.device, b.warmup, b.steps);
+    return bench_naswot(registry, b.space, b.shape, b.batch, b.device, b.warmup, b.steps);
   }
   if (what != "step") throw ConfigError("bench: --what must be step or naswot, not '" + what + "'");
   const auto orders = expand(vm["order"].as<std::string>(), "all", {"first", "second", "mixed"});
@@ -320,7 +330,7 @@ int bench_command(const Args& args) {
   if (!ranks) print_step_header(b, threads);
   core::DataParallelScope data_parallel(ranks.get(), vm["sync-batchnorm"].as<bool>());
   if (ranks || std::find(rank_counts.begin(), rank_counts.end(), 1) != rank_counts.end())
-    run_step_cases(b, orders, formats, world, !ranks || ranks->rank() == 0);
+    run_step_cases(registry, b, orders, formats, world, !ranks || ranks->rank() == 0);
   if (ranks) return 0;
   for (const int n : rank_counts) {
     if (n == 1) continue;

@@ -21,14 +21,14 @@
 #include "nasx/core/config.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/pruning_schedule.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
+#include "nasx/core/trainer.hpp"
 #include "nasx/core/training.hpp"
-#include "nasx/core/pruning_schedule.hpp"
 #include "nasx/ensemble.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
-#include "nasx/core/trainer.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -142,8 +142,8 @@ std::pair<at::Tensor, at::Tensor> member_predictions(const MemberTraining& m, in
     return {valid, test};
   }
   at::manual_seed(derive_seed(m.seed, 0xe5e0 + static_cast<uint64_t>(i)));
-  auto net = m.space.build_network(m.space.parse(text), m.data.shape, m.train.channels,
-                                   m.train.layers);
+  auto net =
+      m.space.build_network(m.space.parse(text), m.data.shape, m.train.channels, m.train.layers);
   net->to(m.device);
   core::Trainer trainer(*net, m.data.train, m.train.options,
                         derive_seed(m.seed, 0xe5e1 + static_cast<uint64_t>(i)));
@@ -182,14 +182,15 @@ Json apply_pruners(const PruningRun& run, const std::vector<std::string>& names,
       return pruner.prune(sub, r);
     };
     const std::vector<int64_t> kept =
-        pruner.one_shot()          ? pruner.prune(pool, rng)
-        : run.schedule == "online" ? core::prune_online(pool, step, rng)
-                                   : core::prune_offline(pool, step, run.target, run.tolerance, rng);
+        pruner.one_shot() ? pruner.prune(pool, rng)
+        : run.schedule == "online"
+            ? core::prune_online(pool, step, rng)
+            : core::prune_offline(pool, step, run.target, run.tolerance, rng);
     const double valid_after = accuracy_of(pool.probabilities, pool.labels, kept);
     const double test_after = accuracy_of(test_all, test_labels, kept);
-    table << std::left << std::setw(10) << names[p] << std::setw(6) << kept.size()
-          << std::setw(26) << list(kept) << std::right << std::setw(12) << valid_after
-          << std::setw(12) << test_after << "\n";
+    table << std::left << std::setw(10) << names[p] << std::setw(6) << kept.size() << std::setw(26)
+          << list(kept) << std::right << std::setw(12) << valid_after << std::setw(12) << test_after
+          << "\n";
     results.push_back(core::JsonObject()
                           .add("pruner", names[p])
                           .add("kept", kept)
@@ -250,7 +251,7 @@ int ensemble_command(const Args& args) {
   const c10::Device device = core::parse_device(config.experiment.device);
   core::set_threads(config.experiment.threads);
   const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
-  const auto space = make_search_space(config.space);
+  const auto space = core::make_space(registry, config.space);
   const DataSplits data = core::to_device(core::load_data(config.data, seed), device);
   const core::TrainSection train = core::resolved_train_section(config);
   const fs::path dir = run_dir / "ensemble";

@@ -77,6 +77,7 @@ int plugins_command(const Args& args) {
                 << info->sdk_version << ", LibTorch " << info->torch_version << "\n\nparameters ("
                 << (info->kind == NASX_KIND_STRATEGY   ? "[search]"
                     : info->kind == NASX_KIND_SELECTOR ? "[select]"
+                    : info->kind == NASX_KIND_SPACE    ? "[space]"
                                                        : "its section")
                 << "):\n";
       if (info->schema.specs().empty()) std::cout << "  (none)\n";

@@ -143,8 +143,9 @@ int resume_command(const Args& args) {
     std::ifstream genotype(paths.genotype);
     std::string architecture;
     std::getline(genotype, architecture);
-    return print_training(core::run_training(config, architecture, run_dir, /*resume=*/true,
-                                             std::cout, ::isatty(STDOUT_FILENO) != 0));
+    return print_training(core::run_training(config, registry, architecture, run_dir,
+                                             /*resume=*/true, std::cout,
+                                             ::isatty(STDOUT_FILENO) != 0));
   }
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))

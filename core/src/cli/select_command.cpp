@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
+#include "nasx/core/evaluators.hpp"
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
@@ -22,7 +23,6 @@
 #include "nasx/core/selection.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
-#include "nasx/core/evaluators.hpp"
 #include "nasx/selector.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
@@ -44,9 +44,8 @@ core::RunConfig selection_config(const po::variables_map& vm, const core::RunPat
     const std::string wanted = vm["selector"].as<std::string>();
     const bool same =
         core::load_run_config(run.config.string(), {}, registry).select.selector == wanted;
-    overrides.insert(
-        overrides.begin(),
-        same ? "select.selector=" + wanted : "select={selector=" + core::json_line(wanted) + "}");
+    overrides.insert(overrides.begin(), same ? "select.selector=" + wanted
+                                             : "select={selector=" + core::json_line(wanted) + "}");
   }
   return core::load_run_config(run.config.string(), overrides, registry);
 }
@@ -121,7 +120,7 @@ int select_command(const Args& args) {
   const uint64_t seed = static_cast<uint64_t>(config.experiment.seed);
   const DataSplits data = core::to_device(core::load_data(config.data, seed), device);
   at::manual_seed(seed);
-  const auto space = make_search_space(config.space);
+  const auto space = core::make_space(registry, config.space);
   const std::shared_ptr<Supernet> net = searched_supernet(*space, data.shape, device, run);
   auto selector = core::create_plugin<Selector>(registry, info);
   const auto evaluator =
@@ -145,8 +144,8 @@ int select_command(const Args& args) {
   net->eval();
   // The searched supernet's test accuracy, before a selector fine-tunes it.
   const EvalResult test = evaluate_supernet(*net, data.test, config.data.batch_size);
-  const Architecture arch = core::run_selection(ctx, *selector, *net, files, progress,
-                                                "the same `nasx select` command");
+  const Architecture arch =
+      core::run_selection(ctx, *selector, *net, files, progress, "the same `nasx select` command");
   write_selection(paths, events, name, *space, arch, test.accuracy);
   std::cout << "selected by " << name << ":\n"
             << space->format(arch) << "\nfolder: " << out.string() << "\n";

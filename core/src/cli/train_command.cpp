@@ -92,7 +92,7 @@ int train_command(const Args& args) {
       config_path = vm["config"].as<std::string>();
     } else {
       // No config: the space the architecture's text belongs to, everything else default.
-      const std::string space = guess_space(architecture);
+      const std::string space = core::guess_space(registry, architecture);
       if (!space.empty()) overrides.insert(overrides.begin(), "space.name=" + space);
     }
   }
@@ -102,7 +102,8 @@ int train_command(const Args& args) {
   if (out.empty()) out = default_train_dir(config);
   std::cout << "nasx train: space " << config.space.name << ", " << config.data.name << ", seed "
             << config.experiment.seed << " -> " << out.string() << std::endl;
-  return print_training(core::run_training(config, architecture, out, /*resume=*/false, std::cout,
+  return print_training(core::run_training(config, registry, architecture, out,
+                                           /*resume=*/false, std::cout,
                                            ::isatty(STDOUT_FILENO) != 0));
 }
 

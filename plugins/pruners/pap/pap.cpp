@@ -33,7 +33,8 @@ class Pap final : public nasx::EnsemblePruner {
     for (int64_t j = 0; j < n; ++j) {
       std::vector<int64_t> rest = nasx::all_members(n);
       rest.erase(rest.begin() + j);
-      damage[static_cast<size_t>(j)] = nasx::soft_vote_error(pool.probabilities, pool.labels, rest) - full;
+      damage[static_cast<size_t>(j)] =
+          nasx::soft_vote_error(pool.probabilities, pool.labels, rest) - full;
     }
     // The reference code's sign: keep those whose removal would lower the error.
     if (reference_sign)

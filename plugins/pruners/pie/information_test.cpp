@@ -1,4 +1,4 @@
-#include "information.hpp"
+#include "pie/information.hpp"
 
 #include <gtest/gtest.h>
 

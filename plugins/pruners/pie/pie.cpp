@@ -1,7 +1,7 @@
 // PIE (SAEP): greedy TDAC (diversity + relevance) selection of n - 1 members.
 // The measures and the criterion are in information.hpp, tested directly.
 
-#include "information.hpp"
+#include "pie/information.hpp"
 
 namespace {
 

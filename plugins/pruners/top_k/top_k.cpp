@@ -30,8 +30,8 @@ class TopK final : public nasx::EnsemblePruner {
     const int64_t n = pool.members();
     if (k > n)
       throw nasx::ConfigError("the top-k pruner keeps k = " + std::to_string(k) +
-                        " members but the ensemble has only " + std::to_string(n) +
-                        "; lower ensemble.k or build a larger pool (ensemble.members)");
+                              " members but the ensemble has only " + std::to_string(n) +
+                              "; lower ensemble.k or build a larger pool (ensemble.members)");
     std::vector<double> error(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j)
       error[static_cast<size_t>(j)] = nasx::soft_vote_error(pool.probabilities, pool.labels, {j});
@@ -50,5 +50,4 @@ class TopK final : public nasx::EnsemblePruner {
 
 }  // namespace
 
-NASX_PLUGIN(TopK, "top_k", "1.0.0",
-            "baseline: keeps the k members of highest validation accuracy")
+NASX_PLUGIN(TopK, "top_k", "1.0.0", "baseline: keeps the k members of highest validation accuracy")

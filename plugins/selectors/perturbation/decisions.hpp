@@ -40,9 +40,9 @@ struct OperationDecision {
 /// `weights` is set to 0 (the other weights of the edge keep their values, not
 /// renormalised) and `accuracy` measures the supernet with those weights; the candidate
 /// whose removal leaves the lowest accuracy wins (lowest index on ties).
-OperationDecision
-choose_operation(const at::Tensor& weights, int64_t edge, const std::vector<int64_t>& candidates,
-                 const std::function<double(const at::Tensor& masked)>& accuracy);
+OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,
+                                   const std::vector<int64_t>& candidates,
+                                   const std::function<double(const at::Tensor& masked)>& accuracy);
 
 /// How a node's topology decision went.
 struct InputDecision {
@@ -54,8 +54,7 @@ struct InputDecision {
 /// Chooses a node's two inputs among its `edges`: while more than two remain, each is
 /// removed in turn (its row set to zeros) and the one whose removal leaves the HIGHEST
 /// accuracy is dropped (lowest index on ties).
-InputDecision
-choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
-              const std::function<double(const at::Tensor& masked)>& accuracy);
+InputDecision choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
+                            const std::function<double(const at::Tensor& masked)>& accuracy);
 
 }  // namespace nasx

@@ -1,4 +1,4 @@
-#include "decisions.hpp"
+#include "perturbation/decisions.hpp"
 
 #include <gtest/gtest.h>
 

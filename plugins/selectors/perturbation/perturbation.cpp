@@ -30,10 +30,10 @@
 #include <nasx/metrics.hpp>
 #include <nasx/optim.hpp>
 #include <nasx/paired_epoch.hpp>
-#include "decisions.hpp"
 #include <nasx/selector.hpp>
 #include <nasx/space.hpp>
 #include <nasx/supernet.hpp>
+#include "perturbation/decisions.hpp"
 
 namespace {
 
@@ -112,13 +112,13 @@ class Perturbation final : public nasx::Selector {
     nasx::Supernet& net = ctx.supernet();
     const nasx::SearchSpace& space = ctx.space();
     cell_types_ = net.cell_types();
-    nodes_ = space.node_input_edges();
+    // The space's description of its cells: where nodes keep some of their inputs, the
+    // topology step decides which; an edge's candidates are the operations the space
+    // allows on a kept edge (DARTS: all but `none`, which masking could never make win).
+    const nasx::CellDecisions cell = space.decisions().at(0);
+    if (cell.inputs_per_node > 0) nodes_ = cell.node_edges;
+    candidates_ = cell.operations;
     const int64_t edges = space.edges_per_cell();
-    const auto& operations = space.operations();
-    // Where the space picks two inputs per node, removing an edge is the topology step's
-    // job and `none` can never win an operation decision (masking it changes nothing).
-    for (int64_t k = 0; k < static_cast<int64_t>(operations.size()); ++k)
-      if (nodes_.empty() || operations[static_cast<size_t>(k)] != "none") candidates_.push_back(k);
     std::vector<int64_t> decidable_nodes;  // nodes with more than two inputs to choose from
     for (int64_t n = 0; n < static_cast<int64_t>(nodes_.size()); ++n)
       if (nodes_[static_cast<size_t>(n)].size() > 2) decidable_nodes.push_back(n);
@@ -196,7 +196,8 @@ class Perturbation final : public nasx::Selector {
         for (size_t e = 0; e < removed.size(); ++e) decisions_[c].removed[e] = removed[e] != 0;
       }
     }
-    archive.object("weight_optimizer", *weight_optimizer_).object("arch_optimizer", *arch_optimizer_);
+    archive.object("weight_optimizer", *weight_optimizer_)
+        .object("arch_optimizer", *arch_optimizer_);
   }
 
  private:
@@ -256,8 +257,8 @@ class Perturbation final : public nasx::Selector {
                                      {"criterion", criterion_name(options_.criterion)},
                                      {"masked", masked}});
       ctx.info("  " + cell_types_[cell] + " edge " + std::to_string(edge) + ": " +
-               operations[static_cast<size_t>(d.chosen)] + " (" + criterion_name(options_.criterion) +
-               " without it " + number(chosen_value) + ")");
+               operations[static_cast<size_t>(d.chosen)] + " (" +
+               criterion_name(options_.criterion) + " without it " + number(chosen_value) + ")");
       return chosen_value;
     }
     const int64_t node = node_order_[cell][static_cast<size_t>(decision - edges)];
@@ -267,10 +268,9 @@ class Perturbation final : public nasx::Selector {
     const nasx::InputDecision d = nasx::choose_inputs(all[cell], inputs, measure);
     if (ctx.stop_requested()) return 0;
     for (int64_t e : d.dropped) decisions_[cell].removed[static_cast<size_t>(e)] = true;
-    ctx.log_event("pt_topology", {{"cell", cell_types_[cell]},
-                                  {"node", node},
-                                  {"kept", d.kept},
-                                  {"dropped", d.dropped}});
+    ctx.log_event(
+        "pt_topology",
+        {{"cell", cell_types_[cell]}, {"node", node}, {"kept", d.kept}, {"dropped", d.dropped}});
     ctx.info("  " + cell_types_[cell] + " node " + std::to_string(node) + ": keeps edges " +
              edge_list(d.kept));
     return d.accuracy;  // measured with the last drop: the node as decided

@@ -1,21 +1,44 @@
-#include "controller.hpp"
+#include "enas/controller.hpp"
+
+#include <algorithm>
 
 #include <ATen/ATen.h>
 #include <torch/serialize/archive.h>
 
-#include "nasx/darts/supernet.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx::enas {
 
 namespace {
-constexpr int64_t kDartsNodes = 4;
+
+bool chooses_inputs(const std::vector<CellDecisions>& cells) {
+  for (const CellDecisions& cell : cells)
+    if (cell.inputs_per_node > 0) return true;
+  return false;
+}
+
+/// The cells' decisions, checked for what one controller can drive: the same operation
+/// choices and the same kind of cell everywhere.
+std::vector<CellDecisions> controller_cells(const SearchSpace& space) {
+  std::vector<CellDecisions> cells = space.decisions();
+  if (cells.empty())
+    throw ConfigError("the ENAS controller: space '" + space.name() + "' describes no decisions");
+  for (const CellDecisions& cell : cells)
+    if (cell.operations != cells[0].operations ||
+        (cell.inputs_per_node > 0) != chooses_inputs(cells))
+      throw ConfigError(
+          "the ENAS controller needs cells that choose alike (the same operations, "
+          "all keeping every edge or all choosing inputs); space '" +
+          space.name() + "' mixes them");
+  return cells;
+}
+
 }  // namespace
 
 ControllerOptions default_controller_options(const SearchSpace& space) {
   ControllerOptions options;
-  if (space.name() == "darts") {
+  if (chooses_inputs(space.decisions())) {
     options.hidden = 64;
     options.layers = 1;
     options.bias = false;
@@ -27,22 +50,21 @@ ControllerOptions default_controller_options(const SearchSpace& space) {
 }
 
 ControllerImpl::ControllerImpl(const SearchSpace& space, ControllerOptions options)
-    : space_(space), options_(options), darts_(space.name() == "darts") {
-  if (space.name() != "darts" && space.name() != "nb201")
-    throw ConfigError("the ENAS controller knows the darts and nb201 spaces, not '" + space.name() +
-                      "'");
+    : space_(space),
+      options_(options),
+      cells_(controller_cells(space)),
+      chooses_inputs_(chooses_inputs(cells_)) {
   const int64_t h = options.hidden;
   for (int64_t l = 0; l < options.layers; ++l)
     lstm_.push_back(
         register_module("lstm_" + std::to_string(l),
                         torch::nn::LSTMCell(torch::nn::LSTMCellOptions(h, h).bias(options.bias))));
   start_ = register_parameter("start", at::zeros({1, h}));
-  // The chosen operations: NB201 all 5, DARTS the 7 that are not `none`.
-  const auto ops = static_cast<int64_t>(space.operations().size()) - (darts_ ? 1 : 0);
+  const auto ops = static_cast<int64_t>(cells_[0].operations.size());
   op_embedding_ = register_module("op_embedding", torch::nn::Embedding(ops, h));
   op_logits_ = register_module(
       "op_logits", torch::nn::Linear(torch::nn::LinearOptions(h, ops).bias(options.bias)));
-  if (darts_) {
+  if (chooses_inputs_) {
     attn_key_ =
         register_module("attn_key", torch::nn::Linear(torch::nn::LinearOptions(h, h).bias(false)));
     attn_query_ = register_module("attn_query",
@@ -55,7 +77,11 @@ ControllerImpl::ControllerImpl(const SearchSpace& space, ControllerOptions optio
 }
 
 int64_t ControllerImpl::decisions_per_architecture() const {
-  return darts_ ? 2 * kDartsNodes * 4 : space_.edges_per_cell();
+  int64_t decisions = 0;
+  for (const CellDecisions& cell : cells_)
+    for (const auto& edges : cell.node_edges)
+      decisions += chooses_inputs_ ? 2 * cell.inputs_per_node : static_cast<int64_t>(edges.size());
+  return decisions;
 }
 
 ControllerSample ControllerImpl::sample(std::mt19937_64& rng) {
@@ -134,42 +160,43 @@ ControllerSample ControllerImpl::run(Mode mode, const std::vector<int64_t>& forc
     out.decisions.push_back(entry);
     return entry;
   };
-
+  // An operation for edge `edge` of cell `cell`; the next input is its embedding.
   at::Tensor x = start_;
-  if (!darts_) {
-    out.arch.cells = {std::vector<int>(static_cast<size_t>(space_.edges_per_cell()))};
-    for (int64_t e = 0; e < space_.edges_per_cell(); ++e) {
-      const int64_t op = decide(bound(op_logits_(lstm_step(x)), options_.tanh_constant), {});
-      out.arch.cells[0][static_cast<size_t>(e)] = static_cast<int>(op);
-      x = op_embedding_(at::tensor({op}, at::TensorOptions(at::kLong)));
+  auto choose_operation = [&](size_t cell, int64_t edge) {
+    const int64_t op = decide(bound(op_logits_(lstm_step(x)), options_.tanh_constant), {});
+    out.arch.cells[cell][static_cast<size_t>(edge)] =
+        static_cast<int>(cells_[cell].operations[static_cast<size_t>(op)]);
+    x = op_embedding_(at::tensor({op}, at::TensorOptions(at::kLong)));
+  };
+
+  for (size_t cell = 0; cell < cells_.size(); ++cell) {
+    const CellDecisions& decisions = cells_[cell];
+    out.arch.cells.push_back(
+        std::vector<int>(static_cast<size_t>(space_.edges_per_cell()), Architecture::kNoEdge));
+    if (!chooses_inputs_) {
+      for (const auto& edges : decisions.node_edges)
+        for (int64_t edge : edges) choose_operation(cell, edge);
+      continue;
     }
-    return out;
-  }
-  out.arch.cells.assign(2, std::vector<int>(darts::kEdges, Architecture::kNoEdge));
-  for (size_t cell = 0; cell < 2; ++cell) {
     std::vector<at::Tensor> keys, anchors;
-    for (int k = 0; k < 2; ++k) {  // the cell's two inputs
+    for (int64_t k = 0; k < decisions.inputs; ++k) {  // the cell's inputs
       const at::Tensor out_h = lstm_step(x);
       keys.push_back(attn_key_(out_h));
       anchors.push_back(at::zeros_like(out_h));
     }
-    for (int64_t node = 0; node < kDartsNodes; ++node) {
-      int64_t inputs[2];
-      for (int j = 0; j < 2; ++j) {
+    for (const auto& edges : decisions.node_edges) {
+      std::vector<int64_t> inputs;
+      for (int64_t j = 0; j < decisions.inputs_per_node; ++j) {
         const at::Tensor query = attn_query_(lstm_step(x));
         const at::Tensor scores = attn_v_(at::tanh(at::cat(keys, 0) + query));  // [states, 1]
         std::vector<int64_t> allowed;
-        for (int64_t s = 0; s < node + 2; ++s)
-          if (j == 0 || s != inputs[0]) allowed.push_back(s);
-        inputs[j] = decide(bound(scores.reshape({1, -1}), options_.input_tanh_constant), allowed);
-        x = anchors[static_cast<size_t>(inputs[j])];
+        for (int64_t s = 0; s < static_cast<int64_t>(edges.size()); ++s)
+          if (std::find(inputs.begin(), inputs.end(), s) == inputs.end()) allowed.push_back(s);
+        inputs.push_back(
+            decide(bound(scores.reshape({1, -1}), options_.input_tanh_constant), allowed));
+        x = anchors[static_cast<size_t>(inputs.back())];
       }
-      for (int j = 0; j < 2; ++j) {
-        const int64_t op = decide(bound(op_logits_(lstm_step(x)), options_.tanh_constant), {});
-        out.arch.cells[cell][static_cast<size_t>(darts::edge_index(node, inputs[j]))] =
-            static_cast<int>(op + 1);  // skip `none`
-        x = op_embedding_(at::tensor({op}, at::TensorOptions(at::kLong)));
-      }
+      for (int64_t input : inputs) choose_operation(cell, edges[static_cast<size_t>(input)]);
       const at::Tensor node_h = lstm_step(x);
       anchors.push_back(node_h);
       keys.push_back(attn_key_(node_h));

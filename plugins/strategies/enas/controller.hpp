@@ -2,11 +2,13 @@
 /// The ENAS controller (Pham et al., ICML 2018): an LSTM that emits an architecture
 /// decision by decision; trained with REINFORCE on the shared-weight reward.
 ///
-/// NB201 (AutoDL's port): one decision per edge, an operation out of 5; the next input
-/// is the chosen operation's embedding. DARTS space (the reference's micro controller
-/// on nasx's cells): per node of the normal then the reduction cell, two inputs chosen
-/// by attention over the earlier states (the second different from the first: the space
-/// has one edge per pair of states) and a non-`none` operation for each.
+/// It works from the space's description of its decisions (SearchSpace::decisions), so
+/// it searches any space. Cells that keep every edge (NB201; AutoDL's port): one
+/// decision per edge, an operation; the next input is the chosen operation's embedding.
+/// Cells whose nodes keep some of their inputs (DARTS; the reference's micro
+/// controller): per node, its inputs chosen by attention over the earlier states (each
+/// different from the node's earlier choices: a space has one edge per pair of states),
+/// then an operation for each.
 
 #include <cstdint>
 #include <random>
@@ -20,6 +22,7 @@
 #include "nasx/architecture.hpp"
 #include "nasx/export.hpp"
 #include "nasx/optim.hpp"
+#include "nasx/space.hpp"
 
 namespace torch::serialize {
 class OutputArchive;
@@ -41,9 +44,9 @@ struct ControllerOptions {
   double input_tanh_constant = 1.1;  ///< DARTS: input logits bound
 };
 
-/// NB201 defaults (AutoDL): 2 x 32, biases, 2.5 tanh(logits / 5). DARTS defaults (the
-/// reference's micro controller): 1 x 64, no biases, no temperature, inputs 1.1 tanh,
-/// operations 1.1 / 2.5 tanh.
+/// For cells that keep every edge, AutoDL's NB201 defaults: 2 x 32, biases,
+/// 2.5 tanh(logits / 5). For cells that choose inputs, the reference's micro controller:
+/// 1 x 64, no biases, no temperature, inputs 1.1 tanh, operations 1.1 / 2.5 tanh.
 ControllerOptions default_controller_options(const SearchSpace& space);
 
 /// One sampled (or replayed) architecture with what REINFORCE needs.
@@ -69,16 +72,19 @@ class ControllerImpl : public torch::nn::Module {
 
  private:
   enum class Mode { Sample, Replay, Greedy };
+  /// The decision sequence over every cell: operations edge by edge, or per node its
+  /// inputs by attention, then their operations.
   ControllerSample run(Mode mode, const std::vector<int64_t>& forced, std::mt19937_64* rng);
 
   const SearchSpace& space_;
   ControllerOptions options_;
-  bool darts_;
+  std::vector<CellDecisions> cells_;
+  bool chooses_inputs_;  ///< the cells keep some inputs per node (DARTS), not every edge
   std::vector<torch::nn::LSTMCell> lstm_;
   at::Tensor start_;  ///< [1, hidden] learned first input
   torch::nn::Embedding op_embedding_{nullptr};
   torch::nn::Linear op_logits_{nullptr};
-  // DARTS: attention over earlier states for the inputs.
+  // Cells that choose inputs: attention over the earlier states.
   torch::nn::Linear attn_key_{nullptr}, attn_query_{nullptr}, attn_v_{nullptr};
 };
 TORCH_MODULE(Controller);

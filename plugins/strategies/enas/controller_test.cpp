@@ -9,16 +9,16 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
-#include "controller.hpp"
+#include "enas/controller.hpp"
 #include "nasx/space.hpp"
+#include "support/spaces.hpp"
 
 namespace nasx::enas {
 namespace {
 
 std::unique_ptr<SearchSpace> space_named(const std::string& name) {
   SpaceOptions options;
-  options.name = name;
-  return make_search_space(options);
+  return testing::make_space(name, options);
 }
 
 class ControllerTest : public ::testing::TestWithParam<std::string> {};

@@ -18,11 +18,11 @@
 #include <ATen/ATen.h>
 #include <torch/serialize/archive.h>
 
-#include "controller.hpp"
 #include <nasx/evaluate.hpp>
 #include <nasx/sampling_search.hpp>
 #include <nasx/space.hpp>
 #include <nasx/supernet.hpp>
+#include "enas/controller.hpp"
 
 namespace {
 
@@ -153,9 +153,10 @@ class Enas final : public nasx::SearchStrategy {
       const nasx::enas::ControllerSample sample = controller_->sample(rng_);
       const nasx::Batch batch = reward_batch();
       const nasx::TensorDataset reward_set{batch.images, batch.labels};
-      const double accuracy = nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size(),
-                                                  0, options_.reward_batchnorm == RewardBatchNorm::Batch)
-                                  .accuracy;
+      const double accuracy =
+          nasx::evaluate_path(net, sample.arch, reward_set, reward_set.size(), 0,
+                              options_.reward_batchnorm == RewardBatchNorm::Batch)
+              .accuracy;
       reward_sum += reinforce_->add(sample, accuracy);
       entropy_sum += sample.entropy.item<double>();
     }

@@ -31,9 +31,10 @@ const nasx::OptionsBinding<NadartsOptions>& binding() {
     nasx::OptionsBinding<NadartsOptions> b;
     b.field("neighbours", &NadartsOptions::neighbours, "M: neighbours drawn per architecture step",
             nasx::Range{0.0, 64.0})
-        .field("aggregate", &NadartsOptions::aggregate,
-               "mean of the members' losses, or the worst member's",
-               {{"mean", nasx::NeighbourAggregate::Mean}, {"worst", nasx::NeighbourAggregate::Worst}})
+        .field(
+            "aggregate", &NadartsOptions::aggregate,
+            "mean of the members' losses, or the worst member's",
+            {{"mean", nasx::NeighbourAggregate::Mean}, {"worst", nasx::NeighbourAggregate::Worst}})
         .field("include_self", &NadartsOptions::include_self,
                "the current architecture weights count as a member");
     nasx::bind_gradient_search(b);

@@ -32,9 +32,10 @@ const nasx::OptionsBinding<NarandomOptions>& binding() {
         .field("neighbours", &NarandomOptions::neighbours,
                "M: neighbours drawn per candidate (0: the whole neighbourhood)",
                nasx::Range{0.0, {}})
-        .field("aggregate", &NarandomOptions::aggregate,
-               "mean accuracy over the neighbourhood, or the worst (min)",
-               {{"mean", nasx::NeighbourAggregate::Mean}, {"worst", nasx::NeighbourAggregate::Worst}})
+        .field(
+            "aggregate", &NarandomOptions::aggregate,
+            "mean accuracy over the neighbourhood, or the worst (min)",
+            {{"mean", nasx::NeighbourAggregate::Mean}, {"worst", nasx::NeighbourAggregate::Worst}})
         .field("include_self", &NarandomOptions::include_self,
                "the candidate counts as a member of its neighbourhood");
     nasx::bind_sampling_search(b);
@@ -71,7 +72,8 @@ class Narandom final : public nasx::SamplingSearch {
       const nasx::Architecture candidate = space.sample(rng());
       const nasx::NeighbourhoodScore scored = nasx::neighbourhood_score(
           space, candidate, [&](const nasx::Architecture& a) { return evaluate(ctx, a); },
-          options_.neighbours, options_.aggregate == nasx::NeighbourAggregate::Worst, options_.include_self, rng());
+          options_.neighbours, options_.aggregate == nasx::NeighbourAggregate::Worst,
+          options_.include_self, rng());
       const double score = scored.score, own = scored.own;
       const auto members = scored.members;
       scored_.push_back({candidate, score, own});

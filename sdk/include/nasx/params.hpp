@@ -108,8 +108,8 @@ class OptionsBinding {
       names.push_back(value_name);
       if (value == defaults.*member) default_name = value_name;
     }
-    schema_.add(ParamSpec{name, ParamType::String, ParamValue(default_name), {}, names,
-                          std::move(doc)});
+    schema_.add(
+        ParamSpec{name, ParamType::String, ParamValue(default_name), {}, names, std::move(doc)});
     setters_.push_back([name, member, values](Options& options, const ParamValues& given) {
       auto found = given.find(name);
       if (found == given.end()) return;

@@ -33,12 +33,13 @@
 
 extern "C" {
 
-/// The four kinds of plugin.
+/// The five kinds of plugin.
 enum nasx_plugin_kind : uint32_t {
   NASX_KIND_STRATEGY = 1,  ///< nasx::SearchStrategy
   NASX_KIND_SELECTOR = 2,  ///< nasx::Selector
   NASX_KIND_PRUNER = 3,    ///< nasx::EnsemblePruner
   NASX_KIND_SCORER = 4,    ///< nasx::ArchScorer
+  NASX_KIND_SPACE = 5,     ///< nasx::SearchSpace
 };
 
 /// What a plugin says about itself. Plain C; `abi_version` must stay the first field.
@@ -77,7 +78,8 @@ class NASX_API Plugin {
   virtual ~Plugin();
 };
 
-/// Human name of a kind: "strategy", "selector", "pruner", "scorer" ("unknown" otherwise).
+/// Human name of a kind: "strategy", "selector", "pruner", "scorer", "space" ("unknown"
+/// otherwise).
 NASX_API const char* plugin_kind_name(uint32_t kind);
 
 namespace detail {
@@ -112,7 +114,7 @@ void* create_schema(char* error, size_t error_size) {
 }  // namespace nasx
 
 /// Exports plugin class `Class` (default-constructible, derived from one of the
-/// four kind interfaces, with `static nasx::ParamSchema schema()`). Write it once,
+/// five kind interfaces, with `static nasx::ParamSchema schema()`). Write it once,
 /// at namespace scope, in one source file of the plugin.
 #define NASX_PLUGIN(Class, Name, Version, Summary)                                   \
   extern "C" BOOST_SYMBOL_EXPORT const nasx_plugin_descriptor* nasx_plugin_entry() { \

@@ -9,7 +9,6 @@
 #include "nasx/plugin.hpp"
 #include "nasx/state.hpp"
 
-
 namespace nasx {
 
 /// Turns the trained supernet of a search (ctx.supernet()) into one architecture.

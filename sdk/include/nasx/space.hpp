@@ -14,6 +14,9 @@
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
 #include "nasx/json.hpp"
+#include "nasx/params.hpp"
+#include "nasx/plugin.hpp"
+#include "nasx/training_protocol.hpp"
 
 namespace at {
 class Tensor;
@@ -23,14 +26,43 @@ namespace nasx {
 
 class Supernet;
 
-/// How the space's networks are sized and laid out ([space] in a config).
+/// How a space's networks are sized and laid out: the [space] keys every shipped space
+/// has (a space plugin binds them with bind_space_options and adds its own).
 struct SpaceOptions {
-  std::string name = "darts";
   int64_t channels = 16;  ///< C: channels of the first cells
-  /// DARTS: number of cells (8); NB201: cells per stage N (5); 0: the space's default.
+  /// The space's depth: DARTS cells (8), NB201 cells per stage (5); 0: the space's default.
   int64_t layers = 0;
   int64_t stem_multiplier = 3;                  ///< DARTS: the stem outputs stem_multiplier * C
   std::string memory_format = "channels_last";  ///< or "contiguous"
+};
+
+/// Adds channels, layers and memory_format to a binding of an options struct derived
+/// from SpaceOptions.
+template <class Options>
+OptionsBinding<Options>& bind_space_options(OptionsBinding<Options>& b) {
+  return b
+      .field("channels", &SpaceOptions::channels, "channels C of the first cells",
+             Range{2.0, 4096.0})
+      .field("layers", &SpaceOptions::layers, "the space's depth (0: its default)",
+             Range{0.0, 256.0})
+      .field("memory_format", &SpaceOptions::memory_format,
+             "activation layout; channels_last is several times faster on CPU",
+             std::vector<std::string>{"channels_last", "contiguous"});
+}
+
+/// How one cell type's architectures are chosen, for code that builds or edits
+/// architectures decision by decision without knowing the space (the ENAS controller,
+/// DARTS-PT's selection).
+struct CellDecisions {
+  int64_t inputs = 1;  ///< states before the first intermediate node (the cell's inputs)
+  /// Per intermediate node, its incoming edge from each earlier state in state order:
+  /// node_edges[n][s] is the edge from state s (the inputs first, then nodes 0..n-1).
+  std::vector<std::vector<int64_t>> node_edges;
+  /// Edges each node keeps (DARTS: 2); 0: every edge is kept and only its operation is
+  /// chosen (NB201, where `none` is an ordinary operation).
+  int64_t inputs_per_node = 0;
+  /// The operations a kept edge may take (indices into operations()).
+  std::vector<int64_t> operations;
 };
 
 /// A standalone network of one architecture: logits [batch, classes] from images.
@@ -56,12 +88,20 @@ NASX_API extern const char* const kAuxiliaryPrefix;
 /// starts with kAuxiliaryPrefix are left out.
 NASX_API int64_t count_parameters(const torch::nn::Module& module, bool with_auxiliary = true);
 
-/// A cell search space: its operations, its architectures (text forms, sampling,
-/// mutation, neighbourhoods, derivation from architecture weights) and the networks
-/// built from them. Every method is deterministic given its random generator.
-class NASX_API SearchSpace {
+/// A cell search space, the fifth plugin kind ([space] name = "..."): its operations,
+/// its architectures (text forms, sampling, mutation, neighbourhoods, derivation from
+/// architecture weights, the decisions they are made of), the supernet and the
+/// standalone networks built from them, and how those are trained. Every method is
+/// deterministic given its random generator. Strategies and selectors work through
+/// this interface only: none of them names a space.
+class NASX_API SearchSpace : public Plugin {
  public:
-  virtual ~SearchSpace();
+  static constexpr uint32_t kKind = NASX_KIND_SPACE;
+  ~SearchSpace() override;
+
+  /// Reads the [space] parameters (validated against the plugin's schema); called once,
+  /// before anything else. Throw ConfigError for a value the space cannot honour.
+  virtual void setup(const ParamValues& params) = 0;
 
   virtual std::string name() const = 0;
   /// Candidate operations of an edge, in alpha-column order.
@@ -69,10 +109,8 @@ class NASX_API SearchSpace {
   /// The cell types, in the order of Architecture::cells and the supernet's alphas.
   virtual std::vector<std::string> cell_types() const = 0;
   virtual int64_t edges_per_cell() const = 0;
-  /// Per intermediate node of a cell, its incoming edges, for a space whose
-  /// architectures keep two inputs per node (DARTS); empty for a space whose cells keep
-  /// every edge (NB201, where `none` is an ordinary operation).
-  virtual std::vector<std::vector<int64_t>> node_input_edges() const { return {}; }
+  /// Per cell type, how its architectures are chosen (nodes, their edges, operations).
+  virtual std::vector<CellDecisions> decisions() const = 0;
 
   /// A new supernet for data of `shape`, alphas initialised from the global
   /// LibTorch generator (seed it first).
@@ -82,6 +120,8 @@ class NASX_API SearchSpace {
   virtual std::shared_ptr<Network> build_network(const Architecture& arch, const DataShape& shape,
                                                  int64_t channels = 0,
                                                  int64_t layers = 0) const = 0;
+  /// How the space's networks are trained from scratch (the reference's recipe).
+  virtual TrainingProtocol training_protocol() const = 0;
 
   /// Architecture from the space's text form; throws GenotypeError naming the offending
   /// position. And back to the canonical text, and to JSON for logs.
@@ -100,23 +140,6 @@ class NASX_API SearchSpace {
   /// The magnitude (argmax) derivation from architecture weights, one [edges, ops]
   /// tensor per cell type.
   virtual Architecture derive(const std::vector<at::Tensor>& weights) const = 0;
-
-  const SpaceOptions& options() const { return options_; }
-
- protected:
-  explicit SearchSpace(SpaceOptions options) : options_(std::move(options)) {}
-
- private:
-  SpaceOptions options_;
 };
-
-/// The names of the spaces this SDK provides.
-NASX_API std::vector<std::string> search_space_names();
-
-/// The space named in `options`; throws ConfigError for an unknown name.
-NASX_API std::unique_ptr<SearchSpace> make_search_space(const SpaceOptions& options);
-
-/// The space whose text form `text` has (NB201 arch strings start with '|'), or "".
-NASX_API std::string guess_space(std::string_view text);
 
 }  // namespace nasx

@@ -11,7 +11,6 @@
 #include "nasx/plugin.hpp"
 #include "nasx/state.hpp"
 
-
 namespace nasx {
 
 /// A search strategy. The host calls `setup` once, then `step` for steps

@@ -6,9 +6,10 @@
 
 #include "nasx/core/data_loading.hpp"
 #include "nasx/core/evaluators.hpp"
+#include "nasx/core/spaces.hpp"
+#include "nasx/core/trainer.hpp"
 #include "nasx/params.hpp"
 #include "nasx/space.hpp"
-#include "nasx/core/trainer.hpp"
 
 namespace nasx::core {
 
@@ -38,20 +39,20 @@ struct SelectSection {
 
 /// [train]: training a found architecture's own network from scratch (`nasx train`, or
 /// after the search when a search config has the table). Keys a config leaves out take
-/// the protocol's values: "darts" (the reference's final training: C=36, 20 cells,
-/// 600 epochs, lr 0.025, auxiliary 0.4, drop path 0.2, cutout 16) or "nb201" (the
-/// benchmark's: C=16, N=5, 200 epochs, lr 0.1 Nesterov, batch 256).
+/// the protocol's values: a space's training protocol (SearchSpace::training_protocol;
+/// DARTS: the reference's final training, C=36, 20 cells, 600 epochs; NB201: the
+/// benchmark's, C=16, N=5, 200 epochs).
 struct TrainSection {
   bool present = false;    ///< the config has a [train] table
-  std::string protocol;    ///< "darts" or "nb201" ("" in a config: the space's)
+  std::string protocol;    ///< the space whose protocol fills the rest ("": the run's)
   int64_t channels = 0;    ///< C of the network
   int64_t layers = 0;      ///< DARTS: cells; NB201: cells per stage
   int64_t test_every = 1;  ///< test-set evaluation every this many epochs (and at the end)
   TrainOptions options;
 };
 
-/// The [train] values of `protocol` ("darts" or "nb201").
-TrainSection train_protocol(const std::string& protocol);
+/// The [train] values of space `space`'s training protocol.
+TrainSection train_protocol(const PluginRegistry& registry, const std::string& space);
 
 /// What a config is loaded for: a search needs [search]; training does not.
 enum class ConfigUse { search, train };
@@ -61,10 +62,12 @@ struct RunConfig {
   std::string source;  ///< the file it came from
   ExperimentOptions experiment;
   DataOptions data;
-  SpaceOptions space;
+  SpaceSection space;
   EvaluatorOptions evaluator;
   SearchSection search;
   SelectSection select;
+  /// [train] with the space's protocol filling what the table leaves out; the protocol's
+  /// values alone (present = false) when the config has no [train].
   TrainSection train;
 
   /// The resolved config as TOML, every default written out (config.toml of a run);
@@ -90,7 +93,6 @@ RunConfig load_run_config_text(const std::string& text, const std::string& sourc
 /// The schemas of the host's own sections, for documentation and validation.
 const ParamSchema& experiment_schema();
 const ParamSchema& data_schema();
-const ParamSchema& space_schema();
 const ParamSchema& evaluator_schema();
 const ParamSchema& train_schema();
 

@@ -56,15 +56,16 @@ std::string scorer_of(const std::string& evaluator_name);
 /// network built by the space (options.channels/layers, 0: the space's), initialised
 /// from a seed of (seed, architecture) so a score does not depend on evaluation order,
 /// scored on one fixed seeded minibatch of options.score_batch training images.
-std::unique_ptr<Evaluator> make_score_evaluator(
-    std::shared_ptr<ArchScorer> scorer, const std::string& scorer_name, const SearchSpace& space,
-    const DataSplits& data, const EvaluatorOptions& options, uint64_t seed);
+std::unique_ptr<Evaluator> make_score_evaluator(std::shared_ptr<ArchScorer> scorer,
+                                                const std::string& scorer_name,
+                                                const SearchSpace& space, const DataSplits& data,
+                                                const EvaluatorOptions& options, uint64_t seed);
 
 /// The evaluator named in `options`, reading `net` (and its space) and `data`
 /// (already on the device); minibatches of `batch_size`. Throws ConfigError for an
 /// unknown name.
 std::unique_ptr<Evaluator> make_evaluator(const EvaluatorOptions& options, Supernet& net,
-                                                   const DataSplits& data, int64_t batch_size,
-                                                   uint64_t seed);
+                                          const DataSplits& data, int64_t batch_size,
+                                          uint64_t seed);
 
 }  // namespace nasx::core

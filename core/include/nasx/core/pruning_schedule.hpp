@@ -21,7 +21,7 @@ std::vector<int64_t> prune_online(const EnsemblePool& pool, const PruneStep& ste
 /// Offline, on a finished pool: apply `step` repeatedly while it removes members, the
 /// kept set is larger than `target` (0: no target) and the validation error stays
 /// within `tolerance` of the whole pool's.
-std::vector<int64_t> prune_offline(const EnsemblePool& pool, const PruneStep& step,
-                                   int64_t target, double tolerance, std::mt19937_64& rng);
+std::vector<int64_t> prune_offline(const EnsemblePool& pool, const PruneStep& step, int64_t target,
+                                   double tolerance, std::mt19937_64& rng);
 
 }  // namespace nasx::core

@@ -10,6 +10,7 @@
 
 #include "nasx/data.hpp"
 #include "nasx/evaluate.hpp"
+#include "nasx/training_protocol.hpp"
 
 namespace torch::serialize {
 class InputArchive;
@@ -24,26 +25,6 @@ class WeightOptimizer;
 }  // namespace nasx
 
 namespace nasx::core {
-
-/// SGD with a per-epoch cosine schedule and the DARTS evaluation extras. The defaults
-/// are NAS-Bench-201's protocol (lr 0.1 cosine to 0, momentum 0.9, Nesterov, wd 5e-4,
-/// no augmentation); the DARTS reference's final training is lr 0.025 to 0, plain
-/// momentum, wd 3e-4, auxiliary weight 0.4, drop path 0.2, cutout 16, crop padding 4, flip.
-struct TrainOptions {
-  int64_t epochs = 1;
-  int64_t batch_size = 64;
-  double lr = 0.1;
-  double lr_min = 0.0;
-  double momentum = 0.9;
-  bool nesterov = true;
-  double weight_decay = 5e-4;
-  double grad_clip = 5.0;         ///< 0: off
-  double auxiliary_weight = 0.0;  ///< loss weight of an auxiliary head (0: not trained)
-  double drop_path_prob = 0.0;    ///< final drop-path probability, reached linearly
-  int64_t cutout = 0;             ///< side of the zeroed square per image (0: off)
-  int64_t crop_padding = 0;       ///< random crop after zero padding by this much (0: off)
-  bool flip = false;              ///< random horizontal flips
-};
 
 /// What one epoch did.
 struct EpochResult {
@@ -87,8 +68,7 @@ class Trainer {
 
 /// The training augmentation: random crop after zero padding, horizontal flip, cutout
 /// (per image; draws from `generator`, a CPU generator).
-at::Tensor augment(const at::Tensor& images, const TrainOptions& options,
-                            at::Generator& generator);
+at::Tensor augment(const at::Tensor& images, const TrainOptions& options, at::Generator& generator);
 
 struct TrainResult {
   double train_loss = 0;  ///< mean over the last epoch
@@ -100,8 +80,8 @@ struct TrainResult {
 /// Trains `net` for every epoch with a Trainer, then evaluates it on `valid`. `stop`
 /// is polled between minibatches; when it returns true training ends early and the
 /// result covers what was done.
-TrainResult train_network(Network& net, const TensorDataset& train,
-                                   const TensorDataset& valid, const TrainOptions& options,
-                                   uint64_t seed, const std::function<bool()>& stop = {});
+TrainResult train_network(Network& net, const TensorDataset& train, const TensorDataset& valid,
+                          const TrainOptions& options, uint64_t seed,
+                          const std::function<bool()>& stop = {});
 
 }  // namespace nasx::core

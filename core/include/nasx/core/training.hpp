@@ -36,6 +36,8 @@ struct TrainRunResult {
 /// [train] table, or the space's protocol when it has none.
 TrainSection resolved_train_section(const RunConfig& config);
 
+class PluginRegistry;
+
 /// Trains `architecture` (text of config.space's space) as config.train says, on the
 /// whole training set (both search halves) of config.data, reporting on the test
 /// split: a log line per epoch in epochs.jsonl, an atomic checkpoint after each epoch,
@@ -43,9 +45,9 @@ TrainSection resolved_train_section(const RunConfig& config);
 /// FLOPs) and model.pt. With `resume`, continues the folder's checkpoint. Everything
 /// that can fail on bad input (architecture of another space, missing data) fails
 /// before the folder is created.
-TrainRunResult run_training(const RunConfig& config, const std::string& architecture,
-                            const std::filesystem::path& dir, bool resume, std::ostream& out,
-                            bool interactive);
+TrainRunResult run_training(const RunConfig& config, const PluginRegistry& registry,
+                            const std::string& architecture, const std::filesystem::path& dir,
+                            bool resume, std::ostream& out, bool interactive);
 
 /// Whether `dir` holds a training folder (train.toml).
 bool is_training_folder(const std::filesystem::path& dir);

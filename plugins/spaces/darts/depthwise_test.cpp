@@ -1,0 +1,76 @@
+#include "darts/depthwise.hpp"
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+namespace nasx::darts {
+namespace {
+
+struct Case {
+  int64_t kernel, stride, padding, dilation, size;
+};
+
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << "kernel " << c.kernel << ", stride " << c.stride << ", padding " << c.padding
+       << ", dilation " << c.dilation << ", " << c.size << "x" << c.size;
+}
+
+class DepthwiseConv2d : public ::testing::TestWithParam<Case> {};
+
+// The hand-written weight gradient and the flipped-kernel input gradient against
+// LibTorch's own convolution_backward, in both memory formats and precisions.
+TEST_P(DepthwiseConv2d, GradientsMatchLibTorch) {
+  const Case c = GetParam();
+  at::manual_seed(c.kernel * 100 + c.stride * 10 + c.dilation);
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      const at::Tensor x0 =
+          at::randn({3, 6, c.size, c.size}, at::TensorOptions(dtype)).contiguous(format);
+      const at::Tensor w0 = at::randn({6, 1, c.kernel, c.kernel}, at::TensorOptions(dtype));
+      const at::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+      const at::Tensor y = depthwise_conv2d(x, w, c.stride, c.padding, c.dilation);
+      const at::Tensor expected_y = at::conv2d(x0, w0, {}, c.stride, c.padding, c.dilation, 6);
+      ASSERT_EQ(y.sizes(), expected_y.sizes());
+      const at::Tensor gy = at::randn_like(expected_y);
+      const auto grads = torch::autograd::grad({y}, {x, w}, {gy});
+      const auto expected = at::convolution_backward(
+          gy, x0, w0, c10::nullopt, {c.stride, c.stride}, {c.padding, c.padding},
+          {c.dilation, c.dilation}, false, {0, 0}, 6, {true, true, false});
+      const double tol = dtype == at::kFloat ? 1e-4 : 1e-10;
+      EXPECT_TRUE(at::allclose(y, expected_y, tol, tol));
+      EXPECT_TRUE(at::allclose(grads[0], std::get<0>(expected), tol, tol)) << "input gradient";
+      EXPECT_TRUE(at::allclose(grads[1], std::get<1>(expected), tol, tol)) << "weight gradient";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DartsShapes, DepthwiseConv2d,
+                         ::testing::Values(Case{3, 1, 1, 1, 8}, Case{5, 1, 2, 1, 8},
+                                           Case{3, 2, 1, 1, 8}, Case{5, 2, 2, 1, 9},
+                                           Case{3, 1, 2, 2, 8}, Case{5, 1, 4, 2, 7},
+                                           Case{3, 2, 2, 2, 8}, Case{5, 2, 4, 2, 8}),
+                         [](const auto& info) {
+                           const Case& c = info.param;
+                           return "k" + std::to_string(c.kernel) + "s" + std::to_string(c.stride) +
+                                  "p" + std::to_string(c.padding) + "d" +
+                                  std::to_string(c.dilation) + "n" + std::to_string(c.size);
+                         });
+
+TEST(DepthwiseConv2dDoubleBackward, FallsBackToTheDifferentiableFormula) {
+  at::manual_seed(0);
+  const at::Tensor x = at::randn({2, 3, 6, 6}, at::kDouble).requires_grad_();
+  const at::Tensor w = at::randn({3, 1, 3, 3}, at::kDouble).requires_grad_();
+  auto grad_x = [&](auto conv) {
+    const at::Tensor y = conv();
+    const auto g = torch::autograd::grad({(y * y).sum()}, {x}, {}, true, true);
+    return torch::autograd::grad({g[0].pow(2).sum()}, {w})[0];
+  };
+  const at::Tensor ours = grad_x([&] { return depthwise_conv2d(x, w, 1, 1, 1); });
+  const at::Tensor theirs = grad_x([&] { return at::conv2d(x, w, {}, 1, 1, 1, 3); });
+  EXPECT_TRUE(at::allclose(ours, theirs, 1e-10, 1e-10));
+}
+
+}  // namespace
+}  // namespace nasx::darts

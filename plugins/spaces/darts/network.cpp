@@ -1,0 +1,154 @@
+#include "darts/network.hpp"
+
+#include <ATen/ATen.h>
+
+#include "darts/ops.hpp"
+#include "nasx/error.hpp"
+
+namespace nasx::darts {
+
+namespace {
+
+/// The reference's drop_path: zero whole samples with probability `drop_prob` and
+/// rescale the rest by 1 / (1 - drop_prob), so the expectation is unchanged.
+at::Tensor drop_path(const at::Tensor& x, double drop_prob, at::Generator& generator) {
+  const double keep = 1.0 - drop_prob;
+  at::Tensor mask = at::empty({x.size(0), 1, 1, 1}, at::kFloat);
+  mask.bernoulli_(keep, generator);
+  return x * mask.to(x.options()).div_(keep);
+}
+
+}  // namespace
+
+EvalCellImpl::EvalCellImpl(const std::vector<GenotypeEdge>& edges, const std::vector<int>& concat,
+                           int64_t c_prev_prev, int64_t c_prev, int64_t channels, bool reduction,
+                           bool reduction_prev)
+    : edges_(edges), concat_(concat), channels_(channels) {
+  if (reduction_prev)
+    preprocess0_ = torch::nn::AnyModule(FactorizedReduce(c_prev_prev, channels, true));
+  else
+    preprocess0_ = torch::nn::AnyModule(ReLUConvBN(c_prev_prev, channels, 1, 1, 0, true));
+  preprocess1_ = torch::nn::AnyModule(ReLUConvBN(c_prev, channels, 1, 1, 0, true));
+  register_module("preprocess0", preprocess0_.ptr());
+  register_module("preprocess1", preprocess1_.ptr());
+  for (size_t i = 0; i < edges_.size(); ++i) {
+    const int64_t stride = reduction && edges_[i].input < 2 ? 2 : 1;
+    ops_.push_back(make_operation(edges_[i].op, channels, stride, /*affine=*/true));
+    register_module("op" + std::to_string(i), ops_.back().ptr());
+    identity_.push_back(edges_[i].op == "skip_connect" && stride == 1);
+  }
+}
+
+int64_t EvalCellImpl::out_channels() const {
+  return static_cast<int64_t>(concat_.size()) * channels_;
+}
+
+at::Tensor EvalCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1, double drop_prob,
+                                 at::Generator generator) {
+  std::vector<at::Tensor> states{preprocess0_.forward(s0), preprocess1_.forward(s1)};
+  const bool drop = is_training() && drop_prob > 0;
+  for (size_t node = 0; 2 * node + 1 < edges_.size(); ++node) {
+    at::Tensor sum;
+    for (size_t k = 2 * node; k < 2 * node + 2; ++k) {
+      at::Tensor h = ops_[k].forward(states.at(static_cast<size_t>(edges_[k].input)));
+      if (drop && !identity_[k]) h = drop_path(h, drop_prob, generator);
+      sum = sum.defined() ? sum + h : h;
+    }
+    states.push_back(sum);
+  }
+  std::vector<at::Tensor> outputs;
+  for (int index : concat_) outputs.push_back(states.at(static_cast<size_t>(index)));
+  return at::cat(outputs, 1);
+}
+
+AuxiliaryHeadImpl::AuxiliaryHeadImpl(int64_t channels, int64_t classes, int64_t input_size)
+    : pool_stride_(input_size >= 6 ? input_size - 5 : 1),
+      conv1_(register_module(
+          "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, 128, 1).bias(false)))),
+      conv2_(register_module("conv2",
+                             torch::nn::Conv2d(torch::nn::Conv2dOptions(128, 768, 2).bias(false)))),
+      bn1_(register_module("bn1", torch::nn::BatchNorm2d(128))),
+      bn2_(register_module("bn2", torch::nn::BatchNorm2d(768))),
+      classifier_(register_module("classifier", torch::nn::Linear(768, classes))) {
+  if (input_size < 2)
+    throw ConfigError(
+        "the auxiliary head needs at least 2x2 features after the second reduction (" +
+        std::to_string(input_size) + "x" + std::to_string(input_size) +
+        " here); set train.auxiliary_weight = 0");
+}
+
+at::Tensor AuxiliaryHeadImpl::forward(const at::Tensor& x) {
+  at::Tensor y = at::relu(x);
+  // 5x5 windows to a 2x2 map as the reference's (8x8, stride 3); smaller maps pool to 2x2.
+  y = y.size(2) >= 6 ? at::avg_pool2d(y, 5, pool_stride_, 0, false, false)
+                     : at::adaptive_avg_pool2d(y, {2, 2});
+  y = at::relu(bn1_(conv1_(y)));
+  y = at::relu(bn2_(conv2_(y)));
+  return classifier_(y.flatten(1));
+}
+
+EvalNetwork::EvalNetwork(const Genotype& genotype, const DataShape& shape,
+                         EvalNetworkOptions options)
+    : options_(options) {
+  if (options_.channels < 1 || options_.layers < 3)
+    throw ConfigError("the DARTS evaluation network needs channels >= 1 and layers >= 3 (got " +
+                      std::to_string(options_.channels) + " and " +
+                      std::to_string(options_.layers) + ")");
+  int64_t c_curr = options_.stem_multiplier * options_.channels;
+  stem_conv_ = register_module(
+      "stem_conv", torch::nn::Conv2d(
+                       torch::nn::Conv2dOptions(shape.channels, c_curr, 3).padding(1).bias(false)));
+  stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(c_curr));
+  int64_t c_prev_prev = c_curr, c_prev = c_curr;
+  c_curr = options_.channels;
+  bool reduction_prev = false;
+  int64_t size = shape.height;
+  const int64_t layers = options_.layers;
+  for (int64_t i = 0; i < layers; ++i) {
+    const bool reduction = i == layers / 3 || i == 2 * layers / 3;
+    if (reduction) {
+      c_curr *= 2;
+      size = (size + 1) / 2;
+    }
+    const auto& edges = reduction ? genotype.reduce : genotype.normal;
+    const auto& concat = reduction ? genotype.reduce_concat : genotype.normal_concat;
+    cells_.push_back(register_module(
+        "cell" + std::to_string(i),
+        EvalCell(edges, concat, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)));
+    reduction_prev = reduction;
+    c_prev_prev = c_prev;
+    c_prev = cells_.back()->out_channels();
+    if (i == 2 * layers / 3 && options_.auxiliary) {
+      auxiliary_after_ = i;
+      // Registered under kAuxiliaryPrefix so parameter counts can leave it out.
+      auxiliary_ = register_module("auxiliary", AuxiliaryHead(c_prev, shape.classes, size));
+    }
+  }
+  classifier_ = register_module("classifier", torch::nn::Linear(c_prev, shape.classes));
+}
+
+std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, bool auxiliary) {
+  const at::Tensor x = images.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor s0 = stem_bn_(stem_conv_(x)), s1 = s0, aux;
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    at::Tensor next = cells_[i]->forward(s0, s1, drop_prob_, generator_);
+    s0 = s1;
+    s1 = next;
+    if (static_cast<int64_t>(i) == auxiliary_after_ && auxiliary && is_training())
+      aux = auxiliary_(s1);
+  }
+  return {classifier_(s1.mean({2, 3})), aux};
+}
+
+std::pair<at::Tensor, at::Tensor> EvalNetwork::forward_with_auxiliary(const at::Tensor& images) {
+  return run(images, true);
+}
+
+at::Tensor EvalNetwork::forward(const at::Tensor& images) { return run(images, false).first; }
+
+void EvalNetwork::set_drop_path(double probability, at::Generator generator) {
+  drop_prob_ = probability;
+  generator_ = std::move(generator);
+}
+
+}  // namespace nasx::darts

@@ -1,0 +1,92 @@
+#pragma once
+/// The DARTS evaluation network (the reference's NetworkCIFAR): the found cells stacked
+/// into a deeper, wider network that is trained from scratch. Affine BatchNorm, drop
+/// path on the non-identity operations, an auxiliary head after the cell at 2/3 depth.
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include "darts/genotype.hpp"
+#include "nasx/data.hpp"
+#include "nasx/export.hpp"
+#include "nasx/space.hpp"
+
+namespace nasx::darts {
+
+/// How the evaluation network is sized; the reference's CIFAR-10 values are the defaults.
+struct EvalNetworkOptions {
+  int64_t channels = 36;  ///< C of the first cells
+  int64_t layers = 20;    ///< cells; reductions at layers/3 and 2*layers/3
+  int64_t stem_multiplier = 3;
+  bool auxiliary = true;  ///< build the auxiliary head (used only in training)
+};
+
+/// One cell with the genotype's 8 operations: node i sums its two chosen edges; the
+/// output concatenates the `concat` states.
+class EvalCellImpl : public torch::nn::Module {
+ public:
+  EvalCellImpl(const std::vector<GenotypeEdge>& edges, const std::vector<int>& concat,
+               int64_t c_prev_prev, int64_t c_prev, int64_t channels, bool reduction,
+               bool reduction_prev);
+  /// `drop_prob` > 0 (training only) drops each non-identity operation's output per
+  /// sample with that probability, rescaling the kept ones; masks come from `generator`.
+  at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, double drop_prob,
+                     at::Generator generator);
+  int64_t out_channels() const;
+
+ private:
+  std::vector<GenotypeEdge> edges_;
+  std::vector<int> concat_;
+  int64_t channels_;
+  torch::nn::AnyModule preprocess0_, preprocess1_;
+  std::vector<torch::nn::AnyModule> ops_;
+  std::vector<bool> identity_;  // ops that drop path leaves alone
+};
+TORCH_MODULE(EvalCell);
+
+/// The reference's AuxiliaryHeadCIFAR: ReLU, 5x5 average pooling to 2x2, 1x1 conv to
+/// 128 + BN + ReLU, 2x2 conv to 768 + BN + ReLU, linear. On the reference's 8x8 input
+/// the pooling stride is 3; on other sizes it is chosen so the output is still 2x2
+/// (7x7 on 28x28 Fashion-MNIST: stride 2), which leaves the parameter count unchanged.
+class AuxiliaryHeadImpl : public torch::nn::Module {
+ public:
+  AuxiliaryHeadImpl(int64_t channels, int64_t classes, int64_t input_size);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  int64_t pool_stride_;
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  torch::nn::Linear classifier_{nullptr};
+};
+TORCH_MODULE(AuxiliaryHead);
+
+/// The evaluation network of `genotype` for data of `shape`.
+class EvalNetwork : public nasx::Network {
+ public:
+  EvalNetwork(const Genotype& genotype, const DataShape& shape, EvalNetworkOptions options = {});
+  at::Tensor forward(const at::Tensor& images) override;
+  std::pair<at::Tensor, at::Tensor> forward_with_auxiliary(const at::Tensor& images) override;
+  void set_drop_path(double probability, at::Generator generator) override;
+
+ private:
+  std::pair<at::Tensor, at::Tensor> run(const at::Tensor& images, bool auxiliary);
+
+  EvalNetworkOptions options_;
+  torch::nn::Conv2d stem_conv_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  std::vector<EvalCell> cells_;
+  AuxiliaryHead auxiliary_{nullptr};
+  int64_t auxiliary_after_ = -1;  // the cell the auxiliary head reads
+  torch::nn::Linear classifier_{nullptr};
+  double drop_prob_ = 0;
+  at::Generator generator_;
+};
+
+}  // namespace nasx::darts

@@ -1,0 +1,122 @@
+#pragma once
+/// The operations of the DARTS cell space, as the reference code defines them
+/// (quark0/darts, operations.py). All convolutions are bias-free; `affine` is false
+/// in the search network and true in the final network.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+#include "nasx/export.hpp"
+
+namespace nasx::darts {
+
+/// The 8 candidates of an edge, in alpha-column order.
+const std::vector<std::string>& operation_names();
+/// Column of `name` in operation_names(), or -1.
+int operation_index(const std::string& name);
+
+/// ReLU, k x k convolution, BatchNorm (preprocessing of cell inputs).
+class ReLUConvBNImpl : public torch::nn::Module {
+ public:
+  ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
+                 bool affine);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  torch::nn::Conv2d conv_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(ReLUConvBN);
+
+/// Halves the resolution without losing pixels: ReLU, two 1x1 stride-2 convolutions
+/// (the second on the input shifted by one pixel), concatenated, BatchNorm.
+///
+/// `copies` > 1 holds that many independent operations side by side, as grouped
+/// convolutions over an input of copies * c_in channels (copy k in channel block k);
+/// the supernet computes all edges that leave one state this way, in a few large
+/// kernels instead of many small ones. Parameter counts equal `copies` separate ops.
+class FactorizedReduceImpl : public torch::nn::Module {
+ public:
+  FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies = 1);
+  at::Tensor forward(const at::Tensor& x);
+  /// The same on an input the ReLU was already applied to.
+  at::Tensor forward_activated(const at::Tensor& relu_x);
+  /// Copy `copy` alone on a single (activated) input of c_in channels: what that copy
+  /// computes inside forward_activated, with its slice of the shared weights.
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+
+ private:
+  int64_t copies_;
+  torch::nn::Conv2d conv_1_{nullptr};
+  torch::nn::Conv2d conv_2_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(FactorizedReduce);
+
+/// Twice [ReLU, depthwise k x k, pointwise 1x1, BatchNorm]; only the first
+/// depthwise convolution carries the stride. `copies`: as for FactorizedReduce.
+class SepConvImpl : public torch::nn::Module {
+ public:
+  SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
+              bool affine, int64_t copies = 1);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor forward_activated(const at::Tensor& relu_x);
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+
+ private:
+  int64_t stride_, padding_, copies_;
+  torch::nn::Conv2d depthwise_1_{nullptr}, pointwise_1_{nullptr};
+  torch::nn::BatchNorm2d bn_1_{nullptr};
+  torch::nn::Conv2d depthwise_2_{nullptr}, pointwise_2_{nullptr};
+  torch::nn::BatchNorm2d bn_2_{nullptr};
+};
+TORCH_MODULE(SepConv);
+
+/// ReLU, depthwise dilated k x k with stride, pointwise 1x1, BatchNorm.
+/// `copies`: as for FactorizedReduce.
+class DilConvImpl : public torch::nn::Module {
+ public:
+  DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
+              int64_t dilation, bool affine, int64_t copies = 1);
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor forward_activated(const at::Tensor& relu_x);
+  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+
+ private:
+  int64_t stride_, padding_, dilation_, copies_;
+  torch::nn::Conv2d depthwise_{nullptr}, pointwise_{nullptr};
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(DilConv);
+
+/// 3x3 max or average pooling (average: padded cells not counted), optionally
+/// followed by BatchNorm (the search network adds one without affine parameters).
+class PoolBNImpl : public torch::nn::Module {
+ public:
+  enum class Kind { Max, Average };
+  PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_batchnorm, bool affine);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  Kind kind_;
+  int64_t stride_;
+  torch::nn::BatchNorm2d bn_{nullptr};
+};
+TORCH_MODULE(PoolBN);
+
+/// Zeros with the output's shape (subsampled when the stride is 2).
+at::Tensor zero_op(const at::Tensor& x, int64_t stride);
+
+/// One operation by name, as a standalone module (used by networks built from a
+/// genotype). Throws GenotypeError for an unknown name.
+torch::nn::AnyModule make_operation(const std::string& name, int64_t channels, int64_t stride,
+                                    bool affine);
+
+}  // namespace nasx::darts

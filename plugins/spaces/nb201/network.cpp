@@ -1,0 +1,84 @@
+#include "nb201/network.hpp"
+
+#include <ATen/ATen.h>
+
+namespace nasx::nb201 {
+
+namespace {
+const int kNone = 0, kSkip = 1, kConv1x1 = 2, kConv3x3 = 3, kAvgPool = 4;
+}  // namespace
+
+InferCellImpl::InferCellImpl(const Arch& arch, int64_t c) : arch_(arch) {
+  for (int edge = 0; edge < kEdges; ++edge) {
+    const int op = arch.ops[static_cast<size_t>(edge)];
+    darts::ReLUConvBN conv{nullptr};
+    if (op == kConv1x1 || op == kConv3x3) {
+      const int64_t k = op == kConv1x1 ? 1 : 3;
+      conv = register_module("edge_" + std::to_string(edge),
+                             darts::ReLUConvBN(c, c, k, 1, k / 2, true));
+    }
+    convs_.push_back(conv);
+  }
+}
+
+at::Tensor InferCellImpl::forward(const at::Tensor& x) {
+  std::vector<at::Tensor> nodes = {x};
+  int edge = 0;
+  for (int node = 1; node <= 3; ++node) {
+    at::Tensor sum;
+    for (int source = 0; source < node; ++source, ++edge) {
+      const int op = arch_.ops[static_cast<size_t>(edge)];
+      at::Tensor y;
+      if (op == kSkip) y = nodes[static_cast<size_t>(source)];
+      if (op == kAvgPool)
+        y = at::avg_pool2d(nodes[static_cast<size_t>(source)], {3, 3}, {1, 1}, {1, 1}, false,
+                           false);
+      if (op == kConv1x1 || op == kConv3x3)
+        y = convs_[static_cast<size_t>(edge)](nodes[static_cast<size_t>(source)]);
+      if (op == kNone) continue;
+      sum = sum.defined() ? sum + y : y;
+    }
+    nodes.push_back(sum.defined() ? sum : at::zeros_like(x));
+  }
+  return nodes.back();
+}
+
+ResidualBlockImpl::ResidualBlockImpl(int64_t c_in, int64_t c_out)
+    : a_(register_module("a", darts::ReLUConvBN(c_in, c_out, 3, 2, 1, true))),
+      b_(register_module("b", darts::ReLUConvBN(c_out, c_out, 3, 1, 1, true))),
+      shortcut_(register_module(
+          "shortcut", torch::nn::Conv2d(torch::nn::Conv2dOptions(c_in, c_out, 1).bias(false)))) {}
+
+at::Tensor ResidualBlockImpl::forward(const at::Tensor& x) {
+  return shortcut_(at::avg_pool2d(x, {2, 2}, {2, 2})) + b_(a_(x));
+}
+
+Network::Network(const Arch& arch, const DataShape& shape, NetworkOptions options) {
+  const int64_t c = options.channels;
+  stem_conv_ = register_module(
+      "stem_conv",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.channels, c, 3).padding(1).bias(false)));
+  stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(c));
+  int64_t channels = c;
+  for (int stage = 0; stage < 3; ++stage) {
+    if (stage > 0) {
+      body_.emplace_back(register_module("reduce_" + std::to_string(stage),
+                                         ResidualBlock(channels, 2 * channels)));
+      channels *= 2;
+    }
+    for (int64_t i = 0; i < options.cells_per_stage; ++i)
+      body_.emplace_back(
+          register_module("stage_" + std::to_string(stage) + "_cell_" + std::to_string(i),
+                          InferCell(arch, channels)));
+  }
+  head_bn_ = register_module("head_bn", torch::nn::BatchNorm2d(channels));
+  classifier_ = register_module("classifier", torch::nn::Linear(channels, shape.classes));
+}
+
+at::Tensor Network::forward(const at::Tensor& images) {
+  at::Tensor x = stem_bn_(stem_conv_(images));
+  for (auto& module : body_) x = module.forward(x);
+  return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
+}
+
+}  // namespace nasx::nb201

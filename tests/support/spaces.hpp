@@ -1,0 +1,23 @@
+#pragma once
+// The shipped spaces for tests that build supernets and networks in-process: their
+// plugins' libraries are linked into the test executable.
+
+#include <memory>
+#include <string>
+
+#include "darts/supernet.hpp"
+#include "nasx/error.hpp"
+#include "nasx/space.hpp"
+#include "nb201/supernet.hpp"
+
+namespace nasx::testing {
+
+/// The space `name` ("darts" or "nb201") with `options`.
+inline std::unique_ptr<SearchSpace> make_space(const std::string& name,
+                                               const SpaceOptions& options = {}) {
+  if (name == "darts") return std::make_unique<darts::DartsSpace>(options);
+  if (name == "nb201") return std::make_unique<nb201::Nb201Space>(options);
+  throw ConfigError("no test space '" + name + "' (darts, nb201)");
+}
+
+}  // namespace nasx::testing
