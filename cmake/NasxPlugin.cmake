@@ -22,6 +22,9 @@ function(nasx_add_plugin NAME KIND)
     VISIBILITY_INLINES_HIDDEN ON)
   if(TARGET nasx_sdk)
     target_link_libraries(${target} PRIVATE nasx_sdk)
+    # Every symbol resolved at link time: a plugin missing a library fails to build,
+    # not to load.
+    target_link_options(${target} PRIVATE -Wl,--no-undefined)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NASX_PLUGIN_OUTPUT_DIR})
     if(TARGET nasx_plugin_pch)
       target_precompile_headers(${target} REUSE_FROM nasx_plugin_pch)

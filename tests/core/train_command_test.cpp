@@ -131,11 +131,11 @@ TEST_F(TrainCommand, AnArchitectureOfTheWrongSpaceIsOneClearErrorAndNoFolder) {
   const Outcome a = run_nasx(std::string("train ") + kNb201 + " --config " + darts + " --out " +
                              (dir_ / "a").string());
   EXPECT_EQ(a.exit_code, 1) << a.output;
-  EXPECT_THAT(a.output, HasSubstr("is a nb201 arch string but the space is 'darts'"));
+  EXPECT_THAT(a.output, HasSubstr("the architecture is one of space 'nb201' but the space is 'darts'"));
   const Outcome b = run_nasx(std::string("train ") + kDarts + " --set space.name=nb201 --out " +
                              (dir_ / "b").string());
   EXPECT_EQ(b.exit_code, 1) << b.output;
-  EXPECT_THAT(b.output, HasSubstr("is a darts genotype but the space is 'nb201'"));
+  EXPECT_THAT(b.output, HasSubstr("the architecture is one of space 'darts' but the space is 'nb201'"));
   const Outcome c =
       run_nasx(std::string("train ") + kNb201 + " --config " +
                config("name = \"nb201\"", "epoch = 1") + " --out " + (dir_ / "c").string());

@@ -201,6 +201,16 @@ Json apply_pruners(const PruningRun& run, const std::vector<std::string>& names,
   return results;
 }
 
+/// The table's header and its first row, the whole pool.
+void table_header(std::ostringstream& table, int64_t members, double valid, double test) {
+  table << std::left << std::setw(10) << "pruner" << std::setw(6) << "kept" << std::setw(26)
+        << "members" << std::right << std::setw(12) << "valid acc" << std::setw(12) << "test acc"
+        << "\n"
+        << std::left << std::setw(10) << "(all)" << std::setw(6) << members << std::setw(26) << ""
+        << std::right << std::fixed << std::setprecision(4) << std::setw(12) << valid
+        << std::setw(12) << test << "\n";
+}
+
 std::vector<std::string> split_names(const std::string& text) {
   std::vector<std::string> names;
   std::stringstream split(text);
@@ -272,12 +282,7 @@ int ensemble_command(const Args& args) {
   const double test_before = accuracy_of(test_all, test_labels, {});
 
   std::ostringstream table;
-  table << std::left << std::setw(10) << "pruner" << std::setw(6) << "kept" << std::setw(26)
-        << "members" << std::right << std::setw(12) << "valid acc" << std::setw(12) << "test acc"
-        << "\n"
-        << std::left << std::setw(10) << "(all)" << std::setw(6) << members << std::setw(26) << ""
-        << std::right << std::fixed << std::setprecision(4) << std::setw(12) << valid_before
-        << std::setw(12) << test_before << "\n";
+  table_header(table, members, valid_before, test_before);
   PruningRun seeded = run;
   seeded.seed = seed;
   const Json results =

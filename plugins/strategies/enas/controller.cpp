@@ -101,6 +101,49 @@ Architecture ControllerImpl::most_likely() {
   return run(Mode::Greedy, {}, nullptr).arch;
 }
 
+int64_t ControllerImpl::decide(ControllerSample& out, Mode mode, const std::vector<int64_t>& forced,
+                               std::mt19937_64* rng, const at::Tensor& logits,
+                               const std::vector<int64_t>& allowed) {
+  at::Tensor z = logits.reshape({-1});
+  if (!allowed.empty()) z = z.index_select(0, at::tensor(allowed, at::TensorOptions(at::kLong)));
+  const at::Tensor log_p = at::log_softmax(z, 0);
+  const at::Tensor p = log_p.exp();
+  int64_t position = 0;
+  const size_t index = out.decisions.size();
+  auto position_of = [&](int64_t entry) {
+    if (allowed.empty()) return entry;
+    for (size_t i = 0; i < allowed.size(); ++i)
+      if (allowed[i] == entry) return static_cast<int64_t>(i);
+    throw GenotypeError("ENAS controller: decision " + std::to_string(index) + " = " +
+                        std::to_string(entry) + " is not allowed there");
+  };
+  if (mode == Mode::Replay) {
+    position = position_of(forced[index]);
+    if (position < 0 || position >= z.size(0))
+      throw GenotypeError("ENAS controller: decision " + std::to_string(index) +
+                          " is out of range");
+  } else if (mode == Mode::Greedy) {
+    position = z.argmax().item<int64_t>();
+  } else {
+    const at::Tensor probs = p.detach().to(at::kDouble).contiguous();
+    const double* q = probs.data_ptr<double>();
+    double u = std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
+    position = probs.size(0) - 1;
+    for (int64_t i = 0; i < probs.size(0); ++i) {
+      if (u < q[i]) {
+        position = i;
+        break;
+      }
+      u -= q[i];
+    }
+  }
+  out.log_prob = out.log_prob + log_p[position];
+  out.entropy = out.entropy - (p * log_p).sum();
+  const int64_t entry = allowed.empty() ? position : allowed[static_cast<size_t>(position)];
+  out.decisions.push_back(entry);
+  return entry;
+}
+
 ControllerSample ControllerImpl::run(Mode mode, const std::vector<int64_t>& forced,
                                      std::mt19937_64* rng) {
   ControllerSample out;
@@ -118,47 +161,8 @@ ControllerSample ControllerImpl::run(Mode mode, const std::vector<int64_t>& forc
     if (options_.temperature > 0) logits = logits / options_.temperature;
     return tanh_constant > 0 ? tanh_constant * at::tanh(logits) : logits;
   };
-  // One decision among the entries of `logits` [1, n] listed in `allowed` (all when
-  // empty); returns the chosen entry.
   auto decide = [&](const at::Tensor& logits, const std::vector<int64_t>& allowed) {
-    at::Tensor z = logits.reshape({-1});
-    if (!allowed.empty()) z = z.index_select(0, at::tensor(allowed, at::TensorOptions(at::kLong)));
-    const at::Tensor log_p = at::log_softmax(z, 0);
-    const at::Tensor p = log_p.exp();
-    int64_t position = 0;
-    const size_t index = out.decisions.size();
-    auto position_of = [&](int64_t entry) {
-      if (allowed.empty()) return entry;
-      for (size_t i = 0; i < allowed.size(); ++i)
-        if (allowed[i] == entry) return static_cast<int64_t>(i);
-      throw GenotypeError("ENAS controller: decision " + std::to_string(index) + " = " +
-                          std::to_string(entry) + " is not allowed there");
-    };
-    if (mode == Mode::Replay) {
-      position = position_of(forced[index]);
-      if (position < 0 || position >= z.size(0))
-        throw GenotypeError("ENAS controller: decision " + std::to_string(index) +
-                            " is out of range");
-    } else if (mode == Mode::Greedy) {
-      position = z.argmax().item<int64_t>();
-    } else {
-      const at::Tensor probs = p.detach().to(at::kDouble).contiguous();
-      const double* q = probs.data_ptr<double>();
-      double u = std::uniform_real_distribution<double>(0.0, 1.0)(*rng);
-      position = probs.size(0) - 1;
-      for (int64_t i = 0; i < probs.size(0); ++i) {
-        if (u < q[i]) {
-          position = i;
-          break;
-        }
-        u -= q[i];
-      }
-    }
-    out.log_prob = out.log_prob + log_p[position];
-    out.entropy = out.entropy - (p * log_p).sum();
-    const int64_t entry = allowed.empty() ? position : allowed[static_cast<size_t>(position)];
-    out.decisions.push_back(entry);
-    return entry;
+    return ControllerImpl::decide(out, mode, forced, rng, logits, allowed);
   };
   // An operation for edge `edge` of cell `cell`; the next input is its embedding.
   at::Tensor x = start_;

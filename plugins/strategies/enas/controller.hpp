@@ -75,6 +75,12 @@ class ControllerImpl : public torch::nn::Module {
   /// The decision sequence over every cell: operations edge by edge, or per node its
   /// inputs by attention, then their operations.
   ControllerSample run(Mode mode, const std::vector<int64_t>& forced, std::mt19937_64* rng);
+  /// One decision among the entries of `logits` [1, n] listed in `allowed` (all when
+  /// empty): sampled, replayed from `forced` or greedy; its log-probability and entropy
+  /// are added to `out`. Returns the chosen entry.
+  int64_t decide(ControllerSample& out, Mode mode, const std::vector<int64_t>& forced,
+                 std::mt19937_64* rng, const at::Tensor& logits,
+                 const std::vector<int64_t>& allowed);
 
   const SearchSpace& space_;
   ControllerOptions options_;
