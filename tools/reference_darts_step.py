@@ -2,7 +2,7 @@
 """Times a DARTS search step written the way the reference code computes it, for
 comparison with `nasx bench` on the same machine in the same session.
 
-The network follows ../shared/ALGORITHMS.md section 1: every edge is a MixedOp
+The network follows the reference's model_search.py: every edge is a MixedOp
 that runs all 8 operations (each with its own ReLU; `none` multiplies by zero),
 pools followed by BatchNorm(affine=False); one step = architecture step (first
 order: validation loss backward through everything, Adam) + weight step (SGD,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on localhost for the slurm executor's test (see
-# ../shared/SLURM.md for the facts behind each line). Needs root, slurm-wlm and munge.
+# A one-node SLURM cluster on localhost for the slurm executor's test. Needs root,
+# slurm-wlm and munge.
 #
 #   local_cluster.sh start DIR   writes DIR/slurm.conf, starts munged (if not running),
 #                                slurmctld and slurmd; prints `export SLURM_CONF=...`
