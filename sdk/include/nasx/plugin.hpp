@@ -12,7 +12,7 @@
 ///     class Firstborn final : public nasx::Selector {
 ///      public:
 ///       static nasx::ParamSchema schema() { return {}; }
-///       nasx::Genotype select(nasx::Context& ctx) override { ... }
+///       nasx::Architecture select(nasx::Context& ctx) override { ... }
 ///     };
 ///
 ///     NASX_PLUGIN(Firstborn, "firstborn", "1.0.0", "picks the first operation on every edge")

@@ -26,7 +26,8 @@ class NASX_API EnsemblePruner : public Plugin {
   static constexpr uint32_t kKind = NASX_KIND_PRUNER;
   ~EnsemblePruner() override;
 
-  /// The plugin's [ensemble] parameters, validated against its schema. Throw
+  /// The plugin's parameters (today its schema's defaults: `nasx ensemble` has no
+  /// per-pruner settings yet). Throw
   /// ConfigError for values it cannot honour.
   virtual void setup(const ParamValues& params) { (void)params; }
 
