@@ -1,6 +1,8 @@
 #include "nasx/core/config.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -37,14 +39,14 @@ const auto& data_binding() {
                  "share of the training set that trains weights; the rest trains the architecture",
                  {0.05, 0.95})
           .field("subset", &DataOptions::subset,
-                 "use a seeded random subset of this many training images (0: all)", {0.0, {}})
+                 "use a seeded random subset of this many training images (0: all)", {0.0, 1e9})
           .field("test_subset", &DataOptions::test_subset,
-                 "use a seeded random subset of this many test images (0: all)", {0.0, {}})
+                 "use a seeded random subset of this many test images (0: all)", {0.0, 1e9})
           .field("batch_size", &DataOptions::batch_size, "minibatch size", {1.0, 65536.0})
           .field("synthetic_train", &DataOptions::synthetic_train, "synthetic: training images",
-                 {2.0, {}})
+                 {2.0, 1e7})
           .field("synthetic_test", &DataOptions::synthetic_test, "synthetic: test images",
-                 {1.0, {}})
+                 {1.0, 1e7})
           .field("synthetic_channels", &DataOptions::synthetic_channels,
                  "synthetic: image channels", {1.0, 64.0})
           .field("synthetic_image_size", &DataOptions::synthetic_image_size,
@@ -407,9 +409,60 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 namespace {
 
+/// Every leaf of `table` as "section.key" -> its TOML text.
+void flatten(const toml::table& table, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+  for (auto&& [key, node] : table) {
+    const std::string name = prefix + std::string(key.str());
+    if (const toml::table* nested = node.as_table()) {
+      flatten(*nested, name + ".", out);
+      continue;
+    }
+    std::ostringstream text;
+    node.visit([&text](auto&& value) { text << value; });
+    out[name] = text.str();
+  }
+}
+
+std::map<std::string, std::string> flattened(const std::string& text) {
+  std::map<std::string, std::string> out;
+  try {
+    flatten(toml::parse(text), "", out);
+  } catch (const toml::parse_error&) {
+    out["(unreadable config)"] = text.substr(0, 60);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> config_differences(const std::string& before, const std::string& after) {
+  const auto a = flattened(before);
+  const auto b = flattened(after);
+  std::vector<std::string> lines;
+  for (const auto& [key, value] : a) {
+    const auto other = b.find(key);
+    if (other == b.end())
+      lines.push_back(key + ": " + value + " -> absent");
+    else if (other->second != value)
+      lines.push_back(key + ": " + value + " -> " + other->second);
+  }
+  for (const auto& [key, value] : b)
+    if (a.count(key) == 0) lines.push_back(key + ": absent -> " + value);
+  return lines;
+}
+
+namespace {
+
 /// The TOML document of a config file.
 toml::table parse_config_file(const std::string& path) {
   if (path.empty()) return {};
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (std::filesystem::is_directory(status))
+    throw ConfigError(path + ": is a folder, not a config file; give the .toml file itself");
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw ConfigError(path + ": is not a regular file (a device or a pipe); give a .toml file");
   try {
     return toml::parse_file(path);
   } catch (const toml::parse_error& e) {

@@ -33,8 +33,13 @@ TensorDataset take(const TensorDataset& data, const at::Tensor& indices) {
   return {data.images.index_select(0, indices), data.labels.index_select(0, indices)};
 }
 
-TensorDataset random_subset(const TensorDataset& data, int64_t size, uint64_t seed) {
-  if (size <= 0 || size >= data.size()) return data;
+TensorDataset random_subset(const TensorDataset& data, int64_t size, uint64_t seed,
+                            const char* key, const char* images) {
+  if (size > data.size())
+    throw ConfigError(std::string("data.") + key + " = " + std::to_string(size) +
+                      " is more than the " + std::to_string(data.size()) + " " + images +
+                      " there are; give at most " + std::to_string(data.size()) + " (0: all)");
+  if (size <= 0 || size == data.size()) return data;
   auto order = seeded_permutation(data.size(), seed);
   order.resize(static_cast<size_t>(size));
   return take(data, index_tensor(order));
@@ -67,8 +72,9 @@ TensorDataset load_idx_pair(const std::string& dir, const std::string& prefix) {
 DataSplits split_train(const DataOptions& options, TensorDataset train, TensorDataset test,
                        uint64_t seed) {
   DataSplits splits;
-  train = random_subset(train, options.subset, derive_seed(seed, 1));
-  test = random_subset(test, options.test_subset, derive_seed(seed, 2));
+  train = random_subset(train, options.subset, derive_seed(seed, 1), "subset", "training images");
+  test = random_subset(test, options.test_subset, derive_seed(seed, 2), "test_subset",
+                       "test images");
   // Like the reference: the first train_portion of the (subset of the) training set
   // trains the weights, the rest trains the architecture.
   const auto n = train.size();

@@ -3,10 +3,12 @@
 #include "nasx/core/process.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "nasx/error.hpp"
@@ -30,12 +32,17 @@ pid_t spawn_logged(const std::string& binary, const std::vector<std::string>& ar
                    const std::filesystem::path& log) {
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw IoError("cannot open " + log.string() + ": " + std::strerror(errno));
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fd);
     throw Error(std::string("cannot start a process: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    // The child stops (at its next checkpoint: SIGTERM is a stop request) when its
+    // parent dies, however it dies; a parent already gone is not waited for.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
     std::vector<std::string> words = {binary};

@@ -11,6 +11,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "nasx/core/config.hpp"
+#include "nasx/core/plugin_file.hpp"
 
 #ifndef NASX_BUILD_PLUGIN_DIR
 #define NASX_BUILD_PLUGIN_DIR ""
@@ -168,6 +169,9 @@ const PluginInfo& PluginRegistry::load_file(const std::string& path) {
   for (const auto& info : plugins_)
     if (info.path == canonical) return info;
   if (!fs::is_regular_file(canonical, error)) throw PluginError(path + ": no such plugin file");
+  // A damaged file must be an error here, not a crash inside dlopen.
+  check_plugin_elf(canonical, NASX_PLUGIN_ENTRY_SYMBOL);
+  probe_plugin_in_child(canonical, NASX_PLUGIN_ENTRY_SYMBOL);
 
   std::unique_ptr<boost::dll::shared_library> library = open_library(canonical);
   const nasx_plugin_descriptor* descriptor = read_descriptor(*library, canonical);

@@ -14,8 +14,10 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/kill_points.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/run_lock.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/selection.hpp"
 #include "nasx/core/spaces.hpp"
@@ -63,24 +65,26 @@ std::map<std::string, double> validation_metrics(Supernet& net, const DataSplits
   return {{"valid_loss", valid.loss}, {"valid_acc", valid.accuracy}};
 }
 
-/// A new run folder with its resolved config, or a check that `resume` has something to do.
-void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume) {
+/// A new run folder with its resolved config, or a check that a resume has something
+/// to do; then a check that checkpoints can be written there (before a step's work
+/// would be lost to a read-only or full folder). The caller holds the folder's lock.
+void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume,
+                     Progress& progress) {
   const std::string dir = paths.dir.string();
   std::error_code error;
   if (resume) {
     if (fs::exists(paths.summary, error))
       throw IoError("run " + dir +
                     " has already finished (summary.json exists); nothing to resume");
-    return;
+  } else {
+    if (fs::exists(paths.config, error))
+      throw IoError("run folder " + dir +
+                    " already holds a run; continue it with `nasx resume " + dir +
+                    "` or choose another --out");
+    write_file_atomically(paths.config, config.to_toml());
+    progress.line("run folder: " + dir);
   }
-  if (fs::exists(paths.config, error))
-    throw IoError("run folder " + dir + " already holds a run; continue it with `nasx resume " +
-                  dir + "` or choose another --out");
-  fs::create_directories(paths.dir, error);
-  if (error)
-    throw IoError("cannot create run folder " + dir + ": " + error.message() +
-                  "; choose a writable --out or experiment.output_dir");
-  write_file_atomically(paths.config, config.to_toml());
+  check_writable(paths.checkpoint_dir);
 }
 
 /// The [train] part of a run: the found architecture trained in run_dir/train,
@@ -90,7 +94,9 @@ void train_answer(const RunConfig& config, const PluginRegistry& registry, const
                   bool interactive) {
   const fs::path dir = run_dir / "train";
   const TrainRunResult trained =
-      run_training(config, registry, genotype, dir, is_training_folder(dir), out, interactive);
+      run_training(config, registry, genotype, dir,
+                   is_training_folder(dir) ? StartMode::resume : StartMode::fresh, out,
+                   interactive);
   for (const auto& [name, value] : trained.metrics) result.metrics["trained_" + name] = value;
 }
 
@@ -275,27 +281,36 @@ class SearchJob final : public StepJob {
 /// The host state to continue from, the logs cut back to it (a resume), and the start
 /// event of a run that starts now.
 HostState restore(const RunPaths& paths, const RunConfig& config, Search& search, SearchLogs& logs,
-                  bool resume, Progress& progress) {
+                  StartMode mode, Progress& progress) {
   HostState state;
-  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations};
-  if (resume && fs::exists(paths.checkpoint)) {
+  const std::string resolved = config.to_toml();
+  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations, resolved,
+                                 mode};
+  const std::string restart = "delete " + paths.checkpoint_dir.string() +
+                              " to restart this run from the first step";
+  if (resuming(mode) && fs::exists(paths.checkpoint)) {
     state = load_checkpoint(paths, *search.net, *search.strategy);
+    check_checkpoint_config(paths.checkpoint, state, resolved, mode, progress);
     // A selection checkpoint exists only once the search has finished; the selection
     // then cuts the logs back to its own point.
     if (!has_selection_checkpoint(selection)) {
-      logs.events.truncate(static_cast<uint64_t>(state.events_size));
-      logs.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
+      logs.events.truncate(static_cast<uint64_t>(state.events_size), restart);
+      logs.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size), restart);
     }
-    logs.genotypes.truncate(static_cast<uint64_t>(state.genotypes_size));
-    progress.line("resuming " + paths.dir.string() + " at step " +
-                  std::to_string(state.next_step + 1) + " of " +
-                  std::to_string(search.strategy->total_steps()));
-  } else if (resume) {
-    logs.events.truncate(0);
-    logs.genotypes.truncate(0);
-    logs.evaluations.truncate(0);
+    logs.genotypes.truncate(static_cast<uint64_t>(state.genotypes_size), restart);
+    const int64_t total = search.strategy->total_steps();
+    progress.line(state.next_step >= total
+                      ? "resuming " + paths.dir.string() + ": all " + std::to_string(total) +
+                            " steps are done; finishing the run"
+                      : "resuming " + paths.dir.string() + " at step " +
+                            std::to_string(state.next_step + 1) + " of " + std::to_string(total));
+  } else if (resuming(mode)) {
+    logs.events.truncate(0, restart);
+    logs.genotypes.truncate(0, restart);
+    logs.evaluations.truncate(0, restart);
     progress.line("no checkpoint in " + paths.dir.string() + "; starting from the first step");
   }
+  state.config = resolved;
   if (state.next_step == 0)
     logs.events.append(JsonObject()
                            .add("type", "start")
@@ -330,14 +345,16 @@ std::map<std::string, double> final_metrics(const RunConfig& config, Search& sea
 
 /// The answer: the strategy's own, or the selector's from the supernet.
 Architecture choose_answer(const RunConfig& config, Search& search, HostContext& ctx,
-                           SearchLogs& logs, const RunPaths& paths, Progress& progress) {
+                           SearchLogs& logs, const RunPaths& paths, StartMode mode,
+                           Progress& progress) {
   if (const std::optional<Architecture> own = search.strategy->best()) return *own;
   if (!search.strategy->trains_arch_parameters())
     throw Error("strategy '" + config.search.strategy +
                 "' finished without an architecture (no candidate was evaluated); give it a "
                 "larger budget");
   ctx.set_params(&config.select.params);
-  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations};
+  const SelectionFiles selection{paths.select_checkpoint, logs.events, logs.evaluations,
+                                 config.to_toml(), mode};
   try {
     return run_selection(ctx, *search.selector, *search.net, selection, progress,
                          "nasx resume " + paths.dir.string());
@@ -351,12 +368,20 @@ Architecture choose_answer(const RunConfig& config, Search& search, HostContext&
 void write_answer(const RunConfig& config, const Search& search, const RunPaths& paths,
                   SearchLogs& logs, const RunResult& result, const std::string& chosen_by,
                   const HostState& state) {
+  // summary.json is written last: it marks the run finished, so a kill before it
+  // resumes (the logs cut back to the last checkpoint) and writes all of this again.
   logs.events.append(JsonObject()
                          .add("type", "selected")
                          .add("by", chosen_by)
                          .add("genotype", result.genotype)
                          .str());
+  logs.events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
+  logs.events.sync();
+  logs.genotypes.sync();
+  logs.evaluations.sync();
+  kill_point("answer_logged");
   write_file_atomically(paths.genotype, result.genotype + "\n");
+  kill_point("genotype_written");
   write_file_atomically(paths.summary,
                         JsonObject()
                                 .add("experiment", config.experiment.name)
@@ -374,18 +399,18 @@ void write_answer(const RunConfig& config, const Search& search, const RunPaths&
                                 .add("finished", now_iso8601())
                                 .str() +
                             "\n");
-  logs.events.append(JsonObject().add("type", "end").add("time", now_iso8601()).str());
 }
 
 /// After the last step (rank 0): the answer, its final metrics and the run's final files.
 RunResult finish_search(const RunConfig& config, Search& search, HostContext& ctx, SearchLogs& logs,
-                        const RunPaths& paths, const StepLoopResult& done, Progress& progress) {
+                        const RunPaths& paths, const StepLoopResult& done, StartMode mode,
+                        Progress& progress) {
   search.net->eval();
   RunResult result;
   result.run_dir = paths.dir;
   result.metrics = final_metrics(config, search, done.last_metrics);
   const bool own = search.strategy->best().has_value();
-  result.architecture = choose_answer(config, search, ctx, logs, paths, progress);
+  result.architecture = choose_answer(config, search, ctx, logs, paths, mode, progress);
   if (!search.strategy->trains_arch_parameters() && config.evaluator.name == "shared") {
     // The answer on the shared weights: what weight sharing predicts for it.
     const EvalResult test =
@@ -422,10 +447,11 @@ void check_data_parallel_run(const RunConfig& config, const PluginRegistry& regi
   check_data_parallel(config, strategy->trains_arch_parameters(), world_size);
 }
 
-RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resume,
+RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode mode,
                      const PluginRegistry& registry, std::ostream& out, bool interactive,
                      ProcessGroup* ranks) {
   const RunPaths paths(run_dir);
+  const bool resume = resuming(mode);
   if (resume && config.train.present && fs::exists(paths.summary) &&
       !fs::exists(TrainPaths(run_dir / "train").summary))
     return continue_training(config, registry, run_dir, paths, out, interactive);
@@ -445,9 +471,13 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   search.strategy->setup(ctx);
   if (ranks != nullptr)
     check_data_parallel(config, search.strategy->trains_arch_parameters(), ranks->world_size());
-  if (root) open_run_folder(paths, config, resume);
+  std::optional<RunLock> lock;  // held until the run, its selection and training end
+  if (root) {
+    lock.emplace(paths.dir);
+    open_run_folder(paths, config, resume, progress);
+  }
 
-  const HostState state = restore(paths, config, search, logs, resume, progress);
+  const HostState state = restore(paths, config, search, logs, mode, progress);
   SearchJob job(config, search, ctx, logs, paths, ranks);
   StepLog log;
   log.log = &logs.events;
@@ -470,7 +500,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, bool resu
   // The answer, the selection and the training: rank 0 alone.
   data_parallel.release();
   if (!root) return RunResult{run_dir, {}, {}, done.last_metrics};
-  RunResult result = finish_search(config, search, ctx, logs, paths, done, progress);
+  RunResult result = finish_search(config, search, ctx, logs, paths, done, mode, progress);
   if (config.train.present)
     train_answer(config, registry, run_dir, result.genotype, result, out, interactive);
   return result;

@@ -88,11 +88,15 @@ Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
   state.total_steps = total;
   if (total > 0 && has_selection_checkpoint(files)) {
     state = load_selection(files, net, selector);
-    files.events.truncate(static_cast<uint64_t>(state.events_size));
-    files.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size));
+    if (!files.config.empty() && !state.config.empty())
+      check_checkpoint_config(files.checkpoint, state, files.config, files.mode, progress);
+    const std::string restart = "delete " + files.checkpoint.string() + " to select from the start";
+    files.events.truncate(static_cast<uint64_t>(state.events_size), restart);
+    files.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size), restart);
     progress.line("resuming the selection at step " + std::to_string(state.next_step + 1) + " of " +
                   std::to_string(total));
   }
+  state.config = files.config;
   SelectionJob job(ctx, selector, net, files);
   StepLog log;
   log.noun = "selection step";

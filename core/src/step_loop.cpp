@@ -5,6 +5,7 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/kill_points.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/error.hpp"
 
@@ -20,6 +21,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 StepLoopResult run_steps(StepJob& job, HostState state, const StepLog& log, Progress& progress) {
   StepLoopResult result;
+  result.last_metrics = state.last_metrics;  // a resume that finds every step done
   const int64_t total = job.total_steps();
   try {
     for (int64_t step = state.next_step; step < total; ++step) {
@@ -41,7 +43,10 @@ StepLoopResult run_steps(StepJob& job, HostState state, const StepLog& log, Prog
       for (const auto& [synced, size] : log.synced)
         state.*size = static_cast<int64_t>(synced->sync());
       state.elapsed_seconds += seconds;
+      state.last_metrics = metrics;
+      kill_point("step_logged");
       job.save_checkpoint(state);
+      kill_point("checkpoint");
       result.last_metrics = std::move(metrics);
       if (!keep_going) break;
     }

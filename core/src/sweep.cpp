@@ -56,6 +56,9 @@ void check_keys(const toml::table& table, const std::string& section,
 std::string toml_value(const toml::node& node) {
   if (const auto text = node.value_exact<std::string>())
     return json_line(*text);  // a JSON string is a TOML basic string
+  // The shortest text that reads back as the same double (1e-30, not toml++'s
+  // 1.0000000000000001e-30): it names trial folders.
+  if (const auto number = node.value_exact<double>()) return format_param_value(*number);
   std::ostringstream out;
   node.visit([&](auto&& value) { out << value; });
   return out.str();
@@ -67,6 +70,7 @@ std::string folder_fragment(std::string text) {
     text = text.substr(1, text.size() - 2);
   std::string out;
   for (char c : text) {
+    if (c == '+') continue;  // 1e+30 -> 1e30 (not 1e-30)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') c = '-';
     if (c != '-' || (!out.empty() && out.back() != '-')) out += c;
   }

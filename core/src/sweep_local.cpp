@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <ostream>
 
 #include "nasx/core/files.hpp"
@@ -15,6 +16,7 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/process.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/core/run_lock.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/sweep_run.hpp"
 #include "nasx/error.hpp"
@@ -52,6 +54,18 @@ int run_trials(const Sweep& sweep, const std::vector<const SweepTrial*>& todo,
     while (static_cast<int>(running.size()) < jobs && next < todo.size() && !stop_was_requested()) {
       const SweepTrial& trial = *todo[next++];
       const fs::path dir = sweep.dir / trial.name;
+      if (const std::optional<pid_t> holder = RunLock::holder(dir)) {
+        // Left by a driver that was killed: it received SIGTERM with its driver and stops
+        // at its next checkpoint. Running the trial beside it would write one folder twice.
+        ++finished;
+        ++failed;
+        out << "[" << finished << "/" << todo.size() << "] " << trial.name
+            << ": NOT STARTED, still running in process " << *holder
+            << " (left by an earlier sweep driver; it stops at its next checkpoint). Run the "
+               "sweep again once it has ended\n"
+            << std::flush;
+        continue;
+      }
       fs::create_directories(dir);
       // A local run replaces an earlier slurm submission of this trial.
       if (launch.executor == "local") fs::remove(dir / "slurm.json");
@@ -116,6 +130,7 @@ int run_trials(const Sweep& sweep, const std::vector<const SweepTrial*>& todo,
 
 int run_sweep_local(const Sweep& sweep, const std::string& nasx_binary, int jobs,
                     const std::vector<std::string>& plugin_paths, std::ostream& out) {
+  const RunLock lock(sweep.dir);  // one driver per sweep folder
   write_sweep_folder(sweep);
   std::vector<const SweepTrial*> todo;
   for (const SweepTrial& trial : sweep.trials)

@@ -10,7 +10,9 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/network_budget.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/core/run_lock.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/spaces.hpp"
 #include "nasx/core/step_loop.hpp"
@@ -117,6 +119,8 @@ class TrainingJob final : public StepJob {
 
 /// Checks that `dir` can take the training (a new folder, or an unfinished one to
 /// resume) and, for a new one, writes its genotype and resolved config.
+/// The caller holds the folder's lock. A new folder gets the genotype and the resolved
+/// config; either way the checkpoint folder must be writable before an epoch is spent.
 void open_training_folder(const TrainPaths& paths, const RunConfig& resolved,
                           const std::string& genotype, bool resume) {
   const std::string dir = paths.dir.string();
@@ -124,34 +128,36 @@ void open_training_folder(const TrainPaths& paths, const RunConfig& resolved,
     if (fs::exists(paths.summary))
       throw IoError("training " + dir +
                     " has already finished (summary.json exists); nothing to resume");
-    return;
+  } else {
+    if (fs::exists(paths.config))
+      throw IoError("folder " + dir + " already holds a training; continue it with " +
+                    "`nasx resume " + dir + "` or choose another --out");
+    write_file_atomically(paths.genotype, genotype + "\n");
+    write_file_atomically(paths.config, resolved.to_toml());
   }
-  if (fs::exists(paths.config))
-    throw IoError("folder " + dir + " already holds a training; continue it with " +
-                  "`nasx resume " + dir + "` or choose another --out");
-  std::error_code error;
-  fs::create_directories(paths.dir, error);
-  if (error)
-    throw IoError("cannot create " + dir + ": " + error.message() + "; choose a writable --out");
-  write_file_atomically(paths.genotype, genotype + "\n");
-  write_file_atomically(paths.config, resolved.to_toml());
+  check_writable(paths.checkpoint_dir);
 }
 
 /// Where a resumed training continues: the checkpoint's state, the log cut back to it.
-HostState restore_training(const TrainPaths& paths, bool resume, Network& net, Trainer& trainer,
-                           JsonlLog& log, Progress& progress) {
+HostState restore_training(const TrainPaths& paths, const std::string& resolved, StartMode mode,
+                           Network& net, Trainer& trainer, JsonlLog& log, Progress& progress) {
   HostState state;
-  if (resume && fs::exists(paths.checkpoint)) {
-    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer),
-                            "delete the checkpoint folder to restart the training from the first "
-                            "epoch");
-    log.truncate(static_cast<uint64_t>(state.events_size));
-    progress.line("resuming " + paths.dir.string() + " at epoch " +
-                  std::to_string(trainer.next_epoch() + 1) + " of " +
-                  std::to_string(trainer.epochs()));
-  } else if (resume) {
-    log.truncate(0);
+  const std::string restart = "delete " + paths.checkpoint_dir.string() +
+                              " to restart the training from the first epoch";
+  if (resuming(mode) && fs::exists(paths.checkpoint)) {
+    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer), restart);
+    check_checkpoint_config(paths.checkpoint, state, resolved, mode, progress);
+    log.truncate(static_cast<uint64_t>(state.events_size), restart);
+    progress.line(trainer.next_epoch() >= trainer.epochs()
+                      ? "resuming " + paths.dir.string() + ": all " +
+                            std::to_string(trainer.epochs()) + " epochs are done; finishing"
+                      : "resuming " + paths.dir.string() + " at epoch " +
+                            std::to_string(trainer.next_epoch() + 1) + " of " +
+                            std::to_string(trainer.epochs()));
+  } else if (resuming(mode)) {
+    log.truncate(0, restart);
   }
+  state.config = resolved;
   return state;
 }
 
@@ -200,7 +206,7 @@ TrainSection resolved_train_section(const RunConfig& config) {
 bool is_training_folder(const fs::path& dir) { return fs::exists(TrainPaths(dir).config); }
 
 TrainRunResult run_training(const RunConfig& config, const PluginRegistry& registry,
-                            const std::string& architecture, const fs::path& dir, bool resume,
+                            const std::string& architecture, const fs::path& dir, StartMode mode,
                             std::ostream& out, bool interactive) {
   const TrainPaths paths(dir);
   const c10::Device device = parse_device(config.experiment.device);
@@ -216,6 +222,10 @@ TrainRunResult run_training(const RunConfig& config, const PluginRegistry& regis
   const std::string genotype = space->format(arch);
   const DataSplits data = to_device(load_data(config.data, seed), device);
   const TensorDataset train_set = concatenate(data.train, data.search);
+  if (train.channels > 64)
+    check_parameters_fit(
+        estimated_parameters(*space, arch, data.shape, train.channels, train.layers), 4,
+        "lower train.channels or train.layers");
   at::manual_seed(derive_seed(seed, 0x7a17));
   std::shared_ptr<Network> net =
       space->build_network(arch, data.shape, train.channels, train.layers);
@@ -225,11 +235,14 @@ TrainRunResult run_training(const RunConfig& config, const PluginRegistry& regis
   figures.macs = network_macs(*net, data.shape);
   net->to(device);
   Trainer trainer(*net, train_set, train.options, derive_seed(seed, 0x7a18));
-  open_training_folder(paths, resolved, genotype, resume);
+  const RunLock lock(paths.dir);  // held until the training's files are written
+  open_training_folder(paths, resolved, genotype, resuming(mode));
 
   Progress progress(out, interactive);
+  if (!resuming(mode)) progress.line("training folder: " + dir.string());
   JsonlLog log(paths.epochs);
-  const HostState state = restore_training(paths, resume, *net, trainer, log, progress);
+  const HostState state =
+      restore_training(paths, resolved.to_toml(), mode, *net, trainer, log, progress);
   progress.line("training " + genotype + "\n  " + std::to_string(figures.parameters) +
                 " parameters (" + std::to_string(figures.parameters_with_auxiliary) +
                 " with the auxiliary head), " + std::to_string(figures.macs) +

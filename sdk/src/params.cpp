@@ -1,6 +1,7 @@
 #include "nasx/params.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace nasx {
@@ -29,7 +30,8 @@ std::string format_param_value(const ParamValue& value) {
     std::ostringstream out;
     out.precision(15);
     out << *d;
-    if (std::stod(out.str()) != *d) {
+    // strtod, not stod: stod throws on a subnormal (it reports ERANGE), which is a value.
+    if (std::strtod(out.str().c_str(), nullptr) != *d) {
       out.str("");
       out.precision(17);
       out << *d;

@@ -16,6 +16,7 @@
 #include <torch/serialize/input-archive.h>
 
 #include "core/nasx_process.hpp"
+#include "nasx/core/checkpoint.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
 #include "support/spaces.hpp"
@@ -57,7 +58,7 @@ class DataParallel : public testing::FolderTest {
     options.layers = layers;
     auto net = testing::make_space(space, options)->build_supernet(DataShape{1, 8, 8, 4});
     torch::serialize::InputArchive root, archive;
-    root.load_from((run / "checkpoint" / "state.pt").string());
+    core::read_checkpoint_archive(run / "checkpoint" / "state.pt", root, "");
     root.read("supernet", archive);
     net->load(archive);
     std::map<std::string, at::Tensor> tensors;

@@ -47,12 +47,13 @@ inline std::string read(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-/// Starts nasx with `args` (split on spaces: no quoting), waits until `ready` returns
-/// true (at most 5 minutes), then SIGKILLs it. Returns whether it was still running.
-inline bool run_and_kill_when(const std::string& args, const std::function<bool()>& ready) {
+/// Starts nasx with `args` (split on spaces: no quoting) in the background, its output
+/// going to `log` (default: nowhere); returns its pid.
+inline pid_t start_nasx(const std::string& args, const std::string& log = "/dev/null") {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (!::freopen("/dev/null", "w", stdout)) ::_exit(126);
+    if (!::freopen(log.c_str(), "w", stdout)) ::_exit(126);
+    ::dup2(::fileno(stdout), 2);
     std::vector<std::string> words = {kNasx};
     std::istringstream split(args);
     for (std::string word; split >> word;) words.push_back(word);
@@ -62,6 +63,20 @@ inline bool run_and_kill_when(const std::string& args, const std::function<bool(
     ::execv(kNasx.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+/// The exit code of background process `pid` once it ends (128 + signal if killed).
+inline int wait_for(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// Starts nasx with `args` (split on spaces: no quoting), waits until `ready` returns
+/// true (at most 5 minutes), then SIGKILLs it. Returns whether it was still running.
+inline bool run_and_kill_when(const std::string& args, const std::function<bool()>& ready) {
+  const pid_t pid = start_nasx(args);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < deadline && !ready())
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "core/nasx_process.hpp"
+#include "core/tiny_config.hpp"
 
 namespace nasx {
 namespace {
@@ -36,26 +37,7 @@ class Run : public testing::FolderTest {
   /// (epochs is a key of darts, not of every strategy).
   std::string config(const std::string& extra = "", bool epochs = true) {
     const fs::path path = dir_ / "config.toml";
-    std::ofstream(path) << R"([experiment]
-name = "e2e"
-seed = 5
-threads = 1
-
-[data]
-name = "synthetic"
-synthetic_train = 512
-synthetic_test = 128
-synthetic_image_size = 8
-synthetic_classes = 4
-batch_size = 32
-
-[space]
-channels = 4
-layers = 3
-
-[search]
-strategy = "darts"
-)" << extra;
+    std::ofstream(path) << testing::tiny_search_config(extra);
     return path.string() + (epochs ? " --set search.epochs=8" : "");
   }
 };
@@ -90,7 +72,7 @@ TEST_F(Run, SearchWritesTheWholeRunFolder) {
   fs::resize_file(dir_ / "run/checkpoint/state.pt", 100);
   const Outcome damaged = run_nasx("resume " + (dir_ / "run").string());
   EXPECT_EQ(damaged.exit_code, 1) << damaged.output;
-  EXPECT_THAT(damaged.output, HasSubstr("cannot read checkpoint"));
+  EXPECT_THAT(damaged.output, HasSubstr("state.pt is damaged"));
   EXPECT_THAT(damaged.output, HasSubstr("delete the checkpoint folder"));
   EXPECT_FALSE(fs::exists(dir_ / "run/summary.json"));
   // No temporaries are left behind.
@@ -211,7 +193,7 @@ TEST_F(Run, BadInputExitsNonZeroWithOneClearMessageAndNoResult) {
       {"run " + cfg + " --set data.name=fashion-mnist --set data.path=/nonexistent/fmnist",
        "/nonexistent/fmnist/train-images-idx3-ubyte.gz is missing"},
       {"run " + (dir_ / "missing.toml").string(), "missing.toml"},
-      {"run " + cfg + " --out " + (dir_ / "a_file/run").string(), "cannot create run folder"},
+      {"run " + cfg + " --out " + (dir_ / "a_file/run").string(), "cannot create folder"},
       {"run " + cfg + " --plugin-path /nonexistent/plugins",
        "plugin folder /nonexistent/plugins does not exist"},
       {"run " + cfg + " --set space.name=nb101", "space.name"},

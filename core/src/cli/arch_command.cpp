@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
+#include "nasx/core/network_budget.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
 #include "nasx/error.hpp"
@@ -68,15 +69,23 @@ int arch_command(const Args& args) {
   const auto space = core::make_space(registry, {name, {}});
   const DataShape shape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
                         vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
-  if (shape.channels < 1 || shape.classes < 2 || shape.height < 8)
+  // The bounds of the config's own keys (train.channels, train.layers, images up to
+  // 1024 pixels a side: FLOPs are measured by one forward pass).
+  if (shape.channels < 1 || shape.channels > 64 || shape.classes < 2 || shape.classes > 100000 ||
+      shape.height < 8 || shape.height > 1024)
     throw ConfigError(
-        "--in-channels must be at least 1, --classes at least 2 and --image-size at least 8");
+        "--in-channels must be 1 to 64, --classes 2 to 100000 and --image-size 8 to 1024");
   const TrainingProtocol protocol = space->training_protocol();
   const int64_t channels = vm.count("channels") ? vm["channels"].as<int64_t>() : protocol.channels;
   const int64_t layers = vm.count("layers") ? vm["layers"].as<int64_t>() : protocol.layers;
-  if (channels < 1 || layers < 1) throw ConfigError("--channels and --layers must be positive");
+  if (channels < 1 || channels > 4096 || layers < 1 || layers > 256)
+    throw ConfigError("--channels must be 1 to 4096 and --layers 1 to 256 (as train.channels and "
+                      "train.layers)");
 
   const Architecture arch = space->parse(text);
+  if (channels > 64)
+    core::check_parameters_fit(core::estimated_parameters(*space, arch, shape, channels, layers), 1,
+                               "give a smaller --channels or --layers");
   const auto net = space->build_network(arch, shape, channels, layers);
   const int64_t parameters = count_parameters(*net, /*with_auxiliary=*/false);
   const int64_t with_auxiliary = count_parameters(*net, /*with_auxiliary=*/true);

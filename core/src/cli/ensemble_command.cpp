@@ -134,12 +134,18 @@ std::pair<at::Tensor, at::Tensor> member_predictions(const MemberTraining& m, in
                                                      const fs::path& file) {
   at::Tensor valid, test;
   if (fs::exists(file)) {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file.string());
-    archive.read("valid", valid);
-    archive.read("test", test);
-    std::cout << "member " << i + 1 << "/" << members << ": reused " << file.string() << "\n";
-    return {valid, test};
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(file.string());
+      archive.read("valid", valid);
+      archive.read("test", test);
+      std::cout << "member " << i + 1 << "/" << members << ": reused " << file.string() << "\n";
+      return {valid, test};
+    } catch (const std::exception&) {
+      // A cache, written atomically: damaged only by hand. Training it again is exact.
+      std::cout << "member " << i + 1 << "/" << members << ": " << file.string()
+                << " is damaged; training the member again\n";
+    }
   }
   at::manual_seed(derive_seed(m.seed, 0xe5e0 + static_cast<uint64_t>(i)));
   auto net =

@@ -4,6 +4,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <new>
+#include <string>
 #include <iostream>
 
 #include <boost/program_options/errors.hpp>
@@ -36,6 +39,14 @@ commands:
   version           print versions
 )";
 
+/// Whether `e` says that memory ran out (LibTorch's allocators throw c10::Error).
+bool out_of_memory(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return true;
+  const std::string what = e.what();
+  return what.find("can't allocate memory") != std::string::npos ||
+         what.find("out of memory") != std::string::npos;
+}
+
 void on_interrupt(int) {
   nasx::core::request_stop();
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
@@ -52,6 +63,9 @@ int main(int argc, char** argv) {
   const nasx::cli::Args args(argv + 2, argv + argc);
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
+  // Past a file size limit (ulimit -f) a write fails with EFBIG, which nasx reports like
+  // a full disk, instead of the process being killed.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (command == "run") return nasx::cli::run_command(args);
     if (command == "train") return nasx::cli::train_command(args);
@@ -81,6 +95,15 @@ int main(int argc, char** argv) {
               << ": error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
+    if (out_of_memory(e)) {
+      const std::string what = e.what();
+      std::cerr << "nasx: error: out of memory: "
+                << what.substr(0, std::min(what.find('\n'), size_t{300}))
+                << "\nThe sizes asked for do not fit in this machine's memory; lower the batch "
+                   "size, channels, layers or image size (the run folder keeps its last "
+                   "checkpoint)\n";
+      return 1;
+    }
     std::cerr << "nasx: internal error: " << e.what()
               << "\nThis is a bug in nasx or a plugin; please report it with the command line.\n";
     return 3;

@@ -110,10 +110,10 @@ int run_command(const Args& args) {
   if (root)
     std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
               << config.space.name << ", seed " << config.experiment.seed
-              << (ranks ? ", " + std::to_string(ranks->world_size()) + " ranks" : "") << " -> "
-              << run_dir.string() << std::endl;
+              << (ranks ? ", " + std::to_string(ranks->world_size()) + " ranks" : "")
+              << std::endl;  // the folder is named once it exists
   const core::RunResult result =
-      core::run_search(config, run_dir, /*resume=*/false, registry, std::cout,
+      core::run_search(config, run_dir, core::StartMode::fresh, registry, std::cout,
                        ::isatty(STDOUT_FILENO) != 0, ranks.get());
   return root ? finish(result) : 0;
 }
@@ -121,16 +121,27 @@ int run_command(const Args& args) {
 int resume_command(const Args& args) {
   po::options_description options("options");
   options.add_options()("run-dir", po::value<std::string>(),
-                        "the run or training folder to continue");
+                        "the run or training folder to continue")(
+      "accept-config-change",
+      "continue although config.toml (or train.toml) differs from the configuration the "
+      "checkpoint was written under (the differences are printed)");
   add_plugin_path_option(options);
   add_nproc_option(options);
   po::variables_map vm;
   if (!parse_args(args,
-                  "usage: nasx resume DIR [--nproc N]   (a search run folder or a training "
-                  "folder)",
+                  "usage: nasx resume DIR [--nproc N] [--accept-config-change]   (a search run "
+                  "folder or a training folder)",
                   options, {"run-dir"}, vm))
     return 0;
   const fs::path run_dir = vm["run-dir"].as<std::string>();
+  const core::StartMode mode = vm.count("accept-config-change")
+                                   ? core::StartMode::resume_accepting_config_change
+                                   : core::StartMode::resume;
+  std::error_code error;
+  if (!fs::is_directory(run_dir, error))
+    throw IoError(run_dir.string() +
+                  " does not exist or is not a folder: nothing to resume (a run stopped "
+                  "before its folder was made left nothing; start it again with nasx run)");
   core::PluginRegistry registry;
   load_plugins(registry, vm);
   if (core::is_training_folder(run_dir)) {
@@ -144,14 +155,15 @@ int resume_command(const Args& args) {
     std::string architecture;
     std::getline(genotype, architecture);
     return print_training(core::run_training(config, registry, architecture, run_dir,
-                                             /*resume=*/true, std::cout,
+                                             mode, std::cout,
                                              ::isatty(STDOUT_FILENO) != 0));
   }
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))
     throw IoError(run_dir.string() +
-                  " is not a nasx run folder (no config.toml); give the folder "
-                  "that `nasx run` printed");
+                  " is not a nasx run folder (no config.toml; a run writes it first, so one "
+                  "stopped before that has nothing to resume); give the folder that `nasx run` "
+                  "printed as its run folder");
   const core::RunConfig config = core::load_run_config(config_path.string(), {}, registry);
   if (launches_ranks(vm)) {
     core::check_data_parallel_run(config, registry, vm["nproc"].as<int>());
@@ -163,7 +175,7 @@ int resume_command(const Args& args) {
   if (const auto setup = core::ranks_from_environment())
     ranks = std::make_unique<core::ProcessGroup>(*setup);
   const core::RunResult result =
-      core::run_search(config, run_dir, /*resume=*/true, registry, std::cout,
+      core::run_search(config, run_dir, mode, registry, std::cout,
                        ::isatty(STDOUT_FILENO) != 0, ranks.get());
   return !ranks || ranks->rank() == 0 ? finish(result) : 0;
 }

@@ -18,6 +18,7 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/run_lock.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/selection.hpp"
@@ -55,9 +56,10 @@ std::shared_ptr<Supernet> searched_supernet(const SearchSpace& space, const Data
                                             c10::Device device, const core::RunPaths& run) {
   std::shared_ptr<Supernet> net = space.build_supernet(shape);
   net->to(device);
+  torch::serialize::InputArchive root, supernet;
+  core::read_checkpoint_archive(run.checkpoint, root,
+                                "the run's supernet is lost; run the search again");
   try {
-    torch::serialize::InputArchive root, supernet;
-    root.load_from(run.checkpoint.string());
     root.read("supernet", supernet);
     net->load(supernet);
   } catch (const std::exception& e) {
@@ -129,14 +131,15 @@ int select_command(const Args& args) {
   const fs::path out = run_dir / ("select-" + name);
   const core::RunPaths paths(out);
   // A finished selection is done again from the start; an interrupted one continues.
+  const core::RunLock lock(out);  // one selection of this name at a time
   if (fs::exists(paths.summary)) fs::remove_all(paths.checkpoint_dir);
-  fs::create_directories(out);
+  core::check_writable(paths.checkpoint_dir);
   core::Progress progress(std::cout, ::isatty(STDOUT_FILENO) != 0);
   core::JsonlLog events(paths.events), evaluations(paths.evaluations);
   const core::SelectionFiles files{paths.select_checkpoint, events, evaluations};
   if (!core::has_selection_checkpoint(files)) {
-    events.truncate(0);
-    evaluations.truncate(0);
+    events.truncate(0, "");
+    evaluations.truncate(0, "");
   }
   core::HostContext ctx(*space, *net, data, config, device, progress, events, evaluations,
                         *evaluator, paths);

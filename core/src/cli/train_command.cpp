@@ -101,9 +101,9 @@ int train_command(const Args& args) {
   if (vm.count("out")) out = vm["out"].as<std::string>();
   if (out.empty()) out = default_train_dir(config);
   std::cout << "nasx train: space " << config.space.name << ", " << config.data.name << ", seed "
-            << config.experiment.seed << " -> " << out.string() << std::endl;
+            << config.experiment.seed << std::endl;  // the folder is named once it exists
   return print_training(core::run_training(config, registry, architecture, out,
-                                           /*resume=*/false, std::cout,
+                                           core::StartMode::fresh, std::cout,
                                            ::isatty(STDOUT_FILENO) != 0));
 }
 

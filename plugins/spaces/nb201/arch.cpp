@@ -83,7 +83,8 @@ Arch Arch::parse(std::string_view text) {
         const bool numeric = !source_text.empty() &&
                              source_text.find_first_not_of("0123456789") == std::string::npos;
         fail(text, start + tilde + 1,
-             numeric && std::stoi(source_text) >= node
+             // a number of more digits than an int holds is out of range too
+             numeric && (source_text.size() > 4 || std::stoi(source_text) >= node)
                  ? "node " + std::to_string(node) + " cannot take input from node " + source_text +
                        " (sources are 0.." + std::to_string(node - 1) + ")"
                  : "expected source " + std::to_string(source) + " for token " +

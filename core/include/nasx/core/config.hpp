@@ -96,6 +96,10 @@ const ParamSchema& data_schema();
 const ParamSchema& evaluator_schema();
 const ParamSchema& train_schema();
 
+/// What differs between two resolved configs (TOML texts), one line per key:
+/// "search.epochs: 8 -> 1", "train.lr: absent -> 0.025". Empty when they agree.
+std::vector<std::string> config_differences(const std::string& before, const std::string& after);
+
 /// The closest of `candidates` to `word` within a small edit distance, or empty.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 

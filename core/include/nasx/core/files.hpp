@@ -17,9 +17,16 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 /// The whole file ("" when it does not exist or cannot be read).
 std::string read_text_file(const std::filesystem::path& path);
 
+/// The bytes LibTorch would write for `archive` (serialised in memory).
+std::string archive_bytes(torch::serialize::OutputArchive& archive);
+
 /// Saves `archive` to `path` the same way (temporary, fsync, rename); creates the folder.
 void save_archive_atomically(torch::serialize::OutputArchive& archive,
                              const std::filesystem::path& path);
+
+/// Creates `folder` and writes (then removes) a small file in it: a read-only or full
+/// folder is an IoError before any work that would be lost at the first checkpoint.
+void check_writable(const std::filesystem::path& folder);
 
 /// fsync a file or folder; throws IoError naming it.
 void fsync_path(const std::filesystem::path& path);
@@ -36,7 +43,10 @@ class JsonlLog {
   void append(const std::string& json_line);
   /// Bytes durably written (fsyncs first).
   uint64_t sync();
-  void truncate(uint64_t size);
+  /// Cuts the log back to `size` bytes (a checkpoint's record). A log shorter than
+  /// that, or one where `size` is not the end of a line, is an IoError whose last
+  /// words are `remedy` (what else the person can do): it is never extended.
+  void truncate(uint64_t size, const std::string& remedy);
   const std::filesystem::path& path() const { return path_; }
 
  private:

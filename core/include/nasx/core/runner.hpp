@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nasx/architecture.hpp"
+#include "nasx/core/checkpoint.hpp"
 #include "nasx/core/config.hpp"
 #include "nasx/core/run_paths.hpp"
 
@@ -22,7 +23,7 @@ struct RunResult {
   std::map<std::string, double> metrics;  ///< final metrics, as in summary.json
 };
 
-/// Runs (or, with `resume`, continues) the search described by `config` in
+/// Runs (or, resuming, continues) the search described by `config` in
 /// `run_dir`: data, space and supernet, the strategy step by step with logging,
 /// progress and an atomic checkpoint after every step, then selection and the
 /// final files. Throws nasx::Error for anything a person must fix; a killed run
@@ -39,7 +40,7 @@ struct RunResult {
 void check_data_parallel_run(const RunConfig& config, const PluginRegistry& registry,
                              int world_size);
 
-RunResult run_search(const RunConfig& config, const std::filesystem::path& run_dir, bool resume,
+RunResult run_search(const RunConfig& config, const std::filesystem::path& run_dir, StartMode mode,
                      const PluginRegistry& registry, std::ostream& out, bool interactive,
                      ProcessGroup* ranks = nullptr);
 

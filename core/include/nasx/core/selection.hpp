@@ -4,8 +4,10 @@
 /// `nasx run` and `nasx select` both go through here.
 
 #include <filesystem>
+#include <string>
 
 #include "nasx/architecture.hpp"
+#include "nasx/core/checkpoint.hpp"
 
 namespace nasx {
 class Selector;
@@ -23,6 +25,10 @@ struct SelectionFiles {
   std::filesystem::path checkpoint;  ///< supernet + selector + host counters
   JsonlLog& events;
   JsonlLog& evaluations;
+  /// The resolved configuration the selection runs under (recorded in its checkpoint
+  /// and compared on resume); empty: not compared.
+  std::string config = {};
+  StartMode mode = StartMode::resume;
 };
 
 /// True when `files.checkpoint` holds an unfinished selection to continue.

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "nasx/core/checkpoint.hpp"
 #include "nasx/core/config.hpp"
 
 namespace nasx::core {
@@ -42,12 +43,12 @@ class PluginRegistry;
 /// whole training set (both search halves) of config.data, reporting on the test
 /// split: a log line per epoch in epochs.jsonl, an atomic checkpoint after each epoch,
 /// then summary.json (test accuracy, parameters with and without the auxiliary head,
-/// FLOPs) and model.pt. With `resume`, continues the folder's checkpoint. Everything
+/// FLOPs) and model.pt. Resuming, continues the folder's checkpoint. Everything
 /// that can fail on bad input (architecture of another space, missing data) fails
 /// before the folder is created.
 TrainRunResult run_training(const RunConfig& config, const PluginRegistry& registry,
                             const std::string& architecture, const std::filesystem::path& dir,
-                            bool resume, std::ostream& out, bool interactive);
+                            StartMode mode, std::ostream& out, bool interactive);
 
 /// Whether `dir` holds a training folder (train.toml).
 bool is_training_folder(const std::filesystem::path& dir);
