@@ -226,6 +226,14 @@ TEST_F(Faults, AFullDiskFailsWithOneErrorAndKeepsTheLastGoodCheckpoint) {
   EXPECT_EQ(count(full.output, "nasx: error: "), 1) << full.output;
   expect_no_temporaries(run);
   EXPECT_EQ(read(run / "checkpoint/state.pt"), good);
+  // No space at all: a new run fails at its first write, before any step is spent.
+  const fs::path none = dir_ / "none";
+  const Outcome empty = run_shell("ulimit -f 0; " + testing::kNasx + " run " + config() +
+                                  " --out " + none.string());
+  EXPECT_EQ(empty.exit_code, 1) << empty.output;
+  EXPECT_THAT(empty.output, HasSubstr("File too large"));
+  EXPECT_THAT(empty.output, Not(HasSubstr("step 1/")));
+  expect_no_temporaries(none);
   // Space again: the run resumes to the result it would have had.
   const Outcome resumed = run_nasx("resume " + run.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;

@@ -134,6 +134,18 @@ TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
   const Outcome again = run_nasx("resume " + killed.string());
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_THAT(again.output, HasSubstr("has already finished"));
+
+  // Killed after its last checkpoint, before summary.json: the end of the run is done
+  // again from the checkpoint, with the last step's metrics.
+  const fs::path late = dir_ / "late";
+  fs::copy(dir_ / "reference", late, fs::copy_options::recursive);
+  fs::remove(late / "summary.json");
+  fs::remove(late / "genotype.txt");
+  const Outcome finished = run_nasx("resume " + late.string());
+  ASSERT_EQ(finished.exit_code, 0) << finished.output;
+  EXPECT_THAT(finished.output, HasSubstr("steps are done; finishing the run"));
+  EXPECT_EQ(metrics_of(read(late / "summary.json")), expected);
+  EXPECT_EQ(read(late / "genotype.txt"), read(dir_ / "reference/genotype.txt"));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -192,7 +192,7 @@ TEST_F(Sweep, NprocMakesEveryTrialADataParallelRunAndIsCheckedFirst) {
   EXPECT_THAT(dry.output, HasSubstr(" --nproc 2"));
   const Outcome run = run_nasx("sweep " + file);
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(read(dir_ / "runs/s/000_seed0/log.txt"), HasSubstr(", 2 ranks -> "));
+  EXPECT_THAT(read(dir_ / "runs/s/000_seed0/log.txt"), HasSubstr(", 2 ranks\nrun folder: "));
   EXPECT_TRUE(fs::exists(dir_ / "runs/s/000_seed0/summary.json"));
 
   const Outcome sampling = run_nasx(
