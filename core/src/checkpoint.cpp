@@ -60,34 +60,42 @@ std::string envelope(const std::string& payload) {
 }
 
 /// The archive inside `file`'s envelope, checked; IoError saying what is wrong otherwise.
+/// The header is checked against the file's size before the archive is read.
 std::string checked_payload(const std::filesystem::path& file, const std::string& remedy) {
   const std::string where = "checkpoint " + file.string();
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw IoError("cannot open " + where + "; " + remedy);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0)
+  std::error_code error;
+  const uint64_t file_size = std::filesystem::file_size(file, error);
+  if (!in || error) throw IoError("cannot open " + where + "; " + remedy);
+  std::string header(kHeaderSize, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(header.size()));
+  header.resize(static_cast<size_t>(in.gcount()));
+  if (header.size() >= 4 && header.compare(0, 4, "PK\x03\x04") == 0)
     throw IoError(where +
                   " was written by nasx before 0.6 (no checksum), which cannot be checked; "
                   "finish it with that version, or " + remedy);
-  if (bytes.size() < kHeaderSize || bytes.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
-    throw IoError(where + " is not a nasx checkpoint (" + std::to_string(bytes.size()) +
+  if (header.size() < kHeaderSize || header.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
+    throw IoError(where + " is not a nasx checkpoint (" + std::to_string(file_size) +
                   " bytes, no NASXCKPT header); " + remedy);
-  const uint64_t format = get_le(bytes, 8, 4);
+  const uint64_t format = get_le(header, 8, 4);
   if (format != kEnvelopeFormat)
     throw IoError(where + " has envelope format " + std::to_string(format) +
                   ", this nasx reads format " + std::to_string(kEnvelopeFormat) + "; " + remedy);
-  const uint64_t size = get_le(bytes, 16, 8);
-  if (size != bytes.size() - kHeaderSize)
+  const uint64_t size = get_le(header, 16, 8);
+  if (size != file_size - kHeaderSize)
     throw IoError(where + " is damaged: it should hold " + std::to_string(size) +
-                  " bytes after its header but holds " +
-                  std::to_string(bytes.size() - kHeaderSize) + " (cut or extended); " + remedy);
-  const uint32_t stored = static_cast<uint32_t>(get_le(bytes, 12, 4));
-  const uint32_t actual = crc32_of(bytes.data() + kHeaderSize, size);
-  if (stored != actual)
+                  " bytes after its header but holds " + std::to_string(file_size - kHeaderSize) +
+                  " (cut or extended); " + remedy);
+  std::string payload(size, '\0');
+  in.read(payload.data(), static_cast<std::streamsize>(size));
+  if (static_cast<uint64_t>(in.gcount()) != size)
+    throw IoError("cannot read " + where + " to its end; " + remedy);
+  const uint32_t stored = static_cast<uint32_t>(get_le(header, 12, 4));
+  if (stored != crc32_of(payload.data(), payload.size()))
     throw IoError(where +
                   " is damaged: its checksum does not match its contents (the file changed "
                   "after nasx wrote it); " + remedy);
-  return bytes.substr(kHeaderSize);
+  return payload;
 }
 
 /// The host's state and LibTorch's CPU generator, listed once for both directions.
@@ -171,12 +179,19 @@ void check_checkpoint_config(const std::filesystem::path& file, const HostState&
 }
 
 HostState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
-                          const std::string& remedy) {
+                          const std::string& remedy,
+                          const std::function<void(const HostState&)>& check_first) {
   torch::serialize::InputArchive root;
   read_checkpoint_archive(file, root, remedy);
   try {
     StateArchive archive(root);
     HostState state;
+    if (check_first) {
+      // The host's part alone first: a changed config is named key by key before the
+      // model's or the plugin's state, whose shapes it may have changed, is read.
+      bind_host_state(archive, state);
+      check_first(state);
+    }
     bind_parts(archive, parts, state);
     return state;
   } catch (const Error&) {
@@ -198,10 +213,12 @@ void save_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strat
                   state);
 }
 
-HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy) {
+HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy,
+                          const std::function<void(const HostState&)>& check_first) {
   return load_checkpoint(paths.checkpoint,
                          {net, "supernet", "strategy", [&](StateArchive& s) { strategy.state(s); }},
-                         "delete the checkpoint folder to restart this run from the beginning");
+                         "delete the checkpoint folder to restart this run from the beginning",
+                         check_first);
 }
 
 }  // namespace nasx::core

@@ -90,7 +90,13 @@ uint64_t JsonlLog::sync() {
   std::error_code error;
   if (!fs::exists(path_, error)) return 0;
   fsync_path(path_);
-  return fs::file_size(path_);
+  if (!folder_synced_) {
+    fsync_path(path_.parent_path().empty() ? fs::path(".") : path_.parent_path());
+    folder_synced_ = true;
+  }
+  const uint64_t size = fs::file_size(path_, error);
+  if (error) throw IoError("cannot read the size of " + path_.string() + ": " + error.message());
+  return size;
 }
 
 void JsonlLog::truncate(uint64_t size, const std::string& remedy) {
@@ -144,6 +150,14 @@ void save_archive_atomically(torch::serialize::OutputArchive& archive, const fs:
                     "; check that the folder is writable");
   }
   write_file_atomically(path, archive_bytes(archive));
+}
+
+void remove_leftover_temporaries(const fs::path& folder) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const fs::path& path = entry.path();
+    if (path.extension() == ".tmp" || path.filename() == ".write-test") fs::remove(path, error);
+  }
 }
 
 void check_writable(const fs::path& folder) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <string>
 
 #include "nasx/error.hpp"
@@ -44,6 +45,14 @@ RunLock::RunLock(const fs::path& folder) {
                   "; check that the folder is writable");
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int saved = errno;
+    if (saved == ENOSYS || saved == ENOLCK || saved == EOPNOTSUPP || saved == EINVAL) {
+      // Some network file systems (Lustre without -o flock, some FUSE) have no locks:
+      // run unprotected rather than not at all, and say so.
+      std::cerr << "nasx: warning: " << folder.string()
+                << " cannot be locked on this file system (" << std::strerror(saved)
+                << "); make sure no other nasx process writes it\n";
+      return;
+    }
     const pid_t pid = pid_in(fd_);
     ::close(fd_);
     fd_ = -1;

@@ -76,6 +76,8 @@ void open_run_folder(const RunPaths& paths, const RunConfig& config, bool resume
     if (fs::exists(paths.summary, error))
       throw IoError("run " + dir +
                     " has already finished (summary.json exists); nothing to resume");
+    remove_leftover_temporaries(paths.dir);
+    remove_leftover_temporaries(paths.checkpoint_dir);
   } else {
     if (fs::exists(paths.config, error))
       throw IoError("run folder " + dir +
@@ -289,8 +291,9 @@ HostState restore(const RunPaths& paths, const RunConfig& config, Search& search
   const std::string restart = "delete " + paths.checkpoint_dir.string() +
                               " to restart this run from the first step";
   if (resuming(mode) && fs::exists(paths.checkpoint)) {
-    state = load_checkpoint(paths, *search.net, *search.strategy);
-    check_checkpoint_config(paths.checkpoint, state, resolved, mode, progress);
+    state = load_checkpoint(paths, *search.net, *search.strategy, [&](const HostState& saved) {
+      check_checkpoint_config(paths.checkpoint, saved, resolved, mode, progress);
+    });
     // A selection checkpoint exists only once the search has finished; the selection
     // then cuts the logs back to its own point.
     if (!has_selection_checkpoint(selection)) {
@@ -452,12 +455,17 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
                      ProcessGroup* ranks) {
   const RunPaths paths(run_dir);
   const bool resume = resuming(mode);
+  // Data-parallel: rank 0 writes the run folder and the terminal; the others compute.
+  const bool root = ranks == nullptr || ranks->rank() == 0;
+  // Held until the run, its selection and its training end. A resume takes it before
+  // it reads anything of the folder; a new run once its settings have been checked (a
+  // refused config leaves no folder behind).
+  std::optional<RunLock> lock;
+  if (root && resume) lock.emplace(paths.dir);
   if (resume && config.train.present && fs::exists(paths.summary) &&
       !fs::exists(TrainPaths(run_dir / "train").summary))
     return continue_training(config, registry, run_dir, paths, out, interactive);
 
-  // Data-parallel: rank 0 writes the run folder and the terminal; the others compute.
-  const bool root = ranks == nullptr || ranks->rank() == 0;
   std::ostream quiet(nullptr);
   Search search(config, registry);
   Progress progress(root ? out : quiet, interactive && root);
@@ -471,9 +479,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
   search.strategy->setup(ctx);
   if (ranks != nullptr)
     check_data_parallel(config, search.strategy->trains_arch_parameters(), ranks->world_size());
-  std::optional<RunLock> lock;  // held until the run, its selection and training end
   if (root) {
-    lock.emplace(paths.dir);
+    if (!lock) lock.emplace(paths.dir);
     open_run_folder(paths, config, resume, progress);
   }
 

@@ -26,10 +26,15 @@ void save_selection(const SelectionFiles& files, Supernet& net, Selector& select
   save_checkpoint(files.checkpoint, selection_parts(net, selector), state);
 }
 
-HostState load_selection(const SelectionFiles& files, Supernet& net, Selector& selector) {
+HostState load_selection(const SelectionFiles& files, Supernet& net, Selector& selector,
+                         Progress& progress) {
   const std::string where = files.checkpoint.string();
-  const HostState state = load_checkpoint(files.checkpoint, selection_parts(net, selector),
-                                          "delete it to select from the start");
+  const HostState state = load_checkpoint(
+      files.checkpoint, selection_parts(net, selector), "delete it to select from the start",
+      [&](const HostState& saved) {
+        if (!files.config.empty() && !saved.config.empty())
+          check_checkpoint_config(files.checkpoint, saved, files.config, files.mode, progress);
+      });
   if (state.total_steps != selector.total_steps())
     throw IoError("the selection checkpoint " + where + " was made for " +
                   std::to_string(state.total_steps) + " steps but the selector now takes " +
@@ -86,10 +91,12 @@ Architecture run_selection(HostContext& ctx, Selector& selector, Supernet& net,
   const int64_t total = selector.total_steps();
   HostState state;
   state.total_steps = total;
+  if (total == 0 && has_selection_checkpoint(files))
+    throw IoError(files.checkpoint.string() +
+                  " holds a selection with steps, but this selector takes none (the selector "
+                  "was changed): delete it to select with the new one");
   if (total > 0 && has_selection_checkpoint(files)) {
-    state = load_selection(files, net, selector);
-    if (!files.config.empty() && !state.config.empty())
-      check_checkpoint_config(files.checkpoint, state, files.config, files.mode, progress);
+    state = load_selection(files, net, selector, progress);
     const std::string restart = "delete " + files.checkpoint.string() + " to select from the start";
     files.events.truncate(static_cast<uint64_t>(state.events_size), restart);
     files.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size), restart);

@@ -145,8 +145,11 @@ HostState restore_training(const TrainPaths& paths, const std::string& resolved,
   const std::string restart = "delete " + paths.checkpoint_dir.string() +
                               " to restart the training from the first epoch";
   if (resuming(mode) && fs::exists(paths.checkpoint)) {
-    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer), restart);
-    check_checkpoint_config(paths.checkpoint, state, resolved, mode, progress);
+    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer), restart,
+                            [&](const HostState& saved) {
+                              check_checkpoint_config(paths.checkpoint, saved, resolved, mode,
+                                                      progress);
+                            });
     log.truncate(static_cast<uint64_t>(state.events_size), restart);
     progress.line(trainer.next_epoch() >= trainer.epochs()
                       ? "resuming " + paths.dir.string() + ": all " +

@@ -276,6 +276,14 @@ TEST_F(Faults, DamagedForeignOrReconfiguredCheckpointsAreRefusedNamingWhy) {
   EXPECT_EQ(changed.exit_code, 1) << changed.output;
   EXPECT_THAT(changed.output, HasSubstr("search.epochs: 3 -> 1"));
   EXPECT_FALSE(fs::exists(edited / "summary.json"));
+  // A change of shape is named as well, before the supernet's weights fail to fit.
+  const fs::path reshaped = killed_after_last_checkpoint(run, "reshaped");
+  write(reshaped / "config.toml",
+        std::regex_replace(read(reshaped / "config.toml"), std::regex("channels = 4"),
+                           "channels = 6"));
+  const Outcome wider = run_nasx("resume " + reshaped.string());
+  EXPECT_EQ(wider.exit_code, 1) << wider.output;
+  EXPECT_THAT(wider.output, HasSubstr("space.channels: 4 -> 6"));
   const Outcome accepted = run_nasx("resume " + edited.string() + " --accept-config-change");
   EXPECT_EQ(accepted.exit_code, 0) << accepted.output;
   EXPECT_THAT(accepted.output, HasSubstr("accepting a changed configuration"));

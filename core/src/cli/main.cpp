@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <filesystem>
 #include <new>
 #include <string>
 #include <iostream>
@@ -93,6 +94,10 @@ int main(int argc, char** argv) {
     std::cerr << "nasx"
               << (rank && std::getenv("WORLD_SIZE") ? std::string(" (rank ") + rank + ")" : "")
               << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "nasx: error: " << e.what()
+              << "; check that the path exists, is writable and the disk is not full\n";
     return 1;
   } catch (const std::exception& e) {
     if (out_of_memory(e)) {

@@ -75,8 +75,11 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointParts& p
 
 /// Restores what save_checkpoint wrote. A damaged file or one from another
 /// configuration is an IoError ending with `remedy` (what the person should do).
+/// `check_first` sees the host state (its config) before the model and the job's state
+/// are read, and may refuse it (check_checkpoint_config).
 HostState load_checkpoint(const std::filesystem::path& file, const CheckpointParts& parts,
-                          const std::string& remedy);
+                          const std::string& remedy,
+                          const std::function<void(const HostState&)>& check_first = {});
 
 /// Opens a checkpoint's archive for reading after checking its envelope (nasx select and
 /// nasx ensemble read a run's supernet this way). IoError ending with `remedy` when the
@@ -92,6 +95,7 @@ void check_checkpoint_config(const std::filesystem::path& file, const HostState&
 /// A search's checkpoint: checkpoint/state.pt with the supernet and the strategy's state.
 void save_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy,
                      const HostState& state);
-HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy);
+HostState load_checkpoint(const RunPaths& paths, Supernet& net, SearchStrategy& strategy,
+                          const std::function<void(const HostState&)>& check_first = {});
 
 }  // namespace nasx::core

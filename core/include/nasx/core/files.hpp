@@ -24,6 +24,11 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive);
 void save_archive_atomically(torch::serialize::OutputArchive& archive,
                              const std::filesystem::path& path);
 
+/// Removes what a killed writer may have left in `folder` (not its subfolders): the
+/// temporaries of atomic writes (*.tmp) and check_writable's test file. The caller holds
+/// the folder's lock.
+void remove_leftover_temporaries(const std::filesystem::path& folder);
+
 /// Creates `folder` and writes (then removes) a small file in it: a read-only or full
 /// folder is an IoError before any work that would be lost at the first checkpoint.
 void check_writable(const std::filesystem::path& folder);
@@ -51,6 +56,7 @@ class JsonlLog {
 
  private:
   std::filesystem::path path_;
+  bool folder_synced_ = false;  ///< the folder's entry for a new log is durable too
 };
 
 }  // namespace nasx::core
