@@ -1,5 +1,5 @@
 // Single-path forward (weight sharing) against the full supernet with one-hot
-// architecture weights, in both spaces, both modes and both memory formats.
+// architecture weights, in every shipped space, both modes and both memory formats.
 
 #include <random>
 
@@ -50,7 +50,8 @@ TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
 INSTANTIATE_TEST_SUITE_P(
     Spaces, SinglePathTest,
     ::testing::Values(PathCase{"nb201", "contiguous"}, PathCase{"nb201", "channels_last"},
-                      PathCase{"darts", "contiguous"}, PathCase{"darts", "channels_last"}),
+                      PathCase{"darts", "contiguous"}, PathCase{"darts", "channels_last"},
+                      PathCase{"ws64", "contiguous"}, PathCase{"ws64", "channels_last"}),
     [](const auto& info) { return info.param.space + "_" + info.param.memory_format; });
 
 TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {

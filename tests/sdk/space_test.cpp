@@ -2,6 +2,7 @@
 // mutation by one edit, neighbourhoods, derivation, and rejection of what a space
 // cannot hold.
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -11,6 +12,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/enumerate.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 #include "support/spaces.hpp"
@@ -170,6 +172,32 @@ TEST(DartsSpace, RejectsWhatTheSpaceCannotHold) {
   std::string concat = good;
   concat.replace(concat.find("[2, 3, 4, 5]"), 12, "[2, 3]");
   EXPECT_THAT(message(concat), HasSubstr("concatenates nodes 2..5"));
+}
+
+TEST(Enumeration, CountsAndListsEveryArchitectureOfAFiniteSpace) {
+  const auto nb201 = space_named("nb201");
+  EXPECT_EQ(count_architectures(*nb201), 15625);
+  const auto all = enumerate_architectures(*nb201);
+  ASSERT_EQ(all.size(), 15625u);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
+  EXPECT_EQ(std::set<Architecture>(all.begin(), all.end()).size(), 15625u);
+  for (const Architecture& arch : all) nb201->check(arch);
+  EXPECT_EQ(nb201->format(all.front()),
+            "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|");
+}
+
+TEST(Enumeration, TheDartsSpaceIsCountedNotListed) {
+  // Per cell type: node k keeps 2 of its k + 2 inputs, 7 operations each:
+  // (1 * 3 * 6 * 10) * 7^8 = 1,037,664,180 cells; two cell types.
+  const auto darts = space_named("darts");
+  EXPECT_EQ(count_architectures(*darts), 1037664180LL * 1037664180LL);
+  try {
+    enumerate_architectures(*darts);
+    FAIL() << "the DARTS space was enumerated";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("1076746950455072400 architectures"));
+    EXPECT_THAT(e.what(), HasSubstr("sample"));
+  }
 }
 
 }  // namespace

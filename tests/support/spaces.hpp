@@ -9,15 +9,17 @@
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 #include "nb201/supernet.hpp"
+#include "ws64/space.hpp"
 
 namespace nasx::testing {
 
-/// The space `name` ("darts" or "nb201") with `options`.
+/// The space `name` ("darts", "nb201" or "ws64") with `options`.
 inline std::unique_ptr<SearchSpace> make_space(const std::string& name,
                                                const SpaceOptions& options = {}) {
   if (name == "darts") return std::make_unique<darts::DartsSpace>(options);
   if (name == "nb201") return std::make_unique<nb201::Nb201Space>(options);
-  throw ConfigError("no test space '" + name + "' (darts, nb201)");
+  if (name == "ws64") return std::make_unique<ws64::Ws64Space>(options);
+  throw ConfigError("no test space '" + name + "' (darts, nb201, ws64)");
 }
 
 }  // namespace nasx::testing
