@@ -12,6 +12,8 @@
 
 namespace nasx::core {
 
+namespace fs = std::filesystem;
+
 namespace {
 
 const auto& experiment_binding() {
@@ -43,6 +45,10 @@ const auto& data_binding() {
           .field("test_subset", &DataOptions::test_subset,
                  "use a seeded random subset of this many test images (0: all)", {0.0, 1e9})
           .field("batch_size", &DataOptions::batch_size, "minibatch size", {1.0, 65536.0})
+          .field("data_seed", &DataOptions::data_seed,
+                 "seed of the subsets (-1: experiment.seed; a ground-truth table fixes it so "
+                 "every seed trains on the same images)",
+                 {-1.0, 9.2e18})
           .field("synthetic_train", &DataOptions::synthetic_train, "synthetic: training images",
                  {2.0, 1e7})
           .field("synthetic_test", &DataOptions::synthetic_test, "synthetic: test images",
@@ -84,7 +90,14 @@ const auto& evaluator_binding() {
                  "the scorer plugin strategies' training-free scores use (naswot, area)")
           .field("score_batch", &EvaluatorOptions::score_batch,
                  "scorers: training images in the one minibatch every candidate is scored on",
-                 {2.0, 65536.0});
+                 {2.0, 65536.0})
+          .field("table", &EvaluatorOptions::table,
+                 "table: the ground-truth table (table.json of `nasx table collect`; relative "
+                 "to the config file)")
+          .field("budget_seconds", &EvaluatorOptions::budget_seconds,
+                 "end the search after the step in which the evaluations' seconds reach this "
+                 "(with table: the table's training seconds, a simulated clock; 0: no budget)",
+                 {0.0, {}});
   return binding;
 }
 
@@ -506,7 +519,24 @@ EvaluatorOptions read_evaluator(const toml::table& root, const PluginRegistry& r
     const std::string guess = did_you_mean(name, known);
     if (!guess.empty()) message += "; did you mean '" + guess + "'?";
     fail(node ? where.at("evaluator.name", node->source()) : where.file(),
-         message + " (known: shared, train, score:NAME with a scorer plugin, e.g. score:naswot)");
+         message +
+             " (known: shared, train, table, score:NAME with a scorer plugin, e.g. score:naswot)");
+  }
+  if (name == "table") {
+    const toml::node* node = table.get("table");
+    const std::string at = node ? where.at("evaluator.table", node->source()) : where.file();
+    if (evaluator.table.empty())
+      fail(at, "evaluator.name = \"table\" needs evaluator.table, the ground-truth table file "
+               "(table.json of `nasx table collect`)");
+    // Relative to the config file, so that a config and its table travel together.
+    fs::path path = evaluator.table;
+    std::error_code error;
+    if (path.is_relative() && fs::is_regular_file(where.file(), error))
+      path = fs::path(where.file()).parent_path() / path;
+    evaluator.table = fs::absolute(path).lexically_normal().string();
+    if (!fs::is_regular_file(evaluator.table, error))
+      fail(at, "evaluator.table: " + evaluator.table +
+                   " does not exist; build it with `nasx table build` and `nasx table collect`");
   }
   return evaluator;
 }

@@ -143,6 +143,9 @@ at::Tensor read_idx_file(const std::string& path) {
 }
 
 DataSplits load_data(const DataOptions& options, uint64_t seed) {
+  // The data may be drawn apart from the experiment's seed: a ground-truth table
+  // trains every seed on the same images.
+  if (options.data_seed >= 0) seed = static_cast<uint64_t>(options.data_seed);
   if (options.name == "fashion-mnist") {
     TensorDataset train = load_idx_pair(options.path, "train");
     TensorDataset test = load_idx_pair(options.path, "t10k");

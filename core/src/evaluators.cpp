@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "nasx/core/ground_truth.hpp"
 #include "nasx/core/trainer.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
@@ -144,9 +145,37 @@ class ScoreEvaluator final : public Evaluator {
   at::Tensor images_;
 };
 
+/// A ground-truth table in place of training: what the architecture reached when trained
+/// alone (mean over the table's seeds), its training time as the cost.
+class TableEvaluator final : public Evaluator {
+ public:
+  TableEvaluator(const EvaluatorOptions& options, const SearchSpace& space)
+      : table_(read_table(options.table)), space_(space) {
+    table_.check_space(space.name(), "the run's [space]");
+  }
+
+  std::string name() const override { return "table"; }
+
+  Evaluation evaluate(const Architecture& arch) override {
+    const std::string text = space_.format(arch);
+    Evaluation evaluation;
+    evaluation.accuracy = table_.accuracy(text);
+    evaluation.seconds = table_.seconds(text);
+    double loss = 0;
+    const auto rows = table_.rows_of(text);
+    for (const TableRow* row : rows) loss += row->test_loss;
+    evaluation.loss = loss / static_cast<double>(rows.size());
+    return evaluation;
+  }
+
+ private:
+  GroundTruthTable table_;
+  const SearchSpace& space_;
+};
+
 }  // namespace
 
-std::vector<std::string> evaluator_names() { return {"shared", "train"}; }
+std::vector<std::string> evaluator_names() { return {"shared", "train", "table"}; }
 
 std::string scorer_of(const std::string& evaluator_name) {
   const std::string prefix = "score:";
@@ -168,6 +197,7 @@ std::unique_ptr<Evaluator> make_evaluator(const EvaluatorOptions& options, Super
     return std::make_unique<SharedEvaluator>(options, net, data, batch_size, seed);
   if (options.name == "train")
     return std::make_unique<TrainEvaluator>(options, net, data, batch_size, seed);
+  if (options.name == "table") return std::make_unique<TableEvaluator>(options, net.space());
   throw ConfigError("unknown evaluator '" + options.name +
                     "' (known: shared, train, score:NAME for a scorer plugin)");
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <sstream>
 
 #include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
@@ -109,7 +110,16 @@ Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) 
   else
     line.add("loss", nullptr);
   evaluations_.append(line.add("seconds", result.seconds).str());
+  evaluation_seconds_ += result.seconds;
   return result;
+}
+
+double logged_evaluation_seconds(const std::filesystem::path& evaluations) {
+  std::istringstream in(read_text_file(evaluations));
+  double total = 0;
+  for (std::string line; std::getline(in, line);)
+    total += number_member(parse_json_or_empty(line), "seconds").value_or(0);
+  return total;
 }
 
 void HostContext::info(const std::string& message) { progress_.line(message); }

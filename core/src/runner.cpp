@@ -240,9 +240,18 @@ class SearchJob final : public StepJob {
       const auto valid = validation_metrics(*search_.net, search_.data, config_.data.batch_size);
       metrics.insert(valid.begin(), valid.end());
     }
+    const double budget = config_.evaluator.budget_seconds;
+    if (!gradient_) metrics["evaluation_seconds"] = ctx_.evaluation_seconds();
     // Every rank decides what comes next (end_step) from rank 0's metrics.
     if (ranks_ != nullptr) metrics = share_metrics(*ranks_, step, metrics);
-    return search_.strategy->end_step(ctx_, step, metrics);
+    const bool keep_going = search_.strategy->end_step(ctx_, step, metrics);
+    if (keep_going && budget > 0 && !gradient_ && metrics["evaluation_seconds"] >= budget) {
+      ctx_.info("the evaluation budget is spent (" + json_line(metrics["evaluation_seconds"]) +
+                " of " + json_line(budget) + " s): the search ends after step " +
+                std::to_string(step + 1));
+      return false;
+    }
+    return keep_going;
   }
 
   void log_step(int64_t step, const std::map<std::string, double>&, bool keep_going) override {
@@ -422,6 +431,8 @@ RunResult finish_search(const RunConfig& config, Search& search, HostContext& ct
     result.metrics["shared_test_loss"] = test.loss;
     result.metrics["shared_test_acc"] = test.accuracy;
   }
+  if (config.evaluator.name == "table")  // the answer's true accuracy, not logged as a query
+    result.metrics["table_test_acc"] = search.evaluator->evaluate(result.architecture).accuracy;
   check_finite(result.metrics, "in the final evaluation", paths);
   result.genotype = search.space->format(result.architecture);
   write_answer(config, search, paths, logs, result,
@@ -485,6 +496,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
   }
 
   const HostState state = restore(paths, config, search, logs, mode, progress);
+  if (root && resume) ctx.set_evaluation_seconds(logged_evaluation_seconds(paths.evaluations));
   SearchJob job(config, search, ctx, logs, paths, ranks);
   StepLog log;
   log.log = &logs.events;

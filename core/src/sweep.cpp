@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -14,8 +15,11 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/runner.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/core/training.hpp"
+#include "nasx/enumerate.hpp"
 #include "nasx/error.hpp"
+#include "nasx/space.hpp"
 
 namespace nasx::core {
 
@@ -23,7 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name", "base", "seeds", "output_dir", "nproc"};
+const std::vector<std::string> kSweepKeys = {"name",  "base",          "seeds",      "output_dir",
+                                             "nproc", "architectures", "sample_seed"};
 const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
 const std::vector<std::string> kTables = {"sweep", "grid", "zip", "base", "slurm"};
 
@@ -327,16 +332,78 @@ std::vector<Setting> expand(const Axes& axes) {
 
 /// The base experiment with `overrides`: from its file, or from the inline table's text.
 RunConfig load_base(const Sweep& sweep, const std::vector<std::string>& overrides,
-                    const PluginRegistry& registry) {
-  if (sweep.inline_base.empty()) return load_run_config(sweep.base.string(), overrides, registry);
+                    const PluginRegistry& registry, ConfigUse use) {
+  if (sweep.inline_base.empty())
+    return load_run_config(sweep.base.string(), overrides, registry, use);
   return load_run_config_text(sweep.inline_base, sweep.file.string() + " [base]", overrides,
-                              registry);
+                              registry, use);
 }
 
-std::string trial_name(int64_t index, const Setting& setting, int64_t seed) {
+/// [sweep] architectures: "all" of a finite space, a count of seeded samples
+/// (sample_seed), or a list of texts; each checked against the space.
+std::vector<std::string> read_architectures(const toml::table& sweep_table, const fs::path& file,
+                                            const SearchSpace& space) {
+  const toml::node* node = sweep_table.get("architectures");
+  if (node == nullptr) return {};
+  const std::string where = at(file, node->source());
+  std::vector<std::string> texts;
+  if (const auto all = node->value_exact<std::string>()) {
+    if (*all != "all")
+      fail(where, "sweep.architectures = \"" + *all +
+                      "\": give \"all\", a count of sampled architectures, or a list of them");
+    try {
+      for (const Architecture& arch : enumerate_architectures(space, 100000))
+        texts.push_back(space.format(arch));
+    } catch (const ConfigError& e) {
+      fail(where, std::string(e.what()) + " (sweep.architectures = N samples N of them)");
+    }
+  } else if (const auto count = node->value_exact<int64_t>()) {
+    if (*count < 1 || *count > 1000000)
+      fail(where, "sweep.architectures = " + std::to_string(*count) +
+                      ": give a count of sampled architectures from 1 to 1000000");
+    const toml::node* seed_node = sweep_table.get("sample_seed");
+    const auto seed = seed_node ? seed_node->value_exact<int64_t>() : std::optional<int64_t>(0);
+    if (!seed) fail(at(file, seed_node->source()), "sweep.sample_seed must be an integer");
+    // Distinct architectures: a table has one row per architecture and seed.
+    std::mt19937_64 rng(static_cast<uint64_t>(*seed));
+    std::set<Architecture> drawn;
+    const int64_t available = count_architectures(space);
+    if (*count > available)
+      fail(where, "sweep.architectures = " + std::to_string(*count) + ", but space '" +
+                      space.name() + "' has only " + std::to_string(available) +
+                      "; give architectures = \"all\"");
+    while (static_cast<int64_t>(texts.size()) < *count) {
+      const Architecture arch = space.sample(rng);
+      if (drawn.insert(arch).second) texts.push_back(space.format(arch));
+    }
+  } else if (const toml::array* list = node->as_array()) {
+    if (list->empty()) fail(where, "sweep.architectures is empty");
+    std::set<std::string> seen;
+    for (const auto& v : *list) {
+      const std::string at_value = at(file, v.source().begin ? v.source() : node->source());
+      const auto text = v.value_exact<std::string>();
+      if (!text) fail(at_value, "sweep.architectures lists " + toml_value(v) + ", not a text");
+      try {
+        texts.push_back(space.format(space.parse(*text)));
+      } catch (const Error& e) {
+        fail(at_value, "sweep.architectures: not an architecture of space '" + space.name() +
+                           "': " + e.what());
+      }
+      if (!seen.insert(texts.back()).second)
+        fail(at_value, "sweep.architectures lists " + texts.back() + " twice");
+    }
+  } else {
+    fail(where, "sweep.architectures must be \"all\", a count or a list of architecture texts");
+  }
+  return texts;
+}
+
+std::string trial_name(int64_t index, const std::string& architecture, const Setting& setting,
+                       int64_t seed) {
   char prefix[24];
   std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index));
   std::string name = prefix;
+  if (!architecture.empty()) name += "_" + folder_fragment(architecture);
   for (const auto& [key, value] : setting)
     name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
   return name + "_seed" + std::to_string(seed);
@@ -349,7 +416,8 @@ void check_trial(const Sweep& sweep, const SweepTrial& trial, const Axes& axes,
   const fs::path& file = sweep.file;
   std::optional<RunConfig> config;
   try {
-    config = load_base(sweep, trial.overrides(), registry);
+    config = load_base(sweep, trial.overrides(), registry,
+                       sweep.builds_table() ? ConfigUse::train : ConfigUse::search);
   } catch (const ConfigError& e) {
     const std::string message = e.what();
     for (const auto& [key, value] : trial.settings)
@@ -373,34 +441,64 @@ void check_trial(const Sweep& sweep, const SweepTrial& trial, const Axes& axes,
 
 }  // namespace
 
-Sweep load_sweep(const fs::path& file, const PluginRegistry& registry) {
+Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind expected) {
   const toml::table root = parse_sweep_file(file);
   check_tables(root, file);
   Sweep sweep;
   const toml::table& sweep_table = read_sweep_table(root, file, sweep);
   const Axes axes = read_all_axes(root, file, sweep);
   std::vector<int64_t> seeds = read_seeds(sweep_table, file);
+  const toml::node* architectures = sweep_table.get("architectures");
+  if (architectures == nullptr && expected == SweepKind::table_build)
+    fail(at(file, sweep_table.source()),
+         "a sweep of searches, not a table build; give [sweep] architectures = \"all\" (or a "
+         "count, or a list) and a training preset as base, or run it with `nasx sweep`");
+  if (architectures != nullptr && !sweep.axes.empty())
+    fail(at(file, axes.source.at(sweep.axes.front())),
+         "a table build (sweep.architectures) trains every architecture with one preset: it "
+         "has no [grid] or [zip]; write one table file per preset");
+  if (architectures != nullptr && sweep.nproc > 1)
+    fail(at(file, sweep_table.get("nproc")->source()),
+         "a table build's trainings run on one rank each: leave out sweep.nproc");
+  if (architectures == nullptr && sweep_table.get("sample_seed") != nullptr)
+    fail(at(file, sweep_table.get("sample_seed")->source()),
+         "sweep.sample_seed draws sweep.architectures = N: give that too, or leave it out");
 
   // Every trial's config must load before anything runs.
   std::optional<RunConfig> base;
   try {
-    base = load_base(sweep, {}, registry);
+    base = load_base(sweep, {}, registry,
+                     architectures != nullptr ? ConfigUse::train : ConfigUse::search);
   } catch (const ConfigError& e) {
     const toml::node* inline_base = root.get("base");
     fail(inline_base ? at(file, inline_base->source()) : file.string(),
          std::string("the base experiment is not valid: ") + e.what());
   }
+  sweep.space = base->space.name;
+  if (architectures != nullptr)
+    sweep.architectures =
+        read_architectures(sweep_table, file, *make_space(registry, base->space));
   if (seeds.empty()) seeds = {base->experiment.seed};
   int64_t index = 0;
-  for (const Setting& setting : expand(axes))
-    for (int64_t seed : seeds) {
-      SweepTrial trial;
-      trial.settings = setting;
-      trial.seed = seed;
-      trial.name = trial_name(index++, setting, seed);
+  auto add_trial = [&](const std::string& architecture, const Setting& setting, int64_t seed) {
+    SweepTrial trial;
+    trial.settings = setting;
+    trial.seed = seed;
+    trial.architecture = architecture;
+    trial.name = trial_name(index++, architecture, setting, seed);
+    // A table's trainings share one preset: its first trial stands for all.
+    if (!sweep.builds_table() || sweep.trials.empty())
       check_trial(sweep, trial, axes, sweep_table, registry);
-      sweep.trials.push_back(std::move(trial));
-    }
+    sweep.trials.push_back(std::move(trial));
+  };
+  if (sweep.builds_table()) {
+    // Seed by seed: a build stopped half-way has whole seeds of the table.
+    for (int64_t seed : seeds)
+      for (const std::string& architecture : sweep.architectures) add_trial(architecture, {}, seed);
+  } else {
+    for (const Setting& setting : expand(axes))
+      for (int64_t seed : seeds) add_trial("", setting, seed);
+  }
   const std::string output_dir = string_value(sweep_table, "sweep", "output_dir", file);
   sweep.dir = fs::path(output_dir.empty() ? base->experiment.output_dir : output_dir) / sweep.name;
   sweep.slurm = read_slurm(root, file);
@@ -419,16 +517,17 @@ void write_sweep_folder(const Sweep& sweep) {
   for (const SweepTrial& trial : sweep.trials) {
     Json settings = Json::object();
     for (const auto& [key, value] : trial.settings) settings[key] = value;
-    trials.push_back(JsonObject()
-                         .add("name", trial.name)
-                         .add("seed", trial.seed)
-                         .add("settings", settings)
-                         .json());
+    JsonObject entry;
+    entry.add("name", trial.name).add("seed", trial.seed).add("settings", settings);
+    if (!trial.architecture.empty()) entry.add("architecture", trial.architecture);
+    trials.push_back(entry.json());
   }
   write_file_atomically(sweep.dir / "sweep.json", JsonObject()
                                                           .add("name", sweep.name)
                                                           .add("base", sweep.base_config().string())
                                                           .add("axes", sweep.axes)
+                                                          .add("space", sweep.space)
+                                                          .add("table", sweep.builds_table())
                                                           .add("trials", trials)
                                                           .json()
                                                           .dump(2) +
@@ -438,6 +537,9 @@ void write_sweep_folder(const Sweep& sweep) {
 TrialState trial_state(const fs::path& trial_dir) {
   const RunPaths paths(trial_dir);
   std::error_code error;
+  const TrainPaths training(trial_dir);
+  if (fs::exists(training.config, error))
+    return fs::exists(training.summary, error) ? TrialState::Done : TrialState::Started;
   if (!fs::exists(paths.config, error)) return TrialState::New;
   if (!fs::exists(paths.summary, error)) return TrialState::Started;
   // A config with [train] is done once its training is.
@@ -455,7 +557,10 @@ std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& tri
   if (trial_state(dir) == TrialState::Started) {
     args = {"resume", dir.string()};
   } else {
-    args = {"run", sweep.base_config().string()};
+    if (trial.architecture.empty())
+      args = {"run", sweep.base_config().string()};
+    else
+      args = {"train", trial.architecture, "--config", sweep.base_config().string()};
     for (const auto& o : trial.overrides()) {
       args.push_back("--set");
       args.push_back(o);

@@ -12,6 +12,7 @@
 #include "nasx/core/progress.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/sweep_run.hpp"
+#include "nasx/core/text_table.hpp"
 #include "nasx/core/training.hpp"
 #include "nasx/error.hpp"
 
@@ -20,19 +21,6 @@ namespace nasx::core {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string fixed(double value, int digits) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 struct Stats {
   int n = 0;
@@ -57,27 +45,6 @@ std::string mean_std(const Stats& s) {
   return fixed(s.mean, 4) + " ± " + fixed(s.std, 4) + " (n=" + std::to_string(s.n) + ")";
 }
 
-void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  const auto display = [](const std::string& s) {  // UTF-8 aware enough for '±'
-    size_t n = 0;
-    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-    return n;
-  };
-  for (const auto& row : rows)
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], display(row[i]));
-    }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - display(row[i]) + 2, ' ');
-    }
-    out << line << "\n";
-  }
-}
 
 }  // namespace
 
@@ -190,6 +157,14 @@ void read_results(TrialRow& row, const fs::path& dir) {
   } else if (auto s = number_member(summary, "shared_test_acc")) {
     row.test_acc = *s;
     row.test_kind = "shared";
+  } else if (auto t = number_member(summary, "table_test_acc")) {
+    row.test_acc = *t;
+    row.test_kind = "table";
+  } else if (!number_member(summary, "search_seconds")) {  // a table build's training
+    row.test_acc = number_member(summary, "test_acc").value_or(-1);
+    row.test_kind = "trained";
+    row.seconds = number_member(summary, "train_seconds").value_or(-1);
+    return;
   }
   row.seconds = number_member(summary, "search_seconds").value_or(-1);
   const Json trained = parse_json_or_empty(read_text_file(TrainPaths(dir / "train").summary));
@@ -316,11 +291,6 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
   return {summary, settings};
 }
 
-std::string csv_line(const std::vector<std::string>& cells) {
-  std::string line;
-  for (size_t i = 0; i < cells.size(); ++i) line += (i ? "," : "") + csv_field(cells[i]);
-  return line + "\n";
-}
 
 }  // namespace
 

@@ -30,6 +30,12 @@ int train_command(const Args& args);
 int ensemble_command(const Args& args);
 int select_command(const Args& args);
 int sweep_command(const Args& args);
+int table_command(const Args& args);
+int analyze_command(const Args& args);
+
+/// Runs a sweep file's trials (`nasx sweep FILE`, `nasx table build FILE`); with
+/// `table_only`, a sweep of searches is refused.
+int sweep_file_command(const Args& args, const std::string& usage, bool table_only);
 
 /// Prints a finished training's metrics and folder; returns 0.
 int print_training(const core::TrainRunResult& result);

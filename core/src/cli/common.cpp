@@ -30,7 +30,12 @@ bool parse_args(const Args& args, const std::string& usage, po::options_descript
                 size_t required_positionals) {
   options.add_options()("help,h", "show this help");
   po::positional_options_description positions;
-  for (const auto& name : positional) positions.add(name.c_str(), 1);
+  // A list-valued positional (`RUN_DIR...`) takes every remaining argument.
+  for (const auto& name : positional) {
+    const auto* list = dynamic_cast<const po::typed_value<std::vector<std::string>>*>(
+        options.find(name, false).semantic().get());
+    positions.add(name.c_str(), list != nullptr ? -1 : 1);
+  }
   po::store(po::command_line_parser(args).options(options).positional(positions).run(), vm);
   if (vm.count("help")) {
     std::cout << usage << "\n" << options << "\n";

@@ -32,6 +32,9 @@ commands:
   ensemble RUN_DIR  ensemble of a search's best architectures, pruned by each pruner
   sweep SWEEP.toml  run a sweep of trials (strategies x seeds x settings); also
                     sweep status DIR, sweep collect DIR
+  table build FILE  ground-truth table: train every architecture of a space, S seeds;
+                    table collect DIR writes its table.json
+  analyze WHAT      score, cell, variants, tau: tables and plots of a study's results
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
     if (command == "select") return nasx::cli::select_command(args);
     if (command == "ensemble") return nasx::cli::ensemble_command(args);
     if (command == "sweep") return nasx::cli::sweep_command(args);
+    if (command == "table") return nasx::cli::table_command(args);
+    if (command == "analyze") return nasx::cli::analyze_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);

@@ -106,6 +106,10 @@ int sweep_command(const Args& args) {
     core::collect_sweep(args[1], std::cout);
     return 0;
   }
+  return sweep_file_command(args, kUsage, /*table_only=*/false);
+}
+
+int sweep_file_command(const Args& args, const std::string& usage, bool table_only) {
   po::options_description options("options");
   options.add_options()("sweep", po::value<std::string>(), "the sweep file")(
       "dry-run", po::bool_switch(), "list the trials and what would run, run nothing")(
@@ -115,7 +119,7 @@ int sweep_command(const Args& args) {
       "trial", po::value<std::string>(), "run only this trial here (what a SLURM task runs)");
   add_plugin_path_option(options);
   po::variables_map vm;
-  if (!parse_args(args, kUsage, options, {"sweep"}, vm)) return 0;
+  if (!parse_args(args, usage, options, {"sweep"}, vm)) return 0;
   core::PluginRegistry registry;
   load_plugins(registry, vm);
   const std::string executor = vm["executor"].as<std::string>();
@@ -123,7 +127,9 @@ int sweep_command(const Args& args) {
     throw ConfigError("--executor " + executor + ": give local or slurm");
   const int jobs = vm["jobs"].as<int>();
   if (jobs < 1) throw ConfigError("--jobs " + std::to_string(jobs) + ": give 1 or more");
-  const core::Sweep sweep = core::load_sweep(vm["sweep"].as<std::string>(), registry);
+  const core::Sweep sweep =
+      core::load_sweep(vm["sweep"].as<std::string>(), registry,
+                       table_only ? core::SweepKind::table_build : core::SweepKind::any);
   const std::vector<std::string> plugin_paths =
       vm.count("plugin-path") ? vm["plugin-path"].as<std::vector<std::string>>()
                               : std::vector<std::string>{};
@@ -153,10 +159,12 @@ int sweep_command(const Args& args) {
   if (failed > 0)
     throw Error(std::to_string(failed) + " of " + std::to_string(sweep.trials.size()) +
                 " trials did not finish (their logs: <trial>/log.txt); run the same command "
-                "again to redo only those. Results: nasx sweep collect " +
+                "again to redo only those. Results: nasx " +
+                std::string(sweep.builds_table() ? "table" : "sweep") + " collect " +
                 sweep.dir.string());
-  std::cout << "all " << sweep.trials.size() << " trials done. Results: nasx sweep collect "
-            << sweep.dir.string() << "\n";
+  std::cout << "all " << sweep.trials.size() << " trials done. Results: nasx "
+            << (sweep.builds_table() ? "table" : "sweep") << " collect " << sweep.dir.string()
+            << "\n";
   return 0;
 }
 

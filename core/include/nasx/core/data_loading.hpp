@@ -21,6 +21,7 @@ struct DataOptions {
   int64_t subset = 0;          ///< use a seeded random subset of the training set (0: all)
   int64_t test_subset = 0;     ///< likewise for the test set (0: all)
   int64_t batch_size = 64;
+  int64_t data_seed = -1;  ///< seed of the subsets and the synthetic data (-1: the experiment's)
   // Synthetic data (tests only): class-dependent patterns plus noise.
   int64_t synthetic_train = 512;
   int64_t synthetic_test = 128;
@@ -29,7 +30,8 @@ struct DataOptions {
   int64_t synthetic_classes = 4;
 };
 
-/// Loads and splits the data set named in `options`, deterministically for `seed`.
+/// Loads and splits the data set named in `options`, deterministically for `seed`
+/// (options.data_seed instead when set).
 /// Throws DataError naming the missing or malformed file and what to install.
 DataSplits load_data(const DataOptions& options, uint64_t seed);
 

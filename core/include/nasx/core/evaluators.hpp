@@ -24,6 +24,8 @@ namespace nasx::core {
 /// [evaluator]: `shared` reads the supernet's shared weights (single path) on a fixed
 /// set of validation batches; `train` trains the architecture's own network from
 /// scratch on a subset of the training split and reports validation accuracy;
+/// `table` looks the architecture up in a ground-truth table (its mean test accuracy
+/// over the table's seeds, its mean training seconds as the cost: a simulated clock);
 /// `score:NAME` scores the untrained network with scorer plugin NAME.
 struct EvaluatorOptions {
   std::string name = "shared";
@@ -37,6 +39,8 @@ struct EvaluatorOptions {
   double lr = 0.1;                  ///< train: SGD learning rate, cosine to 0, Nesterov, wd 5e-4
   std::string scorer = "naswot";    ///< the scorer of Context::score() (and of "score:")
   int64_t score_batch = 128;        ///< scorers: images of the one minibatch every candidate sees
+  std::string table;                ///< table: the ground-truth table file (absolute once loaded)
+  double budget_seconds = 0;        ///< end the search once evaluations cost this much (0: never)
 };
 
 class Evaluator {

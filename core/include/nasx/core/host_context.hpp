@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -31,6 +32,9 @@ bool stop_was_requested();
 void check_finite(const std::map<std::string, double>& metrics, const std::string& where,
                   const RunPaths& paths);
 
+/// The seconds recorded in an evaluations.jsonl (0 when it does not exist).
+double logged_evaluation_seconds(const std::filesystem::path& evaluations);
+
 /// The Context the host hands to plugins during a run.
 class HostContext final : public Context {
  public:
@@ -41,6 +45,10 @@ class HostContext final : public Context {
 
   void set_params(const ParamValues* params) { params_ = params; }
   void set_step(int64_t step) { step_ = step; }
+  /// Seconds the evaluations so far cost (with the table evaluator, simulated);
+  /// restored from evaluations.jsonl on resume.
+  double evaluation_seconds() const { return evaluation_seconds_; }
+  void set_evaluation_seconds(double seconds) { evaluation_seconds_ = seconds; }
 
   const SearchSpace& space() const override { return space_; }
   Supernet& supernet() override { return net_; }
@@ -74,6 +82,7 @@ class HostContext final : public Context {
   std::unique_ptr<Evaluator> scorer_;  // made on the first score()
   const ParamValues* params_ = nullptr;
   int64_t step_ = 0;
+  double evaluation_seconds_ = 0;
 
   Evaluation measure(Evaluator& evaluator, const Architecture& arch);
 };

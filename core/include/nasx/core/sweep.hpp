@@ -18,6 +18,15 @@
 ///
 ///   [slurm]                      # the slurm executor's job array
 ///   partition = "debug"  time = "01:00:00"  cpus = 2  gpus = 0  mem = "8G"  extra = [...]
+///
+/// A ground-truth table build is a sweep of trainings: `architectures` in [sweep] makes
+/// every trial `nasx train ARCH --config BASE` (the base is a training preset) in a
+/// training folder of its own; no [grid] or [zip] (one table, one preset):
+///
+///   [sweep]
+///   name = "ws64-fmnist"  base = "train-ws64-fmnist.toml"  seeds = 2
+///   architectures = "all"        # every architecture of the space; or a count of
+///                                # seeded samples (sample_seed = 0), or a list of texts
 
 #include <cstdint>
 #include <filesystem>
@@ -35,6 +44,7 @@ struct SweepTrial {
   std::string name;  ///< its folder: 000_strategy-darts_seed0
   std::vector<std::pair<std::string, std::string>> settings;
   int64_t seed = 0;
+  std::string architecture;  ///< a table build's trial: the architecture it trains
   /// "key=value" overrides for `nasx run`, experiment.seed last.
   std::vector<std::string> overrides() const;
 };
@@ -58,6 +68,11 @@ struct Sweep {
   std::vector<SweepTrial> trials;
   int64_t nproc = 1;  ///< ranks per trial (nasx run --nproc)
   SlurmOptions slurm;
+  std::string space;  ///< the base config's space
+  /// A table build's architectures (texts, in trial order); empty for a sweep of searches.
+  std::vector<std::string> architectures;
+
+  bool builds_table() const { return !architectures.empty(); }
 
   /// The base config a trial's `nasx run` reads: `base`, or dir/base.toml for an inline one.
   std::filesystem::path base_config() const;
@@ -68,18 +83,23 @@ struct Sweep {
 /// naming file:line and the key (an unknown [sweep] key, an axis over a key the config
 /// does not have, an empty axis, zip lists of different lengths, a seed that is not an
 /// integer, ...).
-Sweep load_sweep(const std::filesystem::path& file, const PluginRegistry& registry);
+/// `nasx table build` asks for a table build: a file without sweep.architectures is then
+/// refused before its base is judged as a search.
+enum class SweepKind { any, table_build };
+Sweep load_sweep(const std::filesystem::path& file, const PluginRegistry& registry,
+                 SweepKind expected = SweepKind::any);
 
 /// Creates the sweep folder: sweep.toml (the file as given), base.toml (inline base),
 /// sweep.json (the trials). Existing trial folders are left as they are.
 void write_sweep_folder(const Sweep& sweep);
 
-/// A trial's state, read from its folder.
+/// A trial's state, read from its folder (a search run's or a training folder's).
 enum class TrialState { New, Started, Done };
 TrialState trial_state(const std::filesystem::path& trial_dir);
 
-/// The nasx arguments that (re)start a trial: `run BASE --set ... --out DIR`, or
-/// `resume DIR` when it has started; `plugin_paths` are passed on.
+/// The nasx arguments that (re)start a trial: `run BASE --set ... --out DIR` (a table
+/// build's: `train ARCH --config BASE --set ... --out DIR`), or `resume DIR` when it has
+/// started; `plugin_paths` are passed on.
 std::vector<std::string> trial_command(const Sweep& sweep, const SweepTrial& trial,
                                        const std::vector<std::string>& plugin_paths);
 

@@ -73,7 +73,7 @@ struct TrialRow {
   std::string genotype;
   double search_acc = -1;  ///< valid_acc (gradient) or best_acc (sampling); -1: none
   double test_acc = -1;    ///< trained_test_acc, else the supernet's/shared test accuracy
-  std::string test_kind;   ///< "trained", "supernet", "shared" or ""
+  std::string test_kind;   ///< "trained", "supernet", "shared", "table" or ""
   double seconds = -1;     ///< search (+ training) wall time
   std::string detail;      ///< failure: exit status
 };

@@ -1,0 +1,43 @@
+#pragma once
+/// Plots drawn by gnuplot's SVG terminal (Debian's gnuplot-nox, which tools/setup
+/// installs). Each plot is written twice: NAME.gp, the gnuplot script with its data
+/// inline (restyle it and run `gnuplot NAME.gp`), and NAME.svg, what it draws.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace nasx::core {
+
+/// One line or point set.
+struct PlotSeries {
+  std::string title;
+  std::vector<double> x, y;
+  std::string style = "lines";  ///< gnuplot's: lines, points, linespoints
+};
+
+/// Box plots of several groups side by side (one box per group: quartiles, whiskers
+/// at 1.5 IQR, outliers as points).
+struct BoxGroup {
+  std::string label;
+  std::vector<double> values;
+};
+
+struct Plot {
+  std::string title, xlabel, ylabel;
+  std::vector<PlotSeries> series;
+  std::vector<BoxGroup> boxes;  ///< a box plot instead of series when not empty
+  bool reverse_y = false;       ///< ranks: 1 at the top
+  bool key_outside = false;     ///< the legend right of the plot (many series)
+  /// Extra gnuplot commands before `plot` (e.g. "set yrange [0:1]").
+  std::vector<std::string> commands;
+};
+
+/// The gnuplot script that draws `plot` to `svg_name` (data inline).
+std::string gnuplot_script(const Plot& plot, const std::string& svg_name);
+
+/// Writes folder/NAME.gp and draws folder/NAME.svg (atomically). Throws IoError when
+/// gnuplot is missing (saying what to install) or fails (quoting it).
+void draw_plot(const Plot& plot, const std::filesystem::path& folder, const std::string& name);
+
+}  // namespace nasx::core
