@@ -1,5 +1,6 @@
 #include "nasx/core/plot.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -48,15 +49,19 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
   if (plot.reverse_y) gp << "set yrange [*:*] reverse\n";
   for (const std::string& command : plot.commands) gp << command << "\n";
   if (!plot.boxes.empty()) {
+    // The label is the box's factor column: gnuplot puts box g at x = g + 1 and writes
+    // the label under it. Data-block strings take no escapes, hence no double quotes.
     gp << "$boxes << EOD\n";
-    for (size_t g = 0; g < plot.boxes.size(); ++g)
-      for (double v : plot.boxes[g].values) gp << g << " " << number(v) << "\n";
+    for (const BoxGroup& group : plot.boxes) {
+      std::string label = group.label;
+      std::replace(label.begin(), label.end(), '"', '\'');
+      for (double v : group.values) gp << '"' << label << "\" " << number(v) << "\n";
+    }
     gp << "EOD\nset style fill solid 0.35 border -1\nset style boxplot outliers pointtype 7\n"
-       << "set style data boxplot\nset boxwidth 0.6\nset key off\nset xtics (";
-    for (size_t g = 0; g < plot.boxes.size(); ++g)
-      gp << (g ? ", " : "") << quoted(plot.boxes[g].label) << " " << g;
-    gp << ") rotate by -45 noenhanced\nset xrange [-0.7:" << number(plot.boxes.size() - 0.3)
-       << "]\nplot $boxes using (0):2:(0.6):1 lc rgb '#4477aa' notitle\n";
+       << "set style data boxplot\nset boxwidth 0.6\nset key off\n"
+       << "set xtics rotate by -45 noenhanced\nset xrange [0.3:" << number(plot.boxes.size() + 0.7)
+       << "]\n";
+    gp << "plot $boxes using (1):2:(0.6):1 lc rgb '#4477aa' notitle\n";
     return gp.str();
   }
   for (size_t s = 0; s < plot.series.size(); ++s) {

@@ -64,7 +64,8 @@ const nasx::OptionsBinding<RankingOptions>& binding() {
                "every epoch",
                nasx::Range{1.0, 1e9})
         .field("last_minibatches", &O::last_minibatches,
-               "k: every child is measured after each of the last k minibatches (0: never)",
+               "k: every child is measured after each of the last k minibatches of the last epoch "
+               "(at most an epoch's minibatches; 0: never)",
                nasx::Range{0.0, 1e9})
         .field("last_eval_images", &O::last_eval_images,
                "validation images per child at each of those k points", nasx::Range{1.0, 1e9})

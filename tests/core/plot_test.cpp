@@ -1,0 +1,85 @@
+// Plots drawn by gnuplot: the files appear together, box labels are the groups' names,
+// and a missing gnuplot is one clear error.
+
+#include "nasx/core/plot.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "nasx/error.hpp"
+
+namespace nasx {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class PlotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("nasx_plot_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(PlotTest, BoxesAreLabelledWithTheirGroupsNames) {
+  core::Plot plot;
+  plot.title = "ranks";
+  plot.boxes = {{"344", {1, 3, 5, 7, 9}}, {"say \"142\"", {2, 4, 6}}};
+  const std::string script = core::gnuplot_script(plot, "boxes.svg");
+  EXPECT_THAT(script, HasSubstr("\"344\" 7\n"));
+  EXPECT_THAT(script, HasSubstr("\"say '142'\" 4\n"));  // no quote inside a data string
+  core::draw_plot(plot, dir_, "boxes");
+  const std::string svg = read_file(dir_ / "boxes.svg");
+  EXPECT_THAT(svg, HasSubstr(">344<"));
+  EXPECT_THAT(svg, HasSubstr("say '142'"));
+  EXPECT_THAT(svg, Not(HasSubstr(">0<")));  // not the factor's index
+  EXPECT_TRUE(fs::exists(dir_ / "boxes.gp"));
+}
+
+TEST_F(PlotTest, LinesKeepTheirPointsAndTitles) {
+  core::Plot plot;
+  plot.title = "tau over epochs";
+  plot.series.push_back({"seed 0", {1, 2, 3}, {0.1, 0.25, 0.5}, "linespoints"});
+  const std::string script = core::gnuplot_script(plot, "lines.svg");
+  EXPECT_THAT(script, HasSubstr("2 0.25\n"));
+  core::draw_plot(plot, dir_, "lines");
+  EXPECT_THAT(read_file(dir_ / "lines.svg"), HasSubstr("seed 0"));
+}
+
+TEST_F(PlotTest, AMissingGnuplotSaysWhatToInstall) {
+  core::Plot plot;
+  plot.series.push_back({"s", {1}, {1}, "points"});
+  const char* path = std::getenv("PATH");
+  const std::string saved = path ? path : "";
+  ::setenv("PATH", dir_.c_str(), 1);
+  try {
+    core::draw_plot(plot, dir_, "none");
+    ADD_FAILURE() << "drew without gnuplot";
+  } catch (const IoError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("gnuplot"));
+  }
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_FALSE(fs::exists(dir_ / "none.svg"));
+}
+
+}  // namespace
+}  // namespace nasx
