@@ -9,6 +9,7 @@
 
 #include "nasx/core/registry.hpp"
 #include "nasx/error.hpp"
+#include "nasx/strategy.hpp"
 
 namespace nasx::core {
 
@@ -35,8 +36,12 @@ const auto& experiment_binding() {
 const auto& data_binding() {
   static const auto binding =
       OptionsBinding<DataOptions>()
-          .field("name", &DataOptions::name, "data set", {"fashion-mnist", "synthetic"})
-          .field("path", &DataOptions::path, "folder with the IDX files of Fashion-MNIST")
+          .field("name", &DataOptions::name, "data set",
+                 {"fashion-mnist", "cifar10", "cifar100", "synthetic"})
+          .field("path", &DataOptions::path,
+                 "folder with the data set's files: Fashion-MNIST's IDX files, or the CIFAR "
+                 "binary version (cifar-10-batches-bin/, cifar-100-binary/ or the folder "
+                 "holding it)")
           .field("train_portion", &DataOptions::train_portion,
                  "share of the training set that trains weights; the rest trains the architecture",
                  {0.05, 0.95})
@@ -592,6 +597,8 @@ void read_plugins(const toml::table& root, const PluginRegistry& registry, const
                                            select, "select", "selector", where);
   config.select.params = validate_table(select, "select", selector.schema, {"selector"},
                                         "selector '" + selector.name + "'", where);
+  config.select.used =
+      create_plugin<SearchStrategy>(registry, strategy)->trains_arch_parameters();
 }
 
 RunConfig resolve_config(toml::table root, const std::string& source,
@@ -644,12 +651,16 @@ std::string RunConfig::to_toml() const {
   std::ostringstream out;
   out << "# Resolved by nasx from " << source << ": every value, defaults included.\n\n";
   write_values(out, "experiment", experiment_binding().values(experiment));
-  write_values(out, "data", data_binding().values(data));
+  ParamValues data_values = data_binding().values(data);
+  if (data.name != "synthetic")  // the synthetic set's shape means nothing for real data
+    for (auto it = data_values.begin(); it != data_values.end();)
+      it = it->first.rfind("synthetic_", 0) == 0 ? data_values.erase(it) : std::next(it);
+  write_values(out, "data", data_values);
   write_values(out, "space", space.params, {{"name", space.name}});
   if (!search.strategy.empty()) {
     write_values(out, "evaluator", evaluator_binding().values(evaluator));
     write_values(out, "search", search.params, {{"strategy", search.strategy}});
-    write_values(out, "select", select.params, {{"selector", select.selector}});
+    if (select.used) write_values(out, "select", select.params, {{"selector", select.selector}});
   }
   if (train.present) {
     ParamValues values = train_section_binding().values(train);

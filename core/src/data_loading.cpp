@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "nasx/core/cifar.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::core {
@@ -154,6 +155,14 @@ DataSplits load_data(const DataOptions& options, uint64_t seed) {
     splits.shape = {1, 28, 28, 10};
     return splits;
   }
+  if (options.name == "cifar10" || options.name == "cifar100") {
+    const CifarFormat& format = cifar_format(options.name);
+    auto [train, test] = load_cifar(options.path, format);
+    DataSplits splits = split_train(options, std::move(train), std::move(test), seed);
+    splits.name = options.name;
+    splits.shape = {3, 32, 32, format.classes};
+    return splits;
+  }
   if (options.name == "synthetic") {
     const int64_t c = options.synthetic_channels, s = options.synthetic_image_size;
     auto generator = at::make_generator<at::CPUGeneratorImpl>(derive_seed(seed, 3));
@@ -166,7 +175,7 @@ DataSplits load_data(const DataOptions& options, uint64_t seed) {
     splits.shape = {c, s, s, options.synthetic_classes};
     return splits;
   }
-  throw DataError("unknown data set '" + options.name + "' (known: fashion-mnist, synthetic)");
+  throw DataError("unknown data set '" + options.name + "' (known: fashion-mnist, cifar10, cifar100, synthetic)");
 }
 
 DataSplits to_device(const DataSplits& splits, c10::Device device) {

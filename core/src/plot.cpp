@@ -32,6 +32,15 @@ std::string number(double value) {
   return text;
 }
 
+/// Inside the plot's top left; a legend of many series beside it, or under it when its
+/// titles are long (run folder names) and would squeeze the plot to a strip.
+std::string key_position(const Plot& plot) {
+  if (!plot.key_outside) return "set key top left";
+  size_t longest = 0;
+  for (const PlotSeries& series : plot.series) longest = std::max(longest, series.title.size());
+  return longest > 24 ? "set key below" : "set key outside right top";
+}
+
 }  // namespace
 
 std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
@@ -44,8 +53,7 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
      << "set xlabel " << quoted(plot.xlabel) << " noenhanced\n"
      << "set ylabel " << quoted(plot.ylabel) << " noenhanced\n"
      << "set grid lc rgb '#dddddd'\nset border lc rgb '#555555'\n"
-     << (plot.key_outside ? "set key outside right top noenhanced\n"
-                          : "set key top left noenhanced\n");
+     << key_position(plot) << " noenhanced\n";
   if (plot.reverse_y) gp << "set yrange [*:*] reverse\n";
   for (const std::string& command : plot.commands) gp << command << "\n";
   if (!plot.boxes.empty()) {

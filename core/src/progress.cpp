@@ -21,13 +21,20 @@ std::string format_duration(double seconds) {
   return buffer;
 }
 
+std::string format_value(double value) {
+  char buffer[64];
+  if (std::isfinite(value) && value == std::round(value) && std::fabs(value) < 1e15)
+    std::snprintf(buffer, sizeof buffer, "%.0f", value);  // counters: 10, not 10.0000
+  else if (std::isfinite(value) && value != 0 && std::fabs(value) < 1e-3)
+    std::snprintf(buffer, sizeof buffer, "%.4g", value);  // learning rates: 3e-04
+  else
+    std::snprintf(buffer, sizeof buffer, "%.4f", value);
+  return buffer;
+}
+
 std::string format_metrics(const std::map<std::string, double>& metrics) {
   std::string text;
-  for (const auto& [name, value] : metrics) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "  %s %.4f", name.c_str(), value);
-    text += buffer;
-  }
+  for (const auto& [name, value] : metrics) text += "  " + name + " " + format_value(value);
   return text;
 }
 

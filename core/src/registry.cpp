@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <boost/dll/shared_library.hpp>
 
 #include "nasx/core/config.hpp"
+#include "nasx/core/files.hpp"
 #include "nasx/core/plugin_file.hpp"
 
 #ifndef NASX_BUILD_PLUGIN_DIR
@@ -84,6 +86,11 @@ void PluginRegistry::add_directory(const std::string& directory, bool required) 
           " does not exist or is not a folder; check --plugin-path / NASX_PLUGIN_PATH");
     failures_.push_back({directory, "plugin folder does not exist (from NASX_PLUGIN_PATH?)"});
     return;
+  }
+  if (required) {
+    const std::string absolute = fs::absolute(directory).lexically_normal().string();
+    if (std::find(requested_.begin(), requested_.end(), absolute) == requested_.end())
+      requested_.push_back(absolute);
   }
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(directory, error))
@@ -233,10 +240,15 @@ const PluginInfo& PluginRegistry::find(uint32_t kind, const std::string& name) c
     if (info.kind == kind) candidates.push_back(info.name);
   const std::string guess = did_you_mean(name, candidates);
   if (!guess.empty()) message << "; did you mean '" << guess << "'?";
-  message << " (available " << plugin_kind_name(kind) << "s:";
+  const std::string kind_name = plugin_kind_name(kind);
+  message << " (available "
+          << (kind_name.back() == 'y' ? kind_name.substr(0, kind_name.size() - 1) + "ies"
+                                      : kind_name + "s")
+          << ":";
   if (candidates.empty()) message << " none";
   for (const auto& candidate : candidates) message << ' ' << candidate;
-  message << "; `nasx plugins list` shows all)";
+  message << "; `nasx plugins list` shows all; a plugin outside nasx's folders loads with "
+             "--plugin-path DIR or NASX_PLUGIN_PATH)";
   for (const auto& failure : failures_)
     message << "\n  note: " << failure.path << " was not loaded: " << failure.reason;
   throw PluginError(message.str());
@@ -254,6 +266,31 @@ std::unique_ptr<Plugin> PluginRegistry::create(const PluginInfo& info) const {
     throw PluginError(info.path + ": the factory of plugin '" + info.name + "' threw: " + message +
                       "; this is an error in the plugin (or in the parameters it was given)");
   return std::unique_ptr<Plugin>(static_cast<Plugin*>(object));
+}
+
+namespace {
+const char* const kRememberedFile = "plugin_paths.txt";
+}  // namespace
+
+void remember_plugin_directories(const PluginRegistry& registry, const fs::path& dir) {
+  if (registry.requested_directories().empty()) return;
+  std::string text;
+  for (const std::string& directory : registry.requested_directories()) text += directory + "\n";
+  write_file_atomically(dir / kRememberedFile, text);
+}
+
+void add_remembered_plugin_directories(PluginRegistry& registry, const fs::path& dir) {
+  std::ifstream in(dir / kRememberedFile);
+  std::string directory;
+  while (std::getline(in, directory)) {
+    if (directory.empty()) continue;
+    std::error_code error;
+    if (!fs::is_directory(directory, error))
+      throw PluginError((dir / kRememberedFile).string() + ": the run was started with "
+                        "--plugin-path " + directory + ", which is no longer a folder; put the "
+                        "plugins back there, or edit the file to name where they are now");
+    registry.add_directory(directory, /*required=*/true);
+  }
 }
 
 }  // namespace nasx::core

@@ -310,6 +310,12 @@ HostState restore(const RunPaths& paths, const RunConfig& config, Search& search
       logs.evaluations.truncate(static_cast<uint64_t>(state.evaluations_size), restart);
     }
     logs.genotypes.truncate(static_cast<uint64_t>(state.genotypes_size), restart);
+    // Who reads the log sees where the run was taken up again.
+    logs.events.append(JsonObject()
+                           .add("type", "resume")
+                           .add("time", now_iso8601())
+                           .add("step", state.next_step)
+                           .str());
     const int64_t total = search.strategy->total_steps();
     progress.line(state.next_step >= total
                       ? "resuming " + paths.dir.string() + ": all " + std::to_string(total) +
@@ -493,6 +499,7 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
   if (root) {
     if (!lock) lock.emplace(paths.dir);
     open_run_folder(paths, config, resume, progress);
+    remember_plugin_directories(registry, paths.dir);
   }
 
   const HostState state = restore(paths, config, search, logs, mode, progress);

@@ -30,7 +30,7 @@ namespace {
 const std::vector<std::string> kSweepKeys = {"name",  "base",          "seeds",      "output_dir",
                                              "nproc", "architectures", "sample_seed"};
 const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
-const std::vector<std::string> kTables = {"sweep", "grid", "zip", "base", "slurm"};
+const std::vector<std::string> kTables = {"sweep", "grid", "zip", "labels", "base", "slurm"};
 
 std::string at(const fs::path& file, const toml::source_region& source) {
   std::ostringstream out;
@@ -87,7 +87,68 @@ struct Axis {
   std::string key;
   std::vector<std::string> values;  // TOML
   toml::source_region source;
+  std::vector<std::string> labels;  // one per value
 };
+
+/// The inline table a TOML value text holds, or null.
+std::optional<toml::table> as_inline_table(const std::string& value) {
+  if (value.empty() || value.front() != '{') return std::nullopt;
+  try {
+    toml::table parsed = toml::parse("v = " + value);
+    if (toml::table* table = parsed["v"].as_table()) return std::move(*table);
+  } catch (const toml::parse_error&) {
+  }
+  return std::nullopt;
+}
+
+/// Labels for an axis without [labels]: a plain value as it reads; for table values the
+/// entries that differ between them, the plugin's name (strategy, selector, name) first
+/// and bare, so that a folder name cut short still tells the trials apart.
+std::vector<std::string> automatic_labels(const std::vector<std::string>& values) {
+  std::vector<std::optional<toml::table>> tables;
+  for (const std::string& value : values) tables.push_back(as_inline_table(value));
+  const bool all_tables = std::all_of(tables.begin(), tables.end(),
+                                      [](const auto& table) { return table.has_value(); });
+  std::vector<std::string> labels;
+  if (!all_tables || values.size() < 2) {
+    for (const std::string& value : values)
+      labels.push_back(value.size() >= 2 && value.front() == '"' && value.back() == '"'
+                           ? value.substr(1, value.size() - 2)
+                           : value);
+    return labels;
+  }
+  std::set<std::string> keys;
+  for (const auto& table : tables)
+    for (auto&& [key, node] : *table) keys.insert(std::string(key.str()));
+  auto text_of = [](const toml::table& table, const std::string& key) -> std::string {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return "";
+    std::ostringstream out;
+    if (const auto text = node->value_exact<std::string>())
+      out << *text;
+    else
+      node->visit([&](auto&& v) { out << toml::toml_formatter(v); });
+    return out.str();
+  };
+  std::vector<std::string> differing;
+  for (const char* name : {"strategy", "selector", "name"}) differing.push_back(name);
+  for (const std::string& key : keys)
+    if (key != "strategy" && key != "selector" && key != "name") differing.push_back(key);
+  for (const auto& table : tables) {
+    std::string label;
+    for (const std::string& key : differing) {
+      bool differs = false;
+      for (const auto& other : tables)
+        differs = differs || text_of(*other, key) != text_of(*tables.front(), key) ||
+                  (other->get(key) == nullptr) != (tables.front()->get(key) == nullptr);
+      if (!differs || table->get(key) == nullptr) continue;
+      const bool bare = key == "strategy" || key == "selector" || key == "name";
+      label += (label.empty() ? "" : " ") + (bare ? "" : key + "=") + text_of(*table, key);
+    }
+    labels.push_back(label.empty() ? "(same)" : label);
+  }
+  return labels;
+}
 
 std::vector<Axis> read_axes(const toml::table& root, const std::string& section,
                             const fs::path& file) {
@@ -97,7 +158,7 @@ std::vector<Axis> read_axes(const toml::table& root, const std::string& section,
   const toml::table* table = node->as_table();
   if (table == nullptr) fail(at(file, node->source()), "[" + section + "] must be a table");
   for (auto&& [key, value] : *table) {
-    Axis axis{std::string(key.str()), {}, key.source()};
+    Axis axis{std::string(key.str()), {}, key.source(), {}};
     const std::string where = at(file, key.source());
     if (value.is_table())
       fail(where, "axis '" + axis.key + "' is a table; quote a dotted key: \"" + axis.key +
@@ -273,6 +334,41 @@ struct Axes {
   std::map<std::string, toml::source_region> source;  ///< where each axis is
 };
 
+/// [labels]: a list of names per axis, one per value, for trial folders and tables.
+void read_labels(const toml::table& root, const fs::path& file, Axes& axes) {
+  std::map<std::string, Axis*> by_key;
+  for (std::vector<Axis>* list : {&axes.grid, &axes.zip})
+    for (Axis& axis : *list) by_key[axis.key] = &axis;
+  for (auto& [key, axis] : by_key) axis->labels = automatic_labels(axis->values);
+  const toml::node* node = root.get("labels");
+  if (node == nullptr) return;
+  const toml::table* table = node->as_table();
+  if (table == nullptr) fail(at(file, node->source()), "[labels] must be a table");
+  for (auto&& [key, value] : *table) {
+    const std::string name(key.str());
+    const std::string where = at(file, key.source());
+    const auto axis = by_key.find(name);
+    if (axis == by_key.end())
+      fail(where, "labels." + name + ": no axis '" + name + "' in [grid] or [zip] to label");
+    const toml::array* list = value.as_array();
+    if (list == nullptr || list->size() != axis->second->values.size())
+      fail(where, "labels." + name + " must be a list of " +
+                      std::to_string(axis->second->values.size()) +
+                      " names, one per value of the axis");
+    std::set<std::string> seen;
+    std::vector<std::string> labels;
+    for (const auto& v : *list) {
+      const auto text = v.value_exact<std::string>();
+      if (!text || text->empty())
+        fail(where, "labels." + name + " lists " + toml_value(v) + ", not a name");
+      if (!seen.insert(*text).second)
+        fail(where, "labels." + name + " lists '" + *text + "' twice; each value needs its own");
+      labels.push_back(*text);
+    }
+    axis->second->labels = std::move(labels);
+  }
+}
+
 /// [grid] and [zip], checked; their keys go to sweep.axes.
 Axes read_all_axes(const toml::table& root, const fs::path& file, Sweep& sweep) {
   Axes axes{read_axes(root, "grid", file), read_axes(root, "zip", file), {}};
@@ -301,6 +397,7 @@ Axes read_all_axes(const toml::table& root, const fs::path& file, Sweep& sweep) 
                                         "tables, e.g. \"search\" = [{strategy = \"darts\"}]");
       sweep.axes.push_back(axis.key);
     }
+  read_labels(root, file, axes);
   return axes;
 }
 
@@ -398,15 +495,16 @@ std::vector<std::string> read_architectures(const toml::table& sweep_table, cons
   return texts;
 }
 
-std::string trial_name(int64_t index, const std::string& architecture, const Setting& setting,
-                       int64_t seed) {
+std::string trial_name(int64_t index, const std::string& architecture, const SweepTrial& trial) {
   char prefix[24];
   std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index));
   std::string name = prefix;
   if (!architecture.empty()) name += "_" + folder_fragment(architecture);
-  for (const auto& [key, value] : setting)
-    name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(value);
-  return name + "_seed" + std::to_string(seed);
+  for (size_t s = 0; s < trial.settings.size(); ++s) {
+    const std::string& key = trial.settings[s].first;
+    name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(trial.labels[s]);
+  }
+  return name + "_seed" + std::to_string(trial.seed);
 }
 
 /// A trial's config loads (and splits over sweep.nproc ranks); an error points at the
@@ -479,13 +577,19 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
     sweep.architectures =
         read_architectures(sweep_table, file, *make_space(registry, base->space));
   if (seeds.empty()) seeds = {base->experiment.seed};
+  std::map<std::string, std::map<std::string, std::string>> label_of;  // key -> value -> label
+  for (const std::vector<Axis>* list : {&axes.grid, &axes.zip})
+    for (const Axis& axis : *list)
+      for (size_t v = 0; v < axis.values.size(); ++v)
+        label_of[axis.key][axis.values[v]] = axis.labels[v];
   int64_t index = 0;
   auto add_trial = [&](const std::string& architecture, const Setting& setting, int64_t seed) {
     SweepTrial trial;
     trial.settings = setting;
+    for (const auto& [key, value] : setting) trial.labels.push_back(label_of[key][value]);
     trial.seed = seed;
     trial.architecture = architecture;
-    trial.name = trial_name(index++, architecture, setting, seed);
+    trial.name = trial_name(index++, architecture, trial);
     // A table's trainings share one preset: its first trial stands for all.
     if (!sweep.builds_table() || sweep.trials.empty())
       check_trial(sweep, trial, axes, sweep_table, registry);
@@ -515,10 +619,14 @@ void write_sweep_folder(const Sweep& sweep) {
   if (!sweep.inline_base.empty()) write_file_atomically(sweep.dir / "base.toml", sweep.inline_base);
   Json trials = Json::array();
   for (const SweepTrial& trial : sweep.trials) {
-    Json settings = Json::object();
-    for (const auto& [key, value] : trial.settings) settings[key] = value;
+    Json settings = Json::object(), labels = Json::object();
+    for (size_t s = 0; s < trial.settings.size(); ++s) {
+      settings[trial.settings[s].first] = trial.settings[s].second;
+      labels[trial.settings[s].first] = trial.labels[s];
+    }
     JsonObject entry;
     entry.add("name", trial.name).add("seed", trial.seed).add("settings", settings);
+    if (!trial.labels.empty()) entry.add("labels", labels);
     if (!trial.architecture.empty()) entry.add("architecture", trial.architecture);
     trials.push_back(entry.json());
   }

@@ -167,6 +167,7 @@ void read_results(TrialRow& row, const fs::path& dir) {
     return;
   }
   row.seconds = number_member(summary, "search_seconds").value_or(-1);
+  row.evaluation_seconds = number_member(summary, "evaluation_seconds").value_or(-1);
   const Json trained = parse_json_or_empty(read_text_file(TrainPaths(dir / "train").summary));
   if (auto t = number_member(trained, "test_acc")) {
     row.test_acc = *t;
@@ -181,8 +182,10 @@ TrialRow row_of(const Json& entry, const std::vector<std::string>& axes) {
   row.name = string_member(entry, "name").value_or("?");
   row.seed = static_cast<long long>(number_member(entry, "seed").value_or(0));
   const Json settings = entry.value("settings", Json::object());
+  const Json labels = entry.value("labels", Json::object());  // older sweeps have none
   for (const auto& key : axes) {
-    std::string value = string_member(settings, key).value_or("");
+    std::string value =
+        string_member(labels, key).value_or(string_member(settings, key).value_or(""));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);  // TOML string -> its text
     row.values.push_back(value);
@@ -236,6 +239,7 @@ std::vector<std::string> table_cells(const TrialRow& row) {
   cells.push_back(number(row.test_acc, 4));
   cells.push_back(row.test_kind.empty() ? "-" : row.test_kind);
   cells.push_back(number(row.seconds, 0));
+  cells.push_back(number(row.evaluation_seconds, 0));
   cells.push_back(row.genotype.empty() ? "-" : row.genotype);
   return cells;
 }
@@ -252,6 +256,7 @@ Json trial_json(const TrialRow& row, const std::vector<std::string>& axes) {
   if (row.search_acc >= 0) object.add("search_acc", row.search_acc);
   if (row.test_acc >= 0) object.add("test_acc", row.test_acc).add("test_of", row.test_kind);
   if (row.seconds >= 0) object.add("seconds", row.seconds);
+  if (row.evaluation_seconds >= 0) object.add("evaluation_seconds", row.evaluation_seconds);
   if (!row.genotype.empty()) object.add("genotype", row.genotype);
   return object.json();
 }
@@ -300,7 +305,8 @@ void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
   std::vector<std::string> header = {"trial"};
   for (const auto& key : axes) header.push_back(key);
   for (const char* column :
-       {"seed", "status", "search_acc", "test_acc", "test_of", "seconds", "genotype"})
+       {"seed", "status", "search_acc", "test_acc", "test_of", "seconds", "eval_seconds",
+        "genotype"})
     header.push_back(column);
 
   std::vector<std::vector<std::string>> table = {header};

@@ -20,13 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A word for bash, single-quoted: 'it'\''s'.
-std::string shell_quote(const std::string& word) {
-  std::string quoted = "'";
-  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 /// A [slurm] value on an #SBATCH line: no newline may end the directive early.
 std::string directive_value(const std::string& value, const std::string& key) {
   if (value.find_first_of("\n\r") != std::string::npos)

@@ -12,6 +12,7 @@
 #include "nasx/core/json.hpp"
 #include "nasx/core/network_budget.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/core/registry.hpp"
 #include "nasx/core/run_lock.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/spaces.hpp"
@@ -240,6 +241,7 @@ TrainRunResult run_training(const RunConfig& config, const PluginRegistry& regis
   Trainer trainer(*net, train_set, train.options, derive_seed(seed, 0x7a18));
   const RunLock lock(paths.dir);  // held until the training's files are written
   open_training_folder(paths, resolved, genotype, resuming(mode));
+  remember_plugin_directories(registry, paths.dir);
 
   Progress progress(out, interactive);
   if (!resuming(mode)) progress.line("training folder: " + dir.string());

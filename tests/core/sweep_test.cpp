@@ -147,8 +147,26 @@ TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
                  "{strategy = \"milenas\", epochs = 1}]\n") +
       " --dry-run");
   ASSERT_EQ(dry.exit_code, 0) << dry.output;
-  EXPECT_THAT(dry.output, HasSubstr("000_search-epochs-1-order-second-strategy-darts_seed0"));
-  EXPECT_THAT(dry.output, HasSubstr("001_search-epochs-1-strategy-milenas_seed0"));
+  // Named by what tells the two apart (epochs = 1 in both does not), the strategy first.
+  EXPECT_THAT(dry.output, HasSubstr("000_search-darts-order-second_seed0"));
+  EXPECT_THAT(dry.output, HasSubstr("001_search-milenas_seed0"));
+  // The printed command pastes into a shell: the table is one quoted word.
+  EXPECT_THAT(dry.output, HasSubstr(" --set 'search={"));
+  // [labels] name the settings instead.
+  const Outcome labelled = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search\" = [{strategy = \"darts\", order = \"second\", epochs = 1}, "
+                 "{strategy = \"milenas\", epochs = 1}]\n[labels]\nsearch = [\"2nd\", \"mixed\"]\n") +
+      " --dry-run");
+  ASSERT_EQ(labelled.exit_code, 0) << labelled.output;
+  EXPECT_THAT(labelled.output, HasSubstr("000_search-2nd_seed0"));
+  EXPECT_THAT(labelled.output, HasSubstr("001_search-mixed_seed0"));
+  const Outcome short_labels = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search.epochs\" = [1, 2]\n[labels]\n\"search.epochs\" = [\"one\"]\n") +
+      " --dry-run");
+  EXPECT_EQ(short_labels.exit_code, 1);
+  EXPECT_THAT(short_labels.output, HasSubstr("labels.search.epochs must be a list of 2 names"));
   // `order` belongs to darts: the same key for milenas is an error at the axis' line.
   const Outcome bad = run_nasx(
       "sweep " + sweep_file("[zip]\n\"search\" = [{strategy = \"milenas\", order = \"first\"}]\n"));
@@ -239,7 +257,7 @@ TEST_F(SlurmSweep, SubmitsOneArrayWithTheSlurmTableAndReadsTheQueueBack) {
   for (const char* line :
        {"#SBATCH --job-name=nasx-s\n", "#SBATCH --array=0-1\n", "#SBATCH --partition=cpu\n",
         "#SBATCH --time=00:30:00\n", "#SBATCH --cpus-per-task=1\n", "#SBATCH --mem=1G\n",
-        "#SBATCH --qos=short\n", "'000_seed0'", "'001_seed1'", " --trial "})
+        "#SBATCH --qos=short\n", "\n  000_seed0\n", "\n  001_seed1\n", " --trial "})
     EXPECT_THAT(script, HasSubstr(line));
   EXPECT_THAT(script, HasSubstr("#SBATCH --output=" + (dir_ / "runs/s/slurm/%A_%a.out").string()));
   EXPECT_THAT(read(dir_ / "runs/s/001_seed1/slurm.json"), HasSubstr("\"job\": \"42_1\""));
@@ -276,7 +294,8 @@ TEST_F(SlurmSweep, SubmitsOneArrayWithTheSlurmTableAndReadsTheQueueBack) {
   const Outcome again = run_nasx("sweep " + file_ + " --executor slurm", path_env());
   EXPECT_THAT(again.output, HasSubstr("1 already done, 0 still in the queue, 1 to submit"));
   EXPECT_THAT(read(dir_ / "submitted.sh"), HasSubstr("#SBATCH --array=0-0\n"));
-  EXPECT_THAT(read(dir_ / "submitted.sh"), Not(HasSubstr("'001_seed1'")));
+  EXPECT_THAT(read(dir_ / "submitted.sh"), Not(HasSubstr("\n  001_seed1\n")));
+  EXPECT_THAT(read(dir_ / "submitted.sh"), HasSubstr("\n  000_seed0\n"));
 }
 
 TEST_F(SlurmSweep, WithoutSlurmOrWithARefusedArrayItSaysSoAndRecordsNothing) {

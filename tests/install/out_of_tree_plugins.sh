@@ -54,6 +54,16 @@ run() {  # run KIND: the generated example through the installed host
 run strategy
 grep -q '"strategy": "oot_strategy"' "$work/run-strategy/summary.json" || fail "strategy not used"
 grep -q '"evaluated": ' "$work/run-strategy/summary.json" || fail "the hill climber measured nothing"
+# A run started with --plugin-path and killed resumes without it: the folder remembers.
+(cd "$work/strategy" && NASX_KILL_AT=checkpoint "$nasx" run example.toml \
+  --plugin-path "$work/plugins" --out "$work/killed-strategy") > "$work/killed.log" 2>&1 &&
+  fail "NASX_KILL_AT=checkpoint did not stop the run"
+grep -qx "$work/plugins" "$work/killed-strategy/plugin_paths.txt" ||
+  fail "the run folder does not remember --plugin-path"
+"$nasx" resume "$work/killed-strategy" > "$work/resumed.log" 2>&1 ||
+  { cat "$work/resumed.log"; fail "resume without --plugin-path"; }
+grep -q '"strategy": "oot_strategy"' "$work/killed-strategy/summary.json" ||
+  fail "the resumed run did not finish"
 # The generated strategy's own test: killed with SIGKILL and resumed, it ends as an
 # uninterrupted run (its state listed in own_state()).
 ctest --test-dir "$work/strategy/build" --output-on-failure > "$work/strategy-ctest.log" 2>&1 ||

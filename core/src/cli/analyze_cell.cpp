@@ -239,6 +239,7 @@ int analyze_cell(const Args& args, const std::string& usage) {
     plot.xlabel = "step";
     plot.ylabel = "width (c) / depth (edges)";
     plot.key_outside = true;
+    if (history.size() <= 20) plot.commands.push_back("set xtics 1");  // whole steps only
     for (size_t t = 0; t < types.size(); ++t) {
       core::PlotSeries width{types[t] + " width", {}, {}, "linespoints"};
       core::PlotSeries depth{types[t] + " depth", {}, {}, "linespoints"};

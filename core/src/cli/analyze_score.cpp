@@ -105,7 +105,7 @@ int analyze_score(const Args& args, const std::string& usage) {
 
   const fs::path out = analysis_folder(vm["out"].as<std::string>(), "score-" + scorer_name);
   std::vector<double> scores, truth;
-  core::TextTable rows{{"arch", "score", "true_acc", "parameters", "seconds"}, {}};
+  core::TextTable rows{{"arch", "score", "true_acc", "parameters", "score_seconds"}, {}};
   const std::vector<std::string> archs = table.architectures();
   for (size_t i = 0; i < archs.size(); ++i) {
     Architecture arch;
@@ -118,7 +118,7 @@ int analyze_score(const Args& args, const std::string& usage) {
     const Evaluation e = evaluator->evaluate(arch);
     scores.push_back(e.accuracy);
     truth.push_back(table.accuracy(archs[i]));
-    rows.rows.push_back({archs[i], core::json_line(e.accuracy), core::fixed(truth.back(), 4),
+    rows.rows.push_back({archs[i], core::fixed(e.accuracy, 4), core::fixed(truth.back(), 4),
                          std::to_string(table.rows_of(archs[i]).front()->parameters),
                          core::fixed(e.seconds, 3)});
     std::cerr << "\rscored " << i + 1 << "/" << archs.size() << std::flush;
@@ -158,6 +158,7 @@ int analyze_score(const Args& args, const std::string& usage) {
       points.y.push_back(truth[i]);
     }
   plot.series = {points};
+  plot.commands.push_back("set key off");  // one series; its legend sample reads as a point
   core::draw_plot(plot, out, "score-vs-accuracy");
   std::cout << "written: " << out.string() << "/{scores.txt,scores.csv,summary.json,"
             << "score-vs-accuracy.svg}\n";

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -38,7 +39,12 @@ bool parse_args(const Args& args, const std::string& usage, po::options_descript
   }
   po::store(po::command_line_parser(args).options(options).positional(positions).run(), vm);
   if (vm.count("help")) {
-    std::cout << usage << "\n" << options << "\n";
+    // The positional arguments are in the usage line; as --options they would be noise.
+    po::options_description shown("options");
+    for (const auto& option : options.options())
+      if (std::find(positional.begin(), positional.end(), option->long_name()) == positional.end())
+        shown.add(option);
+    std::cout << usage << "\n" << shown << "\n";
     return false;
   }
   po::notify(vm);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -7,6 +8,7 @@
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/text_table.hpp"
 #include "nasx/error.hpp"
 
 namespace po = boost::program_options;
@@ -47,12 +49,10 @@ int plugins_command(const Args& args) {
   load_plugins(registry, vm);
 
   if (action == "list") {
-    std::cout << std::left << std::setw(14) << "NAME" << std::setw(10) << "KIND" << std::setw(9)
-              << "VERSION"
-              << "SUMMARY\n";
+    std::vector<std::vector<std::string>> rows = {{"NAME", "KIND", "VERSION", "SUMMARY"}};
     for (const auto& info : registry.plugins())
-      std::cout << std::setw(14) << info.name << std::setw(10) << plugin_kind_name(info.kind)
-                << std::setw(9) << info.version << info.summary << "\n";
+      rows.push_back({info.name, plugin_kind_name(info.kind), info.version, info.summary});
+    core::print_table(std::cout, rows);  // columns as wide as their longest entry
     for (const auto& failure : registry.failures())
       std::cerr << "warning: " << failure.reason << "\n";
     return 0;
@@ -81,8 +81,12 @@ int plugins_command(const Args& args) {
                                                        : "its section")
                 << "):\n";
       if (info->schema.specs().empty()) std::cout << "  (none)\n";
+      size_t name_width = 18;
+      for (const auto& spec : info->schema.specs())
+        name_width = std::max(name_width, spec.name.size());
       for (const auto& spec : info->schema.specs()) {
-        std::cout << "  " << std::left << std::setw(20) << spec.name << std::setw(8)
+        std::cout << "  " << std::left << std::setw(static_cast<int>(name_width + 2)) << spec.name
+                  << std::setw(8)
                   << param_type_name(spec.type) << "default " << std::setw(12)
                   << format_param_value(spec.default_value) << " " << range_text(spec) << "\n"
                   << "      " << spec.doc << "\n";

@@ -10,6 +10,7 @@
 #include "nasx/core/config.hpp"
 #include "nasx/core/distributed.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/runner.hpp"
@@ -70,7 +71,7 @@ bool launches_ranks(const po::variables_map& vm) {
 int finish(const core::RunResult& result) {
   std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
   for (const auto& [name, value] : result.metrics)
-    std::cout << name << " = " << core::json_line(value) << "\n";
+    std::cout << name << " = " << core::format_value(value) << "\n";
   std::cout << "run folder: " << result.run_dir.string() << "\n";
   return 0;
 }
@@ -144,6 +145,7 @@ int resume_command(const Args& args) {
                   "before its folder was made left nothing; start it again with nasx run)");
   core::PluginRegistry registry;
   load_plugins(registry, vm);
+  core::add_remembered_plugin_directories(registry, run_dir);
   if (core::is_training_folder(run_dir)) {
     if (vm["nproc"].as<int>() > 1)
       throw ConfigError("--nproc: " + run_dir.string() +

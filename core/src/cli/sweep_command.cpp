@@ -10,6 +10,7 @@
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
+#include "nasx/core/process.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/sweep.hpp"
 #include "nasx/core/sweep_run.hpp"
@@ -145,7 +146,7 @@ int sweep_file_command(const Args& args, const std::string& usage, bool table_on
                                                          : "new")
                 << "\n    nasx";
       for (const auto& word : core::trial_command(sweep, trial, plugin_paths))
-        std::cout << " " << word;
+        std::cout << " " << core::shell_quote(word);
       std::cout << "\n";
     }
     return 0;

@@ -10,6 +10,7 @@
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
 #include "nasx/core/json.hpp"
+#include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/run_support.hpp"
 #include "nasx/core/training.hpp"
@@ -53,7 +54,7 @@ fs::path default_train_dir(const core::RunConfig& config) {
 int print_training(const core::TrainRunResult& result) {
   std::cout << "\ntrained " << result.genotype << "\n";
   for (const auto& [name, value] : result.metrics)
-    std::cout << name << " = " << core::json_line(value) << "\n";
+    std::cout << name << " = " << core::format_value(value) << "\n";
   std::cout << "training folder: " << result.dir.string() << "\n";
   return 0;
 }

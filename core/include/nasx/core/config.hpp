@@ -35,6 +35,9 @@ struct SearchSection {
 struct SelectSection {
   std::string selector = "magnitude";
   ParamValues params;
+  /// False for a strategy that gives its own answer (it trains no architecture
+  /// parameters to select from): the resolved config then leaves [select] out.
+  bool used = true;
 };
 
 /// [train]: training a found architecture's own network from scratch (`nasx train`, or

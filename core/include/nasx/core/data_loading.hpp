@@ -15,7 +15,7 @@ namespace nasx::core {
 
 /// Where the data comes from and how it is split. Defaults are the real data.
 struct DataOptions {
-  std::string name = "fashion-mnist";  ///< "fashion-mnist" or "synthetic" (tests)
+  std::string name = "fashion-mnist";  ///< or "cifar10", "cifar100", "synthetic" (tests)
   std::string path = "/usr/share/datasets/fashion-mnist";
   double train_portion = 0.5;  ///< share of the training set that trains weights
   int64_t subset = 0;          ///< use a seeded random subset of the training set (0: all)

@@ -18,6 +18,10 @@ pid_t spawn_logged(const std::string& binary, const std::vector<std::string>& ar
 /// `search_path`), or writes why it cannot to stderr and exits 127.
 [[noreturn]] void exec_or_exit(std::vector<std::string> argv, bool search_path);
 
+/// A word as bash reads it back: as it is when it holds only safe characters, else
+/// single-quoted ('it'\''s'), so a printed command can be pasted into a shell.
+std::string shell_quote(const std::string& word);
+
 /// "exit status 3", "killed by signal 9 (Killed)": a waitpid status in words.
 std::string exit_description(int status);
 

@@ -42,6 +42,10 @@ class Progress {
 };
 
 /// "  name value" for each metric, four decimals.
+/// A metric as people read it: counters as integers, small values (learning rates) in
+/// four significant digits, the rest with four decimals.
+std::string format_value(double value);
+
 std::string format_metrics(const std::map<std::string, double>& metrics);
 
 /// "1h02m", "3m07s", "12s".

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ class PluginRegistry {
   const PluginInfo& load_file(const std::string& path);
 
   const std::vector<PluginInfo>& plugins() const { return plugins_; }
+  /// The folders a user named (--plugin-path), absolute, in the order given.
+  const std::vector<std::string>& requested_directories() const { return requested_; }
   const std::vector<PluginFailure>& failures() const { return failures_; }
 
   /// The plugin `name` of `kind`; throws PluginError listing what is available
@@ -65,7 +68,17 @@ class PluginRegistry {
  private:
   std::vector<PluginInfo> plugins_;
   std::vector<PluginFailure> failures_;
+  std::vector<std::string> requested_;
 };
+
+/// A run or training folder remembers the plugin folders it was started with
+/// (DIR/plugin_paths.txt, one per line), so that `nasx resume DIR` finds its plugins
+/// without --plugin-path. Writes nothing when no folder was named.
+void remember_plugin_directories(const PluginRegistry& registry, const std::filesystem::path& dir);
+
+/// Loads the plugin folders `dir` remembers. Throws PluginError naming the file when one
+/// of them is gone.
+void add_remembered_plugin_directories(PluginRegistry& registry, const std::filesystem::path& dir);
 
 /// Creates a plugin of the expected interface type.
 template <class Interface>

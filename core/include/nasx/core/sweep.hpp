@@ -41,8 +41,11 @@ class PluginRegistry;
 
 /// One trial: the axis values (key, TOML value) and the seed.
 struct SweepTrial {
-  std::string name;  ///< its folder: 000_strategy-darts_seed0
+  std::string name;  ///< its folder: 000_search-darts-order-second_seed0
   std::vector<std::pair<std::string, std::string>> settings;
+  /// Each setting's label, in the same order: [labels] of the sweep file, or made from
+  /// the value (for a table value, the entries that tell the axis's values apart).
+  std::vector<std::string> labels;
   int64_t seed = 0;
   std::string architecture;  ///< a table build's trial: the architecture it trains
   /// "key=value" overrides for `nasx run`, experiment.seed last.

@@ -75,6 +75,9 @@ struct TrialRow {
   double test_acc = -1;    ///< trained_test_acc, else the supernet's/shared test accuracy
   std::string test_kind;   ///< "trained", "supernet", "shared", "table" or ""
   double seconds = -1;     ///< search (+ training) wall time
+  /// The evaluations' cost (a table's simulated training seconds, or measured ones) that
+  /// sampling strategies spend against [evaluator] budget_seconds.
+  double evaluation_seconds = -1;
   std::string detail;      ///< failure: exit status
 };
 
