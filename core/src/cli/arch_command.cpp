@@ -1,12 +1,14 @@
 // nasx arch: parse an architecture, print its space, canonical form and the
 // parameter count and FLOPs of its evaluation network.
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include <boost/program_options.hpp>
 
 #include "cli.hpp"
+#include "nasx/core/cell_diagram.hpp"
 #include "nasx/core/network_budget.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
@@ -15,6 +17,7 @@
 #include "nasx/space.hpp"
 
 namespace po = boost::program_options;
+namespace fs = std::filesystem;
 
 namespace nasx::cli {
 
@@ -49,12 +52,14 @@ int arch_command(const Args& args) {
       "the space's depth (default: its training protocol, DARTS 20 cells, NB201 5 per stage)")(
       "in-channels", po::value<int64_t>()->default_value(3), "image channels")(
       "image-size", po::value<int64_t>()->default_value(32), "image height and width (FLOPs)")(
-      "classes", po::value<int64_t>()->default_value(10), "classes");
+      "classes", po::value<int64_t>()->default_value(10), "classes")(
+      "draw", po::value<std::string>(),
+      "also draw each cell type with Graphviz into this folder (CELL.dot and CELL.svg)");
   add_plugin_path_option(options);
   po::variables_map vm;
   if (!parse_args(args,
                   "usage: nasx arch STRING [--space NAME] [--channels C] [--layers N] "
-                  "[--in-channels N] [--image-size N] [--classes N]\n\n"
+                  "[--in-channels N] [--image-size N] [--classes N] [--draw DIR]\n\n"
                   "Parses an architecture and prints its canonical form and the parameter count "
                   "and FLOPs of its evaluation network (by default sized as the space's training "
                   "protocol: DARTS C=36, 20 cells; NAS-Bench-201 C=16, N=5; 3x32x32 images, 10 "
@@ -83,6 +88,16 @@ int arch_command(const Args& args) {
                       "train.layers)");
 
   const Architecture arch = space->parse(text);
+  if (vm.count("draw")) {
+    const fs::path folder = vm["draw"].as<std::string>();
+    std::error_code error;
+    fs::create_directories(folder, error);
+    if (error)
+      throw IoError("cannot create " + folder.string() + ": " + error.message() +
+                    "; give --draw a writable folder");
+    for (const fs::path& svg : core::draw_cells(*space, arch, folder, "cell"))
+      std::cout << "drawn: " << svg.string() << "\n";
+  }
   if (channels > 64)
     core::check_parameters_fit(core::estimated_parameters(*space, arch, shape, channels, layers), 1,
                                "give a smaller --channels or --layers");

@@ -186,6 +186,7 @@ std::vector<CellDecisions> Nb201Space::decisions() const {
   cell.inputs = 1;
   cell.node_edges = {{0}, {1, 2}, {3, 4, 5}};  // edge_nodes(): 1<-0, 2<-0, 2<-1, 3<-0, ...
   cell.inputs_per_node = 0;                    // every edge kept; `none` is an operation
+  cell.output = CellDecisions::Output::last_node;  // node 3 is the cell's output
   for (int64_t op = 0; op < static_cast<int64_t>(operation_names().size()); ++op)
     cell.operations.push_back(op);
   return {cell};

@@ -63,6 +63,10 @@ struct CellDecisions {
   int64_t inputs_per_node = 0;
   /// The operations a kept edge may take (indices into operations()).
   std::vector<int64_t> operations;
+  /// What the cell outputs: the concatenation of every intermediate node (DARTS, ws64)
+  /// or the last node alone (NB201). Diagrams and cell-shape analyses read it.
+  enum class Output { concat_nodes, last_node };
+  Output output = Output::concat_nodes;
 };
 
 /// A standalone network of one architecture: logits [batch, classes] from images.
