@@ -30,7 +30,8 @@ CellShape cell_shape(const CellGraph& cell) {
     depth.push_back(node_depth);
     deepest = std::max(deepest, node_depth);
   }
-  shape.depth = 1 + deepest;
+  shape.depth = cell.output_is_last_node && !cell.node_inputs.empty() ? depth.back()
+                                                                     : 1 + deepest;
   return shape;
 }
 
@@ -41,11 +42,14 @@ std::vector<CellGraph> cell_graphs(const SearchSpace& space, const Architecture&
   for (size_t c = 0; c < decisions.size(); ++c) {
     CellGraph graph;
     graph.inputs = decisions[c].inputs;
+    graph.output_is_last_node = decisions[c].output == CellDecisions::Output::last_node;
     for (const auto& edges : decisions[c].node_edges) {
       std::vector<int64_t> sources;
-      for (size_t s = 0; s < edges.size(); ++s)
-        if (arch.cells[c][static_cast<size_t>(edges[s])] != Architecture::kNoEdge)
+      for (size_t s = 0; s < edges.size(); ++s) {
+        const int op = arch.cells[c][static_cast<size_t>(edges[s])];
+        if (op != Architecture::kNoEdge && space.operations()[static_cast<size_t>(op)] != "none")
           sources.push_back(static_cast<int64_t>(s));
+      }
       graph.node_inputs.push_back(std::move(sources));
     }
     graphs.push_back(std::move(graph));

@@ -98,6 +98,22 @@ TEST(CellVariants, RandomConnectionsKeepEachNodesOperationsAndAreSeeded) {
   EXPECT_GT(depth / n, 3.0);
 }
 
+TEST(CellShape, Nb201CellsEndInTheirLastNodeAndNoneConnectsNothing) {
+  const auto space = testing::make_space("nb201");
+  // A chain input -> 1 -> 2 -> 3 (every other edge none): three edges deep.
+  const auto chain = cell_graphs(
+      *space, space->parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|"
+                           "nor_conv_3x3~2|"));
+  ASSERT_EQ(chain.size(), 1u);
+  EXPECT_TRUE(chain[0].output_is_last_node);
+  EXPECT_EQ(cell_shape(chain[0]).depth, 3);
+  // Every node straight from the input, node 3 the output: one edge deep.
+  const auto flat = cell_graphs(
+      *space, space->parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|nor_conv_3x3~0|none~1|"
+                           "none~2|"));
+  EXPECT_EQ(cell_shape(flat[0]).depth, 1);
+}
+
 TEST(CellVariants, RandomOperationsKeepTheConnections) {
   const auto space = testing::make_space("darts");
   const Architecture v2 = space->parse(kDartsV2);

@@ -28,6 +28,9 @@ namespace nasx::core {
 struct CellGraph {
   int64_t inputs = 2;
   std::vector<std::vector<int64_t>> node_inputs;
+  /// The cell outputs its last node (NB201) instead of all nodes concatenated: the depth
+  /// is then the last node's, with no node -> output edge.
+  bool output_is_last_node = false;
 };
 
 struct CellShape {
@@ -38,7 +41,8 @@ struct CellShape {
 /// Throws std::invalid_argument for a node that reads itself or a later node.
 CellShape cell_shape(const CellGraph& cell);
 
-/// Each cell type's graph of `arch`, from the space's decisions(): the kept edges.
+/// Each cell type's graph of `arch`, from the space's decisions(): the kept edges
+/// (a `none` operation connects nothing, also where the space keeps every edge).
 std::vector<CellGraph> cell_graphs(const SearchSpace& space, const Architecture& arch);
 
 /// Random connections: every operation stays with its node, each node's inputs are
