@@ -72,7 +72,8 @@ const auto& evaluator_binding() {
       OptionsBinding<EvaluatorOptions>()
           .field("name", &EvaluatorOptions::name,
                  "how sampling strategies measure an architecture: \"shared\" weights, "
-                 "\"train\" from scratch, or \"score:NAME\" with a training-free scorer")
+                 "\"train\" from scratch, \"table\" (a ground-truth table's accuracy), or "
+                 "\"score:NAME\" with a training-free scorer")
           .field("batches", &EvaluatorOptions::batches,
                  "shared: validation minibatches per architecture (the same for all)", {1.0, {}})
           .field("batchnorm", &EvaluatorOptions::batchnorm,

@@ -34,7 +34,7 @@ commands:
                     sweep status DIR, sweep collect DIR
   table build FILE  ground-truth table: train every architecture of a space, S seeds;
                     table collect DIR writes its table.json
-  analyze WHAT      score, cell, variants, tau: tables and plots of a study's results
+  analyze WHAT      ranking, score, cell, variants, tau: tables and plots of a study's results
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters

@@ -28,9 +28,10 @@ resumes interrupted ones (local --jobs N, or one SLURM job array, as `nasx sweep
 
   [sweep]
   name = "ws64-fmnist"
-  base = "train-ws64-fmnist.toml"   # the training preset; set data.data_seed in it so
-                                    # that every seed trains on the same images
-  architectures = "all"             # or a count (sample_seed = 0), or ["111", "424"]
+  base = "../train-ws64-fmnist.toml"  # the training preset, relative to this file; set
+                                      # data.data_seed in it so every seed trains on the
+                                      # same images
+  architectures = "all"             # or a count (with sample_seed, default 0), or ["111", "424"]
   seeds = 2                         # or a list: [0, 1]
 
 collect DIR   writes DIR/table.json (format nasx-ground-truth-table, version 1): one row
