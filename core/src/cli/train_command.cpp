@@ -30,9 +30,12 @@ const char* const kUsage =
 Trains an architecture's own network from scratch and reports its test accuracy,
 parameter count (with and without the auxiliary head) and FLOPs.
 
-  GENOTYPE   a DARTS genotype or a NAS-Bench-201 arch string (quote it)
-  RUN_DIR    a finished search run: its genotype.txt, its config's [data], [space]
-             and [train]; the training goes to RUN_DIR/train
+  GENOTYPE   any space's text form (quote it): a DARTS "Genotype(...)", a
+             NAS-Bench-201 arch string, a ws64 child (424)
+  RUN_DIR    a finished search run: its genotype.txt, and its config's [data], [space]
+             and [train] unless --config gives a file that replaces them; the training
+             goes to RUN_DIR/train
+  --out      default: <output_dir>/<experiment.name>/train-<time>-seed<seed>
 
 Settings come from [train] (see configs/train-*.toml); keys left out take the
 protocol's values: the DARTS reference's final training or NAS-Bench-201's.)";
