@@ -25,7 +25,7 @@ namespace nasx::cli {
 namespace {
 
 const char* const kUsage =
-    R"(usage: nasx train GENOTYPE|RUN_DIR [--config FILE] [--set key=value]... [--out DIR]
+    R"help(usage: nasx train GENOTYPE|RUN_DIR [--config FILE] [--set key=value]... [--out DIR]
 
 Trains an architecture's own network from scratch and reports its test accuracy,
 parameter count (with and without the auxiliary head) and FLOPs.
@@ -38,7 +38,7 @@ parameter count (with and without the auxiliary head) and FLOPs.
   --out      default: <output_dir>/<experiment.name>/train-<time>-seed<seed>
 
 Settings come from [train] (see configs/train-*.toml); keys left out take the
-protocol's values: the DARTS reference's final training or NAS-Bench-201's.)";
+protocol's values: the DARTS reference's final training or NAS-Bench-201's.)help";
 
 std::string read_first_line(const fs::path& path) {
   std::ifstream in(path);
