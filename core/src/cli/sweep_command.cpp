@@ -50,11 +50,22 @@ trials and resumes interrupted ones from their checkpoints; failed ones run agai
   [zip]                             # lists walked together, crossed with the grid
   "search.epochs" = [2, 4]
   "data.subset" = [2048, 4096]
+  [labels]                          # optional: names for the settings, one per value
+  "search.strategy" = ["first-order", "mixed-level"]
   [slurm]                           # all optional
-  partition = "cpu"  time = "02:00:00"  cpus = 2  gpus = 0  mem = "8G"
+  partition = "cpu"
+  time = "02:00:00"
+  cpus = 2
+  gpus = 0
+  mem = "8G"
   extra = ["--qos=short"]           # more #SBATCH lines
 
-status DIR    pending / running / done / failed per trial
+An axis over a whole section takes tables: "search" = [{strategy = "darts"}, ...].
+[sweep] output_dir overrides the base's experiment.output_dir.
+
+status DIR    per trial: pending (not started), submitted / queued (SLURM), running,
+              done, failed (its exit status), interrupted (stopped without recording its
+              end: resumes when the sweep runs again)
 collect DIR   one table over the trials, mean ± std over seeds per setting;
               also DIR/collect.csv and DIR/collect.json)";
 
