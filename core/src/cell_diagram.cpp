@@ -13,16 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A DOT string literal.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 /// The cell's inputs as the DARTS figures name them: the last one is c_{k-1}.
 std::string input_name(int64_t input, int64_t inputs) {
   const int64_t back = inputs - input;
@@ -44,13 +34,13 @@ std::string cell_dot(const SearchSpace& space, const Architecture& arch, size_t 
   // Nodes as the space's texts number them: DARTS counts its intermediate nodes from 0
   // after its two inputs; one-input cells (NB201, ws64) number states, the input 0.
   auto state = [&](int64_t s) {
-    if (s < layout.inputs) return quoted(input_name(s, layout.inputs));
-    return quoted(std::to_string(layout.inputs == 1 ? s : s - layout.inputs));
+    if (s < layout.inputs) return double_quoted(input_name(s, layout.inputs));
+    return double_quoted(std::to_string(layout.inputs == 1 ? s : s - layout.inputs));
   };
 
   std::ostringstream dot;
   dot << "digraph cell {\n"
-      << "  label=" << quoted(title) << "; labelloc=t; fontname=\"sans\"; fontsize=14;\n"
+      << "  label=" << double_quoted(title) << "; labelloc=t; fontname=\"sans\"; fontsize=14;\n"
       << "  rankdir=LR;\n"
       << "  node [shape=box, style=\"rounded,filled\", fontname=\"sans\", fontsize=14, "
          "height=0.5, fixedsize=false, penwidth=1.5];\n"
@@ -67,7 +57,7 @@ std::string cell_dot(const SearchSpace& space, const Architecture& arch, size_t 
       if (op == Architecture::kNoEdge) continue;
       const std::string& name = operations.at(static_cast<size_t>(op));
       dot << "  " << state(static_cast<int64_t>(s)) << " -> " << state(layout.inputs + n)
-          << " [label=" << quoted(name)
+          << " [label=" << double_quoted(name)
           << (name == "none" ? ", style=dashed, color=gray60, fontcolor=gray50" : "") << "];\n";
     }
   }

@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A string in gnuplot's double quotes.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string number(double value) {
   if (!std::isfinite(value)) return "NaN";
   char text[32];
@@ -48,10 +38,10 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
   gp << "# Drawn by nasx; edit and run `gnuplot " << fs::path(svg_name).stem().string()
      << ".gp` to redraw.\n"
      << "set terminal svg size 820,520 dynamic enhanced font 'sans,12' background '#ffffff'\n"
-     << "set output " << quoted(svg_name) << "\n"
-     << "set title " << quoted(plot.title) << " noenhanced\n"
-     << "set xlabel " << quoted(plot.xlabel) << " noenhanced\n"
-     << "set ylabel " << quoted(plot.ylabel) << " noenhanced\n"
+     << "set output " << double_quoted(svg_name) << "\n"
+     << "set title " << double_quoted(plot.title) << " noenhanced\n"
+     << "set xlabel " << double_quoted(plot.xlabel) << " noenhanced\n"
+     << "set ylabel " << double_quoted(plot.ylabel) << " noenhanced\n"
      << "set grid lc rgb '#dddddd'\nset border lc rgb '#555555'\n"
      << key_position(plot) << " noenhanced\n";
   if (plot.reverse_y) gp << "set yrange [*:*] reverse\n";
@@ -84,7 +74,7 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
     const PlotSeries& series = plot.series[s];
     gp << (s ? ", \\\n     " : "") << "$series" << s << " using 1:2 with " << series.style
        << (series.style == "lines" ? " lw 2" : " pt 7 ps 0.6") << " title "
-       << quoted(series.title);
+       << double_quoted(series.title);
   }
   gp << "\n";
   return gp.str();

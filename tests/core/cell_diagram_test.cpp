@@ -4,16 +4,13 @@
 
 #include "nasx/core/cell_diagram.hpp"
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/nasx_process.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 #include "support/spaces.hpp"
@@ -24,12 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-constexpr const char* kDartsV2 =
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
-    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
-    "('dil_conv_3x3', 2)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 0), "
-    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=range(2, 6))";
+using testing::kDartsV2;
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -87,27 +79,16 @@ TEST(CellDiagram, Nb201CellEndsInItsLastNodeNumbersNodesAsItsTextAndShowsNoneDas
   EXPECT_THAT(dot, HasSubstr("\"3\" -> \"c_{k}\""));  // nodes numbered as in the text (~1)
 }
 
-class CellDrawing : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nasx_cells_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+using CellDrawing = testing::FolderTest;
 
 TEST_F(CellDrawing, DotDrawsEachCellTypeToSvg) {
   const auto space = testing::make_space("darts");
   const auto drawn = draw_cells(*space, space->parse(kDartsV2), dir_, "v2");
   ASSERT_EQ(drawn.size(), 2u);
   EXPECT_EQ(drawn[0], dir_ / "v2-normal.svg");
-  std::ifstream in(drawn[1]);
-  std::stringstream svg;
-  svg << in.rdbuf();
-  EXPECT_THAT(svg.str(), HasSubstr("<svg"));
-  EXPECT_THAT(svg.str(), HasSubstr("max_pool_3x3"));
+  const std::string svg = testing::read(drawn[1]);
+  EXPECT_THAT(svg, HasSubstr("<svg"));
+  EXPECT_THAT(svg, HasSubstr("max_pool_3x3"));
   EXPECT_TRUE(fs::exists(dir_ / "v2-reduce.dot"));
 }
 

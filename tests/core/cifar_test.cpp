@@ -5,8 +5,6 @@
 
 #include "nasx/core/cifar.hpp"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -26,13 +24,7 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("nasx_cifar_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using Cifar = testing::FolderTest;
 
 /// Pixel byte of image `i`, channel `c`, row `y`, column `x`: distinct enough to catch a
 /// swapped plane or a transposed image.
@@ -64,11 +56,10 @@ void write_cifar10(const fs::path& folder, int64_t per_file) {
   write_records(folder / format.test_file, format, per_file, 3);
 }
 
-TEST(Cifar, PixelsAndLabelsFollowTheBinaryFormat) {
-  const fs::path dir = temp_dir("format");
+TEST_F(Cifar, PixelsAndLabelsFollowTheBinaryFormat) {
   const CifarFormat& format = cifar_format("cifar10");
-  write_records(dir / "b.bin", format, 3, 8);
-  const TensorDataset data = read_cifar_file((dir / "b.bin").string(), format);
+  write_records(dir_ / "b.bin", format, 3, 8);
+  const TensorDataset data = read_cifar_file((dir_ / "b.bin").string(), format);
   ASSERT_EQ(data.images.sizes(), (at::IntArrayRef{3, 3, 32, 32}));
   EXPECT_EQ(data.labels[0].item<int64_t>(), 8);
   EXPECT_EQ(data.labels[2].item<int64_t>(), 0);  // 10 mod 10
@@ -79,24 +70,22 @@ TEST(Cifar, PixelsAndLabelsFollowTheBinaryFormat) {
   }
 }
 
-TEST(Cifar, Cifar100TakesTheFineLabel) {
-  const fs::path dir = temp_dir("c100");
+TEST_F(Cifar, Cifar100TakesTheFineLabel) {
   const CifarFormat& format = cifar_format("cifar100");
-  write_records(dir / "train.bin", format, 4, 95);
-  const TensorDataset data = read_cifar_file((dir / "train.bin").string(), format);
+  write_records(dir_ / "train.bin", format, 4, 95);
+  const TensorDataset data = read_cifar_file((dir_ / "train.bin").string(), format);
   EXPECT_EQ(data.labels[0].item<int64_t>(), 95);
   EXPECT_EQ(data.labels[3].item<int64_t>(), 98);
   EXPECT_NEAR(data.images[1][0][0][0].item<double>(),
               (pixel(1, 0, 0, 0) / 255.0 - format.mean[0]) / format.stddev[0], 1e-5);
 }
 
-TEST(Cifar, LoadsTheDownloadedFolderOrTheFolderHoldingIt) {
-  const fs::path dir = temp_dir("layout");
-  write_cifar10(dir / "cifar-10-batches-bin", 4);
+TEST_F(Cifar, LoadsTheDownloadedFolderOrTheFolderHoldingIt) {
+  write_cifar10(dir_ / "cifar-10-batches-bin", 4);
   DataOptions options;
   options.name = "cifar10";
   options.batch_size = 4;
-  for (const fs::path& path : {dir, dir / "cifar-10-batches-bin"}) {
+  for (const fs::path& path : {dir_, dir_ / "cifar-10-batches-bin"}) {
     options.path = path.string();
     const DataSplits splits = load_data(options, 0);
     EXPECT_EQ(splits.shape.channels, 3);
@@ -106,12 +95,11 @@ TEST(Cifar, LoadsTheDownloadedFolderOrTheFolderHoldingIt) {
   }
 }
 
-TEST(Cifar, MissingTruncatedAndForeignFilesAreOneClearError) {
-  const fs::path dir = temp_dir("bad");
-  write_cifar10(dir, 2);
+TEST_F(Cifar, MissingTruncatedAndForeignFilesAreOneClearError) {
+  write_cifar10(dir_, 2);
   DataOptions options;
   options.name = "cifar10";
-  options.path = dir.string();
+  options.path = dir_.string();
   options.batch_size = 2;
   auto error_of = [&] {
     try {
@@ -123,28 +111,28 @@ TEST(Cifar, MissingTruncatedAndForeignFilesAreOneClearError) {
   };
   EXPECT_EQ(error_of(), "(loaded)");
 
-  fs::resize_file(dir / "data_batch_3.bin", 3073 + 1000);
+  fs::resize_file(dir_ / "data_batch_3.bin", 3073 + 1000);
   std::string error = error_of();
   EXPECT_THAT(error, HasSubstr("data_batch_3.bin has 4073 bytes"));
   EXPECT_THAT(error, HasSubstr("30730000 bytes"));  // what the distributed file has
   EXPECT_THAT(error, HasSubstr("truncated"));
 
-  fs::remove(dir / "data_batch_3.bin");
+  fs::remove(dir_ / "data_batch_3.bin");
   error = error_of();
   EXPECT_THAT(error, HasSubstr("data_batch_3.bin is missing"));
   EXPECT_THAT(error, HasSubstr("cifar-10-binary.tar.gz"));
 
   // A CIFAR-100 file given as CIFAR-10: labels beyond 9.
-  write_records(dir / "data_batch_3.bin", cifar_format("cifar10"), 2, 0);
-  const fs::path c100 = temp_dir("c100bad");
+  write_records(dir_ / "data_batch_3.bin", cifar_format("cifar10"), 2, 0);
+  const fs::path c100 = dir_ / "c100bad";
+  fs::create_directories(c100);
   write_records(c100 / "test.bin", cifar_format("cifar100"), 2, 50);
   EXPECT_THROW(read_cifar_file((c100 / "test.bin").string(), cifar_format("cifar10")), DataError);
 }
 
-TEST(Cifar, ACifar10ConfigValidatesAndRunsTwoEpochs) {
-  const fs::path dir = temp_dir("run");
-  write_cifar10(dir / "data" / "cifar-10-batches-bin", 16);
-  const std::string settings = " --set data.path=" + (dir / "data").string() +
+TEST_F(Cifar, ACifar10ConfigValidatesAndRunsTwoEpochs) {
+  write_cifar10(dir_ / "data" / "cifar-10-batches-bin", 16);
+  const std::string settings = " --set data.path=" + (dir_ / "data").string() +
                                " --set data.subset=64 --set data.test_subset=16"
                                " --set data.batch_size=16 --set space.channels=4"
                                " --set space.layers=3 --set search.epochs=2"
@@ -153,10 +141,10 @@ TEST(Cifar, ACifar10ConfigValidatesAndRunsTwoEpochs) {
   const testing::Outcome valid = testing::run_nasx("validate " + config + settings);
   ASSERT_EQ(valid.exit_code, 0) << valid.output;
   const testing::Outcome run =
-      testing::run_nasx("run " + config + settings + " --out " + (dir / "run").string());
+      testing::run_nasx("run " + config + settings + " --out " + (dir_ / "run").string());
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(fs::exists(dir / "run" / "genotype.txt"));
-  EXPECT_THAT(testing::read(dir / "run" / "events.jsonl"), HasSubstr("\"step\": 1"));
+  EXPECT_TRUE(fs::exists(dir_ / "run" / "genotype.txt"));
+  EXPECT_THAT(testing::read(dir_ / "run" / "events.jsonl"), HasSubstr("\"step\": 1"));
 }
 
 }  // namespace

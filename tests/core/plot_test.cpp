@@ -3,16 +3,13 @@
 
 #include "nasx/core/plot.hpp"
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/nasx_process.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx {
@@ -22,23 +19,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-class PlotTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("nasx_plot_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+using PlotTest = testing::FolderTest;
+using testing::read;
 
 TEST_F(PlotTest, BoxesAreLabelledWithTheirGroupsNames) {
   core::Plot plot;
@@ -48,7 +30,7 @@ TEST_F(PlotTest, BoxesAreLabelledWithTheirGroupsNames) {
   EXPECT_THAT(script, HasSubstr("\"344\" 7\n"));
   EXPECT_THAT(script, HasSubstr("\"say '142'\" 4\n"));  // no quote inside a data string
   core::draw_plot(plot, dir_, "boxes");
-  const std::string svg = read_file(dir_ / "boxes.svg");
+  const std::string svg = read(dir_ / "boxes.svg");
   EXPECT_THAT(svg, HasSubstr(">344<"));
   EXPECT_THAT(svg, HasSubstr("say '142'"));
   EXPECT_THAT(svg, Not(HasSubstr(">0<")));  // not the factor's index
@@ -62,7 +44,7 @@ TEST_F(PlotTest, LinesKeepTheirPointsAndTitles) {
   const std::string script = core::gnuplot_script(plot, "lines.svg");
   EXPECT_THAT(script, HasSubstr("2 0.25\n"));
   core::draw_plot(plot, dir_, "lines");
-  EXPECT_THAT(read_file(dir_ / "lines.svg"), HasSubstr("seed 0"));
+  EXPECT_THAT(read(dir_ / "lines.svg"), HasSubstr("seed 0"));
 }
 
 TEST_F(PlotTest, AMissingGnuplotSaysWhatToInstall) {

@@ -22,6 +22,10 @@ pid_t spawn_logged(const std::string& binary, const std::vector<std::string>& ar
 /// single-quoted ('it'\''s'), so a printed command can be pasted into a shell.
 std::string shell_quote(const std::string& word);
 
+/// `text` in double quotes, '"' and '\\' escaped: a string as gnuplot scripts and
+/// Graphviz DOT files read it.
+std::string double_quoted(const std::string& text);
+
 /// "exit status 3", "killed by signal 9 (Killed)": a waitpid status in words.
 std::string exit_description(int status);
 
