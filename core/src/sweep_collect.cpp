@@ -1,6 +1,5 @@
 // Reading a sweep folder back: per-trial status and results, and the collected table.
 
-#include <cmath>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -10,6 +9,7 @@
 #include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
+#include "nasx/core/rank_statistics.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/sweep_run.hpp"
 #include "nasx/core/text_table.hpp"
@@ -22,27 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Stats {
-  int n = 0;
-  double mean = 0, std = 0;
-};
-
-Stats stats(const std::vector<double>& values) {
-  Stats s;
-  s.n = static_cast<int>(values.size());
-  if (s.n == 0) return s;
-  for (double v : values) s.mean += v;
-  s.mean /= s.n;
-  if (s.n > 1) {
-    for (double v : values) s.std += (v - s.mean) * (v - s.mean);
-    s.std = std::sqrt(s.std / (s.n - 1));  // sample standard deviation
-  }
-  return s;
-}
-
-std::string mean_std(const Stats& s) {
-  if (s.n == 0) return "-";
-  return fixed(s.mean, 4) + " ± " + fixed(s.std, 4) + " (n=" + std::to_string(s.n) + ")";
+/// "0.7104 ± 0.0081 (n=10)": mean and sample standard deviation over the seeds.
+std::string mean_std_text(const MeanStd& s) {
+  if (s.count == 0) return "-";
+  return fixed(s.mean, 4) + " ± " + fixed(s.std, 4) + " (n=" + std::to_string(s.count) + ")";
 }
 
 
@@ -284,13 +267,13 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
       if (row->search_acc >= 0) search.push_back(row->search_acc);
       if (row->test_acc >= 0) test.push_back(row->test_acc);
     }
-    const Stats s = stats(search), t = stats(test);
+    const MeanStd s = mean_std(search), t = mean_std(test);
     summary.push_back({setting, std::to_string(done) + "/" + std::to_string(groups[setting].size()),
-                       mean_std(s), mean_std(t), std::to_string(failed)});
+                       mean_std_text(s), mean_std_text(t), std::to_string(failed)});
     JsonObject g;
     g.add("setting", setting).add("done", done).add("failed", failed);
-    if (s.n) g.add("search_acc_mean", s.mean).add("search_acc_std", s.std);
-    if (t.n) g.add("test_acc_mean", t.mean).add("test_acc_std", t.std);
+    if (s.count) g.add("search_acc_mean", s.mean).add("search_acc_std", s.std);
+    if (t.count) g.add("test_acc_mean", t.mean).add("test_acc_std", t.std);
     settings.push_back(g.json());
   }
   return {summary, settings};
