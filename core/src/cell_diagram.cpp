@@ -19,7 +19,29 @@ std::string input_name(int64_t input, int64_t inputs) {
   return "c_{k-" + std::to_string(back) + "}";
 }
 
+/// A state's name in diagrams: DARTS counts its intermediate nodes from 0 after its two
+/// inputs; one-input cells (NB201, ws64) number states, the input 0.
+std::string state_name(const CellDecisions& layout, int64_t s) {
+  if (s < layout.inputs) return input_name(s, layout.inputs);
+  return std::to_string(layout.inputs == 1 ? s : s - layout.inputs);
+}
+
 }  // namespace
+
+std::vector<std::string> edge_labels(const SearchSpace& space, size_t cell) {
+  const CellDecisions layout = space.decisions().at(cell);
+  std::vector<std::string> labels(static_cast<size_t>(space.edges_per_cell()));
+  for (size_t n = 0; n < layout.node_edges.size(); ++n)
+    for (size_t s = 0; s < layout.node_edges[n].size(); ++s) {
+      const auto edge = static_cast<size_t>(layout.node_edges[n][s]);
+      if (edge < labels.size())
+        labels[edge] = state_name(layout, static_cast<int64_t>(s)) + " -> " +
+                       state_name(layout, layout.inputs + static_cast<int64_t>(n));
+    }
+  for (size_t e = 0; e < labels.size(); ++e)
+    if (labels[e].empty()) labels[e] = "edge " + std::to_string(e);
+  return labels;
+}
 
 std::string cell_dot(const SearchSpace& space, const Architecture& arch, size_t cell,
                      const std::string& title) {
@@ -31,12 +53,7 @@ std::string cell_dot(const SearchSpace& space, const Architecture& arch, size_t 
   const CellDecisions& layout = decisions[cell];
   const auto& operations = space.operations();
   const auto nodes = static_cast<int64_t>(layout.node_edges.size());
-  // Nodes as the space's texts number them: DARTS counts its intermediate nodes from 0
-  // after its two inputs; one-input cells (NB201, ws64) number states, the input 0.
-  auto state = [&](int64_t s) {
-    if (s < layout.inputs) return double_quoted(input_name(s, layout.inputs));
-    return double_quoted(std::to_string(layout.inputs == 1 ? s : s - layout.inputs));
-  };
+  auto state = [&](int64_t s) { return double_quoted(state_name(layout, s)); };
 
   std::ostringstream dot;
   dot << "digraph cell {\n"

@@ -74,6 +74,31 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
   }
 }
 
+StagedFolder::StagedFolder(fs::path target)
+    : target_(std::move(target)), staging_(target_.string() + ".tmp") {
+  std::error_code error;
+  fs::remove_all(staging_, error);  // a killed earlier attempt's
+  fs::remove_all(target_.string() + ".old", error);
+  if (!fs::create_directories(staging_, error) || error)
+    throw IoError("cannot create " + staging_.string() + ": " + error.message() +
+                  "; check that the folder is writable and the disk is not full");
+}
+
+StagedFolder::~StagedFolder() {
+  std::error_code error;
+  if (!committed_) fs::remove_all(staging_, error);
+}
+
+void StagedFolder::commit() {
+  const fs::path old = target_.string() + ".old";
+  std::error_code error;
+  const bool replacing = fs::exists(target_, error);
+  if (replacing) commit_rename(target_, old);
+  commit_rename(staging_, target_);
+  committed_ = true;
+  if (replacing) fs::remove_all(old, error);
+}
+
 JsonlLog::JsonlLog(fs::path path) : path_(std::move(path)) {}
 
 void JsonlLog::append(const std::string& json_line) {

@@ -80,16 +80,81 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
   return gp.str();
 }
 
-void draw_plot(const Plot& plot, const fs::path& folder, const std::string& name) {
+std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name) {
+  const auto panels = static_cast<int64_t>(maps.panels.size());
+  const int64_t per_row = std::max<int64_t>(1, std::min(maps.panels_per_row, panels));
+  const int64_t rows = std::max<int64_t>(1, (panels + per_row - 1) / per_row);
+  const auto height = static_cast<long long>(80 + rows * (40 + 16 * maps.row_labels.size()));
+  std::ostringstream gp;
+  gp << "# Drawn by nasx; edit and run `gnuplot " << fs::path(svg_name).stem().string()
+     << ".gp` to redraw.\n"
+     << "set terminal svg size 1000," << height
+     << " dynamic enhanced font 'sans,10' background '#ffffff'\n"
+     << "set output " << double_quoted(svg_name) << "\n"
+     << "set palette defined (0 '#ffffff', 1 '#08306b')\n"
+     << "set cbrange [0:" << number(maps.high > 0 ? maps.high : 1) << "]\n"
+     << "set cblabel " << double_quoted(maps.scale_label) << " noenhanced\n"
+     << "set border lc rgb '#555555'\nset tics scale 0.5\n";
+  const double first = maps.columns.empty() ? 0 : maps.columns.front();
+  const double last = maps.columns.empty() ? 0 : maps.columns.back();
+  const double half =
+      maps.columns.size() > 1 ? (last - first) / static_cast<double>(maps.columns.size() - 1) / 2
+                              : 0.5;
+  // The steps themselves as tics while they are few.
+  if (!maps.columns.empty() && maps.columns.size() <= 12) {
+    std::string tics;
+    for (double column : maps.columns) tics += (tics.empty() ? "" : ", ") + number(column);
+    gp << "set xtics (" << tics << ")\n";
+  }
+  gp << "set xrange [" << number(first - half) << ":" << number(last + half) << "]\n"
+     << "set yrange [-0.5:" << number(static_cast<double>(maps.row_labels.size()) - 0.5)
+     << "]\n";
+  std::string row_tics = "(";
+  for (size_t r = 0; r < maps.row_labels.size(); ++r)
+    row_tics += (r ? ", " : "") + double_quoted(maps.row_labels[r]) + " " + std::to_string(r);
+  row_tics += ")";
+  // Margins in screen fractions: room for the operation names left, the scale right.
+  gp << "set multiplot layout " << rows << "," << per_row << " title "
+     << double_quoted(maps.title) << " noenhanced margins 0.11,0.9,"
+     << number(50.0 / static_cast<double>(height)) << ","
+     << number(1 - 40.0 / static_cast<double>(height)) << " spacing 0.012,"
+     << number(24.0 / static_cast<double>(height)) << "\n";
+  for (int64_t p = 0; p < panels; ++p) {
+    const HeatmapPanel& panel = maps.panels[static_cast<size_t>(p)];
+    gp << "$panel" << p << " << EOD\n";
+    for (size_t c = 0; c < panel.values.size() && c < maps.columns.size(); ++c)
+      for (size_t r = 0; r < panel.values[c].size(); ++r)
+        gp << number(maps.columns[c]) << " " << r << " " << number(panel.values[c][r]) << "\n";
+    gp << "EOD\n"
+       << "set title " << double_quoted(panel.title) << " noenhanced offset 0,-0.6\n"
+       << (p % per_row == 0 ? "set ytics " + row_tics + " noenhanced\n" : "unset ytics\n")
+       << (p + per_row >= panels
+               ? "set xtics format '% h'\nset xlabel " + double_quoted(maps.xlabel) + "\n"
+               : "set xtics format ''\nunset xlabel\n")
+       << (p == 0 ? "set colorbox user origin screen 0.93, screen 0.15 size screen 0.015, "
+                    "screen 0.7\n"
+                  : "unset colorbox\n")
+       << "plot $panel" << p << " using 1:2:(" << number(half)
+       << "):(0.5):3 with boxxyerror fs solid 1.0 noborder lc palette notitle\n";
+  }
+  gp << "unset multiplot\n";
+  return gp.str();
+}
+
+namespace {
+
+/// Writes folder/NAME.gp and draws folder/NAME.svg with the script `script(svg path)`.
+void draw_gnuplot(const std::function<std::string(const std::string&)>& script,
+                  const fs::path& folder, const std::string& name) {
   const std::string svg = name + ".svg";
-  write_file_atomically(folder / (name + ".gp"), gnuplot_script(plot, svg));
+  write_file_atomically(folder / (name + ".gp"), script(svg));
   // Drawn to a temporary name, then renamed: a failed plot leaves no half-written SVG.
   const fs::path temporary = folder / (name + ".svg.tmp");
-  const fs::path script = folder / (name + ".gp.tmp");
-  write_file_atomically(script, gnuplot_script(plot, temporary.string()));
-  const CommandOutput result = run_and_capture({"gnuplot", script.string()});
+  const fs::path gp = folder / (name + ".gp.tmp");
+  write_file_atomically(gp, script(temporary.string()));
+  const CommandOutput result = run_and_capture({"gnuplot", gp.string()});
   std::error_code ignored;
-  fs::remove(script, ignored);
+  fs::remove(gp, ignored);
   if (!result.started)
     throw IoError("cannot draw " + (folder / svg).string() +
                   ": gnuplot is not installed; install gnuplot-nox (tools/setup does), or read "
@@ -100,6 +165,16 @@ void draw_plot(const Plot& plot, const fs::path& folder, const std::string& name
                   " (its script: " + (folder / (name + ".gp")).string() + ")");
   }
   commit_rename(temporary, folder / svg);
+}
+
+}  // namespace
+
+void draw_plot(const Plot& plot, const fs::path& folder, const std::string& name) {
+  draw_gnuplot([&](const std::string& svg) { return gnuplot_script(plot, svg); }, folder, name);
+}
+
+void draw_heatmaps(const Heatmaps& maps, const fs::path& folder, const std::string& name) {
+  draw_gnuplot([&](const std::string& svg) { return heatmaps_script(maps, svg); }, folder, name);
 }
 
 }  // namespace nasx::core

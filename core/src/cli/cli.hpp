@@ -32,6 +32,8 @@ int select_command(const Args& args);
 int sweep_command(const Args& args);
 int table_command(const Args& args);
 int analyze_command(const Args& args);
+int export_command(const Args& args);
+int report_command(const Args& args);
 
 /// Runs a sweep file's trials (`nasx sweep FILE`, `nasx table build FILE`); with
 /// `table_only`, a sweep of searches is refused.

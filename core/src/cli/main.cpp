@@ -35,6 +35,9 @@ commands:
   table build FILE  ground-truth table: train every architecture of a space, S seeds;
                     table collect DIR writes its table.json
   analyze WHAT      ranking, score, cell, variants, tau: tables and plots of a study's results
+  report DIR        an HTML page with cell diagrams and plots of a run, training,
+                    sweep or analysis folder (DIR/report/index.html)
+  export DIR        a trained network as a PyTorch state_dict (--format pytorch)
   validate CONFIG   check a config (and its plugins' parameters) without running
   plugins list      list the plugins found, with kind and version
   plugins info NAME show a plugin's parameters
@@ -78,6 +81,8 @@ int main(int argc, char** argv) {
     if (command == "sweep") return nasx::cli::sweep_command(args);
     if (command == "table") return nasx::cli::table_command(args);
     if (command == "analyze") return nasx::cli::analyze_command(args);
+    if (command == "report") return nasx::cli::report_command(args);
+    if (command == "export") return nasx::cli::export_command(args);
     if (command == "resume") return nasx::cli::resume_command(args);
     if (command == "validate") return nasx::cli::validate_command(args);
     if (command == "plugins") return nasx::cli::plugins_command(args);

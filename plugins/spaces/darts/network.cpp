@@ -1,5 +1,8 @@
 #include "darts/network.hpp"
 
+#include <map>
+#include <string>
+
 #include <ATen/ATen.h>
 
 #include "darts/ops.hpp"
@@ -89,7 +92,7 @@ at::Tensor AuxiliaryHeadImpl::forward(const at::Tensor& x) {
 
 EvalNetwork::EvalNetwork(const Genotype& genotype, const DataShape& shape,
                          EvalNetworkOptions options)
-    : options_(options) {
+    : genotype_(genotype), shape_(shape), options_(options) {
   if (options_.channels < 1 || options_.layers < 3)
     throw ConfigError("the DARTS evaluation network needs channels >= 1 and layers >= 3 (got " +
                       std::to_string(options_.channels) + " and " +
@@ -149,6 +152,52 @@ at::Tensor EvalNetwork::forward(const at::Tensor& images) { return run(images, f
 void EvalNetwork::set_drop_path(double probability, at::Generator generator) {
   drop_prob_ = probability;
   generator_ = std::move(generator);
+}
+
+namespace {
+
+/// The reference's name of each nasx child module whose name differs (cnn/model.py and
+/// cnn/operations.py: nn.Sequential indices count the ReLUs, which hold no tensors).
+std::string reference_child(const std::string& parent, const std::string& child) {
+  static const std::map<std::string, std::map<std::string, std::string>> renames = {
+      {"EvalNetwork", {{"stem_conv", "stem.0"}, {"stem_bn", "stem.1"}, {"auxiliary", "auxiliary_head"}}},
+      {"ReLUConvBNImpl", {{"conv", "op.1"}, {"bn", "op.2"}}},
+      {"SepConvImpl",
+       {{"depthwise_1", "op.1"}, {"pointwise_1", "op.2"}, {"bn_1", "op.3"},
+        {"depthwise_2", "op.5"}, {"pointwise_2", "op.6"}, {"bn_2", "op.7"}}},
+      {"DilConvImpl", {{"depthwise", "op.1"}, {"pointwise", "op.2"}, {"bn", "op.3"}}},
+      {"AuxiliaryHeadImpl",
+       {{"conv1", "features.2"}, {"bn1", "features.3"}, {"conv2", "features.5"},
+        {"bn2", "features.6"}}},
+  };
+  const std::string cls = parent.substr(parent.rfind(':') + 1);
+  if (cls == "EvalNetwork" && child.rfind("cell", 0) == 0) return "cells." + child.substr(4);
+  if (cls == "EvalCellImpl" && child.rfind("op", 0) == 0) return "_ops." + child.substr(2);
+  const auto table = renames.find(cls);
+  if (table == renames.end()) return child;
+  const auto name = table->second.find(child);
+  return name == table->second.end() ? child : name->second;
+}
+
+}  // namespace
+
+std::string EvalNetwork::reference_module() const {
+  std::string text = "NetworkCIFAR(C=" + std::to_string(options_.channels) +
+                     ", num_classes=" + std::to_string(shape_.classes) +
+                     ", layers=" + std::to_string(options_.layers) +
+                     ", auxiliary=" + (options_.auxiliary ? "True" : "False") +
+                     ", genotype=" + genotype_.str() +
+                     ") of the DARTS reference implementation (cnn/model.py)";
+  if (shape_.channels != 3)
+    text += ", with its stem's first Conv2d taking " + std::to_string(shape_.channels) +
+            " input channel" + (shape_.channels == 1 ? "" : "s") + " instead of 3";
+  if (options_.stem_multiplier != 3)
+    text += ", stem_multiplier " + std::to_string(options_.stem_multiplier);
+  return text;
+}
+
+NamedTensors EvalNetwork::reference_state_dict() const {
+  return renamed_state_dict(*this, reference_child);
 }
 
 }  // namespace nasx::darts

@@ -15,6 +15,7 @@
 #include "darts/genotype.hpp"
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
+#include "nasx/pytorch_reference.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx::darts {
@@ -67,17 +68,22 @@ class AuxiliaryHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(AuxiliaryHead);
 
-/// The evaluation network of `genotype` for data of `shape`.
-class EvalNetwork : public nasx::Network {
+/// The evaluation network of `genotype` for data of `shape`. Exported under the names of
+/// the reference's NetworkCIFAR (stem.0, cells.3._ops.2.op.1, auxiliary_head.features.2, ...).
+class EvalNetwork : public nasx::Network, public nasx::PytorchReference {
  public:
   EvalNetwork(const Genotype& genotype, const DataShape& shape, EvalNetworkOptions options = {});
   at::Tensor forward(const at::Tensor& images) override;
   std::pair<at::Tensor, at::Tensor> forward_with_auxiliary(const at::Tensor& images) override;
   void set_drop_path(double probability, at::Generator generator) override;
+  std::string reference_module() const override;
+  NamedTensors reference_state_dict() const override;
 
  private:
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& images, bool auxiliary);
 
+  Genotype genotype_;
+  DataShape shape_;
   EvalNetworkOptions options_;
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};

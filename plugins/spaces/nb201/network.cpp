@@ -1,5 +1,8 @@
 #include "nb201/network.hpp"
 
+#include <cstdio>
+#include <string>
+
 #include <ATen/ATen.h>
 
 namespace nasx::nb201 {
@@ -53,7 +56,8 @@ at::Tensor ResidualBlockImpl::forward(const at::Tensor& x) {
   return shortcut_(at::avg_pool2d(x, {2, 2}, {2, 2})) + b_(a_(x));
 }
 
-Network::Network(const Arch& arch, const DataShape& shape, NetworkOptions options) {
+Network::Network(const Arch& arch, const DataShape& shape, NetworkOptions options)
+    : arch_(arch), shape_(shape), options_(options) {
   const int64_t c = options.channels;
   stem_conv_ = register_module(
       "stem_conv",
@@ -79,6 +83,47 @@ at::Tensor Network::forward(const at::Tensor& images) {
   at::Tensor x = stem_bn_(stem_conv_(images));
   for (auto& module : body_) x = module.forward(x);
   return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
+}
+
+std::string Network::reference_module() const {
+  std::string text = "TinyNetwork(C=" + std::to_string(options_.channels) +
+                     ", N=" + std::to_string(options_.cells_per_stage) + ", genotype=" +
+                     arch_.str() + ", num_classes=" + std::to_string(shape_.classes) +
+                     ") of NAS-Bench-201 (cell_infers/tiny_network.py)";
+  if (shape_.channels != 3)
+    text += ", with its stem's Conv2d taking " + std::to_string(shape_.channels) +
+            " input channel" + (shape_.channels == 1 ? "" : "s") + " instead of 3";
+  return text;
+}
+
+NamedTensors Network::reference_state_dict() const {
+  // TinyNetwork keeps cells and residual blocks in one list: N cells, a block, N cells,
+  // a block, N cells.
+  const int64_t n = options_.cells_per_stage;
+  return renamed_state_dict(*this, [n](const std::string& parent, const std::string& child) {
+    const std::string cls = parent.substr(parent.rfind(':') + 1);
+    if (cls == "Network") {
+      if (child == "stem_conv") return std::string("stem.0");
+      if (child == "stem_bn") return std::string("stem.1");
+      if (child == "head_bn") return std::string("lastact.0");
+      int stage = 0, cell = 0;
+      if (std::sscanf(child.c_str(), "stage_%d_cell_%d", &stage, &cell) == 2)
+        return "cells." + std::to_string(stage * (n + 1) + cell);
+      if (std::sscanf(child.c_str(), "reduce_%d", &stage) == 1)
+        return "cells." + std::to_string(stage * (n + 1) - 1);
+    }
+    if (cls == "InferCellImpl" && child.rfind("edge_", 0) == 0) return "layers." + child.substr(5);
+    if (cls == "ResidualBlockImpl") {
+      if (child == "a") return std::string("conv_a");
+      if (child == "b") return std::string("conv_b");
+      if (child == "shortcut") return std::string("downsample.1");
+    }
+    if (cls == "ReLUConvBNImpl") {
+      if (child == "conv") return std::string("op.1");
+      if (child == "bn") return std::string("op.2");
+    }
+    return child;
+  });
 }
 
 }  // namespace nasx::nb201

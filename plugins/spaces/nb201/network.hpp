@@ -13,6 +13,7 @@
 #include "darts/ops.hpp"
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
+#include "nasx/pytorch_reference.hpp"
 #include "nasx/space.hpp"
 #include "nb201/arch.hpp"
 
@@ -52,13 +53,19 @@ class ResidualBlockImpl : public torch::nn::Module {
 TORCH_MODULE(ResidualBlock);
 
 /// The network of one NAS-Bench-201 cell for data of `shape` (affine BatchNorm,
-/// bias-free convolutions, as the benchmark trains it).
-class Network : public nasx::Network {
+/// bias-free convolutions, as the benchmark trains it). Exported under the names of the
+/// benchmark's TinyNetwork (stem.0, cells.5.conv_a.op.1, cells.0.layers.3.op.2, lastact.0).
+class Network : public nasx::Network, public nasx::PytorchReference {
  public:
   Network(const Arch& arch, const DataShape& shape, NetworkOptions options = {});
   at::Tensor forward(const at::Tensor& images) override;
+  std::string reference_module() const override;
+  NamedTensors reference_state_dict() const override;
 
  private:
+  Arch arch_;
+  DataShape shape_;
+  NetworkOptions options_;
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
   std::vector<torch::nn::AnyModule> body_;  // cells and residual blocks in order

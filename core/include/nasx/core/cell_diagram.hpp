@@ -21,6 +21,10 @@ namespace nasx::core {
 std::string cell_dot(const SearchSpace& space, const Architecture& arch, size_t cell,
                      const std::string& title);
 
+/// Each edge of cell type `cell` named as the diagrams name its ends ("c_{k-2} -> 0"),
+/// indexed by edge (the rows of the space's architecture weights).
+std::vector<std::string> edge_labels(const SearchSpace& space, size_t cell);
+
 /// Writes folder/NAME-<cell type>.dot and draws folder/NAME-<cell type>.svg for every
 /// cell type (atomically); returns the SVG paths. Throws IoError when `dot` is missing
 /// (saying to install graphviz) or fails (quoting it).

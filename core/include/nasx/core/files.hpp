@@ -39,6 +39,25 @@ void fsync_path(const std::filesystem::path& path);
 /// Renames `from` to `to` and fsyncs the folder (the commit step of an atomic write).
 void commit_rename(const std::filesystem::path& from, const std::filesystem::path& to);
 
+/// A folder of results (a report, an export) written whole or not at all: the files go
+/// into TARGET.tmp beside it, and commit() puts that in TARGET's place (an earlier TARGET
+/// is removed only once the new one is complete). Destroyed without commit(), it removes
+/// what it wrote and TARGET stays as it was.
+class StagedFolder {
+ public:
+  explicit StagedFolder(std::filesystem::path target);
+  ~StagedFolder();
+  StagedFolder(const StagedFolder&) = delete;
+  StagedFolder& operator=(const StagedFolder&) = delete;
+  /// Where to write (TARGET.tmp, created empty).
+  const std::filesystem::path& path() const { return staging_; }
+  void commit();
+
+ private:
+  std::filesystem::path target_, staging_;
+  bool committed_ = false;
+};
+
 /// An append-only JSON-lines log whose size can be recorded in a checkpoint and
 /// cut back to on resume, so a resumed run neither loses nor repeats a line. An empty
 /// path keeps nothing (the ranks other than 0 of a data-parallel run write no folder).

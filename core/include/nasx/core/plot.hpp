@@ -3,7 +3,9 @@
 /// installs). Each plot is written twice: NAME.gp, the gnuplot script with its data
 /// inline (restyle it and run `gnuplot NAME.gp`), and NAME.svg, what it draws.
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,8 +35,31 @@ struct Plot {
   std::vector<std::string> commands;
 };
 
+/// Small heatmaps side by side on one colour scale: one panel per item (an edge), rows
+/// (its operations) over columns (steps). Colour from white (0) to dark blue (`high`).
+struct HeatmapPanel {
+  std::string title;
+  std::vector<std::vector<double>> values;  ///< [column][row]
+};
+
+struct Heatmaps {
+  std::string title, xlabel, scale_label;
+  std::vector<std::string> row_labels;  ///< one per row, shown on the left column's panels
+  std::vector<double> columns;          ///< x of each column (e.g. the step)
+  std::vector<HeatmapPanel> panels;
+  int64_t panels_per_row = 4;
+  double high = 1;  ///< the colour scale's top
+};
+
 /// The gnuplot script that draws `plot` to `svg_name` (data inline).
 std::string gnuplot_script(const Plot& plot, const std::string& svg_name);
+
+/// The gnuplot script (a multiplot) that draws `maps` to `svg_name`.
+std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name);
+
+/// draw_plot for heatmaps.
+void draw_heatmaps(const Heatmaps& maps, const std::filesystem::path& folder,
+                   const std::string& name);
 
 /// Writes folder/NAME.gp and draws folder/NAME.svg (atomically). Throws IoError when
 /// gnuplot is missing (saying what to install) or fails (quoting it).
