@@ -39,8 +39,12 @@ int report_command(const Args& args);
 /// `table_only`, a sweep of searches is refused.
 int sweep_file_command(const Args& args, const std::string& usage, bool table_only);
 
-/// Prints a finished training's metrics and folder; returns 0.
-int print_training(const core::TrainRunResult& result);
+/// Prints a finished training's metrics and folder, writes its report; returns 0.
+int print_training(const core::TrainRunResult& result, const core::PluginRegistry& registry);
+
+/// Writes `dir`'s report (nasx report) and prints its path; a report that cannot be
+/// written is a note, not a failure of the finished work.
+void write_report_at_end(const std::string& dir, const core::PluginRegistry& registry);
 
 /// Adds --plugin-path to `options`.
 void add_plugin_path_option(boost::program_options::options_description& options);

@@ -6,6 +6,7 @@
 
 #include "cli.hpp"
 #include "nasx/core/registry.hpp"
+#include "nasx/core/report.hpp"
 #include "nasx/error.hpp"
 
 namespace po = boost::program_options;
@@ -71,6 +72,16 @@ Args without_option(const Args& args, const std::string& name) {
     kept.push_back(args[i]);
   }
   return kept;
+}
+
+void write_report_at_end(const std::string& dir, const core::PluginRegistry& registry) {
+  try {
+    const core::ReportResult report = core::write_report(dir, registry);
+    std::cout << "report: " << report.page.string() << "\n";
+  } catch (const Error& e) {
+    std::cout << "report: not written (" << e.what() << "); `nasx report " << dir
+              << "` tries again\n";
+  }
 }
 
 }  // namespace nasx::cli

@@ -68,11 +68,12 @@ bool launches_ranks(const po::variables_map& vm) {
   return nproc > 1;
 }
 
-int finish(const core::RunResult& result) {
+int finish(const core::RunResult& result, const core::PluginRegistry& registry) {
   std::cout << "\nfound genotype:\n" << result.genotype << "\n\n";
   for (const auto& [name, value] : result.metrics)
     std::cout << name << " = " << core::format_value(value) << "\n";
   std::cout << "run folder: " << result.run_dir.string() << "\n";
+  write_report_at_end(result.run_dir.string(), registry);
   return 0;
 }
 
@@ -116,7 +117,7 @@ int run_command(const Args& args) {
   const core::RunResult result =
       core::run_search(config, run_dir, core::StartMode::fresh, registry, std::cout,
                        ::isatty(STDOUT_FILENO) != 0, ranks.get());
-  return root ? finish(result) : 0;
+  return root ? finish(result, registry) : 0;
 }
 
 int resume_command(const Args& args) {
@@ -158,7 +159,8 @@ int resume_command(const Args& args) {
     std::getline(genotype, architecture);
     return print_training(core::run_training(config, registry, architecture, run_dir,
                                              mode, std::cout,
-                                             ::isatty(STDOUT_FILENO) != 0));
+                                             ::isatty(STDOUT_FILENO) != 0),
+                          registry);
   }
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))
@@ -179,7 +181,7 @@ int resume_command(const Args& args) {
   const core::RunResult result =
       core::run_search(config, run_dir, mode, registry, std::cout,
                        ::isatty(STDOUT_FILENO) != 0, ranks.get());
-  return !ranks || ranks->rank() == 0 ? finish(result) : 0;
+  return !ranks || ranks->rank() == 0 ? finish(result, registry) : 0;
 }
 
 int validate_command(const Args& args) {

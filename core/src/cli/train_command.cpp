@@ -54,11 +54,12 @@ fs::path default_train_dir(const core::RunConfig& config) {
 
 }  // namespace
 
-int print_training(const core::TrainRunResult& result) {
+int print_training(const core::TrainRunResult& result, const core::PluginRegistry& registry) {
   std::cout << "\ntrained " << result.genotype << "\n";
   for (const auto& [name, value] : result.metrics)
     std::cout << name << " = " << core::format_value(value) << "\n";
   std::cout << "training folder: " << result.dir.string() << "\n";
+  write_report_at_end(result.dir.string(), registry);
   return 0;
 }
 
@@ -108,7 +109,8 @@ int train_command(const Args& args) {
             << config.experiment.seed << std::endl;  // the folder is named once it exists
   return print_training(core::run_training(config, registry, architecture, out,
                                            core::StartMode::fresh, std::cout,
-                                           ::isatty(STDOUT_FILENO) != 0));
+                                           ::isatty(STDOUT_FILENO) != 0),
+                          registry);
 }
 
 }  // namespace nasx::cli
