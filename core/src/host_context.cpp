@@ -78,7 +78,7 @@ void HostContext::log_event(const std::string& type, const Json& fields) {
     throw Error("log_event(\"" + type + "\"): the fields must be a JSON object, not " +
                 fields.type_name());
   JsonObject event;
-  event.add("type", type).add("step", step_);
+  event.add("type", type).add("step", step_ + 1);  // from 1, as the console counts
   if (fields.is_object())
     for (const auto& [key, value] : fields.items()) event.add(key, value);
   events_.append(event.str());
@@ -101,7 +101,7 @@ Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) 
   // its accuracy stands (near chance) and its loss is logged as null. A score of
   // -infinity (a singular NASWOT kernel) is logged as null too.
   JsonObject line;
-  line.add("step", step_).add("evaluator", evaluator.name()).add("arch", space_.format(arch));
+  line.add("step", step_ + 1).add("evaluator", evaluator.name()).add("arch", space_.format(arch));
   line.add(result.is_score ? "score" : "accuracy", result.accuracy);
   if (result.is_score)
     ;  // a score has no loss

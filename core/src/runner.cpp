@@ -49,10 +49,11 @@ Json matrix_json(const at::Tensor& matrix) {
   return rows;
 }
 
-/// The architecture weights of every cell type as one events.jsonl line.
+/// The architecture weights of every cell type as one events.jsonl line, after step
+/// index `step` (logged from 1, as the console counts).
 std::string arch_weights_event(Supernet& net, const SearchSpace& space, int64_t step) {
   JsonObject event;
-  event.add("type", "arch_weights").add("step", step);
+  event.add("type", "arch_weights").add("step", step + 1);
   const auto weights = net.arch_weights();
   const auto cell_types = net.cell_types();
   for (size_t i = 0; i < weights.size(); ++i) event.add(cell_types[i], matrix_json(weights[i]));
@@ -262,14 +263,14 @@ class SearchJob final : public StepJob {
                   : search_.strategy->best();
     if (current)
       logs_.genotypes.append(JsonObject()
-                                 .add("step", step)
+                                 .add("step", step + 1)
                                  .add("genotype", space.format(*current))
                                  .add("cells", space.json(*current))
                                  .str());
     if (!keep_going)
       logs_.events.append(JsonObject()
                               .add("type", "early_stop")
-                              .add("step", step)
+                              .add("step", step + 1)
                               .add("strategy", config_.search.strategy)
                               .str());
   }
@@ -314,7 +315,7 @@ HostState restore(const RunPaths& paths, const RunConfig& config, Search& search
     logs.events.append(JsonObject()
                            .add("type", "resume")
                            .add("time", now_iso8601())
-                           .add("step", state.next_step)
+                           .add("step", state.next_step + 1)  // the first step it runs
                            .str());
     const int64_t total = search.strategy->total_steps();
     progress.line(state.next_step >= total

@@ -31,7 +31,8 @@ StepLoopResult run_steps(StepJob& job, HostState state, const StepLog& log, Prog
       job.check(step, metrics);
       const bool keep_going = job.finish_step(step, metrics);
       const double seconds = seconds_since(start);
-      if (log.log != nullptr) log.log->append(json_line(log.record(step, metrics, seconds)));
+      // Logs count steps as the console does, from 1: "step": 3 is the line "step 3/8".
+      if (log.log != nullptr) log.log->append(json_line(log.record(step + 1, metrics, seconds)));
       job.log_step(step, metrics, keep_going);
       progress.line(log.noun + " " + std::to_string(step + 1) + "/" + std::to_string(total) +
                     format_metrics(metrics) + "  (" + format_duration(seconds) + ")");

@@ -59,7 +59,7 @@ TEST_F(Select, PerturbationDecidesEveryEdgeThenEveryNodeOnTheDartsSpace) {
   const std::string events = read(run / "events.jsonl");
   // 14 operation decisions per cell type, then nodes 1..3 (node 0 has only two inputs).
   EXPECT_EQ(count(events, "\"type\": \"pt_operation\", \"step\": "), 28);
-  EXPECT_EQ(count(events, "\"type\": \"pt_operation\", \"step\": 0, \"cell\": \"normal\""), 1);
+  EXPECT_EQ(count(events, "\"type\": \"pt_operation\", \"step\": 1, \"cell\": \"normal\""), 1);
   EXPECT_EQ(count(events, "\"type\": \"pt_topology\""), 6);
   EXPECT_EQ(count(events, "\"type\": \"select_step\""), 17);  // 1 x (17 - 1) + 1
   // `none` is no candidate on the DARTS space; each decision lists the 7 others.
