@@ -96,6 +96,13 @@ std::string ReportFigures::unique(const std::string& wanted) {
   return name;
 }
 
+std::string ReportFigures::adopt(const fs::path& svg) {
+  const std::string name = unique(svg.stem().string()) + ".svg";
+  fs::copy_file(svg, folder_ / name, fs::copy_options::overwrite_existing);
+  ++drawn_;
+  return name;
+}
+
 std::optional<std::string> ReportFigures::plot(const Plot& plot, const std::string& name) {
   if (!have_gnuplot_) return std::nullopt;
   const std::string file = unique(name);
@@ -286,9 +293,7 @@ void analysis_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir) 
   }
   page.heading(2, "Figures");
   for (const fs::path& svg : svgs) {
-    const std::string name = figures.unique(svg.stem().string()) + ".svg";
-    fs::copy_file(svg, figures.folder() / name, fs::copy_options::overwrite_existing);
-    page.figure(name, svg.filename().string());
+    page.figure(figures.adopt(svg), svg.filename().string());
   }
   if (svgs.empty()) page.paragraph("The analysis drew no figures (was gnuplot missing?).");
 }

@@ -41,6 +41,8 @@ class ReportFigures {
   /// One SVG per cell type of `text` (empty when dot is missing or `space` is null).
   std::vector<std::string> cells(const SearchSpace* space, const std::string& text,
                                  const std::string& name);
+  /// Copies a figure drawn elsewhere (an analysis's) into the report; its file name.
+  std::string adopt(const std::filesystem::path& svg);
   /// A file name no other figure has ("cell-step3", "curves-train"), from `wanted`.
   std::string unique(const std::string& wanted);
 

@@ -158,7 +158,7 @@ TEST_F(DataParallel, AKilledLaunchResumesOnTwoRanksToTheUninterruptedResult) {
   // agree to stop and leave the checkpoint of the last finished step.
   const fs::path part = dir_ / "part";
   ASSERT_TRUE(testing::run_and_kill_when(run + part.string(), [&] {
-    return read(part / "events.jsonl").find("\"type\": \"step\", \"step\": 1,") !=
+    return read(part / "events.jsonl").find("\"type\": \"step\", \"step\": 2,") !=
            std::string::npos;
   }));
   for (int i = 0; i < 600 && process_mentioning(part.string()); ++i)

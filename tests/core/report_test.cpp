@@ -149,6 +149,24 @@ TEST_F(Report, AFolderThatIsNoneOfTheFourIsOneErrorAndNothingIsWritten) {
   EXPECT_FALSE(fs::exists(dir_ / "nowhere"));
 }
 
+TEST_F(Report, AnAnalysisFolderShowsItsTablesAndFigures) {
+  const fs::path analysis = dir_ / "analysis";
+  fs::create_directories(analysis);
+  std::ofstream(analysis / "summary.json") << "{\"runs\": 2}\n";
+  std::ofstream(analysis / "cells.txt") << "group  width  depth\ndarts  3.5c   3\n";
+  std::ofstream(analysis / "cells.csv") << "group,width,depth\ndarts,3.5,3\n";
+  std::ofstream(analysis / "width.svg")
+      << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"></svg>\n";
+  const Outcome report = run_nasx("report " + analysis.string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_THAT(report.output, HasSubstr("(1 figure)"));
+  const std::string html = read(analysis / "report/index.html");
+  EXPECT_THAT(html, HasSubstr("<h1>analysis analysis</h1>"));
+  EXPECT_THAT(html, HasSubstr("darts  3.5c   3"));
+  EXPECT_THAT(html, HasSubstr("href=\"../cells.csv\""));
+  EXPECT_EQ(read(analysis / "report/width.svg"), read(analysis / "width.svg"));
+}
+
 TEST_F(Report, ASamplingRunShowsEveryEvaluationAndTheBestSoFar) {
   std::ofstream(dir_ / "nb201.toml") << testing::tiny_search_config();
   const Outcome run = run_nasx(

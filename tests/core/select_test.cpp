@@ -137,7 +137,7 @@ TEST_F(Select, KilledPerturbationSelectionResumesToTheSameDecisions) {
 
   // SIGKILL once the selection has checkpointed its 6th step (7 decisions made).
   ASSERT_TRUE(testing::run_and_kill_when("run " + cfg + " --out " + killed.string(), [&] {
-    return read(killed / "events.jsonl").find("\"type\": \"select_step\", \"step\": 5,") !=
+    return read(killed / "events.jsonl").find("\"type\": \"select_step\", \"step\": 6,") !=
                std::string::npos &&
            fs::exists(killed / "checkpoint/select.pt");
   })) << "the run ended before it could be killed";
@@ -157,7 +157,7 @@ TEST_F(Select, KilledPerturbationSelectionResumesToTheSameDecisions) {
   const std::string select = "select " + reference.string() + " --selector perturbation";
   const fs::path folder = reference / "select-perturbation";
   ASSERT_TRUE(testing::run_and_kill_when(select, [&] {
-    return read(folder / "events.jsonl").find("\"type\": \"select_step\", \"step\": 3,") !=
+    return read(folder / "events.jsonl").find("\"type\": \"select_step\", \"step\": 4,") !=
                std::string::npos &&
            fs::exists(folder / "checkpoint/select.pt");
   }));

@@ -108,7 +108,7 @@ TEST_F(Sweep, AKilledTrialIsFailedWithItsLogTailAndARerunRedoesOnlyIt) {
   for (int i = 0; i < 60000 && !killed; ++i) {
     const std::string trial = read(victim / "trial.json");
     std::smatch pid;
-    if (read(victim / "events.jsonl").find("\"type\": \"step\", \"step\": 2,") !=
+    if (read(victim / "events.jsonl").find("\"type\": \"step\", \"step\": 3,") !=
             std::string::npos &&
         std::regex_search(trial, pid, std::regex("\"pid\": ([0-9]+)"))) {
       killed = ::kill(std::stoi(pid[1]), SIGKILL) == 0;

@@ -109,7 +109,7 @@ TEST_F(TrainCommand, KilledTrainingResumesToTheSameResult) {
   const fs::path killed = dir_ / "killed";
   ASSERT_TRUE(testing::run_and_kill_when(
       "train " + (dir_ / "search").string() + " " + genotype_arg + " --out " + killed.string(),
-      [&] { return read(killed / "epochs.jsonl").find("\"epoch\": 1,") != std::string::npos; }))
+      [&] { return read(killed / "epochs.jsonl").find("\"epoch\": 2,") != std::string::npos; }))
       << "the training ended before it could be killed";
   ASSERT_FALSE(fs::exists(killed / "summary.json"));
 

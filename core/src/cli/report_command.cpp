@@ -35,7 +35,8 @@ int report_command(const Args& args) {
   core::add_remembered_plugin_directories(registry, dir);
   const core::ReportResult report = core::write_report(dir, registry);
   for (const std::string& note : report.notes) std::cerr << "nasx report: note: " << note << "\n";
-  std::cout << "report: " << report.page.string() << " (" << report.figures << " figures)\n";
+  std::cout << "report: " << report.page.string() << " (" << report.figures
+            << (report.figures == 1 ? " figure" : " figures") << ")\n";
   return 0;
 }
 
