@@ -117,7 +117,7 @@ std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name) {
   gp << "set multiplot layout " << rows << "," << per_row << " title "
      << double_quoted(maps.title) << " noenhanced margins 0.11,0.9,"
      << number(50.0 / static_cast<double>(height)) << ","
-     << number(1 - 40.0 / static_cast<double>(height)) << " spacing 0.012,"
+     << number(1 - 56.0 / static_cast<double>(height)) << " spacing 0.012,"
      << number(24.0 / static_cast<double>(height)) << "\n";
   for (int64_t p = 0; p < panels; ++p) {
     const HeatmapPanel& panel = maps.panels[static_cast<size_t>(p)];

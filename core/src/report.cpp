@@ -215,9 +215,20 @@ void add_curves(HtmlPage& page, ReportFigures& figures, const std::vector<Json>&
       series.y.push_back(value.get<double>());
     }
   }
+  // Whole steps or epochs as tics while there are few of them.
+  bool whole = true;
+  double low = 0, high = 0;
+  for (const auto& [group, series] : groups)
+    for (const auto& [key, s] : series)
+      for (double x : s.x) {
+        whole = whole && x == std::floor(x);
+        low = std::min(low, x);
+        high = std::max(high, x);
+      }
   std::vector<std::pair<std::string, std::string>> files;
   for (const std::string& group : order) {
     Plot plot;
+    if (whole && high - low <= 20) plot.commands.push_back("set xtics 1");
     plot.title = what + ": " + group;
     plot.xlabel = x_key;
     plot.ylabel = group;

@@ -58,12 +58,14 @@ BrowserCheck load_in_chromium(const fs::path& page, const std::string& extra_bod
   if (!extra_body.empty()) html.insert(html.find("</body>"), extra_body);
   const fs::path copy = page.parent_path() / "checked-by-test.html";
   std::ofstream(copy) << html;
+  const fs::path profile = page.parent_path().parent_path() / "chromium-profile";
   const Outcome browser = run_shell(
-      "HOME=" + page.parent_path().string() +
-      " timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+      "HOME=" + profile.string() + " timeout 120 chromium --headless --no-sandbox --disable-gpu "
+      "--no-first-run --user-data-dir=" + profile.string() + " "
       "--allow-file-access-from-files --virtual-time-budget=10000 --dump-dom 'file://" +
       fs::absolute(copy).string() + "' 2>/dev/null");
   fs::remove(copy);
+  fs::remove_all(profile);
   BrowserCheck check;
   check.output = browser.output;
   std::smatch match;
