@@ -46,6 +46,29 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
      << key_position(plot) << " noenhanced\n";
   if (plot.reverse_y) gp << "set yrange [*:*] reverse\n";
   for (const std::string& command : plot.commands) gp << command << "\n";
+  if (!plot.boxes.empty() && plot.bars) {
+    gp << "$bars << EOD\n";
+    for (const BoxGroup& group : plot.boxes) {
+      std::string label = group.label;
+      std::replace(label.begin(), label.end(), '"', '\'');
+      double mean = 0, squares = 0;
+      for (double v : group.values) mean += v / static_cast<double>(group.values.size());
+      for (double v : group.values) squares += (v - mean) * (v - mean);
+      const double std = group.values.size() > 1
+                             ? std::sqrt(squares / static_cast<double>(group.values.size() - 1))
+                             : 0.0;
+      gp << '"' << label << "\" " << number(mean) << " " << number(std) << "\n";
+    }
+    gp << "EOD\n$points << EOD\n";
+    for (size_t g = 0; g < plot.boxes.size(); ++g)
+      for (double v : plot.boxes[g].values) gp << g << " " << number(v) << "\n";
+    gp << "EOD\nset style fill solid 0.35 border -1\nset boxwidth 0.6\nset key off\n"
+       << "set xtics rotate by -20 noenhanced\nset xrange [-0.6:"
+       << number(static_cast<double>(plot.boxes.size()) - 0.4) << "]\n"
+       << "plot $bars using 0:2:3:xtic(1) with boxerrorbars lc rgb '#4477aa' notitle, \\\n"
+       << "     $points using 1:2 with points pt 7 ps 0.8 lc rgb '#222222' notitle\n";
+    return gp.str();
+  }
   if (!plot.boxes.empty()) {
     // The label is the box's factor column: gnuplot puts box g at x = g + 1 and writes
     // the label under it. Data-block strings take no escapes, hence no double quotes.

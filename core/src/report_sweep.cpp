@@ -82,8 +82,9 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   page.table(header, table);
   for (const Metric& metric : metrics) {
     Plot plot;
-    plot.title = metric.title + std::string(" per setting (finished trials)");
+    plot.title = metric.title + std::string(" per setting: mean, std and each seed");
     plot.ylabel = metric.title;
+    plot.bars = true;
     for (const std::string& setting : settings) {
       const auto& v = values[setting][metric.title];
       if (!v.empty()) plot.boxes.push_back({setting.empty() ? "(base)" : setting, v});

@@ -172,11 +172,25 @@ TrialRow row_of(const Json& entry, const std::vector<std::string>& axes) {
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);  // TOML string -> its text
     row.values.push_back(value);
-    row.setting +=
-        (row.setting.empty() ? "" : " ") + key.substr(key.rfind('.') + 1) + "=" + row.values.back();
   }
-  if (row.setting.empty()) row.setting = "(base)";
   return row;
+}
+
+/// Each row's setting: the axes whose value differs between trials, as key=value (an
+/// axis of one value, e.g. experiment.threads = [1], says nothing about a setting).
+void name_settings(std::vector<TrialRow>& rows, const std::vector<std::string>& axes) {
+  for (TrialRow& row : rows) {
+    row.setting.clear();
+    for (size_t a = 0; a < axes.size() && a < row.values.size(); ++a) {
+      bool varies = false;
+      for (const TrialRow& other : rows)
+        varies = varies || (a < other.values.size() && other.values[a] != row.values[a]);
+      if (varies)
+        row.setting += (row.setting.empty() ? "" : " ") + axes[a].substr(axes[a].rfind('.') + 1) +
+                       "=" + row.values[a];
+    }
+    if (row.setting.empty()) row.setting = "(base)";
+  }
 }
 
 }  // namespace
@@ -204,6 +218,7 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     read_results(row, dir);
     rows.push_back(std::move(row));
   }
+  name_settings(rows, axis_keys);
   return rows;
 }
 

@@ -37,6 +37,22 @@ TEST_F(PlotTest, BoxesAreLabelledWithTheirGroupsNames) {
   EXPECT_TRUE(fs::exists(dir_ / "boxes.gp"));
 }
 
+TEST_F(PlotTest, BarsAreTheMeanWithTheSampleStdAndEverySeedAsAPoint) {
+  core::Plot plot;
+  plot.title = "test accuracy";
+  plot.bars = true;
+  plot.boxes = {{"darts", {0.5, 0.7}}, {"milenas", {0.6}}};
+  const std::string script = core::gnuplot_script(plot, "bars.svg");
+  // darts: mean 0.6, sample std sqrt(0.02) = 0.141421356; one seed: std 0.
+  EXPECT_THAT(script, HasSubstr("\"darts\" 0.6 0.141421356\n"));
+  EXPECT_THAT(script, HasSubstr("\"milenas\" 0.6 0\n"));
+  EXPECT_THAT(script, HasSubstr("0 0.5\n0 0.7\n1 0.6\nEOD"));
+  core::draw_plot(plot, dir_, "bars");
+  const std::string svg = read(dir_ / "bars.svg");
+  EXPECT_THAT(svg, HasSubstr(">darts<"));
+  EXPECT_THAT(svg, HasSubstr(">milenas<"));
+}
+
 TEST_F(PlotTest, LinesKeepTheirPointsAndTitles) {
   core::Plot plot;
   plot.title = "tau over epochs";

@@ -146,9 +146,9 @@ int analyze_ranking(const Args& args, const std::string& usage) {
                           {}};
   core::TextTable per_epoch{{"run", "epoch", "gt_tau", "consecutive_tau", "spearman"}, {}};
   core::Plot tau_plot{"GT-Tau of shared-weight rankings over the epochs", "epoch",
-                      "Kendall tau against the ground truth", {}, {}, false, true, {}};
+                      "Kendall tau against the ground truth", {}, {}, false, true, {}, false};
   core::Plot lastk_plot{"GT-Tau after each of the last minibatches", "minibatch",
-                        "Kendall tau against the ground truth", {}, {}, false, true, {}};
+                        "Kendall tau against the ground truth", {}, {}, false, true, {}, false};
   std::map<std::string, std::vector<const RankingRun*>> by_setting;
   Json json_runs = Json::array();
   for (const RankingRun& run : runs) {
@@ -263,7 +263,7 @@ int analyze_ranking(const Args& args, const std::string& usage) {
   std::sort(top.begin(), top.end(), [&](size_t a, size_t b) { return truth[a] > truth[b]; });
   top.resize(std::min<size_t>(top.size(), 10));
   core::Plot trajectories{"shared-weight rank of the 5 truly best children: " + runs.front().name,
-                          "epoch", "rank by shared weights (1 = first)", {}, {}, true, true, {}};
+                          "epoch", "rank by shared weights (1 = first)", {}, {}, true, true, {}, false};
   for (size_t k = 0; k < top.size() && k < 5; ++k) {
     core::PlotSeries s{children[top[k]] + " (true #" + std::to_string(k + 1) + ")", {}, {},
                        "linespoints"};
@@ -275,7 +275,8 @@ int analyze_ranking(const Args& args, const std::string& usage) {
   }
   core::draw_plot(trajectories, out, "rank-trajectories");
   core::Plot boxes{"ranks of the 10 truly best children (every run, last 10 epochs)",
-                   "child (true rank order)", "rank by shared weights", {}, {}, true, false, {}};
+                   "child (true rank order)", "rank by shared weights", {}, {}, true, false, {},
+                   false};
   for (size_t k = 0; k < top.size(); ++k) {
     core::BoxGroup group{children[top[k]], {}};
     for (const RankingRun& run : runs)

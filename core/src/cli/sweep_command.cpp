@@ -168,16 +168,18 @@ int sweep_file_command(const Args& args, const std::string& usage, bool table_on
     return 0;
   }
   const int failed = core::run_sweep_local(sweep, self_binary(), jobs, plugin_paths, std::cout);
-  write_report_at_end(sweep.dir.string(), registry);
-  if (failed > 0)
+  if (failed > 0) {
+    write_report_at_end(sweep.dir.string(), registry);
     throw Error(std::to_string(failed) + " of " + std::to_string(sweep.trials.size()) +
                 " trials did not finish (their logs: <trial>/log.txt); run the same command "
                 "again to redo only those. Results: nasx " +
                 std::string(sweep.builds_table() ? "table" : "sweep") + " collect " +
                 sweep.dir.string());
+  }
   std::cout << "all " << sweep.trials.size() << " trials done. Results: nasx "
             << (sweep.builds_table() ? "table" : "sweep") << " collect " << sweep.dir.string()
             << "\n";
+  write_report_at_end(sweep.dir.string(), registry);
   return 0;
 }
 

@@ -33,6 +33,9 @@ struct Plot {
   bool key_outside = false;     ///< the legend right of the plot (many series)
   /// Extra gnuplot commands before `plot` (e.g. "set yrange [0:1]").
   std::vector<std::string> commands;
+  /// Draw `boxes` as bars of the mean with the sample standard deviation as error bars
+  /// and every value as a point (readable with a few seeds, where boxes collapse).
+  bool bars = false;
 };
 
 /// Small heatmaps side by side on one colour scale: one panel per item (an edge), rows
