@@ -62,7 +62,11 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
     gp << "EOD\n$points << EOD\n";
     for (size_t g = 0; g < plot.boxes.size(); ++g)
       for (double v : plot.boxes[g].values) gp << g << " " << number(v) << "\n";
-    gp << "EOD\nset style fill solid 0.35 border -1\nset boxwidth 0.6\nset key off\n"
+    bool non_negative = true;
+    for (const BoxGroup& group : plot.boxes)
+      for (double v : group.values) non_negative = non_negative && v >= 0;
+    gp << "EOD\n" << (non_negative ? "set yrange [0:*]\n" : "");  // bars are read from zero
+    gp << "set style fill solid 0.35 border -1\nset boxwidth 0.6\nset key off\n"
        << "set xtics rotate by -20 noenhanced\nset xrange [-0.6:"
        << number(static_cast<double>(plot.boxes.size()) - 0.4) << "]\n"
        << "plot $bars using 0:2:3:xtic(1) with boxerrorbars lc rgb '#4477aa' notitle, \\\n"
