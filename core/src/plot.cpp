@@ -99,8 +99,13 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
   gp << "plot ";
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const PlotSeries& series = plot.series[s];
+    // Past gnuplot's 8 colours the point shape and dash tell series apart.
+    const std::string shape =
+        plot.series.size() > 8 ? " pt " + std::to_string(s % 13 + 1) + " dt " +
+                                     std::to_string(s / 8 + 1)
+                               : " pt 7";
     gp << (s ? ", \\\n     " : "") << "$series" << s << " using 1:2 with " << series.style
-       << (series.style == "lines" ? " lw 2" : " pt 7 ps 0.6") << " title "
+       << (series.style == "lines" ? " lw 2" : shape + " ps 0.6") << " title "
        << double_quoted(series.title);
   }
   gp << "\n";

@@ -40,7 +40,8 @@ std::string pickled(const NamedTensors& tensors) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-std::string readme(const PytorchExport& result, const std::string& genotype, double test_acc) {
+std::string readme(const PytorchExport& result, const std::string& genotype, double test_acc,
+                   const std::string& python, const DataShape& shape) {
   std::string text =
       "# A network trained by nasx, for PyTorch\n\n"
       "Architecture: `" + genotype + "`\n\n"
@@ -51,24 +52,20 @@ std::string readme(const PytorchExport& result, const std::string& genotype, dou
     text +=
         "The space has no reference PyTorch module, so the names are nasx's own (the C++\n"
         "modules' registration names); a PyTorch module registered the same way loads them.\n\n";
-  text +=
-      "Load it:\n\n"
-      "```python\n"
-      "import torch\n"
-      "state = torch.load(\"state_dict.pt\")\n"
-      "model = ...  # the module above, built with the architecture above\n"
-      "model.load_state_dict(state, strict=True)\n"
-      "model.eval()\n"
-      "example = torch.load(\"example.pt\")  # images as nasx feeds them, and nasx's logits\n"
-      "with torch.no_grad():\n"
-      "    out = model(example[\"images\"])\n"
-      "logits = out[-1] if isinstance(out, tuple) else out  # see the note on forward below\n"
-      "print((logits - example[\"logits\"]).abs().max())\n"
-      "```\n\n"
-      "The images are normalised per channel with the data set's mean and standard\n"
-      "deviation, as nasx trained on them. The DARTS reference's NetworkCIFAR needs\n"
-      "`model.drop_path_prob = 0` before a call and returns (logits, None) in eval mode;\n"
-      "NAS-Bench-201's TinyNetwork returns (features, logits).\n";
+  text += "Inputs: " + std::to_string(shape.channels) + " x " + std::to_string(shape.height) +
+          " x " + std::to_string(shape.width) + " images, " + std::to_string(shape.classes) +
+          " classes, normalised per channel with the data set's mean and standard deviation as\n"
+          "nasx trained on them (example.pt holds 8 such images and nasx's logits for them).\n\n"
+          "Load it:\n\n"
+          "```python\n"
+          "import torch\n"
+          "state = torch.load(\"state_dict.pt\")\n"
+          "example = torch.load(\"example.pt\")\n" +
+          python +
+          "print((logits - example[\"logits\"]).abs().max())  # 0 up to float rounding\n"
+          "```\n\n"
+          "nasx's source tree has modules written after the references, for its own test of\n"
+          "this file: tests/python/reference_modules.py.\n";
   return text;
 }
 
@@ -93,10 +90,11 @@ fs::path trained_network_folder(const fs::path& dir) {
                   "folder (train.toml); give the folder `nasx run` or `nasx train` printed");
   }
   const TrainPaths paths(trained);
-  if (!fs::exists(paths.model, error) || !fs::exists(paths.summary, error))
-    throw IoError("the training in " + trained.string() + " has not finished (no " +
-                  paths.model.filename().string() + "); `nasx resume " + trained.string() +
-                  "` finishes it");
+  for (const fs::path& file : {paths.model, paths.summary})
+    if (!fs::exists(file, error))
+      throw IoError("the training in " + trained.string() + " has not finished (no " +
+                    file.filename().string() + "); `nasx resume " + trained.string() +
+                    "` finishes it");
   return trained;
 }
 
@@ -125,11 +123,24 @@ PytorchExport export_pytorch(const fs::path& dir, const PluginRegistry& registry
   PytorchExport result;
   result.trained = trained;
   result.folder = out.empty() ? trained / "export-pytorch" : out;
+  // The folder is replaced whole: never one that holds anything but an earlier export.
+  std::error_code error;
+  if (fs::exists(result.folder, error) && !fs::exists(result.folder / "export.json", error))
+    throw IoError(result.folder.string() +
+                  " exists and is not an earlier export (no export.json); an export replaces "
+                  "its folder whole, so give --out a new folder (or an earlier export's)");
   NamedTensors tensors;
+  std::string python =
+      "model = ...  # a module registered with nasx's names, built for the architecture above\n"
+      "model.load_state_dict(state, strict=True)\n"
+      "model.eval()\n"
+      "with torch.no_grad():\n"
+      "    logits = model(example[\"images\"])\n";
   if (const auto* reference = dynamic_cast<const PytorchReference*>(net.get())) {
     result.module = reference->reference_module();
     result.reference_names = true;
     tensors = reference->reference_state_dict();
+    python = reference->reference_python();
   } else {
     result.module = "a PyTorch module with nasx's names for " + space->name() + " network of " +
                     genotype;
@@ -157,7 +168,8 @@ PytorchExport export_pytorch(const fs::path& dir, const PluginRegistry& registry
   write_file_atomically(folder.path() / "example.pt",
                         std::string(example_bytes.begin(), example_bytes.end()));
   write_file_atomically(folder.path() / "genotype.txt", genotype + "\n");
-  write_file_atomically(folder.path() / "README.md", readme(result, genotype, test_acc));
+  write_file_atomically(folder.path() / "README.md",
+                        readme(result, genotype, test_acc, python, data.shape));
   write_file_atomically(folder.path() / "export.json",
                         JsonObject()
                                 .add("format", "pytorch-state-dict")
@@ -167,6 +179,9 @@ PytorchExport export_pytorch(const fs::path& dir, const PluginRegistry& registry
                                 .add("genotype", genotype)
                                 .add("space", space->name())
                                 .add("data", config.data.name)
+                                .add("input", Json::array({data.shape.channels, data.shape.height,
+                                                           data.shape.width}))
+                                .add("classes", data.shape.classes)
                                 .add("test_acc", test_acc)
                                 .add("trained", fs::absolute(trained).string())
                                 .str() +

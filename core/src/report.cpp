@@ -103,9 +103,23 @@ std::string ReportFigures::adopt(const fs::path& svg) {
   return name;
 }
 
-std::optional<std::string> ReportFigures::plot(const Plot& plot, const std::string& name) {
-  if (!have_gnuplot_) return std::nullopt;
+std::optional<std::string> ReportFigures::plot(const Plot& given, const std::string& name) {
+  Plot plot = given;
+  // Whole steps or epochs as tics while there are few of them.
+  bool whole = !plot.series.empty();
+  double low = 0, high = 0;
+  for (const PlotSeries& series : plot.series)
+    for (double x : series.x) {
+      whole = whole && x == std::floor(x);
+      low = std::min(low, x);
+      high = std::max(high, x);
+    }
+  if (whole && high - low <= 20) plot.commands.insert(plot.commands.begin(), "set xtics 1");
   const std::string file = unique(name);
+  if (!have_gnuplot_) {  // the script still, to draw where gnuplot is
+    write_file_atomically(folder_ / (file + ".gp"), gnuplot_script(plot, file + ".svg"));
+    return std::nullopt;
+  }
   try {
     draw_plot(plot, folder_, file);
   } catch (const IoError& e) {
@@ -117,8 +131,11 @@ std::optional<std::string> ReportFigures::plot(const Plot& plot, const std::stri
 }
 
 std::optional<std::string> ReportFigures::heatmaps(const Heatmaps& maps, const std::string& name) {
-  if (!have_gnuplot_) return std::nullopt;
   const std::string file = unique(name);
+  if (!have_gnuplot_) {
+    write_file_atomically(folder_ / (file + ".gp"), heatmaps_script(maps, file + ".svg"));
+    return std::nullopt;
+  }
   try {
     draw_heatmaps(maps, folder_, file);
   } catch (const IoError& e) {
@@ -131,8 +148,21 @@ std::optional<std::string> ReportFigures::heatmaps(const Heatmaps& maps, const s
 
 std::vector<std::string> ReportFigures::cells(const SearchSpace* space, const std::string& text,
                                               const std::string& name) {
-  if (!have_dot_ || space == nullptr || text.empty()) return {};
+  if (space == nullptr || text.empty()) return {};
   std::vector<std::string> files;
+  if (!have_dot_) {  // the DOT text still, to draw where Graphviz is
+    try {
+      const Architecture arch = space->parse(text);
+      const std::string stem = unique(name);
+      const std::vector<std::string> types = space->cell_types();
+      for (size_t c = 0; c < types.size(); ++c)
+        write_file_atomically(folder_ / (stem + "-" + types[c] + ".dot"),
+                              cell_dot(*space, arch, c, types[c] + " cell"));
+    } catch (const Error& e) {
+      add_note(std::string("a cell diagram could not be written: ") + e.what());
+    }
+    return {};
+  }
   try {
     for (const fs::path& svg : draw_cells(*space, space->parse(text), folder_, unique(name)))
       files.push_back(svg.filename().string());
@@ -215,20 +245,9 @@ void add_curves(HtmlPage& page, ReportFigures& figures, const std::vector<Json>&
       series.y.push_back(value.get<double>());
     }
   }
-  // Whole steps or epochs as tics while there are few of them.
-  bool whole = true;
-  double low = 0, high = 0;
-  for (const auto& [group, series] : groups)
-    for (const auto& [key, s] : series)
-      for (double x : s.x) {
-        whole = whole && x == std::floor(x);
-        low = std::min(low, x);
-        high = std::max(high, x);
-      }
   std::vector<std::pair<std::string, std::string>> files;
   for (const std::string& group : order) {
     Plot plot;
-    if (whole && high - low <= 20) plot.commands.push_back("set xtics 1");
     plot.title = what + ": " + group;
     plot.xlabel = x_key;
     plot.ylabel = group;
@@ -262,13 +281,17 @@ void add_training_sections(HtmlPage& page, ReportFigures& figures, const fs::pat
   const std::vector<Json> epochs = read_jsonl(paths.epochs);
   if (summary.empty())
     page.note("This training has not finished: " + std::to_string(epochs.size()) +
-              " epochs logged so far (nasx resume " + dir.string() + " continues it).");
+              (epochs.size() == 1 ? " epoch" : " epochs") + " logged so far (nasx resume " +
+              dir.string() + " continues it).");
   page.heading(level, "The network trained");
   page.raw("<code>" + html_escape(genotype) + "</code>");
   add_cells(page, figures, space, genotype, "trained-cell", "the cells of the trained network");
   if (!summary.empty()) add_summary_table(page, summary, {"genotype"});
   page.heading(level, "Training curves");
   add_curves(page, figures, epochs, "epoch", "training");
+  page.begin_details("train.toml");
+  page.preformatted(read_text_file(paths.config));
+  page.end_details();
 }
 
 void training_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
@@ -321,9 +344,12 @@ const char* report_kind_name(ReportKind kind) {
 
 ReportKind report_kind(const fs::path& dir) {
   std::error_code error;
+  if (!fs::exists(dir, error))
+    throw IoError(dir.string() + " does not exist; give a run, training, sweep or analysis "
+                  "folder");
   if (!fs::is_directory(dir, error))
-    throw IoError(dir.string() + " does not exist or is not a folder; give a run, training, "
-                  "sweep or analysis folder");
+    throw IoError(dir.string() + " is a file, not a folder; give the run, training, sweep or "
+                  "analysis folder it is in");
   if (fs::exists(dir / "sweep.json", error)) return ReportKind::sweep;
   if (is_training_folder(dir)) return ReportKind::training;
   if (fs::exists(RunPaths(dir).config, error) && fs::exists(RunPaths(dir).events, error))
@@ -341,6 +367,11 @@ ReportResult write_report(const fs::path& dir, const PluginRegistry& registry) {
   ReportResult result;
   result.kind = report_kind(dir);
   const fs::path target = dir / "report";
+  // The report folder is replaced whole: never a report/ that nasx did not write.
+  std::error_code error;
+  if (fs::exists(target, error) && !fs::exists(target / "index.html", error))
+    throw IoError(target.string() + " exists and is not an earlier report (no index.html); "
+                  "nasx report replaces that folder whole, so move it away first");
   StagedFolder staged(target);
   ReportFigures figures(staged.path());
   const std::string name = fs::absolute(dir).lexically_normal().filename().string();

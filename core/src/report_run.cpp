@@ -71,8 +71,9 @@ void add_arch_weights(HtmlPage& page, ReportFigures& figures, const std::vector<
   if (weights.steps.empty()) return;
   page.heading(2, "Architecture weights", "arch-weights");
   page.paragraph(
-      "Per edge, the softmax over its operations after every step (white 0, dark blue the "
-      "largest weight seen): an edge whose skip_connect row darkens while the others fade is "
+      "Per edge, the softmax over its operations after every step (white 0, dark blue the top "
+      "of the colour bar: the largest weight, and at least twice the uniform weight so that "
+      "a still-uniform edge is mid-blue): an edge whose skip_connect row darkens while the others fade is "
       "the skip-connection collapse. Below each, the entropy of every edge's distribution "
       "(ln of the number of operations when uniform, 0 when one operation has it all).");
   const std::vector<std::string> cell_types =
@@ -322,10 +323,12 @@ void run_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   add_evaluations(page, figures, paths.evaluations);
   add_genotype_history(page, figures, paths.genotypes, space.get());
   add_selection(page, figures, dir, events, space.get());
-  if (is_training_folder(dir / "train")) {
-    page.heading(2, "Final training (train/)", "training");
+  page.heading(2, "Final training (train/)", "training");
+  if (is_training_folder(dir / "train"))
     add_training_sections(page, figures, dir / "train", space.get(), 3);
-  }
+  else
+    page.paragraph("This run has no final training (its config has no [train]): `nasx train " +
+                   dir.string() + "` trains its answer into " + (dir / "train").string() + ".");
   page.heading(2, "Configuration", "config");
   page.begin_details("config.toml");
   page.preformatted(read_text_file(paths.config));

@@ -80,6 +80,12 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
     table.push_back(line);
   }
   page.table(header, table);
+  page.paragraph(
+      "search accuracy: the search's own measure of its answer (valid_acc of a gradient "
+      "search, best_acc of a sampling one); test accuracy: the trained network's when the "
+      "trial trained one, else the supernet's or the evaluator's (the trials table says "
+      "which); seconds: the search's wall time (with its training); evaluation seconds: what "
+      "a sampling search spent against [evaluator] budget_seconds.");
   for (const Metric& metric : metrics) {
     Plot plot;
     plot.title = metric.title + std::string(" per setting: mean, std and each seed");

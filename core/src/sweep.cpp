@@ -495,13 +495,17 @@ std::vector<std::string> read_architectures(const toml::table& sweep_table, cons
   return texts;
 }
 
-std::string trial_name(int64_t index, const std::string& architecture, const SweepTrial& trial) {
+/// NNN_<architecture>_<axis>-<label>..._seed<S>, naming only the axes with more than one
+/// value (`"experiment.threads" = [1]` sets every trial alike and tells none apart).
+std::string trial_name(int64_t index, const std::string& architecture, const SweepTrial& trial,
+                       const std::set<std::string>& varying) {
   char prefix[24];
   std::snprintf(prefix, sizeof prefix, "%03lld", static_cast<long long>(index));
   std::string name = prefix;
   if (!architecture.empty()) name += "_" + folder_fragment(architecture);
   for (size_t s = 0; s < trial.settings.size(); ++s) {
     const std::string& key = trial.settings[s].first;
+    if (!varying.count(key)) continue;
     name += "_" + key.substr(key.rfind('.') + 1) + "-" + folder_fragment(trial.labels[s]);
   }
   return name + "_seed" + std::to_string(trial.seed);
@@ -578,10 +582,13 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
         read_architectures(sweep_table, file, *make_space(registry, base->space));
   if (seeds.empty()) seeds = {base->experiment.seed};
   std::map<std::string, std::map<std::string, std::string>> label_of;  // key -> value -> label
+  std::set<std::string> varying;
   for (const std::vector<Axis>* list : {&axes.grid, &axes.zip})
-    for (const Axis& axis : *list)
+    for (const Axis& axis : *list) {
       for (size_t v = 0; v < axis.values.size(); ++v)
         label_of[axis.key][axis.values[v]] = axis.labels[v];
+      if (axis.values.size() > 1) varying.insert(axis.key);
+    }
   int64_t index = 0;
   auto add_trial = [&](const std::string& architecture, const Setting& setting, int64_t seed) {
     SweepTrial trial;
@@ -589,7 +596,7 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
     for (const auto& [key, value] : setting) trial.labels.push_back(label_of[key][value]);
     trial.seed = seed;
     trial.architecture = architecture;
-    trial.name = trial_name(index++, architecture, trial);
+    trial.name = trial_name(index++, architecture, trial, varying);
     // A table's trainings share one preset: its first trial stands for all.
     if (!sweep.builds_table() || sweep.trials.empty())
       check_trial(sweep, trial, axes, sweep_table, registry);

@@ -85,7 +85,17 @@ TEST_F(Export, AnNb201NetworkLoadsStrictlyIntoTinyNetworkWithTheSameLogits) {
   const Outcome exported = run_nasx("export " + trained.string() + " --out " + out.string());
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   EXPECT_THAT(exported.output, HasSubstr("TinyNetwork(C=4, N=2"));
+  EXPECT_THAT(read(out / "README.md"), HasSubstr("_, logits = model(example[\"images\"])"));
+  EXPECT_THAT(read(out / "export.json"), HasSubstr("\"input\": [3, 8, 8]"));
   EXPECT_LT(python_difference(out, "nb201 4 2 4 3 0"), 1e-4);
+
+  // An earlier export is replaced; a folder that is not one is never touched.
+  ASSERT_EQ(run_nasx("export " + trained.string() + " --out " + out.string()).exit_code, 0);
+  const Outcome onto_training = run_nasx("export " + trained.string() + " --out " + trained.string());
+  EXPECT_EQ(onto_training.exit_code, 1);
+  EXPECT_THAT(onto_training.output, HasSubstr("is not an earlier export"));
+  EXPECT_TRUE(fs::exists(trained / "model.pt"));
+  EXPECT_TRUE(fs::exists(trained / "train.toml"));
 }
 
 TEST_F(Export, ARunWithoutATrainedNetworkIsOneErrorAndNothingIsWritten) {

@@ -217,7 +217,7 @@ TEST_F(Sweep, NprocMakesEveryTrialADataParallelRunAndIsCheckedFirst) {
       "sweep " + sweep_file("nproc = 2\n\n[grid]\n\"search\" = [{strategy = \"random\"}]\n") +
       " --dry-run");
   EXPECT_EQ(sampling.exit_code, 1);
-  EXPECT_THAT(sampling.output, HasSubstr("sweep.toml:4:9: trial 000_search-strategy-random_seed0: "
+  EXPECT_THAT(sampling.output, HasSubstr("sweep.toml:4:9: trial 000_seed0: "
                                          "--nproc 2: strategy 'random' does not train a supernet"));
   const Outcome zero = run_nasx("sweep " + sweep_file("nproc = 0\n") + " --dry-run");
   EXPECT_THAT(zero.output, HasSubstr("sweep.toml:4:9: sweep.nproc must be an integer from 1"));

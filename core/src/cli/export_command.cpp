@@ -35,8 +35,9 @@ int export_command(const Args& args) {
   const std::string format = vm["format"].as<std::string>();
   if (format != "pytorch")
     throw ConfigError("--format " + format +
-                      ": nasx exports `pytorch` (a state_dict); TorchScript needs LibTorch's "
-                      "tracer, which its public C++ API does not offer");
+                      ": the one format is `pytorch` (a state_dict under the reference "
+                      "implementation's names). TorchScript is not offered: LibTorch's public "
+                      "C++ API has no tracer for a C++ module");
   const fs::path dir = vm["dir"].as<std::string>();
   // Before any plugin loads: a folder without a trained network is one clear error.
   core::trained_network_folder(dir);
@@ -47,7 +48,7 @@ int export_command(const Args& args) {
       dir, registry, vm.count("out") ? fs::path(vm["out"].as<std::string>()) : fs::path());
   std::cout << "exported " << result.tensors << " tensors of " << result.trained.string()
             << "\n  for " << result.module << "\n  into " << result.folder.string()
-            << " (state_dict.pt, example.pt, genotype.txt, README.md)\n";
+            << " (state_dict.pt, example.pt, genotype.txt, export.json, README.md)\n";
   return 0;
 }
 

@@ -196,6 +196,22 @@ std::string EvalNetwork::reference_module() const {
   return text;
 }
 
+std::string EvalNetwork::reference_python() const {
+  return "# In the DARTS reference's cnn/ folder (the stem's Conv2d edited for " +
+         std::to_string(shape_.channels) + " input channel(s) if not 3):\n"
+         "from genotypes import Genotype\n"
+         "from model import NetworkCIFAR\n"
+         "genotype = eval(open(\"genotype.txt\").read(), {\"Genotype\": Genotype, \"range\": range})\n"
+         "model = NetworkCIFAR(" + std::to_string(options_.channels) + ", " +
+         std::to_string(shape_.classes) + ", " + std::to_string(options_.layers) + ", " +
+         (options_.auxiliary ? "True" : "False") + ", genotype)\n"
+         "model.load_state_dict(state, strict=True)\n"
+         "model.eval()\n"
+         "model.drop_path_prob = 0.0  # its forward reads it\n"
+         "with torch.no_grad():\n"
+         "    logits, _ = model(example[\"images\"])  # (logits, None) in eval mode\n";
+}
+
 NamedTensors EvalNetwork::reference_state_dict() const {
   return renamed_state_dict(*this, reference_child);
 }

@@ -78,6 +78,7 @@ class EvalNetwork : public nasx::Network, public nasx::PytorchReference {
   void set_drop_path(double probability, at::Generator generator) override;
   std::string reference_module() const override;
   NamedTensors reference_state_dict() const override;
+  std::string reference_python() const override;
 
  private:
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& images, bool auxiliary);

@@ -96,6 +96,21 @@ std::string Network::reference_module() const {
   return text;
 }
 
+std::string Network::reference_python() const {
+  return "# With NAS-Bench-201's models (the stem's Conv2d edited for " +
+         std::to_string(shape_.channels) + " input channel(s) if not 3):\n"
+         "from models.cell_searchs.genotypes import Structure as CellStructure\n"
+         "from models.cell_infers.tiny_network import TinyNetwork\n"
+         "genotype = CellStructure.str2structure(open(\"genotype.txt\").read().strip())\n"
+         "model = TinyNetwork(" + std::to_string(options_.channels) + ", " +
+         std::to_string(options_.cells_per_stage) + ", genotype, " +
+         std::to_string(shape_.classes) + ")\n"
+         "model.load_state_dict(state, strict=True)\n"
+         "model.eval()\n"
+         "with torch.no_grad():\n"
+         "    _, logits = model(example[\"images\"])  # (features, logits)\n";
+}
+
 NamedTensors Network::reference_state_dict() const {
   // TinyNetwork keeps cells and residual blocks in one list: N cells, a block, N cells,
   // a block, N cells.

@@ -61,6 +61,7 @@ class Network : public nasx::Network, public nasx::PytorchReference {
   at::Tensor forward(const at::Tensor& images) override;
   std::string reference_module() const override;
   NamedTensors reference_state_dict() const override;
+  std::string reference_python() const override;
 
  private:
   Arch arch_;

@@ -36,6 +36,10 @@ class NASX_API PytorchReference {
   virtual std::string reference_module() const = 0;
   /// Every parameter and buffer under the reference's state_dict names.
   virtual NamedTensors reference_state_dict() const = 0;
+  /// Python lines for the export's README, run after `state` (the state_dict) and
+  /// `example` are loaded: build the reference module from genotype.txt, load `state`
+  /// with strict=True, and set `logits` for example["images"].
+  virtual std::string reference_python() const = 0;
 };
 
 /// How a child module is named in the reference: given the class of the parent (as
