@@ -124,7 +124,8 @@ std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name) {
      << " dynamic enhanced font 'sans,10' background '#ffffff'\n"
      << "set output " << double_quoted(svg_name) << "\n"
      << "set palette defined (0 '#ffffff', 1 '#08306b')\n"
-     << "set cbrange [0:" << number(maps.high > 0 ? maps.high : 1) << "]\n"
+     << "set cbrange [" << number(maps.low) << ":"
+     << number(maps.high > maps.low ? maps.high : maps.low + 1) << "]\n"
      << "set cblabel " << double_quoted(maps.scale_label) << " noenhanced\n"
      << "set border lc rgb '#555555'\nset tics scale 0.5\n";
   const double first = maps.columns.empty() ? 0 : maps.columns.front();

@@ -71,25 +71,29 @@ void add_arch_weights(HtmlPage& page, ReportFigures& figures, const std::vector<
   if (weights.steps.empty()) return;
   page.heading(2, "Architecture weights", "arch-weights");
   page.paragraph(
-      "Per edge, the softmax over its operations after every step (white 0, dark blue the top "
-      "of the colour bar: the largest weight, and at least twice the uniform weight so that "
-      "a still-uniform edge is mid-blue): an edge whose skip_connect row darkens while the others fade is "
+      "Per edge, the softmax over its operations after every step, coloured from white (the "
+      "smallest weight seen) to dark blue (the largest; the colour bar gives the values, so "
+      "read it before reading contrast: early in a search all weights are near uniform): an "
+      "edge whose skip_connect row darkens while the others fade is "
       "the skip-connection collapse. Below each, the entropy of every edge's distribution "
       "(ln of the number of operations when uniform, 0 when one operation has it all).");
   const std::vector<std::string> cell_types =
       space ? space->cell_types() : weights.cell_types;
   for (size_t c = 0; c < weights.cell_types.size(); ++c) {
     const std::string& type = weights.cell_types[c];
+    // "normal cell", "reduce cell"; NB201's one type is already called "cell".
+    const std::string cell = type == "cell" ? type : type + " cell";
     const auto position = std::find(cell_types.begin(), cell_types.end(), type);
     const bool known = space && position != cell_types.end();
     const std::vector<std::string> labels =
         known ? edge_labels(*space, static_cast<size_t>(position - cell_types.begin()))
               : std::vector<std::string>{};
     Heatmaps maps;
-    maps.title = type + " cell: operation weights per edge over steps";
+    maps.title = cell + ": operation weights per edge over steps";
     maps.xlabel = "step";
     maps.scale_label = "weight";
     maps.columns = weights.steps;
+    maps.low = 1;
     maps.high = 0;
     size_t edges = 0, operations = 0;
     for (const auto& cells : weights.at_step) {
@@ -98,7 +102,10 @@ void add_arch_weights(HtmlPage& page, ReportFigures& figures, const std::vector<
       edges = std::max(edges, found->second.size());
       for (const auto& row : found->second) {
         operations = std::max(operations, row.size());
-        for (double v : row) maps.high = std::max(maps.high, v);
+        for (double v : row) {
+          maps.low = std::min(maps.low, v);
+          maps.high = std::max(maps.high, v);
+        }
       }
     }
     for (size_t o = 0; o < operations; ++o)
@@ -124,14 +131,14 @@ void add_arch_weights(HtmlPage& page, ReportFigures& figures, const std::vector<
       entropies.push_back(series);
     }
     maps.panels_per_row = edges > 6 ? 5 : static_cast<int64_t>(std::max<size_t>(edges, 1));
-    // At least twice the uniform weight at the top, so that a still-uniform edge shows
-    // mid-blue and not the darkest colour.
-    if (operations > 0) maps.high = std::max(maps.high, 2.0 / static_cast<double>(operations));
-    page.heading(3, type + " cell");
+    // The colours span the weights seen, so that an early search's small differences
+    // show; the colour bar gives the values (a collapse shows as a bar up to ~1).
+    if (maps.high <= maps.low) maps.high = maps.low + 1e-6;
+    page.heading(3, cell);
     if (const auto file = figures.heatmaps(maps, "weights-" + type))
-      page.figure(*file, "operation weights of the " + type + " cell (" + *file + ")");
+      page.figure(*file, "operation weights of the " + cell + " (" + *file + ")");
     Plot plot;
-    plot.title = type + " cell: entropy of each edge's operation weights";
+    plot.title = cell + ": entropy of each edge's operation weights";
     plot.xlabel = "step";
     plot.ylabel = "entropy (nats)";
     plot.series = entropies;
@@ -143,7 +150,7 @@ void add_arch_weights(HtmlPage& page, ReportFigures& figures, const std::vector<
                                                       std::max<size_t>(operations, 2)))) +
                             "]");
     if (const auto file = figures.plot(plot, "entropy-" + type))
-      page.figure(*file, "edge entropies of the " + type + " cell (" + *file + ")");
+      page.figure(*file, "edge entropies of the " + cell + " (" + *file + ")");
     // The last step's numbers, for reading off exact values.
     const auto& last = weights.at_step.back();
     const auto found = last.find(type);

@@ -103,8 +103,10 @@ TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
   ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   const fs::path killed = dir_ / "killed";
-  // Kill it with SIGKILL right after the checkpoint of step kill_after.
-  const std::string marker = "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after) + ",";
+  // Kill it with SIGKILL right after the checkpoint of step index kill_after (logged, as
+  // the console counts, as step kill_after + 1).
+  const std::string marker =
+      "\"type\": \"step\", \"step\": " + std::to_string(c.kill_after + 1) + ",";
   ASSERT_TRUE(testing::run_and_kill_when("run " + cfg + " --out " + killed.string(), [&] {
     return read(killed / "events.jsonl").find(marker) != std::string::npos &&
            fs::exists(killed / "checkpoint/state.pt");
@@ -123,7 +125,7 @@ TEST_P(KillAndResume, KilledSearchResumesToTheSameResult) {
   EXPECT_EQ(metrics_of(read(killed / "summary.json")), expected);
   // Every step is logged exactly once.
   const std::string events = read(killed / "events.jsonl");
-  for (int step = 0; step < c.steps; ++step) {
+  for (int step = 1; step <= c.steps; ++step) {
     const std::string step_marker = "\"type\": \"step\", \"step\": " + std::to_string(step) + ",";
     const auto first = events.find(step_marker);
     ASSERT_NE(first, std::string::npos) << step;

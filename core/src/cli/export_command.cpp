@@ -22,7 +22,8 @@ int export_command(const Args& args) {
       "format", po::value<std::string>()->default_value("pytorch"),
       "pytorch: a state_dict for torch.load under the reference implementation's names")(
       "out", po::value<std::string>(),
-      "the folder to write (default: <training folder>/export-pytorch; replaced whole)");
+      "the folder to write (default: <training folder>/export-pytorch); a new folder or "
+      "an earlier export, which is replaced whole");
   add_plugin_path_option(options);
   po::variables_map vm;
   if (!parse_args(args,

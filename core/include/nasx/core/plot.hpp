@@ -39,7 +39,7 @@ struct Plot {
 };
 
 /// Small heatmaps side by side on one colour scale: one panel per item (an edge), rows
-/// (its operations) over columns (steps). Colour from white (0) to dark blue (`high`).
+/// (its operations) over columns (steps). Colour from white (`low`) to dark blue (`high`).
 struct HeatmapPanel {
   std::string title;
   std::vector<std::vector<double>> values;  ///< [column][row]
@@ -51,7 +51,7 @@ struct Heatmaps {
   std::vector<double> columns;          ///< x of each column (e.g. the step)
   std::vector<HeatmapPanel> panels;
   int64_t panels_per_row = 4;
-  double high = 1;  ///< the colour scale's top
+  double low = 0, high = 1;  ///< the colour scale's ends
 };
 
 /// The gnuplot script that draws `plot` to `svg_name` (data inline).
