@@ -61,7 +61,7 @@ BrowserCheck load_in_chromium(const fs::path& page, const std::string& extra_bod
   const fs::path profile = page.parent_path().parent_path() / "chromium-profile";
   const Outcome browser = run_shell(
       "HOME=" + profile.string() + " timeout 120 chromium --headless --no-sandbox --disable-gpu "
-      "--no-first-run --user-data-dir=" + profile.string() + " "
+      "--no-first-run --disable-dev-shm-usage --user-data-dir=" + profile.string() + " "
       "--allow-file-access-from-files --virtual-time-budget=10000 --dump-dom 'file://" +
       fs::absolute(copy).string() + "' 2>/dev/null");
   fs::remove(copy);
