@@ -24,13 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string first_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 /// torch.save-compatible bytes of {name: tensor} (contiguous copies: the file does not
 /// depend on nasx's memory formats).
 std::string pickled(const NamedTensors& tensors) {
@@ -104,7 +97,7 @@ PytorchExport export_pytorch(const fs::path& dir, const PluginRegistry& registry
   const RunConfig config =
       load_run_config(paths.config.string(), {}, registry, ConfigUse::train);
   const auto space = make_space(registry, config.space);
-  const std::string genotype = first_line(paths.genotype);
+  const std::string genotype = first_line_of(paths.genotype);
   const Architecture arch = space->parse(genotype);
   const DataSplits data = load_data(config.data, static_cast<uint64_t>(config.experiment.seed));
   std::shared_ptr<Network> net =

@@ -42,13 +42,6 @@ bool has_file_with_extension(const fs::path& dir, const std::string& extension) 
   return false;
 }
 
-std::string first_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 }  // namespace
 
 std::vector<Json> read_jsonl(const fs::path& path) {
@@ -276,7 +269,7 @@ void add_summary_table(HtmlPage& page, const Json& summary, const std::set<std::
 void add_training_sections(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
                            const SearchSpace* space, int level) {
   const TrainPaths paths(dir);
-  const std::string genotype = first_line(paths.genotype);
+  const std::string genotype = first_line_of(paths.genotype);
   const Json summary = parse_json_or_empty(read_text_file(paths.summary));
   const std::vector<Json> epochs = read_jsonl(paths.epochs);
   if (summary.empty())

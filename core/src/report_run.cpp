@@ -262,10 +262,10 @@ void add_selection(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   for (const fs::path& folder : folders) {
     const std::string name = folder.filename().string();
     page.heading(3, name + " (nasx select)");
-    const std::string genotype = read_text_file(folder / "genotype.txt");
+    const std::string genotype = first_line_of(folder / "genotype.txt");
     if (!genotype.empty()) {
       page.raw("<code>" + html_escape(genotype) + "</code>");
-      add_cells(page, figures, space, genotype.substr(0, genotype.find('\n')), name,
+      add_cells(page, figures, space, genotype, name,
                 "the architecture " + name + " chose");
     }
     const std::vector<Json> select_events = read_jsonl(folder / "events.jsonl");
@@ -311,8 +311,7 @@ void run_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
               " steps logged so far. The page shows them; run nasx report again later.");
 
   page.heading(2, "The answer", "answer");
-  std::string answer = read_text_file(paths.genotype);
-  answer = answer.substr(0, answer.find('\n'));
+  std::string answer = first_line_of(paths.genotype);
   if (answer.empty()) {
     const std::vector<Json> history = read_jsonl(paths.genotypes);
     if (!history.empty()) answer = string_member(history.back(), "genotype").value_or("");

@@ -55,13 +55,6 @@ class SpaceCache {
   std::map<std::string, std::unique_ptr<SearchSpace>> spaces_;
 };
 
-std::string first_line(const fs::path& file) {
-  std::istringstream in(core::read_text_file(file));
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 /// One architecture of a group: where it came from.
 struct Member {
   std::string source;
@@ -116,7 +109,7 @@ std::vector<Group> groups_of(const std::string& argument, SpaceCache& spaces) {
       throw IoError(argument +
                     " has no genotype.txt: give a finished search run, a sweep folder or a "
                     "genotype");
-    auto [space, arch] = spaces.parse(first_line(paths.genotype), paths.genotype.string());
+    auto [space, arch] = spaces.parse(core::first_line_of(paths.genotype), paths.genotype.string());
     return {Group{path.filename().string(), {{argument, space, arch}}}};
   }
   auto [space, arch] = spaces.parse(argument, "argument");

@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
 #include "nasx/core/distributed.hpp"
+#include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
@@ -154,10 +155,8 @@ int resume_command(const Args& args) {
     const core::TrainPaths paths(run_dir);
     const core::RunConfig config =
         core::load_run_config(paths.config.string(), {}, registry, core::ConfigUse::train);
-    std::ifstream genotype(paths.genotype);
-    std::string architecture;
-    std::getline(genotype, architecture);
-    return print_training(core::run_training(config, registry, architecture, run_dir,
+    return print_training(core::run_training(config, registry,
+                                             core::first_line_of(paths.genotype), run_dir,
                                              mode, std::cout,
                                              ::isatty(STDOUT_FILENO) != 0),
                           registry);

@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "nasx/core/config.hpp"
+#include "nasx/core/files.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/registry.hpp"
@@ -39,13 +40,6 @@ parameter count (with and without the auxiliary head) and FLOPs.
 
 Settings come from [train] (see configs/train-*.toml); keys left out take the
 protocol's values: the DARTS reference's final training or NAS-Bench-201's.)help";
-
-std::string read_first_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
 
 fs::path default_train_dir(const core::RunConfig& config) {
   return fs::path(config.experiment.output_dir) / config.experiment.name /
@@ -87,7 +81,7 @@ int train_command(const Args& args) {
     if (!fs::exists(run_dir / "genotype.txt"))
       throw IoError(run_dir.string() +
                     " has no genotype.txt: give a finished search run folder (or a genotype)");
-    architecture = read_first_line(run_dir / "genotype.txt");
+    architecture = core::first_line_of(run_dir / "genotype.txt");
     config_path =
         vm.count("config") ? vm["config"].as<std::string>() : (run_dir / "config.toml").string();
     out = run_dir / "train";

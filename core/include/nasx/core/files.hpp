@@ -17,6 +17,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 /// The whole file ("" when it does not exist or cannot be read).
 std::string read_text_file(const std::filesystem::path& path);
 
+/// Its first line, without the newline (genotype.txt's architecture); "" likewise.
+std::string first_line_of(const std::filesystem::path& path);
+
 /// The bytes LibTorch would write for `archive` (serialised in memory).
 std::string archive_bytes(torch::serialize::OutputArchive& archive);
 
