@@ -75,7 +75,12 @@ const auto& evaluator_binding() {
                  "\"train\" from scratch, \"table\" (a ground-truth table's accuracy), or "
                  "\"score:NAME\" with a training-free scorer")
           .field("batches", &EvaluatorOptions::batches,
-                 "shared: validation minibatches per architecture (the same for all)", {1.0, {}})
+                 "shared: validation minibatches per architecture (the same for all unless "
+                 "fresh_batches)",
+                 {1.0, {}})
+          .field("fresh_batches", &EvaluatorOptions::fresh_batches,
+                 "shared: each architecture drawn its own validation minibatches (seeded by "
+                 "its name: the same architecture always sees the same ones)")
           .field("batchnorm", &EvaluatorOptions::batchnorm,
                  "shared: BatchNorm statistics of each minibatch (running ones restored) or the "
                  "running ones",

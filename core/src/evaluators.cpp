@@ -48,13 +48,23 @@ class SharedEvaluator final : public Evaluator {
       : net_(net),
         batch_size_(batch_size),
         batch_statistics_(options.batchnorm == "batch"),
-        valid_(seeded_subset(data.search, options.batches * batch_size, derive_seed(seed, 41))) {}
+        fresh_batches_(options.fresh_batches),
+        images_(options.batches * batch_size),
+        seed_(derive_seed(seed, 41)),
+        search_(data.search),
+        valid_(seeded_subset(data.search, images_, seed_)) {}
 
   std::string name() const override { return "shared"; }
 
   Evaluation evaluate(const Architecture& arch) override {
     const auto start = std::chrono::steady_clock::now();
-    const EvalResult result = evaluate_path(net_, arch, valid_, batch_size_, 0, batch_statistics_);
+    // Fresh batches are seeded by the architecture's name, not by a counter, so that a
+    // resumed search (or a cache miss) measures an architecture exactly as before.
+    const TensorDataset valid =
+        fresh_batches_ ? seeded_subset(search_, images_,
+                                       derive_seed(seed_, stable_hash(net_.space().format(arch))))
+                       : valid_;
+    const EvalResult result = evaluate_path(net_, arch, valid, batch_size_, 0, batch_statistics_);
     return {result.accuracy, result.loss, seconds_since(start)};
   }
 
@@ -62,6 +72,10 @@ class SharedEvaluator final : public Evaluator {
   Supernet& net_;
   int64_t batch_size_;
   bool batch_statistics_;
+  bool fresh_batches_;
+  int64_t images_;
+  uint64_t seed_;
+  TensorDataset search_;  // tensors share storage with the data splits
   TensorDataset valid_;
 };
 

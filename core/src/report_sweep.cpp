@@ -55,10 +55,16 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
     }
   }
 
-  const Metric metrics[] = {{"search accuracy", &TrialRow::search_acc},
-                            {"test accuracy", &TrialRow::test_acc},
-                            {"seconds", &TrialRow::seconds},
-                            {"evaluation seconds", &TrialRow::evaluation_seconds}};
+  bool truth = false;  // [sweep] truth: each answer judged by the ground-truth table
+  for (const TrialRow& row : rows) truth |= row.true_acc >= 0;
+  std::vector<Metric> metrics = {{"search accuracy", &TrialRow::search_acc},
+                                 {"test accuracy", &TrialRow::test_acc}};
+  if (truth) {
+    metrics.push_back({"true accuracy", &TrialRow::true_acc});
+    metrics.push_back({"true rank", &TrialRow::true_rank});
+  }
+  metrics.push_back({"seconds", &TrialRow::seconds});
+  metrics.push_back({"evaluation seconds", &TrialRow::evaluation_seconds});
 
   // Per setting, in the order the trials list them.
   std::vector<std::string> settings;
@@ -84,8 +90,13 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
       "search accuracy: the search's own measure of its answer (valid_acc of a gradient "
       "search, best_acc of a sampling one); test accuracy: the trained network's when the "
       "trial trained one, else the supernet's or the evaluator's (the trials table says "
-      "which); seconds: the search's wall time (with its training); evaluation seconds: what "
-      "a sampling search spent against [evaluator] budget_seconds.");
+      "which); " +
+      std::string(truth ? "true accuracy and true rank: the answer's mean test accuracy in "
+                          "the sweep's ground-truth table ([sweep] truth) and its rank among "
+                          "the table's architectures (1: the best); "
+                        : "") +
+      "seconds: the search's wall time (with its training); evaluation seconds: what a "
+      "sampling search spent against [evaluator] budget_seconds.");
   for (const Metric& metric : metrics) {
     Plot plot;
     plot.title = metric.title + std::string(" per setting: mean, std and each seed");
@@ -111,10 +122,13 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
                           value_or_dash(row.search_acc),
                           value_or_dash(row.test_acc) +
                               (row.test_kind.empty() ? "" : " (" + row.test_kind + ")"),
+                          row.true_acc < 0 ? "-"
+                                           : fixed(row.true_acc, 4) + " (rank " +
+                                                 fixed(row.true_rank, 0) + ")",
                           row.seconds < 0 ? "-" : fixed(row.seconds, 1), row.genotype});
   }
-  page.table({"trial", "setting", "seed", "status", "search acc", "test acc", "seconds",
-              "architecture"},
+  page.table({"trial", "setting", "seed", "status", "search acc", "test acc", "true acc",
+              "seconds", "architecture"},
              trial_rows);
 }
 

@@ -12,6 +12,7 @@
 
 #include "nasx/core/config.hpp"
 #include "nasx/core/files.hpp"
+#include "nasx/core/ground_truth.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/run_paths.hpp"
 #include "nasx/core/runner.hpp"
@@ -27,8 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name",  "base",          "seeds",      "output_dir",
-                                             "nproc", "architectures", "sample_seed"};
+const std::vector<std::string> kSweepKeys = {"name",          "base",        "seeds", "output_dir",
+                                             "nproc",         "architectures", "sample_seed",
+                                             "truth"};
 const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
 const std::vector<std::string> kTables = {"sweep", "grid", "zip", "labels", "base", "slurm"};
 
@@ -613,6 +615,17 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
   const std::string output_dir = string_value(sweep_table, "sweep", "output_dir", file);
   sweep.dir = fs::path(output_dir.empty() ? base->experiment.output_dir : output_dir) / sweep.name;
   sweep.slurm = read_slurm(root, file);
+  if (const std::string truth = string_value(sweep_table, "sweep", "truth", file); !truth.empty()) {
+    const toml::node* node = sweep_table.get("truth");
+    if (architectures != nullptr)
+      fail(at(file, node->source()), "a table build makes a ground truth; leave out sweep.truth");
+    sweep.truth = fs::absolute(file.parent_path() / truth).lexically_normal();
+    try {
+      read_table(sweep.truth).check_space(sweep.space, "sweep.truth");
+    } catch (const ConfigError& e) {
+      fail(at(file, node->source()), e.what());
+    }
+  }
   return sweep;
 }
 
@@ -643,6 +656,7 @@ void write_sweep_folder(const Sweep& sweep) {
                                                           .add("axes", sweep.axes)
                                                           .add("space", sweep.space)
                                                           .add("table", sweep.builds_table())
+                                                          .add("truth", sweep.truth.string())
                                                           .add("trials", trials)
                                                           .json()
                                                           .dump(2) +

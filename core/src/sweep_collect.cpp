@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "nasx/core/files.hpp"
+#include "nasx/core/ground_truth.hpp"
 #include "nasx/core/json.hpp"
 #include "nasx/core/progress.hpp"
 #include "nasx/core/rank_statistics.hpp"
@@ -23,9 +24,10 @@ namespace fs = std::filesystem;
 namespace {
 
 /// "0.7104 ± 0.0081 (n=10)": mean and sample standard deviation over the seeds.
-std::string mean_std_text(const MeanStd& s) {
+std::string mean_std_text(const MeanStd& s, int digits = 4) {
   if (s.count == 0) return "-";
-  return fixed(s.mean, 4) + " ± " + fixed(s.std, 4) + " (n=" + std::to_string(s.count) + ")";
+  return fixed(s.mean, digits) + " ± " + fixed(s.std, digits) + " (n=" + std::to_string(s.count) +
+         ")";
 }
 
 
@@ -193,6 +195,20 @@ void name_settings(std::vector<TrialRow>& rows, const std::vector<std::string>& 
   }
 }
 
+/// Each answer's true accuracy and rank in `table` (rows without an answer, or with one
+/// the table lacks, keep -1).
+void judge_by_truth(std::vector<TrialRow>& rows, const GroundTruthTable& table) {
+  std::map<std::string, double> accuracy;
+  for (const std::string& arch : table.architectures()) accuracy[arch] = table.accuracy(arch);
+  for (TrialRow& row : rows) {
+    const auto found = accuracy.find(row.genotype);
+    if (found == accuracy.end()) continue;
+    row.true_acc = found->second;
+    row.true_rank = 1;
+    for (const auto& [arch, acc] : accuracy) row.true_rank += acc > found->second ? 1 : 0;
+  }
+}
+
 }  // namespace
 
 std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std::string>* axes) {
@@ -219,13 +235,15 @@ std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std
     rows.push_back(std::move(row));
   }
   name_settings(rows, axis_keys);
+  if (const std::string truth = sweep.value("truth", std::string()); !truth.empty())
+    judge_by_truth(rows, read_table(truth));
   return rows;
 }
 
 namespace {
 
 /// The trial's cells of the table (and of the CSV): name, axes, seed, status, results.
-std::vector<std::string> table_cells(const TrialRow& row) {
+std::vector<std::string> table_cells(const TrialRow& row, bool truth) {
   const auto number = [](double v, int digits) {
     return v < 0 ? std::string("-") : fixed(v, digits);
   };
@@ -236,6 +254,10 @@ std::vector<std::string> table_cells(const TrialRow& row) {
   cells.push_back(number(row.search_acc, 4));
   cells.push_back(number(row.test_acc, 4));
   cells.push_back(row.test_kind.empty() ? "-" : row.test_kind);
+  if (truth) {
+    cells.push_back(number(row.true_acc, 4));
+    cells.push_back(number(row.true_rank, 0));
+  }
   cells.push_back(number(row.seconds, 0));
   cells.push_back(number(row.evaluation_seconds, 0));
   cells.push_back(row.genotype.empty() ? "-" : row.genotype);
@@ -253,6 +275,7 @@ Json trial_json(const TrialRow& row, const std::vector<std::string>& axes) {
   if (!row.detail.empty()) object.add("exit", row.detail);
   if (row.search_acc >= 0) object.add("search_acc", row.search_acc);
   if (row.test_acc >= 0) object.add("test_acc", row.test_acc).add("test_of", row.test_kind);
+  if (row.true_acc >= 0) object.add("true_acc", row.true_acc).add("true_rank", row.true_rank);
   if (row.seconds >= 0) object.add("seconds", row.seconds);
   if (row.evaluation_seconds >= 0) object.add("evaluation_seconds", row.evaluation_seconds);
   if (!row.genotype.empty()) object.add("genotype", row.genotype);
@@ -262,7 +285,7 @@ Json trial_json(const TrialRow& row, const std::vector<std::string>& axes) {
 /// Mean ± std over the seeds of each setting, over the finished trials: the table's rows
 /// and collect.json's "settings".
 std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
-    const std::vector<TrialRow>& rows) {
+    const std::vector<TrialRow>& rows, bool truth) {
   std::vector<std::string> order;
   std::map<std::string, std::vector<const TrialRow*>> groups;
   for (const TrialRow& row : rows) {
@@ -270,10 +293,15 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
     groups[row.setting].push_back(&row);
   }
   std::vector<std::vector<std::string>> summary = {
-      {"setting", "done", "search_acc (mean ± std)", "test_acc (mean ± std)", "failed"}};
+      {"setting", "done", "search_acc (mean ± std)", "test_acc (mean ± std)"}};
+  if (truth) {
+    summary[0].push_back("true_acc (mean ± std)");
+    summary[0].push_back("true_rank (mean ± std)");
+  }
+  summary[0].push_back("failed");
   Json settings = Json::array();
   for (const auto& setting : order) {
-    std::vector<double> search, test;
+    std::vector<double> search, test, true_acc, true_rank;
     int failed = 0, done = 0;
     for (const TrialRow* row : groups[setting]) {
       if (row->status == "failed") ++failed;
@@ -281,14 +309,26 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
       ++done;
       if (row->search_acc >= 0) search.push_back(row->search_acc);
       if (row->test_acc >= 0) test.push_back(row->test_acc);
+      if (row->true_acc >= 0) true_acc.push_back(row->true_acc);
+      if (row->true_rank >= 0) true_rank.push_back(row->true_rank);
     }
-    const MeanStd s = mean_std(search), t = mean_std(test);
-    summary.push_back({setting, std::to_string(done) + "/" + std::to_string(groups[setting].size()),
-                       mean_std_text(s), mean_std_text(t), std::to_string(failed)});
+    const MeanStd s = mean_std(search), t = mean_std(test), ta = mean_std(true_acc),
+                  tr = mean_std(true_rank);
+    std::vector<std::string> line = {
+        setting, std::to_string(done) + "/" + std::to_string(groups[setting].size()),
+        mean_std_text(s), mean_std_text(t)};
+    if (truth) {
+      line.push_back(mean_std_text(ta));
+      line.push_back(mean_std_text(tr, 1));
+    }
+    line.push_back(std::to_string(failed));
+    summary.push_back(line);
     JsonObject g;
     g.add("setting", setting).add("done", done).add("failed", failed);
     if (s.count) g.add("search_acc_mean", s.mean).add("search_acc_std", s.std);
     if (t.count) g.add("test_acc_mean", t.mean).add("test_acc_std", t.std);
+    if (ta.count) g.add("true_acc_mean", ta.mean).add("true_acc_std", ta.std);
+    if (tr.count) g.add("true_rank_mean", tr.mean).add("true_rank_std", tr.std);
     settings.push_back(g.json());
   }
   return {summary, settings};
@@ -300,18 +340,23 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
 void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
   std::vector<std::string> axes;
   const std::vector<TrialRow> rows = read_sweep_rows(sweep_dir, &axes);
+  bool truth = false;
+  for (const TrialRow& row : rows) truth |= row.true_acc >= 0;
   std::vector<std::string> header = {"trial"};
   for (const auto& key : axes) header.push_back(key);
-  for (const char* column :
-       {"seed", "status", "search_acc", "test_acc", "test_of", "seconds", "eval_seconds",
-        "genotype"})
+  for (const char* column : {"seed", "status", "search_acc", "test_acc", "test_of"})
     header.push_back(column);
+  if (truth) {
+    header.push_back("true_acc");
+    header.push_back("true_rank");
+  }
+  for (const char* column : {"seconds", "eval_seconds", "genotype"}) header.push_back(column);
 
   std::vector<std::vector<std::string>> table = {header};
   std::string csv = csv_line(header);
   Json trials = Json::array();
   for (const TrialRow& row : rows) {
-    const std::vector<std::string> cells = table_cells(row);
+    const std::vector<std::string> cells = table_cells(row, truth);
     csv += csv_line(cells);
     std::vector<std::string> shown = cells;
     if (shown.back().size() > 60) shown.back() = shown.back().substr(0, 57) + "...";
@@ -321,7 +366,7 @@ void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
   out << "trials of " << sweep_dir.string() << ":\n";
   print_table(out, table);
 
-  const auto [summary, settings] = per_setting(rows);
+  const auto [summary, settings] = per_setting(rows, truth);
   out << "\nper setting, over seeds (sample std):\n";
   print_table(out, summary);
   write_file_atomically(sweep_dir / "collect.csv", csv);

@@ -7,6 +7,41 @@ namespace nasx {
 
 RegularizedEvolution::~RegularizedEvolution() = default;
 
+namespace {
+
+void require_every_edge_kept(const SearchSpace& space) {
+  for (const CellDecisions& cell : space.decisions())
+    if (cell.inputs_per_node > 0)
+      throw ConfigError("search.mutation = \"node\" is the NB201 reference's rule for cells that "
+                        "keep every edge; the '" + space.name() +
+                        "' space chooses each node's inputs: use mutation = \"space\"");
+}
+
+int64_t uniform_index(std::mt19937_64& rng, size_t n) {
+  return static_cast<int64_t>(std::uniform_int_distribution<size_t>(0, n - 1)(rng));
+}
+
+}  // namespace
+
+Architecture mutate_node_first(const SearchSpace& space, const Architecture& parent,
+                               std::mt19937_64& rng) {
+  require_every_edge_kept(space);
+  space.check(parent);
+  const std::vector<CellDecisions> cells = space.decisions();
+  Architecture child = parent;
+  const auto c = static_cast<size_t>(uniform_index(rng, cells.size()));
+  const CellDecisions& cell = cells[c];
+  const auto& node = cell.node_edges[static_cast<size_t>(uniform_index(rng, cell.node_edges.size()))];
+  const auto edge = static_cast<size_t>(node[static_cast<size_t>(uniform_index(rng, node.size()))]);
+  std::vector<int64_t> others;
+  for (int64_t op : cell.operations)
+    if (op != child.cells[c][edge]) others.push_back(op);
+  if (others.empty())
+    throw ConfigError("the '" + space.name() + "' space has one operation per edge: nothing to mutate");
+  child.cells[c][edge] = static_cast<int>(others[static_cast<size_t>(uniform_index(rng, others.size()))]);
+  return child;
+}
+
 void RegularizedEvolution::setup_evolution(Context& ctx, const EvolutionOptions& options) {
   options_ = options;
   if (options_.cycles < options_.population)
@@ -14,6 +49,7 @@ void RegularizedEvolution::setup_evolution(Context& ctx, const EvolutionOptions&
         "search.cycles = " + std::to_string(options_.cycles) +
         " is smaller than search.population = " + std::to_string(options_.population) +
         "; the budget must at least fill the population");
+  if (options_.mutation == Mutation::NodeFirst) require_every_edge_kept(ctx.space());
   setup_sampling(ctx, options_);
 }
 
@@ -49,7 +85,9 @@ std::map<std::string, double> RegularizedEvolution::search_step(Context& ctx, in
         const Member& candidate = population_[pick(rng())];
         if (!parent || candidate.accuracy > parent->accuracy) parent = &candidate;
       }
-      arch = space.mutate(parent->arch, rng());
+      arch = options_.mutation == Mutation::NodeFirst
+                 ? mutate_node_first(space, parent->arch, rng())
+                 : space.mutate(parent->arch, rng());
     }
     population_.push_back({arch, evaluate(ctx, arch)});
     if (static_cast<int64_t>(population_.size()) > options_.population)

@@ -21,11 +21,13 @@ std::map<std::string, double> GradientSearch::step(Context& ctx, int64_t epoch) 
   auto& net = ctx.supernet();
   return paired_epoch(ctx, *loaders_, *weight_optimizer_, epoch, options_.steps_per_epoch,
                       [&](const Batch& train, const Batch& search, MetricsMeter& meter) {
-                        arch_optimizer_->zero_grad();
-                        const at::Tensor arch_loss = arch_gradient(ctx, train, search);
-                        arch_optimizer_->step();
+                        if (options_.trains_alpha()) {
+                          arch_optimizer_->zero_grad();
+                          const at::Tensor arch_loss = arch_gradient(ctx, train, search);
+                          arch_optimizer_->step();
+                          meter.add("arch_loss", arch_loss, search.labels.size(0));
+                        }
                         const ForwardResult weights = weight_step(net, *weight_optimizer_, train);
-                        meter.add("arch_loss", arch_loss, search.labels.size(0));
                         meter.add("train_loss", weights.loss.detach(), train.labels.size(0));
                         meter.add_accuracy("train_acc", weights.logits.detach(), train.labels);
                       });

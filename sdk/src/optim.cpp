@@ -1,5 +1,6 @@
 #include "nasx/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -51,6 +52,17 @@ double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs) {
              2.0;
 }
 
+double cosine_restarts_lr(double lr_max, double lr_min, int64_t epoch, int64_t period,
+                          int64_t multiplier) {
+  if (period <= 0) return lr_max;
+  int64_t start = 0, length = period;  // the cycle that contains `epoch`
+  while (epoch >= start + length) {
+    start += length;
+    length *= std::max<int64_t>(multiplier, 1);
+  }
+  return cosine_lr(lr_max, lr_min, epoch - start, length);
+}
+
 void clear_gradients(const std::vector<at::Tensor>& tensors) {
   for (const auto& t : tensors)
     if (t.grad().defined()) t.mutable_grad() = at::Tensor();
@@ -81,7 +93,10 @@ WeightOptimizer::WeightOptimizer(std::vector<at::Tensor> params, SgdOptions opti
 }
 
 void WeightOptimizer::set_epoch(int64_t epoch) {
-  lr_ = cosine_lr(options_.lr, options_.lr_min, epoch, options_.epochs);
+  lr_ = options_.restart_period > 0
+            ? cosine_restarts_lr(options_.lr, options_.lr_min, epoch, options_.restart_period,
+                                 options_.restart_multiplier)
+            : cosine_lr(options_.lr, options_.lr_min, epoch, options_.epochs);
 }
 
 void WeightOptimizer::zero_grad() { zero_gradients(params_); }
@@ -133,8 +148,8 @@ void WeightOptimizer::load(torch::serialize::InputArchive& archive) {
 
 ArchOptimizer::ArchOptimizer(std::vector<at::Tensor> params, AdamOptions options)
     : params_(std::move(params)), options_(options) {
-  check(options.lr > 0,
-        "architecture optimizer: lr must be positive, got " + std::to_string(options.lr));
+  check(options.lr >= 0, "architecture optimizer: lr must be at least 0 (0: frozen), got " +
+                             std::to_string(options.lr));
   check(options.beta1 >= 0 && options.beta1 < 1,
         "architecture optimizer: invalid beta1 " + std::to_string(options.beta1));
   check(options.beta2 >= 0 && options.beta2 < 1,

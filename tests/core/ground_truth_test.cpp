@@ -253,6 +253,49 @@ TEST_F(GroundTruth, TableEvaluatorAnswersWithTheBestTrueAccuracyAndKeepsTheBudge
   EXPECT_EQ(testing::count(read(dir_ / "budget/evaluations.jsonl"), "\n"), 5);
 }
 
+TEST_F(GroundTruth, ASweepWithTruthJudgesEveryAnswerByTheTable) {
+  const fs::path table = dir_ / "table.json";
+  core::write_table(synthetic_ws64_table(), table);
+  std::ofstream(dir_ / "search.toml") << table_search_config(table, "ws64");
+  std::ofstream(dir_ / "sweep.toml")
+      << "[sweep]\nname = \"judged\"\nbase = \"search.toml\"\nseeds = 2\n"
+         "truth = \"table.json\"\noutput_dir = \""
+      << (dir_ / "runs").string() << "\"\n\n[grid]\n\"search.candidates\" = [2, 20]\n";
+  const Outcome sweep = run_nasx("sweep " + (dir_ / "sweep.toml").string() + " --jobs 2");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
+  const Outcome collect = run_nasx("sweep collect " + (dir_ / "runs/judged").string());
+  ASSERT_EQ(collect.exit_code, 0) << collect.output;
+  EXPECT_THAT(collect.output, HasSubstr("true_rank (mean ± std)"));
+  // Each answer's accuracy and rank, computed here from the table itself.
+  const core::GroundTruthTable truth = core::read_table(table);
+  const Json collected = core::parse_json_or_empty(read(dir_ / "runs/judged/collect.json"));
+  ASSERT_EQ(collected.at("trials").size(), 4u);
+  for (const Json& trial : collected.at("trials")) {
+    const std::string answer = trial.at("genotype").get<std::string>();
+    double rank = 1;
+    for (const std::string& arch : truth.architectures())
+      rank += truth.accuracy(arch) > truth.accuracy(answer) ? 1 : 0;
+    EXPECT_DOUBLE_EQ(trial.at("true_acc").get<double>(), truth.accuracy(answer)) << answer;
+    EXPECT_DOUBLE_EQ(trial.at("true_rank").get<double>(), rank) << answer;
+  }
+  for (const Json& setting : collected.at("settings"))
+    EXPECT_TRUE(setting.contains("true_rank_mean")) << setting.dump();
+  // The report shows them with a chart each.
+  const Outcome report = run_nasx("report " + (dir_ / "runs/judged").string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_THAT(read(dir_ / "runs/judged/report/index.html"), HasSubstr("true rank"));
+  // A table of another space is refused at its line, before any trial.
+  core::GroundTruthTable other = synthetic_ws64_table();
+  other.space = "nb201";
+  core::write_table(other, dir_ / "nb201.json");
+  std::ofstream(dir_ / "bad.toml") << "[sweep]\nname = \"bad\"\nbase = \"search.toml\"\n"
+                                      "truth = \"nb201.json\"\n";
+  const Outcome bad = run_nasx("sweep " + (dir_ / "bad.toml").string() + " --dry-run");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.output, HasSubstr("bad.toml:4"));
+  EXPECT_THAT(bad.output, HasSubstr("is of space 'nb201'"));
+}
+
 TEST_F(GroundTruth, TableEvaluatorErrorsNameTheArchitectureTheTableAndTheSpace) {
   core::GroundTruthTable partial = synthetic_ws64_table();
   partial.rows.resize(10);  // 111 ... 134 of seed 0 only

@@ -176,7 +176,7 @@ INSTANTIATE_TEST_SUITE_P(
                  6, 3},
         KillCase{"narandom",
                  "--set search.strategy=narandom --set space.name=nb201 --set space.layers=1 "
-                 "--set search.supernet_epochs=1 --set search.candidates=4 "
+                 "--set search.supernet_epochs=1 --set search.budget=16 "
                  "--set search.neighbours=3 --set search.evaluations_per_step=1",
                  5, 2},
         KillCase{"naswot",

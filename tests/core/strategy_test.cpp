@@ -15,12 +15,14 @@
 #include <numeric>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include "darts/supernet.hpp"
 #include "nasx/context.hpp"
 #include "nasx/core/data_loading.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/error.hpp"
+#include "nasx/evolution.hpp"
 #include "nasx/space.hpp"
 #include "nasx/strategy.hpp"
 #include "nasx/supernet.hpp"
@@ -34,7 +36,9 @@ using ::testing::HasSubstr;
 /// A Context over a real tiny supernet and synthetic data whose evaluate() is `fitness`.
 class TestContext final : public Context {
  public:
-  TestContext(const std::string& space_name, std::function<double(const Architecture&)> fitness)
+  /// `images`: synthetic training images, half of them the search split.
+  TestContext(const std::string& space_name, std::function<double(const Architecture&)> fitness,
+              int64_t images = 64)
       : fitness_(std::move(fitness)) {
     SpaceOptions options;
     options.channels = 4;
@@ -42,7 +46,7 @@ class TestContext final : public Context {
     space_ = testing::make_space(space_name, options);
     core::DataOptions data;
     data.name = "synthetic";
-    data.synthetic_train = 64;
+    data.synthetic_train = images;
     data.synthetic_test = 16;
     data.batch_size = 16;
     data_ = core::load_data(data, 0);
@@ -147,6 +151,59 @@ TEST_F(Strategies, EvolutionFindsTheOptimumOfASyntheticFitness) {
   }
 }
 
+TEST_F(Strategies, EvolutionRemovesTheOldestMemberNotTheWorst) {
+  // Fitness falls with every measurement, so the oldest member is always the best: with
+  // aging it leaves after P cycles and each child's parent is the member measured P
+  // cycles before it (S = 100 draws from 5 members miss the best with p = 2e-10).
+  // Removing the worst instead would keep the initial five forever.
+  int measured = 0;
+  TestContext ctx("nb201", [&](const Architecture&) { return 1.0 - 0.001 * measured++; });
+  auto evolution = make("evolution", ctx,
+                        {{"population", int64_t{5}},
+                         {"sample_size", int64_t{100}},
+                         {"cycles", int64_t{30}}});
+  run_all(*evolution, ctx);
+  ASSERT_EQ(ctx.evaluations.size(), 30u) << "a repeated child: choose other settings";
+  for (size_t i = 5; i < ctx.evaluations.size(); ++i)
+    EXPECT_EQ(ctx.evaluations[i].first.distance(ctx.evaluations[i - 5].first), 1) << i;
+}
+
+TEST_F(Strategies, EvolutionsNodeFirstMutationIsTheNb201ReferencesRule) {
+  // AutoDL's R_EA.py: a node among 1..3, then one of its 1, 2 or 3 incoming edges: edge
+  // 0 (node 1) changes with p = 1/3, edges 1-2 with 1/6, edges 3-5 with 1/9. The
+  // space's own mutation draws the edge uniformly (1/6 each).
+  TestContext ctx("nb201", conv3x3_share);
+  std::mt19937_64 rng(5);
+  const Architecture parent = ctx.space().sample(rng);
+  const int draws = 30000;
+  std::vector<double> node_first(6, 0.0), uniform(6, 0.0);
+  for (int i = 0; i < draws; ++i) {
+    for (auto [child, counts] :
+         {std::pair{mutate_node_first(ctx.space(), parent, rng), &node_first},
+          std::pair{ctx.space().mutate(parent, rng), &uniform}}) {
+      ASSERT_EQ(child.distance(parent), 1);
+      for (size_t e = 0; e < 6; ++e)
+        if (child.cells[0][e] != parent.cells[0][e]) (*counts)[e] += 1.0 / draws;
+    }
+  }
+  const double expected[6] = {1.0 / 3, 1.0 / 6, 1.0 / 6, 1.0 / 9, 1.0 / 9, 1.0 / 9};
+  for (size_t e = 0; e < 6; ++e) {
+    EXPECT_NEAR(node_first[e], expected[e], 0.015) << e;
+    EXPECT_NEAR(uniform[e], 1.0 / 6, 0.015) << e;
+  }
+  // The strategy uses it on request; the DARTS space, which chooses inputs, refuses it.
+  auto evolution = make("evolution", ctx, {{"mutation", std::string("node")}, {"cycles", int64_t{30}}});
+  run_all(*evolution, ctx);
+  EXPECT_GT(ctx.evaluations.size(), 10u);  // repeated children are measured once
+  TestContext darts("darts", conv3x3_share);
+  try {
+    make("evolution", darts, {{"mutation", std::string("node")}});
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("use mutation = \"space\""));
+  }
+}
+
 TEST_F(Strategies, RandomSearchAnswersWithTheBestItMeasured) {
   TestContext ctx("nb201", conv3x3_share);
   auto random = make("random", ctx, {{"candidates", int64_t{30}}});
@@ -158,13 +215,29 @@ TEST_F(Strategies, RandomSearchAnswersWithTheBestItMeasured) {
   EXPECT_LE(ctx.evaluations.size(), 30u);
 }
 
-TEST_F(Strategies, NaRandomScoresNeighbourhoodsAndCountsDistinctMeasurements) {
+TEST_F(Strategies, NaRandomsBudgetCountsDistinctMeasuredArchitectures) {
   TestContext ctx("nb201", conv3x3_share);
-  auto narandom = make("narandom", ctx, {{"candidates", int64_t{3}}});
+  // NB201 neighbourhoods have 24 members plus the candidate: two fit in 60, a third
+  // would need up to 25 more and is not scored.
+  auto narandom = make("narandom", ctx, {{"budget", int64_t{60}}});
   run_all(*narandom, ctx);
-  EXPECT_LE(ctx.evaluations.size(), 3u * 25u);  // overlaps measured once
-  EXPECT_GT(ctx.evaluations.size(), 25u);
-  EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "neighbourhood_score"), 3);
+  EXPECT_LE(ctx.evaluations.size(), 60u);
+  EXPECT_GT(ctx.evaluations.size(), 50u);  // the third candidate measured what fitted
+  EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "neighbourhood_score"), 2);
+  // Equal budgets, equal cost: random search with candidates = 60 measures at most as many.
+  TestContext plain("nb201", conv3x3_share);
+  auto random = make("random", plain, {{"candidates", int64_t{60}}});
+  run_all(*random, plain);
+  EXPECT_LE(plain.evaluations.size(), 60u);
+  // A budget below one neighbourhood is refused with what it needs.
+  TestContext small("nb201", conv3x3_share);
+  auto tiny = make("narandom", small, {{"budget", int64_t{10}}});
+  try {
+    run_all(*tiny, small);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("search.budget = 10 does not cover one candidate's"));
+  }
 }
 
 TEST_F(Strategies, NaswotSearchReturnsTheArgmaxOfTheScoreAndSkipsSingularKernels) {
@@ -249,6 +322,68 @@ TEST_F(Strategies, MilenasStopsEarlyOnSixNormalAndNoReductionConvolutions) {
   auto plain = make("milenas", ctx, {});
   set_alphas(ctx.supernet(), 6, 0);
   EXPECT_TRUE(plain->end_step(ctx, 0, metrics));
+}
+
+/// The alphas' gradient of L_train + lambda L_val on the whole train and search splits.
+std::vector<at::Tensor> mixed_gradient(TestContext& ctx, double lambda) {
+  Supernet& net = ctx.supernet();
+  auto loss = [&](const TensorDataset& d) {
+    return at::cross_entropy_loss(net.forward(d.images), d.labels);
+  };
+  const at::Tensor total = loss(ctx.data().train) + lambda * loss(ctx.data().search);
+  return torch::autograd::grad({total}, net.arch_parameters());
+}
+
+TEST_F(Strategies, MilenasStepsAdamOnTheMixedLevelGradient) {
+  // One iteration of the plugin on splits of one minibatch each (16 + 16 images): the
+  // alphas' gradient it hands the optimizer is grad L_train + lambda grad L_val at the
+  // initial weights (computed here with autograd on the same images), and the alphas
+  // move by Adam's first step on it: lr (g + wd a) / (|g + wd a| + 1e-8).
+  TestContext ctx("darts", conv3x3_share, 32);
+  ctx.supernet().train();
+  const double lambda = 0.3;
+  std::vector<at::Tensor> before;
+  for (const auto& a : ctx.supernet().arch_parameters()) before.push_back(a.detach().clone());
+  const std::vector<at::Tensor> expected = mixed_gradient(ctx, lambda);
+  auto milenas = make("milenas", ctx,
+                      {{"lambda", lambda}, {"epochs", int64_t{1}}, {"steps_per_epoch", int64_t{1}}});
+  milenas->step(ctx, 0);
+  const auto alphas = ctx.supernet().arch_parameters();
+  for (size_t c = 0; c < 2; ++c) {
+    ASSERT_TRUE(alphas[c].grad().defined());
+    EXPECT_TRUE(at::allclose(alphas[c].grad(), expected[c], 1e-4, 1e-7)) << c;
+    const at::Tensor g = alphas[c].grad() + 1e-3 * before[c];
+    EXPECT_TRUE(at::allclose(alphas[c].detach(), before[c] - 3e-4 * g / (g.abs() + 1e-8), 1e-6,
+                             1e-9))
+        << c;
+  }
+  // lambda = 0 would be the training gradient alone: distinguishable here.
+  EXPECT_FALSE(at::allclose(expected[0], mixed_gradient(ctx, 0.0)[0], 1e-2, 1e-6));
+}
+
+TEST_F(Strategies, GradientSearchesTrainTheWeightsAloneWithAlphasFrozen) {
+  // DARTS-PT's fixed-alpha supernet: train_alpha = false, or arch_lr = 0, in every
+  // gradient strategy: the alphas keep their initial values, the weights train.
+  for (const char* strategy : {"darts", "milenas", "nadarts"})
+    for (const ParamValues& frozen :
+         {ParamValues{{"train_alpha", false}}, ParamValues{{"arch_lr", 0.0}}}) {
+      TestContext ctx("darts", conv3x3_share);
+      std::vector<at::Tensor> alphas, weights;
+      for (const auto& a : ctx.supernet().arch_parameters()) alphas.push_back(a.detach().clone());
+      for (const auto& w : ctx.supernet().weight_parameters()) weights.push_back(w.detach().clone());
+      ParamValues params = frozen;
+      params["epochs"] = int64_t{1};
+      params["steps_per_epoch"] = int64_t{2};
+      auto search = make(strategy, ctx, params);
+      const auto metrics = search->step(ctx, 0);
+      EXPECT_EQ(metrics.count("arch_loss"), 0u) << strategy;  // no architecture step ran
+      for (size_t c = 0; c < alphas.size(); ++c)
+        EXPECT_TRUE(at::equal(ctx.supernet().arch_parameters()[c], alphas[c])) << strategy;
+      bool moved = false;
+      const auto now = ctx.supernet().weight_parameters();
+      for (size_t i = 0; i < weights.size(); ++i) moved |= !at::equal(now[i], weights[i]);
+      EXPECT_TRUE(moved) << strategy;
+    }
 }
 
 TEST_F(Strategies, RefuseSettingsTheyCannotHonourBeforeAnyWork) {

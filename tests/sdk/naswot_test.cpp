@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
 #include "nasx/error.hpp"
+#include "nasx/probe.hpp"
 #include "nasx/space.hpp"
 #include "nb201/network.hpp"
 
@@ -121,6 +123,45 @@ TEST(Naswot, Nb201KernelHasTheUnitCountOnItsDiagonalAndScoresInTrainingMode) {
   const double score = naswot_score(net, images);
   EXPECT_FALSE(net.is_training());                             // mode restored
   EXPECT_NEAR(score, naswot_log_determinant(k.kernel), 1e-9);  // scored in training mode
+}
+
+// The same network's kernel from binary codes computed independently: every ReLU input
+// collected, its signs as 0/1 codes, K = C C^T + (1 - C)(1 - C)^T by a float64 product
+// (not the packed popcount), and N_A from the architecture: three convolutions per cell
+// (each a ReLU on its input), two per residual block and the final ReLU.
+TEST(Naswot, Nb201KernelEqualsIndependentlyComputedBinaryCodes) {
+  at::manual_seed(0);
+  nb201::NetworkOptions options;
+  options.channels = 4;
+  options.cells_per_stage = 1;
+  nb201::Network net(nb201::Arch::parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|"
+                                        "none~0|avg_pool_3x3~1|nor_conv_3x3~2|"),
+                     DataShape{1, 8, 8, 4}, options);
+  net.train();
+  const at::Tensor images = at::randn({6, 1, 8, 8});
+  std::vector<at::Tensor> codes;
+  {
+    at::NoGradGuard no_grad;
+    ReluObserver observer([&](const at::Tensor& input) {
+      codes.push_back(input.reshape({6, -1}).gt(0).to(at::kDouble));
+    });
+    net.forward(images);
+  }
+  const at::Tensor c = at::cat(codes, 1);
+  const at::Tensor expected = c.mm(c.t()) + (1 - c).mm((1 - c).t());
+  const NaswotKernel k = naswot_kernel(net, images);
+  // Cells at C = 4 (8x8), 8 (4x4), 16 (2x2): 3 convolutions each; residual blocks
+  // 4x8x8 -> 8x4x4 and 8x4x4 -> 16x2x2 (ReLUs on each block's input and middle); the
+  // final ReLU on 16x2x2.
+  const int64_t units = 3 * 4 * 64 + (4 * 64 + 8 * 16) + 3 * 8 * 16 + (8 * 16 + 16 * 4) +
+                        3 * 16 * 4 + 16 * 4;
+  EXPECT_EQ(k.relu_calls, 3 * 3 + 2 * 2 + 1);
+  EXPECT_EQ(k.units, units);
+  EXPECT_EQ(c.size(1), units);
+  EXPECT_TRUE(at::equal(k.kernel, expected)) << k.kernel << expected;
+  // Off the diagonal the codes differ somewhere (no two images alike), and agree somewhere.
+  EXPECT_LT(k.kernel[0][1].item<double>(), static_cast<double>(units));
+  EXPECT_GT(k.kernel[0][1].item<double>(), 0.0);
 }
 
 }  // namespace

@@ -17,6 +17,32 @@ TEST(CosineLr, FollowsPyTorchCosineAnnealing) {
   EXPECT_NEAR(cosine_lr(0.1, 0.0, 10, 40), 0.05 * (1 + std::cos(M_PI / 4)), 1e-12);
 }
 
+TEST(CosineLr, WarmRestartsFollowPyTorchsClosedForm) {
+  // CosineAnnealingWarmRestarts(T_0 = 10, T_mult = 2) stepped per epoch: epoch e lies in
+  // cycle i = floor(log2(e / T_0 + 1)), T_cur = e - T_0 (2^i - 1), T_i = T_0 2^i.
+  for (int64_t epoch = 0; epoch < 200; ++epoch) {
+    const auto i = static_cast<int64_t>(std::floor(std::log2(epoch / 10.0 + 1)));
+    const double t_cur = static_cast<double>(epoch) - 10.0 * (std::pow(2.0, i) - 1);
+    const double t_i = 10.0 * std::pow(2.0, i);
+    const double expected = 5e-4 + (0.05 - 5e-4) * (1 + std::cos(M_PI * t_cur / t_i)) / 2;
+    EXPECT_NEAR(cosine_restarts_lr(0.05, 5e-4, epoch, 10, 2), expected, 1e-12) << epoch;
+  }
+  EXPECT_DOUBLE_EQ(cosine_restarts_lr(0.05, 5e-4, 30, 10, 2), 0.05);  // 10 + 20: a restart
+  // The optimizer follows it when asked, and a single cosine otherwise.
+  SgdOptions options;
+  options.lr = 0.05;
+  options.lr_min = 5e-4;
+  options.epochs = 150;
+  options.restart_period = 10;
+  WeightOptimizer restarts({at::zeros({1})}, options);
+  restarts.set_epoch(10);
+  EXPECT_DOUBLE_EQ(restarts.lr(), 0.05);
+  options.restart_period = 0;
+  WeightOptimizer single({at::zeros({1})}, options);
+  single.set_epoch(10);
+  EXPECT_DOUBLE_EQ(single.lr(), cosine_lr(0.05, 5e-4, 10, 150));
+}
+
 TEST(WeightOptimizer, StepIsSgdWithMomentumAndWeightDecay) {
   at::Tensor w = at::tensor({1.0, -2.0}, at::kDouble).requires_grad_();
   SgdOptions options;

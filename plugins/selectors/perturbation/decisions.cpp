@@ -51,27 +51,28 @@ OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,
 
 InputDecision choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
                             const std::function<double(const at::Tensor&)>& accuracy) {
-  InputDecision decision;
-  decision.kept = edges;
-  decision.accuracy = std::numeric_limits<double>::quiet_NaN();
-  at::Tensor current = weights.clone();
-  while (decision.kept.size() > 2) {
-    int64_t drop = -1;
-    double highest = 0;
-    for (int64_t e : decision.kept) {
-      at::Tensor masked = current.clone();
-      masked[e].zero_();
-      const double a = accuracy(masked);
-      if (drop < 0 || a > highest) {
-        drop = e;
-        highest = a;
-      }
-    }
-    current[drop].zero_();
-    decision.kept.erase(std::find(decision.kept.begin(), decision.kept.end(), drop));
-    decision.dropped.push_back(drop);
-    decision.accuracy = highest;
+  // Every input judged once with only itself removed: the reference re-measures the
+  // remaining ones each round with earlier drops restored, which on fixed validation
+  // batches gives the same numbers.
+  std::vector<double> without(edges.size());
+  for (size_t i = 0; i < edges.size(); ++i) {
+    at::Tensor masked = weights.clone();
+    masked[edges[i]].zero_();
+    without[i] = accuracy(masked);
   }
+  InputDecision decision;
+  decision.accuracy = std::numeric_limits<double>::quiet_NaN();
+  std::vector<size_t> kept(edges.size());
+  for (size_t i = 0; i < kept.size(); ++i) kept[i] = i;
+  while (kept.size() > 2) {
+    size_t drop = 0;  // position in `kept`; ties go to the later edge, as the reference's
+    for (size_t k = 1; k < kept.size(); ++k)
+      if (without[kept[k]] >= without[kept[drop]]) drop = k;
+    decision.dropped.push_back(edges[kept[drop]]);
+    decision.accuracy = without[kept[drop]];
+    kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  for (size_t i : kept) decision.kept.push_back(edges[i]);
   std::sort(decision.kept.begin(), decision.kept.end());
   return decision;
 }

@@ -48,12 +48,13 @@ OperationDecision choose_operation(const at::Tensor& weights, int64_t edge,
 struct InputDecision {
   std::vector<int64_t> kept;     ///< the two kept edges, ascending
   std::vector<int64_t> dropped;  ///< in the order they were dropped
-  double accuracy = 0;           ///< with every dropped edge removed (NaN: nothing dropped)
+  double accuracy = 0;           ///< the last dropped edge's trial (NaN: nothing dropped)
 };
 
-/// Chooses a node's two inputs among its `edges`: while more than two remain, each is
-/// removed in turn (its row set to zeros) and the one whose removal leaves the HIGHEST
-/// accuracy is dropped (lowest index on ties).
+/// Chooses a node's two inputs among its `edges` as the reference does: each input is
+/// judged by the accuracy with only it removed (its row set to zeros, every other input
+/// present), and while more than two remain the one whose removal leaves the HIGHEST
+/// accuracy is dropped (the later edge on ties). One evaluation per input.
 InputDecision choose_inputs(const at::Tensor& weights, const std::vector<int64_t>& edges,
                             const std::function<double(const at::Tensor& masked)>& accuracy);
 

@@ -1,5 +1,8 @@
 #include "perturbation/decisions.hpp"
 
+#include <map>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -60,11 +63,44 @@ TEST(Perturbation, TopologyDropsAUselessInputFirst) {
   EXPECT_EQ(d.kept, (std::vector<int64_t>{0, 2}));
   EXPECT_EQ(d.dropped, (std::vector<int64_t>{1}));
   EXPECT_DOUBLE_EQ(d.accuracy, 0.3 + 0.5);  // edges 0 and 2 left, each row summing to 1
-  // Five inputs cost 5 + 4 + 3 = 12 evaluations.
+  // Each input is judged once, alone: five inputs cost five evaluations (the reference
+  // repeats them every round, with the same result on fixed validation batches).
   int calls = 0;
   const auto count = [&](const at::Tensor&) { return static_cast<double>(++calls % 3); };
   choose_inputs(at::ones({5, 2}, at::kDouble), {0, 1, 2, 3, 4}, count);
-  EXPECT_EQ(calls, 12);
+  EXPECT_EQ(calls, 5);
+}
+
+TEST(Perturbation, TopologyJudgesEachInputRemovedAloneNotAfterEarlierDrops) {
+  // Four inputs. Removing edge 0 hurts least, so it goes first either way. Then, with
+  // edge 0 restored (the reference's reading), removing edge 2 alone hurts least and
+  // {1, 3} stay; judged after the earlier drop instead, edge 1 would go and {2, 3} stay.
+  const at::Tensor weights = at::ones({4, 3}, at::kDouble);
+  const std::map<std::string, double> accuracy_without = {
+      {"0", 0.9}, {"1", 0.5}, {"2", 0.6}, {"3", 0.4},        // one edge removed
+      {"01", 0.8}, {"02", 0.3}, {"03", 0.3}};                // after dropping 0
+  std::vector<std::string> trials;
+  const auto accuracy = [&](const at::Tensor& w) {
+    std::string removed;
+    for (int64_t e = 0; e < 4; ++e)
+      if (w[e].abs().sum().item<double>() == 0) removed += std::to_string(e);
+    trials.push_back(removed);
+    return accuracy_without.at(removed);
+  };
+  const InputDecision d = choose_inputs(weights, {0, 1, 2, 3}, accuracy);
+  EXPECT_EQ(d.kept, (std::vector<int64_t>{1, 3}));
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{0, 2}));
+  EXPECT_EQ(trials, (std::vector<std::string>{"0", "1", "2", "3"}));  // one edge at a time
+  EXPECT_DOUBLE_EQ(d.accuracy, 0.6);  // the last drop's trial
+}
+
+TEST(Perturbation, TopologyTiesDropTheLaterInput) {
+  // The reference replaces its candidate on `not crit < extreme`: of equal trials the
+  // last one is dropped, so equal inputs keep the earlier edges.
+  const auto flat = [](const at::Tensor&) { return 0.5; };
+  const InputDecision d = choose_inputs(at::ones({5, 2}, at::kDouble), {0, 1, 2, 3, 4}, flat);
+  EXPECT_EQ(d.kept, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(d.dropped, (std::vector<int64_t>{4, 3, 2}));
 }
 
 TEST(Perturbation, EffectiveWeightsPassGradientsToUndecidedRowsOnly) {

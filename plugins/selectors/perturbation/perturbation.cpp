@@ -4,8 +4,9 @@
 // Edge by edge (in a seeded random order, one edge of every cell type per decision, normal
 // first), each candidate operation is masked out of the mixed edge and the supernet is
 // evaluated on the validation split with batch statistics; the operation whose removal hurts
-// most is fixed. Then, per node with more than two inputs, the input whose removal hurts
-// least is dropped until two remain. Between decisions the supernet is fine-tuned for
+// most is fixed. Then, per node with more than two inputs, each input is judged by the
+// supernet with it alone removed, and those whose removal hurts least are dropped until
+// two remain (the later edge on ties). Between decisions the supernet is fine-tuned for
 // `tune_epochs` epochs: weights by a new SGD, alphas of undecided edges by first-order
 // DARTS, every forward with the effective weights (nasx/perturbation.hpp).
 //
@@ -264,7 +265,7 @@ class Perturbation final : public nasx::Selector {
     const int64_t node = node_order_[cell][static_cast<size_t>(decision - edges)];
     const auto& inputs = nodes_[static_cast<size_t>(node)];
     const auto n = static_cast<int64_t>(inputs.size());
-    evaluations_planned_ = (n * (n + 1)) / 2 - 3;  // n + (n-1) + ... + 3
+    evaluations_planned_ = n;  // each input judged once, alone
     const nasx::InputDecision d = nasx::choose_inputs(all[cell], inputs, measure);
     if (ctx.stop_requested()) return 0;
     for (int64_t e : d.dropped) decisions_[cell].removed[static_cast<size_t>(e)] = true;
@@ -273,7 +274,7 @@ class Perturbation final : public nasx::Selector {
         {{"cell", cell_types_[cell]}, {"node", node}, {"kept", d.kept}, {"dropped", d.dropped}});
     ctx.info("  " + cell_types_[cell] + " node " + std::to_string(node) + ": keeps edges " +
              edge_list(d.kept));
-    return d.accuracy;  // measured with the last drop: the node as decided
+    return d.accuracy;  // the last dropped input's trial
   }
 
   /// One fine-tuning epoch with the effective weights.

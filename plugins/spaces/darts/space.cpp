@@ -10,7 +10,7 @@ namespace nasx::darts {
 
 namespace {
 
-constexpr int kNone = 0;  // column of `none`
+constexpr int kNone = 0;  // index of `none` in operation_names()
 constexpr int kOperations = 8;
 const std::vector<int> kConcat = {2, 3, 4, 5};
 
@@ -60,13 +60,6 @@ std::vector<int64_t> node_edges(const std::vector<int>& ops, int64_t node) {
   return present;
 }
 
-/// A non-`none` operation other than `current`, uniformly.
-int other_operation(std::mt19937_64& rng, int current) {
-  int op = 1 + uniform(rng, kOperations - 2);
-  if (op >= current) ++op;
-  return op;
-}
-
 }  // namespace
 
 Architecture to_architecture(const Genotype& genotype) {
@@ -85,38 +78,93 @@ Genotype to_genotype(const Architecture& arch) {
 
 namespace {
 
-const OptionsBinding<SpaceOptions>& binding() {
+const OptionsBinding<DartsSpaceOptions>& binding() {
   static const auto b = [] {
-    OptionsBinding<SpaceOptions> b;
-    bind_space_options(b).field("stem_multiplier", &SpaceOptions::stem_multiplier,
-                                "the stem outputs stem_multiplier * C channels", Range{1.0, 16.0});
+    OptionsBinding<DartsSpaceOptions> b;
+    bind_space_options(b)
+        .field("stem_multiplier", &SpaceOptions::stem_multiplier,
+               "the stem outputs stem_multiplier * C channels", Range{1.0, 16.0})
+        .field("operations", &DartsSpaceOptions::operations,
+               "comma-separated subset of the eight operations (empty: all); DARTS-PT: all but "
+               "none");
     return b;
   }();
   return b;
+}
+
+std::string trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+std::string known_operations() {
+  std::string out;
+  for (const auto& name : operation_names()) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+/// The operations `list` names (comma-separated; empty: all), as ascending indices
+/// into operation_names(); ConfigError for an unknown, repeated or insufficient list.
+std::vector<int64_t> parse_operations(const std::string& list) {
+  if (trim(list).empty()) return EdgeGroupImpl::all_operations();
+  std::vector<bool> chosen(operation_names().size(), false);
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = trim(list.substr(start, comma - start));
+    const int op = operation_index(name);
+    if (op < 0)
+      throw ConfigError("space.operations: '" + name +
+                        "' is not a DARTS operation; the space has " + known_operations());
+    if (chosen[static_cast<size_t>(op)])
+      throw ConfigError("space.operations names '" + name + "' twice");
+    chosen[static_cast<size_t>(op)] = true;
+    start = comma + 1;
+  }
+  std::vector<int64_t> ops;
+  for (size_t op = 0; op < chosen.size(); ++op)
+    if (chosen[op]) ops.push_back(static_cast<int64_t>(op));
+  if (ops.size() == 1 && ops[0] == kNone) ops.clear();
+  if (ops.empty())
+    throw ConfigError("space.operations = \"" + list +
+                      "\" leaves no operation an edge could keep (`none` alone cannot be chosen)");
+  return ops;
 }
 
 }  // namespace
 
 ParamSchema DartsSpace::schema() { return binding().schema(); }
 
-DartsSpace::DartsSpace() : DartsSpace(SpaceOptions{}) {}
+DartsSpace::DartsSpace() : DartsSpace(DartsSpaceOptions{}) {}
 
-DartsSpace::DartsSpace(SpaceOptions options) { configure(std::move(options)); }
+DartsSpace::DartsSpace(SpaceOptions options) {
+  DartsSpaceOptions darts;
+  static_cast<SpaceOptions&>(darts) = std::move(options);
+  configure(std::move(darts));
+}
+
+DartsSpace::DartsSpace(DartsSpaceOptions options) { configure(std::move(options)); }
 
 void DartsSpace::setup(const ParamValues& params) { configure(binding().read(params)); }
 
-void DartsSpace::configure(SpaceOptions options) {
+void DartsSpace::configure(DartsSpaceOptions options) {
   if (options.layers == 0) options.layers = 8;
   if (options.layers < 3)
     throw ConfigError("space.layers = " + std::to_string(options.layers) +
                       ": the DARTS space needs at least 3 cells (reductions at 1/3 and 2/3)");
+  operations_ = parse_operations(options.operations);
+  names_.clear();
+  choices_.clear();
+  for (size_t k = 0; k < operations_.size(); ++k) {
+    names_.push_back(operation_names()[static_cast<size_t>(operations_[k])]);
+    if (operations_[k] != kNone) choices_.push_back(static_cast<int>(k));
+  }
   options_ = std::move(options);
 }
 
-const std::vector<std::string>& DartsSpace::operations() const { return operation_names(); }
-
 std::shared_ptr<Supernet> DartsSpace::build_supernet(const DataShape& shape) const {
-  return std::make_shared<DartsSupernet>(*this, options(), shape);
+  return std::make_shared<DartsSupernet>(*this, options(), shape, operations_);
 }
 
 std::shared_ptr<Network> DartsSpace::build_network(const Architecture& arch, const DataShape& shape,
@@ -126,7 +174,38 @@ std::shared_ptr<Network> DartsSpace::build_network(const Architecture& arch, con
   sized.channels = channels > 0 ? channels : options().channels;
   sized.layers = layers > 0 ? layers : options().layers;
   sized.stem_multiplier = options().stem_multiplier;
-  return std::make_shared<darts::EvalNetwork>(to_genotype(arch), shape, sized);
+  return std::make_shared<darts::EvalNetwork>(to_genotype(to_all_operations(arch)), shape, sized);
+}
+
+Architecture DartsSpace::to_all_operations(const Architecture& arch) const {
+  Architecture out = arch;
+  for (auto& ops : out.cells)
+    for (int& op : ops)
+      if (op != Architecture::kNoEdge) op = static_cast<int>(operations_.at(static_cast<size_t>(op)));
+  return out;
+}
+
+Architecture DartsSpace::from_all_operations(const Architecture& arch) const {
+  Architecture out = arch;
+  for (auto& ops : out.cells)
+    for (int& op : ops) {
+      if (op == Architecture::kNoEdge) continue;
+      const auto found = std::find(operations_.begin(), operations_.end(), op);
+      if (found == operations_.end())
+        throw GenotypeError("operation '" + operation_names().at(static_cast<size_t>(op)) +
+                            "' is not in this space (space.operations = \"" +
+                            options_.operations + "\")");
+      op = static_cast<int>(found - operations_.begin());
+    }
+  return out;
+}
+
+int DartsSpace::other_choice(std::mt19937_64& rng, int current) const {
+  std::vector<int> others;
+  for (int c : choices_)
+    if (c != current) others.push_back(c);
+  if (others.empty()) return current;  // one operation: nothing else to choose
+  return others[static_cast<size_t>(uniform(rng, static_cast<int>(others.size())))];
 }
 
 std::vector<CellDecisions> DartsSpace::decisions() const {
@@ -138,9 +217,8 @@ std::vector<CellDecisions> DartsSpace::decisions() const {
     for (int64_t input = 0; input < node + 2; ++input) edges.push_back(edge_index(node, input));
     cell.node_edges.push_back(edges);
   }
-  for (int64_t op = 1; op < static_cast<int64_t>(operation_names().size()); ++op)
-    cell.operations.push_back(op);  // every operation but `none` (index 0)
-  return {cell, cell};              // normal and reduction cells choose alike
+  for (int c : choices_) cell.operations.push_back(c);  // every column but `none`'s
+  return {cell, cell};  // normal and reduction cells choose alike
 }
 
 TrainingProtocol DartsSpace::training_protocol() const {
@@ -164,15 +242,17 @@ TrainingProtocol DartsSpace::training_protocol() const {
 }
 
 Architecture DartsSpace::parse(std::string_view text) const {
-  return to_architecture(Genotype::parse(text));
+  return from_all_operations(to_architecture(Genotype::parse(text)));
 }
 
 std::string DartsSpace::format(const Architecture& arch) const {
   check(arch);
-  return to_genotype(arch).str();
+  return to_genotype(to_all_operations(arch)).str();
 }
 
-Json DartsSpace::json(const Architecture& arch) const { return to_genotype(arch).json(); }
+Json DartsSpace::json(const Architecture& arch) const {
+  return to_genotype(to_all_operations(arch)).json();
+}
 
 void DartsSpace::check(const Architecture& arch) const {
   if (arch.cells.size() != 2)
@@ -184,9 +264,10 @@ void DartsSpace::check(const Architecture& arch) const {
     if (ops.size() != kEdges)
       throw GenotypeError(cell + " cell: expected 14 edges, got " + std::to_string(ops.size()));
     for (int op : ops)
-      if (op != Architecture::kNoEdge && (op <= kNone || op >= kOperations))
+      if (op != Architecture::kNoEdge &&
+          std::find(choices_.begin(), choices_.end(), op) == choices_.end())
         throw GenotypeError(cell + " cell: operation " + std::to_string(op) +
-                            " is not a chosen DARTS operation");
+                            " is not a chosen operation of this DARTS space");
     for (int64_t node = 0; node < kNodes; ++node)
       if (node_edges(ops, node).size() != 2)
         throw GenotypeError(cell + " cell, node " + std::to_string(node) +
@@ -205,7 +286,8 @@ Architecture DartsSpace::sample(std::mt19937_64& rng) const {
       int second = uniform(rng, inputs - 1);
       if (second >= first) ++second;
       for (int input : {first, second})
-        ops[static_cast<size_t>(edge_index(node, input))] = 1 + uniform(rng, kOperations - 1);
+        ops[static_cast<size_t>(edge_index(node, input))] =
+            choices_[static_cast<size_t>(uniform(rng, static_cast<int>(choices_.size())))];
     }
   return arch;
 }
@@ -219,7 +301,7 @@ Architecture DartsSpace::mutate(const Architecture& arch, std::mt19937_64& rng) 
   const auto edge = static_cast<size_t>(present[static_cast<size_t>(uniform(rng, 2))]);
   const bool rewire = uniform(rng, 2) == 1 && node > 0;  // node 0 has no free input
   if (!rewire) {
-    ops[edge] = other_operation(rng, ops[edge]);
+    ops[edge] = other_choice(rng, ops[edge]);
     return child;
   }
   std::vector<int64_t> free;
@@ -239,7 +321,7 @@ std::vector<Architecture> DartsSpace::neighbours(const Architecture& arch) const
   for (size_t c = 0; c < arch.cells.size(); ++c)
     for (size_t e = 0; e < kEdges; ++e) {
       if (arch.cells[c][e] == Architecture::kNoEdge) continue;
-      for (int op = 1; op < kOperations; ++op) {
+      for (int op : choices_) {
         if (op == arch.cells[c][e]) continue;
         Architecture neighbour = arch;
         neighbour.cells[c][e] = op;
@@ -253,7 +335,14 @@ Architecture DartsSpace::derive(const std::vector<at::Tensor>& weights) const {
   if (weights.size() != 2)
     throw GenotypeError("DARTS derivation: expected 2 weight matrices, got " +
                         std::to_string(weights.size()));
-  return to_architecture(derive_genotype(weights[0], weights[1]));
+  // Columns the space lacks get weight -1, below every softmax weight, so the
+  // derivation over all eight operations never picks them.
+  const auto columns = at::tensor(operations_, at::TensorOptions(at::kLong));
+  auto all = [&](const at::Tensor& w) {
+    const at::Tensor cpu = w.detach().to(at::kCPU, at::kDouble);
+    return at::full({cpu.size(0), kOperations}, -1.0, cpu.options()).index_copy_(1, columns, cpu);
+  };
+  return from_all_operations(to_architecture(derive_genotype(all(weights[0]), all(weights[1]))));
 }
 
 }  // namespace nasx::darts

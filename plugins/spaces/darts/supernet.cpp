@@ -20,71 +20,108 @@ int64_t first_target(int64_t state) { return state < 2 ? 0 : state - 1; }
 
 }  // namespace
 
-EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride)
-    : channels_(c), edges_(edges), stride_(stride) {
+std::vector<int64_t> EdgeGroupImpl::all_operations() { return {0, 1, 2, 3, 4, 5, 6, 7}; }
+
+namespace {
+
+// Indices into operation_names().
+enum Op : int64_t { kNone, kMaxPool, kAvgPool, kSkip, kSep3, kSep5, kDil3, kDil5 };
+
+}  // namespace
+
+EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
+                             std::vector<int64_t> operations)
+    : channels_(c), edges_(edges), stride_(stride), operations_(std::move(operations)),
+      column_(operation_names().size(), -1) {
+  for (size_t k = 0; k < operations_.size(); ++k)
+    column_.at(static_cast<size_t>(operations_[k])) = static_cast<int64_t>(k);
+  auto has = [&](int64_t op) { return column_[static_cast<size_t>(op)] >= 0; };
   using Kind = PoolBNImpl::Kind;
   // In the search network both pools are followed by a BatchNorm without affine
   // parameters (reference: MixedOp in model_search.py); the same for every edge.
-  max_pool_ = register_module("max_pool_3x3", PoolBN(Kind::Max, c, stride, true, false));
-  avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
-  if (stride != 1)
+  if (has(kMaxPool))
+    max_pool_ = register_module("max_pool_3x3", PoolBN(Kind::Max, c, stride, true, false));
+  if (has(kAvgPool))
+    avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
+  if (has(kSkip) && stride != 1)
     skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false, edges));
-  sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
-  sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
-  dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false, edges));
-  dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false, edges));
+  if (has(kSep3)) sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
+  if (has(kSep5)) sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
+  if (has(kDil3))
+    dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false, edges));
+  if (has(kDil5))
+    dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false, edges));
 }
 
 at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
   const at::Tensor relu_x = at::relu(x);
   // Every edge's copy of the input, side by side on channels, for the grouped convolutions.
+  const bool grouped = sep_3_ || sep_5_ || dil_3_ || dil_5_ || skip_reduce_;
   const at::Tensor copies =
-      edges_ == 1 ? relu_x
-                  : relu_x.repeat({1, edges_, 1, 1}).contiguous(relu_x.suggest_memory_format());
+      edges_ == 1 || !grouped
+          ? relu_x
+          : relu_x.repeat({1, edges_, 1, 1}).contiguous(relu_x.suggest_memory_format());
   auto per_edge = [&](const at::Tensor& y) {  // [B, E*C, H, W] -> [B, E, C, H, W]
     return y.reshape({y.size(0), edges_, channels_, y.size(2), y.size(3)});
   };
   auto shared = [&](const at::Tensor& y) { return y.unsqueeze(1); };  // same for every edge
-  auto weight = [&](int64_t op) { return weights.select(1, op).reshape({1, edges_, 1, 1, 1}); };
+  auto weight = [&](int64_t op) {
+    return weights.select(1, column_[static_cast<size_t>(op)]).reshape({1, edges_, 1, 1, 1});
+  };
 
   // Accumulated in place: one output buffer instead of a temporary per term
   // (the same speed here, 9% less peak memory at the quickstart's size).
-  at::Tensor out = per_edge(sep_3_->forward_activated(copies)) * weight(4);
-  out.addcmul_(per_edge(sep_5_->forward_activated(copies)), weight(5));
-  out.addcmul_(per_edge(dil_3_->forward_activated(copies)), weight(6));
-  out.addcmul_(per_edge(dil_5_->forward_activated(copies)), weight(7));
-  out.addcmul_(shared(max_pool_(x)), weight(1));
-  out.addcmul_(shared(avg_pool_(x)), weight(2));
-  const at::Tensor skip =
-      stride_ == 1 ? shared(x) : per_edge(skip_reduce_->forward_activated(copies));
-  return out.addcmul_(skip, weight(3));
+  at::Tensor out;
+  auto add = [&](const at::Tensor& term, int64_t op) {
+    if (out.defined())
+      out.addcmul_(term, weight(op));
+    else
+      out = term * weight(op);
+  };
+  if (sep_3_) add(per_edge(sep_3_->forward_activated(copies)), kSep3);
+  if (sep_5_) add(per_edge(sep_5_->forward_activated(copies)), kSep5);
+  if (dil_3_) add(per_edge(dil_3_->forward_activated(copies)), kDil3);
+  if (dil_5_) add(per_edge(dil_5_->forward_activated(copies)), kDil5);
+  if (max_pool_) add(shared(max_pool_(x)), kMaxPool);
+  if (avg_pool_) add(shared(avg_pool_(x)), kAvgPool);
+  if (column_[kSkip] >= 0)
+    add(stride_ == 1 ? shared(x) : per_edge(skip_reduce_->forward_activated(copies)), kSkip);
+  if (!out.defined()) {  // `none` alone: every edge outputs zeros
+    const at::Tensor zeros = zero_op(x, stride_).unsqueeze(1);
+    out = zeros.expand({-1, edges_, -1, -1, -1}) * weight(kNone);
+  }
+  // A term broadcast from [B, 1, ...] (pools, identity) may come first: `out` then has
+  // its full [B, E, ...] shape from the product, as every later addcmul_ needs.
+  return out;
 }
 
-at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t op) {
-  switch (op) {
-    case 0:
+at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t column) {
+  TORCH_CHECK(column >= 0 && column < static_cast<int64_t>(operations_.size()),
+              "DARTS edge: no operation column ", column);
+  switch (operations_[static_cast<size_t>(column)]) {
+    case kNone:
       return zero_op(x, stride_);
-    case 1:
+    case kMaxPool:
       return max_pool_(x);
-    case 2:
+    case kAvgPool:
       return avg_pool_(x);
-    case 3:
+    case kSkip:
       return stride_ == 1 ? x : skip_reduce_->forward_copy(at::relu(x), edge);
-    case 4:
+    case kSep3:
       return sep_3_->forward_copy(at::relu(x), edge);
-    case 5:
+    case kSep5:
       return sep_5_->forward_copy(at::relu(x), edge);
-    case 6:
+    case kDil3:
       return dil_3_->forward_copy(at::relu(x), edge);
-    case 7:
+    case kDil5:
       return dil_5_->forward_copy(at::relu(x), edge);
     default:
-      TORCH_CHECK(false, "DARTS edge: no operation ", op);
+      TORCH_CHECK(false, "DARTS edge: no operation ", column);
   }
 }
 
 SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, bool reduction,
-                               bool reduction_prev)
+                               bool reduction_prev, const std::vector<int64_t>& operations)
     : reduction_(reduction) {
   if (reduction_prev)
     preprocess_0_reduce_ = register_module("preprocess_0", FactorizedReduce(c_prev_prev, c, false));
@@ -94,7 +131,7 @@ SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, b
   for (int64_t state = 0; state < kNodes + 1; ++state) {
     const int64_t stride = reduction && state < 2 ? 2 : 1;
     groups_.push_back(register_module("state_" + std::to_string(state),
-                                      EdgeGroup(c, kNodes - first_target(state), stride)));
+                                      EdgeGroup(c, kNodes - first_target(state), stride, operations)));
     std::vector<int64_t> rows;
     for (int64_t node = first_target(state); node < kNodes; ++node)
       rows.push_back(edge_index(node, state));
@@ -148,7 +185,7 @@ at::Tensor SearchCellImpl::forward_path(const at::Tensor& s0, const at::Tensor& 
 }
 
 DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& options,
-                             const DataShape& shape)
+                             const DataShape& shape, const std::vector<int64_t>& operations)
     : space_(space), channels_last_(options.memory_format == "channels_last") {
   // FactorizedReduce joins two stride-2 convolutions, one shifted by a pixel: their
   // outputs only agree in size on even inputs, as in the reference.
@@ -170,13 +207,14 @@ DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& optio
     if (reduction) c_current *= 2;
     cells_.push_back(
         register_module("cell_" + std::to_string(i),
-                        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev)));
+                        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev,
+                                   operations)));
     reduction_prev = reduction;
     c_prev_prev = c_prev;
     c_prev = kNodes * c_current;
   }
   classifier_ = register_module("classifier", torch::nn::Linear(c_prev, shape.classes));
-  const auto n_ops = static_cast<int64_t>(operation_names().size());
+  const auto n_ops = static_cast<int64_t>(operations.size());
   alpha_normal_ = register_parameter("alpha_normal", 1e-3 * at::randn({kEdges, n_ops}));
   alpha_reduce_ = register_parameter("alpha_reduce", 1e-3 * at::randn({kEdges, n_ops}));
 }

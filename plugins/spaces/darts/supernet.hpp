@@ -29,16 +29,24 @@ constexpr int64_t kEdges = 14;  ///< 2 + 3 + 4 + 5 mixed edges per cell
 /// the softmax). Weights and their count are those of separate edges.
 class EdgeGroupImpl : public torch::nn::Module {
  public:
-  EdgeGroupImpl(int64_t channels, int64_t edges, int64_t stride);
-  /// `weights`: [edges, 8], one row per edge in order. Returns [batch, edges, C, H', W'],
-  /// edge e's output in [:, e].
+  /// `operations`: the operations of the space (indices into operation_names(),
+  /// ascending; all 8 by default); only theirs are built and computed.
+  EdgeGroupImpl(int64_t channels, int64_t edges, int64_t stride,
+                std::vector<int64_t> operations = all_operations());
+  /// `weights`: [edges, operations], one row per edge in order, one column per
+  /// operation of the space. Returns [batch, edges, C, H', W'], edge e's output in [:, e].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
-  /// Operation `op` of edge `edge` alone (single path): equal to edge `edge`'s output of
-  /// forward() with a one-hot row for `op`.
-  at::Tensor forward_edge(const at::Tensor& x, int64_t edge, int64_t op);
+  /// Column `column` of edge `edge` alone (single path): equal to edge `edge`'s output
+  /// of forward() with a one-hot row for that column.
+  at::Tensor forward_edge(const at::Tensor& x, int64_t edge, int64_t column);
+
+  /// 0, 1, ..., 7: every DARTS operation.
+  static std::vector<int64_t> all_operations();
 
  private:
   int64_t channels_, edges_, stride_;
+  std::vector<int64_t> operations_;  // column -> index into operation_names()
+  std::vector<int64_t> column_;      // index into operation_names() -> column, or -1
   PoolBN max_pool_{nullptr}, avg_pool_{nullptr};
   FactorizedReduce skip_reduce_{nullptr};  // skip_connect at stride 2
   SepConv sep_3_{nullptr}, sep_5_{nullptr};
@@ -51,10 +59,11 @@ TORCH_MODULE(EdgeGroup);
 class SearchCellImpl : public torch::nn::Module {
  public:
   SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t channels, bool reduction,
-                 bool reduction_prev);
-  /// `weights`: [14, 8] for this cell's type.
+                 bool reduction_prev,
+                 const std::vector<int64_t>& operations = EdgeGroupImpl::all_operations());
+  /// `weights`: [14, operations] for this cell's type.
   at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights);
-  /// Single path: `ops[e]` is the operation of edge e, or Architecture::kNoEdge.
+  /// Single path: `ops[e]` is the operation column of edge e, or Architecture::kNoEdge.
   at::Tensor forward_path(const at::Tensor& s0, const at::Tensor& s1, const std::vector<int>& ops);
   bool reduction() const { return reduction_; }
 
@@ -72,10 +81,12 @@ TORCH_MODULE(SearchCell);
 
 /// The DARTS search network: stem, `layers` cells (reductions at layers/3 and
 /// 2*layers/3), global average pooling, linear classifier; two alpha matrices
-/// (normal, reduce) of 14 x 8 shared by all cells of their type.
+/// (normal, reduce) of 14 x |operations| shared by all cells of their type.
 class DartsSupernet : public Supernet {
  public:
-  DartsSupernet(const SearchSpace& space, const SpaceOptions& options, const DataShape& shape);
+  /// `operations`: the space's operations (indices into operation_names(), ascending).
+  DartsSupernet(const SearchSpace& space, const SpaceOptions& options, const DataShape& shape,
+                const std::vector<int64_t>& operations = EdgeGroupImpl::all_operations());
 
   at::Tensor forward(const at::Tensor& images) override;
   at::Tensor forward_with_weights(const at::Tensor& images,
@@ -112,16 +123,28 @@ int64_t edge_index(int64_t node, int64_t input);
 Architecture to_architecture(const Genotype& genotype);
 Genotype to_genotype(const Architecture& arch);
 
-/// The DARTS cell space (8 cells by default; layers >= 3).
+/// The [space] options of the DARTS space: the shared ones and its operations.
+struct DartsSpaceOptions : SpaceOptions {
+  /// Comma-separated names of the operations the space keeps, a subset of the eight
+  /// (empty: all). DARTS-PT searches without `none`; RobustDARTS' S2 is
+  /// "skip_connect, sep_conv_3x3".
+  std::string operations;
+};
+
+/// The DARTS cell space (8 cells by default; layers >= 3), with all eight operations
+/// or the subset [space] operations names. Architectures index the subset (alpha
+/// columns, in operation_names() order); the free functions above speak all eight.
 class DartsSpace : public SearchSpace {
  public:
   static ParamSchema schema();
   DartsSpace();
   explicit DartsSpace(SpaceOptions options);
+  explicit DartsSpace(DartsSpaceOptions options);
   void setup(const ParamValues& params) override;
   const SpaceOptions& options() const { return options_; }
   std::string name() const override { return "darts"; }
-  const std::vector<std::string>& operations() const override;
+  /// The space's operations (all eight, or the configured subset, in canonical order).
+  const std::vector<std::string>& operations() const override { return names_; }
   std::vector<std::string> cell_types() const override { return {"normal", "reduce"}; }
   int64_t edges_per_cell() const override { return kEdges; }
   /// Per node two of its 2 + i edges (from s0, s1 and the earlier nodes), each with an
@@ -143,13 +166,24 @@ class DartsSpace : public SearchSpace {
   /// One cell type, node and edge uniformly; then with probability 1/2 a different
   /// operation, else a different input not already used by the node (Real et al.).
   Architecture mutate(const Architecture& arch, std::mt19937_64& rng) const override;
-  /// Every other non-`none` operation on each present edge: 2 x 8 x 6 = 96.
+  /// Every other non-`none` operation on each present edge: 2 x 8 x 6 = 96 with all
+  /// eight operations.
   std::vector<Architecture> neighbours(const Architecture& arch) const override;
   Architecture derive(const std::vector<at::Tensor>& weights) const override;
 
+  /// `arch` with operation_names() indices instead of columns, and back (GenotypeError
+  /// for an operation the space does not have).
+  Architecture to_all_operations(const Architecture& arch) const;
+  Architecture from_all_operations(const Architecture& arch) const;
+
  private:
-  void configure(SpaceOptions options);
-  SpaceOptions options_;
+  void configure(DartsSpaceOptions options);
+  /// A chosen (non-`none`) column other than `current`, uniformly.
+  int other_choice(std::mt19937_64& rng, int current) const;
+  DartsSpaceOptions options_;
+  std::vector<int64_t> operations_;  // column -> index into operation_names()
+  std::vector<std::string> names_;   // column -> name
+  std::vector<int> choices_;         // the columns a kept edge may take (all but `none`)
 };
 
 }  // namespace nasx::darts

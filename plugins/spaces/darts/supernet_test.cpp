@@ -1,9 +1,15 @@
 #include "darts/supernet.hpp"
 
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
 
+#include "nasx/error.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx::darts {
@@ -108,6 +114,137 @@ TEST(DeriveGenotype, TiesKeepTheLowerInputFirstLikeTheReference) {
     EXPECT_EQ(g.normal[2 * node].input, 0);
     EXPECT_EQ(g.normal[2 * node + 1].input, 1);
     EXPECT_EQ(g.normal[2 * node].op, "max_pool_3x3");  // first non-none column
+  }
+}
+
+}  // namespace
+}  // namespace nasx::darts
+
+namespace nasx::darts {
+namespace {
+
+std::unique_ptr<DartsSpace> space_with(const std::string& operations) {
+  DartsSpaceOptions options;
+  options.channels = 4;
+  options.layers = 3;
+  options.operations = operations;
+  return std::make_unique<DartsSpace>(options);
+}
+
+TEST(DartsOperations, WithoutNoneTheSupernetIsTheSameFunctionOnSevenColumns) {
+  // DARTS-PT's space: the eight operations but `none`. `none` has no weights and adds
+  // zeros, so with the same initial weights the supernet computes what the full one
+  // computes with a zero `none` column.
+  const auto full = space_with("");
+  const auto seven = space_with(
+      "max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, "
+      "dil_conv_5x5");
+  EXPECT_EQ(seven->operations().size(), 7u);
+  EXPECT_EQ(seven->operations()[0], "max_pool_3x3");
+  EXPECT_EQ(seven->decisions()[0].operations, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));
+  const DataShape shape{1, 8, 8, 10};
+  at::manual_seed(1);
+  auto a = full->build_supernet(shape);
+  at::manual_seed(1);
+  auto b = seven->build_supernet(shape);
+  EXPECT_EQ(count_weights(*a), count_weights(*b));
+  ASSERT_EQ(b->arch_parameters()[0].size(1), 7);
+  at::manual_seed(2);
+  const at::Tensor images = at::randn({4, 1, 8, 8});
+  std::vector<at::Tensor> w7, w8;
+  for (int c = 0; c < 2; ++c) {
+    at::Tensor w = at::softmax(at::randn({14, 7}), -1);
+    w7.push_back(w);
+    w8.push_back(at::cat({at::zeros({14, 1}), w}, 1));
+  }
+  // Copy the weights: the same parameters under the same names.
+  {
+    at::NoGradGuard no_grad;
+    auto from = a->named_parameters();
+    for (auto& p : b->named_parameters())
+      if (p.key().rfind("alpha_", 0) != 0) p.value().copy_(from[p.key()]);
+  }
+  a->train();
+  b->train();
+  EXPECT_TRUE(at::allclose(a->forward_with_weights(images, w8), b->forward_with_weights(images, w7),
+                           1e-5, 1e-6));
+  // Texts name the operations, whatever their columns.
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 20; ++i) {
+    const Architecture arch = seven->sample(rng);
+    const Architecture same = full->parse(seven->format(arch));
+    EXPECT_EQ(seven->format(arch), full->format(same));
+    EXPECT_EQ(seven->parse(seven->format(arch)), arch);
+  }
+}
+
+TEST(DartsOperations, ASubsetBuildsOnlyItsOperationsAndChoosesAmongThem) {
+  // RobustDARTS' S2: skip_connect and sep_conv_3x3 on every edge.
+  const auto s2 = space_with("sep_conv_3x3,skip_connect");  // any order, canonical columns
+  EXPECT_EQ(s2->operations(), (std::vector<std::string>{"skip_connect", "sep_conv_3x3"}));
+  const DataShape shape{1, 8, 8, 10};
+  auto full_net = space_with("")->build_supernet(shape);
+  auto net = s2->build_supernet(shape);
+  // Its weights: the full supernet's without the other operations' (counted by name).
+  int64_t expected = 0;
+  for (const auto& p : full_net->named_parameters()) {
+    const std::string& name = p.key();
+    if (name.rfind("alpha_", 0) == 0) continue;
+    bool other = false;
+    for (const char* op : {"sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "max_pool", "avg_pool"})
+      other |= name.find(op) != std::string::npos;
+    if (!other) expected += p.value().numel();
+  }
+  EXPECT_EQ(count_weights(*net), expected);
+  EXPECT_LT(expected, count_weights(*full_net));
+  // Single paths equal the mixture with one-hot rows.
+  std::mt19937_64 rng(9);
+  const at::Tensor images = at::randn({2, 1, 8, 8});
+  net->eval();
+  for (int i = 0; i < 3; ++i) {
+    const Architecture arch = s2->sample(rng);
+    for (const auto& ops : arch.cells)
+      for (int op : ops) EXPECT_TRUE(op == Architecture::kNoEdge || op == 0 || op == 1);
+    std::vector<at::Tensor> onehot;
+    for (const auto& ops : arch.cells) {
+      at::Tensor w = at::zeros({14, 2});
+      for (size_t e = 0; e < ops.size(); ++e)
+        if (ops[e] != Architecture::kNoEdge) w[static_cast<int64_t>(e)][ops[e]] = 1.0;
+      onehot.push_back(w);
+    }
+    EXPECT_TRUE(at::allclose(net->forward_path(images, arch),
+                             net->forward_with_weights(images, onehot), 1e-5, 1e-6));
+    EXPECT_NO_THROW(s2->check(s2->mutate(arch, rng)));
+    EXPECT_EQ(s2->neighbours(arch).size(), 16u);  // 2 cells x 8 edges x 1 other operation
+  }
+  // Derivation picks among its columns; texts with other operations are refused.
+  const std::vector<at::Tensor> weights = {at::rand({14, 2}), at::rand({14, 2})};
+  EXPECT_NO_THROW(s2->check(s2->derive(weights)));
+  try {
+    s2->parse(
+        "Genotype(normal=[('max_pool_3x3', 0), ('skip_connect', 1), ('skip_connect', 0), "
+        "('skip_connect', 1), ('skip_connect', 0), ('skip_connect', 1), ('skip_connect', 0), "
+        "('skip_connect', 1)], normal_concat=range(2, 6), reduce=[('skip_connect', 0), "
+        "('skip_connect', 1), ('skip_connect', 0), ('skip_connect', 1), ('skip_connect', 0), "
+        "('skip_connect', 1), ('skip_connect', 0), ('skip_connect', 1)], "
+        "reduce_concat=range(2, 6))");
+    FAIL() << "no error";
+  } catch (const GenotypeError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not in this space"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DartsOperations, UnknownRepeatedOrEmptyListsAreRefused) {
+  for (const auto& [list, message] : std::vector<std::pair<std::string, std::string>>{
+           {"sep_conv_3x3, sep_conv_9x9", "'sep_conv_9x9' is not a DARTS operation"},
+           {"skip_connect, skip_connect", "names 'skip_connect' twice"},
+           {"none", "leaves no operation an edge could keep"}}) {
+    try {
+      space_with(list);
+      FAIL() << list;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
   }
 }
 

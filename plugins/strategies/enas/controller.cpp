@@ -45,6 +45,15 @@ ControllerOptions default_controller_options(const SearchSpace& space) {
     options.temperature = 0;
     options.input_tanh_constant = 1.1;
     options.tanh_constant = 1.1 / 2.5;
+    // The reference's b_soft (learned, [10, 10, 0, 0, 0]) and b_soft_no_learn
+    // ([0.25, 0.25, -0.25, -0.25, -0.25], normal cell) over its operations
+    // [sep_conv_3x3, sep_conv_5x5, avg_pool, max_pool, identity]: by name here.
+    const std::vector<CellDecisions> cells = space.decisions();
+    for (int64_t op : cells.at(0).operations) {
+      const bool separable = space.operations().at(static_cast<size_t>(op)).rfind("sep_conv", 0) == 0;
+      options.op_bias.push_back(separable ? 10.0 : 0.0);
+      options.first_cell_op_bias.push_back(separable ? 0.25 : -0.25);
+    }
   }
   return options;
 }
@@ -72,8 +81,20 @@ ControllerImpl::ControllerImpl(const SearchSpace& space, ControllerOptions optio
     attn_v_ =
         register_module("attn_v", torch::nn::Linear(torch::nn::LinearOptions(h, 1).bias(false)));
   }
+  auto row = [&](const std::vector<double>& values, const char* what) {
+    if (static_cast<int64_t>(values.size()) != ops)
+      throw ConfigError(std::string("ENAS controller: ") + what + " has " +
+                        std::to_string(values.size()) + " entries for " + std::to_string(ops) +
+                        " operations");
+    return at::tensor(values, at::TensorOptions(at::kDouble)).to(at::kFloat).view({1, ops});
+  };
+  if (!options.op_bias.empty()) op_bias_ = register_parameter("op_bias", at::zeros({1, ops}));
+  if (!options.first_cell_op_bias.empty())
+    first_cell_op_bias_ = register_buffer("first_cell_op_bias",
+                                          row(options.first_cell_op_bias, "first_cell_op_bias"));
   at::NoGradGuard no_grad;
   for (auto& p : parameters()) p.uniform_(-0.1, 0.1);
+  if (op_bias_.defined()) op_bias_.copy_(row(options.op_bias, "op_bias"));
 }
 
 int64_t ControllerImpl::decisions_per_architecture() const {
@@ -167,7 +188,11 @@ ControllerSample ControllerImpl::run(Mode mode, const std::vector<int64_t>& forc
   // An operation for edge `edge` of cell `cell`; the next input is its embedding.
   at::Tensor x = start_;
   auto choose_operation = [&](size_t cell, int64_t edge) {
-    const int64_t op = decide(bound(op_logits_(lstm_step(x)), options_.tanh_constant), {});
+    at::Tensor logits = op_logits_(lstm_step(x));
+    if (op_bias_.defined()) logits = logits + op_bias_;
+    logits = bound(logits, options_.tanh_constant);
+    if (cell == 0 && first_cell_op_bias_.defined()) logits = logits + first_cell_op_bias_;
+    const int64_t op = decide(logits, {});
     out.arch.cells[cell][static_cast<size_t>(edge)] =
         static_cast<int>(cells_[cell].operations[static_cast<size_t>(op)]);
     x = op_embedding_(at::tensor({op}, at::TensorOptions(at::kLong)));

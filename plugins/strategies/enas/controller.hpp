@@ -42,11 +42,20 @@ struct ControllerOptions {
   double temperature = 5.0;          ///< logits / temperature before the tanh bound (0: none)
   double tanh_constant = 2.5;        ///< operation logits bounded by tanh_constant * tanh(.)
   double input_tanh_constant = 1.1;  ///< DARTS: input logits bound
+  /// A learned operation-logit bias, one entry per operation the cells choose from,
+  /// added before the tanh bound, starting at these values (empty: none).
+  std::vector<double> op_bias;
+  /// A fixed bias added to the bounded operation logits of the first cell type (the
+  /// normal cell) only (empty: none).
+  std::vector<double> first_cell_op_bias;
 };
 
 /// For cells that keep every edge, AutoDL's NB201 defaults: 2 x 32, biases,
 /// 2.5 tanh(logits / 5). For cells that choose inputs, the reference's micro controller:
-/// 1 x 64, no biases, no temperature, inputs 1.1 tanh, operations 1.1 / 2.5 tanh.
+/// 1 x 64, no biases, no temperature, inputs 1.1 tanh, operations 1.1 / 2.5 tanh, and
+/// its operation biases: learned, starting at 10 for the separable convolutions and 0
+/// for the others, plus a fixed +0.25 (separable) / -0.25 (others) in the normal cell,
+/// so that early samples favour separable convolutions.
 ControllerOptions default_controller_options(const SearchSpace& space);
 
 /// One sampled (or replayed) architecture with what REINFORCE needs.
@@ -90,6 +99,8 @@ class ControllerImpl : public torch::nn::Module {
   at::Tensor start_;  ///< [1, hidden] learned first input
   torch::nn::Embedding op_embedding_{nullptr};
   torch::nn::Linear op_logits_{nullptr};
+  at::Tensor op_bias_;             ///< [1, ops] learned (undefined: none)
+  at::Tensor first_cell_op_bias_;  ///< [1, ops] fixed (undefined: none)
   // Cells that choose inputs: attention over the earlier states.
   torch::nn::Linear attn_key_{nullptr}, attn_query_{nullptr}, attn_v_{nullptr};
 };

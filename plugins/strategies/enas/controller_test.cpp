@@ -2,6 +2,7 @@
 // differences, the loss's form, valid and reproducible samples in both spaces, and a
 // controller that learns a synthetic reward.
 
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -83,6 +84,38 @@ TEST_P(ControllerTest, SamplesAreValidAndTheSameSeedGivesTheSameSamples) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Spaces, ControllerTest, ::testing::Values("nb201", "darts"));
+
+TEST(Controller, MicroControllerStartsFavouringSeparableConvolutionsInTheNormalCell) {
+  // The reference's operation biases on the DARTS space: learned 10 (separable) / 0,
+  // bounded by 0.44 tanh, then a fixed +0.25 / -0.25 in the normal cell only. With the
+  // LSTM's small initial outputs the logits are about 0.44 + 0.25 for the 2 separable
+  // convolutions and -0.25 for the 5 other operations in the normal cell, 0.44 and 0 in
+  // the reduction cell; uniform choice would give 2/7 = 0.29.
+  const auto space = space_named("darts");
+  const std::vector<std::string>& names = space->operations();
+  const auto expected_share = [](double separable, double other) {
+    return 2 * std::exp(separable) / (2 * std::exp(separable) + 5 * std::exp(other));
+  };
+  const double tanh_10 = 0.44 * std::tanh(10.0);
+  at::manual_seed(0);
+  Controller controller(*space, default_controller_options(*space));
+  std::mt19937_64 rng(3);
+  at::NoGradGuard no_grad;
+  double separable[2] = {0, 0}, edges[2] = {0, 0};
+  for (int i = 0; i < 1500; ++i) {
+    const Architecture arch = controller->sample(rng).arch;
+    for (size_t c = 0; c < 2; ++c)
+      for (int op : arch.cells[c]) {
+        if (op == Architecture::kNoEdge) continue;
+        edges[c] += 1;
+        separable[c] += names[static_cast<size_t>(op)].rfind("sep_conv", 0) == 0;
+      }
+  }
+  EXPECT_NEAR(separable[0] / edges[0], expected_share(tanh_10 + 0.25, -0.25), 0.03);
+  EXPECT_NEAR(separable[1] / edges[1], expected_share(tanh_10, 0.0), 0.03);
+  // NB201 (AutoDL's port) has no such biases.
+  EXPECT_TRUE(default_controller_options(*space_named("nb201")).op_bias.empty());
+}
 
 TEST(Reinforce, ControllerLearnsWhichOperationPays) {
   const auto space = space_named("nb201");

@@ -11,6 +11,13 @@
 // epochs) and the controller's entropy at its maximum; `reward_batchnorm = "running"`
 // restores the reference's behaviour.
 // Controller, REINFORCE and single-path training are the SDK's.
+//
+// Defaults depend on the space, as the references do: on cells that keep every edge
+// (NB201) AutoDL's port (250 epochs, wd 2.5e-4, one cosine; controller lr 1e-3, 1000
+// samples, 20 per update, reward batch 128); on cells that choose inputs (DARTS) the
+// micro reference (150 epochs, wd 1e-4, cosine with warm restarts T0 10 x 2; controller
+// lr 3.5e-3, 300 samples, 10 per update, reward batch 160). A key left at -1 takes the
+// space's value; the values used are logged at setup.
 
 #include <set>
 #include <sstream>
@@ -18,6 +25,7 @@
 #include <ATen/ATen.h>
 #include <torch/serialize/archive.h>
 
+#include <nasx/error.hpp>
 #include <nasx/evaluate.hpp>
 #include <nasx/sampling_search.hpp>
 #include <nasx/space.hpp>
@@ -29,56 +37,102 @@ namespace {
 /// BatchNorm statistics of a reward evaluation.
 enum class RewardBatchNorm { Batch, Running };
 
-// Shared weights: AutoDL's NB201 port (SGD lr 0.05 cosine to 5e-4, Nesterov, wd 2.5e-4).
+/// -1 in a space-dependent key: the space's default.
+constexpr double kSpaceDefault = -1;
+
+// Shared weights: SGD cosine 0.05 -> 5e-4, Nesterov (both references).
 struct EnasOptions : nasx::WeightSgdParams {
   EnasOptions() {
     w_lr = 0.05;
     w_lr_min = 5e-4;
     w_nesterov = true;
-    w_weight_decay = 2.5e-4;
+    w_weight_decay = kSpaceDefault;
   }
-  int64_t epochs = 250;
+  int64_t epochs = -1;
   int64_t steps_per_epoch = 0;
-  int64_t controller_samples = 1000;
-  int64_t samples_per_update = 20;
-  double controller_lr = 1e-3;
+  int64_t w_restart_period = -1;
+  int64_t w_restart_multiplier = 2;
+  int64_t controller_samples = -1;
+  int64_t samples_per_update = -1;
+  double controller_lr = kSpaceDefault;
   double entropy_weight = 1e-4;
   double baseline_decay = 0.99;
-  int64_t reward_batch = 128;
+  int64_t reward_batch = -1;
   RewardBatchNorm reward_batchnorm = RewardBatchNorm::Batch;
   int64_t final_samples = 100;
 };
+
+/// `options` with every key left at -1 set to the references' value for the kind of
+/// cells `space` has.
+EnasOptions with_space_defaults(EnasOptions options, const nasx::SearchSpace& space) {
+  bool micro = false;  // cells choose their inputs: the reference's micro space
+  for (const nasx::CellDecisions& cell : space.decisions()) micro |= cell.inputs_per_node > 0;
+  auto fill = [](auto& value, auto nb201, auto darts, bool is_micro) {
+    if (value < 0) value = is_micro ? darts : nb201;
+  };
+  fill(options.epochs, int64_t{250}, int64_t{150}, micro);
+  fill(options.w_weight_decay, 2.5e-4, 1e-4, micro);
+  fill(options.w_restart_period, int64_t{0}, int64_t{10}, micro);
+  fill(options.controller_lr, 1e-3, 3.5e-3, micro);
+  fill(options.controller_samples, int64_t{1000}, int64_t{300}, micro);
+  fill(options.samples_per_update, int64_t{20}, int64_t{10}, micro);
+  fill(options.reward_batch, int64_t{128}, int64_t{160}, micro);
+  if (options.epochs < 1 || options.controller_samples < 1 || options.samples_per_update < 1 ||
+      options.reward_batch < 1)
+    throw nasx::ConfigError(
+        "search.epochs, controller_samples, samples_per_update and reward_batch must be at "
+        "least 1 (or -1: the space's default)");
+  return options;
+}
 
 const nasx::OptionsBinding<EnasOptions>& binding() {
   using nasx::Range;
   using O = EnasOptions;
   static const auto b =
       nasx::OptionsBinding<O>()
-          .field("epochs", &O::epochs, "epochs of shared-weight and controller training",
-                 Range{1.0, {}})
+          .field("epochs", &O::epochs,
+                 "epochs of shared-weight and controller training (-1: 250 on NB201-like "
+                 "cells, 150 on DARTS-like)",
+                 Range{-1.0, {}})
           .field("w_lr", &O::w_lr, "shared weights: SGD learning rate, cosine-annealed",
                  Range{0.0, {}})
           .field("w_lr_min", &O::w_lr_min, "shared weights: final learning rate", Range{0.0, 10.0})
           .field("w_momentum", &O::w_momentum, "shared weights: SGD momentum", Range{0.0, 0.999})
           .field("w_nesterov", &O::w_nesterov, "shared weights: Nesterov momentum")
-          .field("w_weight_decay", &O::w_weight_decay, "shared weights: L2 decay", Range{0.0, 1.0})
+          .field("w_weight_decay", &O::w_weight_decay,
+                 "shared weights: L2 decay (-1: 2.5e-4 NB201-like, 1e-4 DARTS-like)",
+                 Range{-1.0, 1.0})
+          .field("w_restart_period", &O::w_restart_period,
+                 "shared weights: first cosine period of warm restarts, in epochs (0: one "
+                 "cosine over all epochs; -1: 0 NB201-like, 10 DARTS-like)",
+                 Range{-1.0, {}})
+          .field("w_restart_multiplier", &O::w_restart_multiplier,
+                 "shared weights: each warm-restart period this many times the last",
+                 Range{1.0, {}})
           .field("grad_clip", &O::grad_clip, "shared weights: max gradient norm (0: off)",
                  Range{0.0, {}})
           .field("steps_per_epoch", &O::steps_per_epoch,
                  "cap on shared-weight minibatches per epoch (0: one pass)", Range{0.0, {}})
           .field("controller_samples", &O::controller_samples,
-                 "architectures the controller samples and learns from per epoch", Range{1.0, {}})
+                 "architectures the controller samples and learns from per epoch (-1: 1000 "
+                 "NB201-like, 300 DARTS-like)",
+                 Range{-1.0, {}})
           .field("samples_per_update", &O::samples_per_update,
-                 "samples whose gradients one controller update averages", Range{1.0, {}})
+                 "samples whose gradients one controller update averages (-1: 20 NB201-like, "
+                 "10 DARTS-like)",
+                 Range{-1.0, {}})
           .field("controller_lr", &O::controller_lr,
-                 "controller Adam learning rate (betas 0, 0.999; eps 1e-3; clip 5)",
-                 Range{0.0, 1.0})
+                 "controller Adam learning rate, betas 0, 0.999; eps 1e-3; clip 5 (-1: 1e-3 "
+                 "NB201-like, 3.5e-3 DARTS-like)",
+                 Range{-1.0, 1.0})
           .field("entropy_weight", &O::entropy_weight, "entropy bonus added to the reward",
                  Range{0.0, {}})
           .field("baseline_decay", &O::baseline_decay, "moving-average baseline decay",
                  Range{0.0, 1.0})
           .field("reward_batch", &O::reward_batch,
-                 "validation images per reward (one minibatch, eval mode)", Range{1.0, {}})
+                 "validation images per reward, one minibatch (-1: 128 NB201-like, 160 "
+                 "DARTS-like)",
+                 Range{-1.0, {}})
           .field("reward_batchnorm", &O::reward_batchnorm,
                  "BatchNorm statistics for rewards: each minibatch's (running ones restored) or "
                  "the running ones (the reference's eval mode)",
@@ -93,7 +147,14 @@ class Enas final : public nasx::SearchStrategy {
   static nasx::ParamSchema schema() { return binding().schema(); }
 
   void setup(nasx::Context& ctx) override {
-    options_ = binding().read(ctx.params());
+    options_ = with_space_defaults(binding().read(ctx.params()), ctx.space());
+    std::ostringstream used;
+    used << "enas: epochs " << options_.epochs << ", w_weight_decay " << options_.w_weight_decay
+         << ", w_restart_period " << options_.w_restart_period << ", controller_lr "
+         << options_.controller_lr << ", controller_samples " << options_.controller_samples
+         << ", samples_per_update " << options_.samples_per_update << ", reward_batch "
+         << options_.reward_batch;
+    ctx.info(used.str());
     controller_ =
         nasx::enas::Controller(ctx.space(), nasx::enas::default_controller_options(ctx.space()));
     nasx::enas::ReinforceOptions reinforce;
@@ -102,7 +163,10 @@ class Enas final : public nasx::SearchStrategy {
     reinforce.baseline_decay = options_.baseline_decay;
     reinforce.samples_per_update = options_.samples_per_update;
     reinforce_.emplace(controller_, reinforce);
-    weight_optimizer_.emplace(ctx.supernet().weight_parameters(), options_.sgd(options_.epochs));
+    nasx::SgdOptions sgd = options_.sgd(options_.epochs);
+    sgd.restart_period = options_.w_restart_period;
+    sgd.restart_multiplier = options_.w_restart_multiplier;
+    weight_optimizer_.emplace(ctx.supernet().weight_parameters(), sgd);
     train_loader_.emplace(ctx.data().train, ctx.batch_size(), nasx::derive_seed(ctx.seed(), 14));
     reward_loader_.emplace(ctx.data().search,
                            std::min(options_.reward_batch, ctx.data().search.size()),

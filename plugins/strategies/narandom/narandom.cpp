@@ -4,20 +4,27 @@
 // uniformly from them), itself included, so flat architectures beat sharp ones. The
 // answer is the best-scoring candidate; its own accuracy is reported beside its score.
 // The budget counts distinct measured architectures (neighbourhoods overlap; each is
-// measured once), so NA-RS sees about |N| times fewer candidates than random search.
+// measured once), the same unit as random search's `candidates`: at equal numbers both
+// measure as many architectures, and NA-RS scores about |N| times fewer candidates.
+// A candidate whose neighbourhood no longer fits in the budget is not scored (the
+// members it measured stay in the count) and the search ends.
 
 #include <sstream>
 
 #include <torch/serialize/archive.h>
 
 #include <nasx/bilevel.hpp>
+#include <nasx/error.hpp>
 #include <nasx/sampling_search.hpp>
 #include <nasx/space.hpp>
 
 namespace {
 
+/// Thrown by a measurement that would exceed the budget.
+struct BudgetSpent {};
+
 struct NarandomOptions : nasx::SamplingSearchOptions {
-  int64_t candidates = 10;
+  int64_t budget = 100;
   int64_t neighbours = 0;
   nasx::NeighbourAggregate aggregate = nasx::NeighbourAggregate::Mean;
   bool include_self = true;
@@ -27,7 +34,9 @@ struct NarandomOptions : nasx::SamplingSearchOptions {
 const nasx::OptionsBinding<NarandomOptions>& binding() {
   static const auto b = [] {
     nasx::OptionsBinding<NarandomOptions> b;
-    b.field("candidates", &NarandomOptions::candidates, "K: candidates drawn uniformly",
+    b.field("budget", &NarandomOptions::budget,
+            "distinct architectures measured, neighbours included (random search's "
+            "`candidates` at equal cost)",
             nasx::Range{1.0, {}})
         .field("neighbours", &NarandomOptions::neighbours,
                "M: neighbours drawn per candidate (0: the whole neighbourhood)",
@@ -53,37 +62,55 @@ class Narandom final : public nasx::SamplingSearch {
     setup_sampling(ctx, options_);
   }
 
+  bool end_step(nasx::Context&, int64_t, const std::map<std::string, double>&) override {
+    return !spent_;
+  }
+
   std::optional<nasx::Architecture> best() const override {
     if (scored_.empty()) return std::nullopt;
     return scored_[best_index()].arch;
   }
 
  protected:
+  // At most one candidate per measured architecture: the search ends earlier, when the
+  // budget is spent (end_step).
   int64_t search_steps() const override {
-    return (options_.candidates + options_.evaluations_per_step - 1) /
-           options_.evaluations_per_step;
+    return (options_.budget + options_.evaluations_per_step - 1) / options_.evaluations_per_step;
   }
 
-  std::map<std::string, double> search_step(nasx::Context& ctx, int64_t index) override {
+  std::map<std::string, double> search_step(nasx::Context& ctx, int64_t) override {
     const auto& space = ctx.space();
-    const int64_t first = index * options_.evaluations_per_step;
-    const int64_t last = std::min(options_.candidates, first + options_.evaluations_per_step);
-    for (int64_t k = first; k < last && !ctx.stop_requested(); ++k) {
+    const auto measure = [&](const nasx::Architecture& a) {
+      if (!measurements().count(a) && evaluated() >= options_.budget) throw BudgetSpent{};
+      return evaluate(ctx, a);
+    };
+    for (int64_t k = 0; k < options_.evaluations_per_step && !spent_ && !ctx.stop_requested();
+         ++k) {
       const nasx::Architecture candidate = space.sample(rng());
-      const nasx::NeighbourhoodScore scored = nasx::neighbourhood_score(
-          space, candidate, [&](const nasx::Architecture& a) { return evaluate(ctx, a); },
-          options_.neighbours, options_.aggregate == nasx::NeighbourAggregate::Worst,
-          options_.include_self, rng());
-      const double score = scored.score, own = scored.own;
-      const auto members = scored.members;
-      scored_.push_back({candidate, score, own});
+      nasx::NeighbourhoodScore scored;
+      try {
+        scored = nasx::neighbourhood_score(
+            space, candidate, measure, options_.neighbours,
+            options_.aggregate == nasx::NeighbourAggregate::Worst, options_.include_self, rng());
+      } catch (const BudgetSpent&) {
+        spent_ = true;
+        if (scored_.empty())
+          throw nasx::ConfigError("search.budget = " + std::to_string(options_.budget) +
+                                  " does not cover one candidate's neighbourhood (" +
+                                  std::to_string(space.neighbours(candidate).size()) +
+                                  " neighbours); raise it or set search.neighbours");
+        break;
+      }
+      scored_.push_back({candidate, scored.score, scored.own});
       ctx.log_event("neighbourhood_score", {{"candidate", space.format(candidate)},
-                                            {"score", score},
-                                            {"own_acc", own},
-                                            {"members", members}});
+                                            {"score", scored.score},
+                                            {"own_acc", scored.own},
+                                            {"members", scored.members}});
+      if (evaluated() >= options_.budget) spent_ = true;
     }
     const Scored& answer = scored_[best_index()];
     return {{"candidates", static_cast<double>(scored_.size())},
+            {"measured", static_cast<double>(evaluated())},
             {"answer_score", answer.score},
             {"answer_acc", answer.own}};
   }
@@ -96,7 +123,10 @@ class Narandom final : public nasx::SamplingSearch {
       scores.push_back(s.score);
       own.push_back(s.own);
     }
-    archive.field("scored", archs).field("scores", scores).field("own_accuracies", own);
+    archive.field("scored", archs)
+        .field("scores", scores)
+        .field("own_accuracies", own)
+        .field("budget_spent", spent_);
     if (archive.loading()) {
       scored_.clear();
       for (size_t i = 0; i < archs.size(); ++i)
@@ -121,6 +151,7 @@ class Narandom final : public nasx::SamplingSearch {
 
   NarandomOptions options_;
   std::vector<Scored> scored_;
+  bool spent_ = false;
 };
 
 }  // namespace

@@ -14,11 +14,27 @@
 
 namespace nasx {
 
+/// How a child is made from its parent.
+enum class Mutation {
+  Space,      ///< SearchSpace::mutate: the space's own edit (an edge drawn uniformly)
+  NodeFirst,  ///< the NB201 reference's: a node uniformly, then one of its incoming edges
+};
+
 struct EvolutionOptions : SamplingSearchOptions {
   int64_t population = 10;
   int64_t sample_size = 3;
   int64_t cycles = 100;
+  Mutation mutation = Mutation::Space;
 };
+
+/// The NB201 reference's mutation (AutoDL R_EA.py): a cell type and an intermediate
+/// node uniformly, then one of the node's incoming edges uniformly, whose operation
+/// becomes a different one of the cell's operations. An edge into a node with few
+/// inputs is likelier to change than one into a node with many. For spaces whose
+/// cells keep every edge (CellDecisions::inputs_per_node == 0); throws ConfigError
+/// for others.
+NASX_API Architecture mutate_node_first(const SearchSpace& space, const Architecture& parent,
+                                        std::mt19937_64& rng);
 
 template <class Options>
 OptionsBinding<Options>& bind_evolution(OptionsBinding<Options>& b) {
@@ -27,7 +43,12 @@ OptionsBinding<Options>& bind_evolution(OptionsBinding<Options>& b) {
       .field("sample_size", &O::sample_size, "S: members drawn (with replacement) to pick a parent",
              Range{1.0, {}})
       .field("cycles", &O::cycles, "budget: architectures created, the initial population included",
-             Range{1.0, {}});
+             Range{1.0, {}})
+      // Cast: an enum field's template deduces from a member of Options itself.
+      .field("mutation", static_cast<Mutation Options::*>(&O::mutation),
+             "space: the space's own edit (an edge uniformly); node: the NB201 reference's "
+             "(a node uniformly, then one of its edges; spaces that keep every edge)",
+             {{"space", Mutation::Space}, {"node", Mutation::NodeFirst}});
   return bind_sampling_search(b);
 }
 

@@ -3,7 +3,8 @@
 /// for each pair of minibatches, an architecture step (the strategy's gradient, then
 /// Adam), then a weight step on the training minibatch with the updated alphas.
 /// A strategy states its gradient; the optimizers, loaders, schedule and checkpoint
-/// state live here once.
+/// state live here once. With alphas frozen (train_alpha = false or arch_lr = 0) the
+/// architecture step is skipped: each iteration is the weight step alone.
 
 #include <map>
 #include <optional>
@@ -23,6 +24,11 @@ namespace nasx {
 struct GradientSearchOptions : WeightSgdParams, ArchAdamParams {
   int64_t epochs = 50;
   int64_t steps_per_epoch = 0;
+  /// false (or arch_lr = 0): the alphas stay at their initial values and no
+  /// architecture gradient is computed; only the weights train (DARTS-PT's fixed-alpha
+  /// supernet, whose mixing is then uniform).
+  bool train_alpha = true;
+  bool trains_alpha() const { return train_alpha && arch_lr > 0; }
 };
 
 /// Adds the shared fields to a binding of an options struct derived from
@@ -37,9 +43,12 @@ OptionsBinding<Options>& bind_gradient_search(OptionsBinding<Options>& b) {
       .field("w_nesterov", &O::w_nesterov, "Nesterov momentum for the weights")
       .field("w_weight_decay", &O::w_weight_decay, "weight L2 decay", Range{0.0, 1.0})
       .field("grad_clip", &O::grad_clip, "max weight-gradient norm (0: off)", Range{0.0, {}});
-  return bind_arch_adam(b).field(
-      "steps_per_epoch", &O::steps_per_epoch,
-      "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}});
+  return bind_arch_adam(b)
+      .field("steps_per_epoch", &O::steps_per_epoch,
+             "cap on minibatches per epoch (0: one pass over the smaller split)", Range{0.0, {}})
+      .field("train_alpha", &O::train_alpha,
+             "update the alphas (false, or arch_lr = 0: they stay at their near-uniform "
+             "initial values and only the weights train)");
 }
 
 /// Plugins inherit this class: its data members are part of the plugin ABI (changing

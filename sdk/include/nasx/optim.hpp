@@ -23,9 +23,15 @@ namespace nasx {
 /// `epochs` (PyTorch's CosineAnnealingLR with T_max = epochs, stepped per epoch).
 NASX_API double cosine_lr(double lr_max, double lr_min, int64_t epoch, int64_t epochs);
 
+/// lr for `epoch` (0-based) of cosine annealing with warm restarts (PyTorch's
+/// CosineAnnealingWarmRestarts stepped per epoch): the first cycle lasts `period`
+/// epochs, each next one `multiplier` times longer, each starts again at lr_max.
+NASX_API double cosine_restarts_lr(double lr_max, double lr_min, int64_t epoch, int64_t period,
+                                   int64_t multiplier);
+
 /// SGD with momentum and L2 weight decay (PyTorch semantics: d = g + wd*w,
 /// buf = momentum*buf + d, w -= lr*buf, or w -= lr*(d + momentum*buf) with Nesterov),
-/// cosine schedule and gradient-norm clipping. Parameters without a gradient are
+/// cosine schedule (optionally with warm restarts) and gradient-norm clipping. Parameters without a gradient are
 /// left alone (single-path training clears the gradients of unused operations).
 struct SgdOptions {
   double lr = 0.025;
@@ -35,6 +41,10 @@ struct SgdOptions {
   double grad_clip = 5.0;  ///< max total gradient norm; 0 disables clipping
   int64_t epochs = 50;     ///< length of the cosine schedule
   bool nesterov = false;
+  /// Warm restarts (ENAS): > 0 makes the schedule cosine_restarts_lr with this first
+  /// period and restart_multiplier instead of one cosine over `epochs`.
+  int64_t restart_period = 0;
+  int64_t restart_multiplier = 2;
 };
 
 /// The weight-SGD settings search strategies expose as parameters (w_lr, ...; DARTS'

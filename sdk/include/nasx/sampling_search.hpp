@@ -93,6 +93,8 @@ class NASX_API SamplingSearch : public SearchStrategy {
   virtual bool uses_evaluator() const { return true; }
   /// Distinct architectures measured so far.
   int64_t evaluated() const { return static_cast<int64_t>(cache_.size()); }
+  /// Every distinct architecture measured so far, with its accuracy.
+  const std::map<Architecture, double>& measurements() const { return cache_; }
 
   std::mt19937_64& rng() { return rng_; }
   const SamplingSearchOptions& sampling_options() const { return options_; }

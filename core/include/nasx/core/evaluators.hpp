@@ -30,6 +30,7 @@ namespace nasx::core {
 struct EvaluatorOptions {
   std::string name = "shared";
   int64_t batches = 10;  ///< shared: validation minibatches, the same for every candidate
+  bool fresh_batches = false;  ///< shared: minibatches drawn per candidate (seeded by its name)
   std::string batchnorm = "batch";  ///< shared: "batch" statistics of each minibatch or "running"
   int64_t epochs = 1;               ///< train: epochs
   int64_t train_images = 2048;      ///< train: images of the training split it trains on (0: all)

@@ -74,6 +74,9 @@ struct Sweep {
   std::string space;  ///< the base config's space
   /// A table build's architectures (texts, in trial order); empty for a sweep of searches.
   std::vector<std::string> architectures;
+  /// [sweep] truth: a ground-truth table of the space (absolute), by which collect and
+  /// report judge every answer (true accuracy and rank); empty: none.
+  std::filesystem::path truth;
 
   bool builds_table() const { return !architectures.empty(); }
 

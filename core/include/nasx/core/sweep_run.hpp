@@ -78,6 +78,10 @@ struct TrialRow {
   /// The evaluations' cost (a table's simulated training seconds, or measured ones) that
   /// sampling strategies spend against [evaluator] budget_seconds.
   double evaluation_seconds = -1;
+  /// With [sweep] truth: the answer's accuracy in the ground-truth table (mean over its
+  /// seeds) and its rank there (1: the best; ties share the better rank); -1: none.
+  double true_acc = -1;
+  double true_rank = -1;
   std::string detail;      ///< failure: exit status
 };
 
