@@ -173,7 +173,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "--set search.strategy=random --set space.name=nb201 --set space.layers=1 "
                  "--set search.supernet_epochs=2 --set search.candidates=12 "
                  "--set search.evaluations_per_step=3",
-                 6, 3},
+                 7, 3},  // 2 supernet epochs, 4 steps of candidates, the top-k re-score
         KillCase{"narandom",
                  "--set search.strategy=narandom --set space.name=nb201 --set space.layers=1 "
                  "--set search.supernet_epochs=1 --set search.budget=16 "
