@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "nasx/core/registry.hpp"
+#include "nasx/core/spaces.hpp"
 #include "nasx/error.hpp"
 #include "nasx/strategy.hpp"
 
@@ -562,6 +563,13 @@ SpaceSection read_space(const toml::table& root, const PluginRegistry& registry,
       find_plugin(registry, NASX_KIND_SPACE, space.name, table, "space", "name", where);
   space.params =
       validate_table(table, "space", info.schema, {"name"}, "space '" + info.name + "'", where);
+  // Values each of the right type can still be what the space cannot honour together
+  // (an unknown operation in a list, too few cells): the space's own setup says so now.
+  try {
+    make_space(registry, space);
+  } catch (const ConfigError& e) {
+    fail(where.at("space", table.source()), std::string("space '") + info.name + "': " + e.what());
+  }
   return space;
 }
 

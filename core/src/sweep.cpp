@@ -403,25 +403,36 @@ Axes read_all_axes(const toml::table& root, const fs::path& file, Sweep& sweep) 
   return axes;
 }
 
+/// A setting with the label of each of its values, taken by position: a zip may list
+/// one value twice (the same search under two selections) with a label for each.
+struct LabelledSetting {
+  Setting setting;
+  std::vector<std::string> labels;
+};
+
 /// The settings: the grid's product, crossed with the zip's rows.
-std::vector<Setting> expand(const Axes& axes) {
-  std::vector<Setting> settings = {{}};
+std::vector<LabelledSetting> expand(const Axes& axes) {
+  std::vector<LabelledSetting> settings = {{}};
   for (const Axis& axis : axes.grid) {
-    std::vector<Setting> next;
+    std::vector<LabelledSetting> next;
     for (const auto& partial : settings)
-      for (const auto& value : axis.values) {
+      for (size_t v = 0; v < axis.values.size(); ++v) {
         auto extended = partial;
-        extended.push_back({axis.key, value});
+        extended.setting.push_back({axis.key, axis.values[v]});
+        extended.labels.push_back(axis.labels[v]);
         next.push_back(std::move(extended));
       }
     settings = std::move(next);
   }
   if (!axes.zip.empty()) {
-    std::vector<Setting> next;
+    std::vector<LabelledSetting> next;
     for (const auto& partial : settings)
       for (size_t row = 0; row < axes.zip[0].values.size(); ++row) {
         auto extended = partial;
-        for (const Axis& axis : axes.zip) extended.push_back({axis.key, axis.values[row]});
+        for (const Axis& axis : axes.zip) {
+          extended.setting.push_back({axis.key, axis.values[row]});
+          extended.labels.push_back(axis.labels[row]);
+        }
         next.push_back(std::move(extended));
       }
     settings = std::move(next);
@@ -583,19 +594,16 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
     sweep.architectures =
         read_architectures(sweep_table, file, *make_space(registry, base->space));
   if (seeds.empty()) seeds = {base->experiment.seed};
-  std::map<std::string, std::map<std::string, std::string>> label_of;  // key -> value -> label
   std::set<std::string> varying;
   for (const std::vector<Axis>* list : {&axes.grid, &axes.zip})
-    for (const Axis& axis : *list) {
-      for (size_t v = 0; v < axis.values.size(); ++v)
-        label_of[axis.key][axis.values[v]] = axis.labels[v];
+    for (const Axis& axis : *list)
       if (axis.values.size() > 1) varying.insert(axis.key);
-    }
   int64_t index = 0;
-  auto add_trial = [&](const std::string& architecture, const Setting& setting, int64_t seed) {
+  auto add_trial = [&](const std::string& architecture, const LabelledSetting& setting,
+                       int64_t seed) {
     SweepTrial trial;
-    trial.settings = setting;
-    for (const auto& [key, value] : setting) trial.labels.push_back(label_of[key][value]);
+    trial.settings = setting.setting;
+    trial.labels = setting.labels;
     trial.seed = seed;
     trial.architecture = architecture;
     trial.name = trial_name(index++, architecture, trial, varying);
@@ -609,7 +617,7 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
     for (int64_t seed : seeds)
       for (const std::string& architecture : sweep.architectures) add_trial(architecture, {}, seed);
   } else {
-    for (const Setting& setting : expand(axes))
+    for (const LabelledSetting& setting : expand(axes))
       for (int64_t seed : seeds) add_trial("", setting, seed);
   }
   const std::string output_dir = string_value(sweep_table, "sweep", "output_dir", file);

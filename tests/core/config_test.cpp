@@ -109,6 +109,16 @@ TEST_F(Config, WrongTypesAndRangesNameTheKey) {
               HasSubstr("FILE:2:14: 'data.batch_size': 0 is below the minimum 1"));
   // Integers are fine where a float is expected.
   EXPECT_EQ(error_of("[search]\nstrategy = \"darts\"\nw_lr = 1\n"), "(valid)");
+  // What only the space can judge is judged when the config loads, at its section.
+  const std::string operations =
+      error_of("[space]\noperations = \"sep_conv_3x3, conv_7x7\"\n[search]\nstrategy = \"darts\"\n");
+  EXPECT_THAT(operations, HasSubstr("FILE:1:1: space 'darts': space.operations: 'conv_7x7' is not "
+                                    "a DARTS operation"));
+  EXPECT_THAT(error_of("[space]\nlayers = 2\n[search]\nstrategy = \"darts\"\n"),
+              HasSubstr("needs at least 3 cells"));
+  EXPECT_EQ(error_of("[space]\noperations = \"skip_connect, sep_conv_3x3\"\n[search]\n"
+                     "strategy = \"darts\"\ntrain_alpha = false\n"),
+            "(valid)");
 }
 
 TEST_F(Config, UnknownPluginsPointAtTheKey) {

@@ -161,6 +161,17 @@ TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
   ASSERT_EQ(labelled.exit_code, 0) << labelled.output;
   EXPECT_THAT(labelled.output, HasSubstr("000_search-2nd_seed0"));
   EXPECT_THAT(labelled.output, HasSubstr("001_search-mixed_seed0"));
+  // A zip may pair one value with two others (the same search, two selectors): labels
+  // go by position, so each trial carries its own.
+  const Outcome twins = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search.epochs\" = [1, 1]\n"
+                 "\"select\" = [{selector = \"magnitude\"}, {selector = \"perturbation\"}]\n"
+                 "[labels]\n\"search.epochs\" = [\"mag\", \"pt\"]\n") +
+      " --dry-run");
+  ASSERT_EQ(twins.exit_code, 0) << twins.output;
+  EXPECT_THAT(twins.output, HasSubstr("000_epochs-mag_select-magnitude_seed0"));
+  EXPECT_THAT(twins.output, HasSubstr("001_epochs-pt_select-perturbation_seed0"));
   const Outcome short_labels = run_nasx(
       "sweep " +
       sweep_file("[zip]\n\"search.epochs\" = [1, 2]\n[labels]\n\"search.epochs\" = [\"one\"]\n") +

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -102,16 +103,23 @@ TEST(Naswot, ANetworkWithoutReluIsAClearError) {
   }
 }
 
-// On a real NB201 network: K equals a direct computation from the ReLU codes collected
-// by hand, and the kernel is the agreement count (diagonal = N_A).
-TEST(Naswot, Nb201KernelHasTheUnitCountOnItsDiagonalAndScoresInTrainingMode) {
+/// A real NB201 network (C = 4, one cell per stage, 8x8 inputs), seeded.
+std::shared_ptr<nb201::Network> small_nb201_network() {
   at::manual_seed(0);
   nb201::NetworkOptions options;
   options.channels = 4;
   options.cells_per_stage = 1;
-  nb201::Network net(nb201::Arch::parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|"
-                                        "none~0|avg_pool_3x3~1|nor_conv_3x3~2|"),
-                     DataShape{1, 8, 8, 4}, options);
+  return std::make_shared<nb201::Network>(
+      nb201::Arch::parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|"
+                         "none~0|avg_pool_3x3~1|nor_conv_3x3~2|"),
+      DataShape{1, 8, 8, 4}, options);
+}
+
+// On a real NB201 network the kernel is the agreement count (diagonal = N_A, symmetric),
+// and the score is taken in training mode.
+TEST(Naswot, Nb201KernelHasTheUnitCountOnItsDiagonalAndScoresInTrainingMode) {
+  const auto network = small_nb201_network();
+  nb201::Network& net = *network;
   net.eval();
   const at::Tensor images = at::randn({6, 1, 8, 8});
   net.train();
@@ -130,13 +138,8 @@ TEST(Naswot, Nb201KernelHasTheUnitCountOnItsDiagonalAndScoresInTrainingMode) {
 // (not the packed popcount), and N_A from the architecture: three convolutions per cell
 // (each a ReLU on its input), two per residual block and the final ReLU.
 TEST(Naswot, Nb201KernelEqualsIndependentlyComputedBinaryCodes) {
-  at::manual_seed(0);
-  nb201::NetworkOptions options;
-  options.channels = 4;
-  options.cells_per_stage = 1;
-  nb201::Network net(nb201::Arch::parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|"
-                                        "none~0|avg_pool_3x3~1|nor_conv_3x3~2|"),
-                     DataShape{1, 8, 8, 4}, options);
+  const auto network = small_nb201_network();
+  nb201::Network& net = *network;
   net.train();
   const at::Tensor images = at::randn({6, 1, 8, 8});
   std::vector<at::Tensor> codes;
