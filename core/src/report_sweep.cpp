@@ -21,8 +21,7 @@ std::string value_or_dash(double value) { return value < 0 ? "-" : fixed(value, 
 std::string mean_std_cell(const std::vector<double>& values) {
   if (values.empty()) return "-";
   const MeanStd s = mean_std(values);
-  return fixed(s.mean, 4) + " \u00b1 " + fixed(s.std, 4) + " (n=" + std::to_string(s.count) +
-         ")";
+  return fixed(s.mean, 4) + " \u00b1 " + fixed(s.std, 4) + " (n=" + std::to_string(s.count) + ")";
 }
 
 struct Metric {
@@ -55,8 +54,7 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
     }
   }
 
-  bool truth = false;  // [sweep] truth: each answer judged by the ground-truth table
-  for (const TrialRow& row : rows) truth |= row.true_acc >= 0;
+  const bool truth = judged_by_truth(rows);  // [sweep] truth: answers judged by a table
   std::vector<Metric> metrics = {{"search accuracy", &TrialRow::search_acc},
                                  {"test accuracy", &TrialRow::test_acc}};
   if (truth) {
@@ -82,7 +80,8 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   std::vector<std::vector<std::string>> table;
   for (const std::string& setting : settings) {
     std::vector<std::string> line = {setting.empty() ? "(base)" : setting};
-    for (const Metric& metric : metrics) line.push_back(mean_std_cell(values[setting][metric.title]));
+    for (const Metric& metric : metrics)
+      line.push_back(mean_std_cell(values[setting][metric.title]));
     table.push_back(line);
   }
   page.table(header, table);
@@ -114,21 +113,20 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   page.heading(2, "Trials", "trials");
   std::vector<std::vector<std::string>> trial_rows;
   for (const TrialRow& row : rows) {
-    const std::string name =
-        reported.count(row.name) ? html_link("../" + row.name + "/report/index.html", row.name)
+    const std::string name = reported.count(row.name)
+                                 ? html_link("../" + row.name + "/report/index.html", row.name)
                                  : row.name;
-    trial_rows.push_back({name, row.setting, std::to_string(row.seed),
-                          row.status + (row.detail.empty() ? "" : " (" + row.detail + ")"),
-                          value_or_dash(row.search_acc),
-                          value_or_dash(row.test_acc) +
-                              (row.test_kind.empty() ? "" : " (" + row.test_kind + ")"),
-                          row.true_acc < 0 ? "-"
-                                           : fixed(row.true_acc, 4) + " (rank " +
-                                                 fixed(row.true_rank, 0) + ")",
-                          row.seconds < 0 ? "-" : fixed(row.seconds, 1), row.genotype});
+    trial_rows.push_back(
+        {name, row.setting, std::to_string(row.seed),
+         row.status + (row.detail.empty() ? "" : " (" + row.detail + ")"),
+         value_or_dash(row.search_acc),
+         value_or_dash(row.test_acc) + (row.test_kind.empty() ? "" : " (" + row.test_kind + ")"),
+         row.true_acc < 0 ? "-"
+                          : fixed(row.true_acc, 4) + " (rank " + fixed(row.true_rank, 0) + ")",
+         row.seconds < 0 ? "-" : fixed(row.seconds, 1), row.genotype});
   }
-  page.table({"trial", "setting", "seed", "status", "search acc", "test acc", "true acc",
-              "seconds", "architecture"},
+  page.table({"trial", "setting", "seed", "status", "search acc", "test acc", "true acc", "seconds",
+              "architecture"},
              trial_rows);
 }
 

@@ -28,9 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"name",          "base",        "seeds", "output_dir",
-                                             "nproc",         "architectures", "sample_seed",
-                                             "truth"};
+const std::vector<std::string> kSweepKeys = {"name",  "base",          "seeds",       "output_dir",
+                                             "nproc", "architectures", "sample_seed", "truth"};
 const std::vector<std::string> kSlurmKeys = {"partition", "time", "cpus", "gpus", "mem", "extra"};
 const std::vector<std::string> kTables = {"sweep", "grid", "zip", "labels", "base", "slurm"};
 
@@ -591,8 +590,7 @@ Sweep load_sweep(const fs::path& file, const PluginRegistry& registry, SweepKind
   }
   sweep.space = base->space.name;
   if (architectures != nullptr)
-    sweep.architectures =
-        read_architectures(sweep_table, file, *make_space(registry, base->space));
+    sweep.architectures = read_architectures(sweep_table, file, *make_space(registry, base->space));
   if (seeds.empty()) seeds = {base->experiment.seed};
   std::set<std::string> varying;
   for (const std::vector<Axis>* list : {&axes.grid, &axes.zip})

@@ -1,5 +1,6 @@
 // Reading a sweep folder back: per-trial status and results, and the collected table.
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -29,7 +30,6 @@ std::string mean_std_text(const MeanStd& s, int digits = 4) {
   return fixed(s.mean, digits) + " ± " + fixed(s.std, digits) + " (n=" + std::to_string(s.count) +
          ")";
 }
-
 
 }  // namespace
 
@@ -211,6 +211,11 @@ void judge_by_truth(std::vector<TrialRow>& rows, const GroundTruthTable& table) 
 
 }  // namespace
 
+bool judged_by_truth(const std::vector<TrialRow>& rows) {
+  return std::any_of(rows.begin(), rows.end(),
+                     [](const TrialRow& row) { return row.true_acc >= 0; });
+}
+
 std::vector<TrialRow> read_sweep_rows(const fs::path& sweep_dir, std::vector<std::string>* axes) {
   const fs::path index = sweep_dir / "sweep.json";
   if (!fs::exists(index))
@@ -334,14 +339,12 @@ std::pair<std::vector<std::vector<std::string>>, Json> per_setting(
   return {summary, settings};
 }
 
-
 }  // namespace
 
 void collect_sweep(const fs::path& sweep_dir, std::ostream& out) {
   std::vector<std::string> axes;
   const std::vector<TrialRow> rows = read_sweep_rows(sweep_dir, &axes);
-  bool truth = false;
-  for (const TrialRow& row : rows) truth |= row.true_acc >= 0;
+  const bool truth = judged_by_truth(rows);
   std::vector<std::string> header = {"trial"};
   for (const auto& key : axes) header.push_back(key);
   for (const char* column : {"seed", "status", "search_acc", "test_acc", "test_of"})

@@ -12,13 +12,14 @@ namespace {
 void require_every_edge_kept(const SearchSpace& space) {
   for (const CellDecisions& cell : space.decisions())
     if (cell.inputs_per_node > 0)
-      throw ConfigError("search.mutation = \"node\" is the NB201 reference's rule for cells that "
-                        "keep every edge; the '" + space.name() +
-                        "' space chooses each node's inputs: use mutation = \"space\"");
+      throw ConfigError(
+          "search.mutation = \"node\" is the NB201 reference's rule for cells that "
+          "keep every edge; the '" +
+          space.name() + "' space chooses each node's inputs: use mutation = \"space\"");
 }
 
-int64_t uniform_index(std::mt19937_64& rng, size_t n) {
-  return static_cast<int64_t>(std::uniform_int_distribution<size_t>(0, n - 1)(rng));
+size_t uniform_index(std::mt19937_64& rng, size_t n) {
+  return std::uniform_int_distribution<size_t>(0, n - 1)(rng);
 }
 
 }  // namespace
@@ -29,16 +30,17 @@ Architecture mutate_node_first(const SearchSpace& space, const Architecture& par
   space.check(parent);
   const std::vector<CellDecisions> cells = space.decisions();
   Architecture child = parent;
-  const auto c = static_cast<size_t>(uniform_index(rng, cells.size()));
+  const size_t c = uniform_index(rng, cells.size());
   const CellDecisions& cell = cells[c];
-  const auto& node = cell.node_edges[static_cast<size_t>(uniform_index(rng, cell.node_edges.size()))];
-  const auto edge = static_cast<size_t>(node[static_cast<size_t>(uniform_index(rng, node.size()))]);
+  const auto& node = cell.node_edges[uniform_index(rng, cell.node_edges.size())];
+  const auto edge = static_cast<size_t>(node[uniform_index(rng, node.size())]);
   std::vector<int64_t> others;
   for (int64_t op : cell.operations)
     if (op != child.cells[c][edge]) others.push_back(op);
   if (others.empty())
-    throw ConfigError("the '" + space.name() + "' space has one operation per edge: nothing to mutate");
-  child.cells[c][edge] = static_cast<int>(others[static_cast<size_t>(uniform_index(rng, others.size()))]);
+    throw ConfigError("the '" + space.name() +
+                      "' space has one operation per edge: nothing to mutate");
+  child.cells[c][edge] = static_cast<int>(others[uniform_index(rng, others.size())]);
   return child;
 }
 

@@ -181,7 +181,8 @@ Architecture DartsSpace::to_all_operations(const Architecture& arch) const {
   Architecture out = arch;
   for (auto& ops : out.cells)
     for (int& op : ops)
-      if (op != Architecture::kNoEdge) op = static_cast<int>(operations_.at(static_cast<size_t>(op)));
+      if (op != Architecture::kNoEdge)
+        op = static_cast<int>(operations_.at(static_cast<size_t>(op)));
   return out;
 }
 
@@ -193,8 +194,8 @@ Architecture DartsSpace::from_all_operations(const Architecture& arch) const {
       const auto found = std::find(operations_.begin(), operations_.end(), op);
       if (found == operations_.end())
         throw GenotypeError("operation '" + operation_names().at(static_cast<size_t>(op)) +
-                            "' is not in this space (space.operations = \"" +
-                            options_.operations + "\")");
+                            "' is not in this space (space.operations = \"" + options_.operations +
+                            "\")");
       op = static_cast<int>(found - operations_.begin());
     }
   return out;
@@ -218,7 +219,8 @@ std::vector<CellDecisions> DartsSpace::decisions() const {
     cell.node_edges.push_back(edges);
   }
   for (int c : choices_) cell.operations.push_back(c);  // every column but `none`'s
-  return {cell, cell};  // normal and reduction cells choose alike
+  // Normal and reduction cells choose alike.
+  return {cell, cell};
 }
 
 TrainingProtocol DartsSpace::training_protocol() const {

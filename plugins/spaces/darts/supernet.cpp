@@ -31,7 +31,10 @@ enum Op : int64_t { kNone, kMaxPool, kAvgPool, kSkip, kSep3, kSep5, kDil3, kDil5
 
 EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
                              std::vector<int64_t> operations)
-    : channels_(c), edges_(edges), stride_(stride), operations_(std::move(operations)),
+    : channels_(c),
+      edges_(edges),
+      stride_(stride),
+      operations_(std::move(operations)),
       column_(operation_names().size(), -1) {
   for (size_t k = 0; k < operations_.size(); ++k)
     column_.at(static_cast<size_t>(operations_[k])) = static_cast<int64_t>(k);
@@ -45,8 +48,10 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
     avg_pool_ = register_module("avg_pool_3x3", PoolBN(Kind::Average, c, stride, true, false));
   if (has(kSkip) && stride != 1)
     skip_reduce_ = register_module("skip_connect", FactorizedReduce(c, c, false, edges));
-  if (has(kSep3)) sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
-  if (has(kSep5)) sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
+  if (has(kSep3))
+    sep_3_ = register_module("sep_conv_3x3", SepConv(c, c, 3, stride, 1, false, edges));
+  if (has(kSep5))
+    sep_5_ = register_module("sep_conv_5x5", SepConv(c, c, 5, stride, 2, false, edges));
   if (has(kDil3))
     dil_3_ = register_module("dil_conv_3x3", DilConv(c, c, 3, stride, 2, 2, false, edges));
   if (has(kDil5))
@@ -130,8 +135,9 @@ SearchCellImpl::SearchCellImpl(int64_t c_prev_prev, int64_t c_prev, int64_t c, b
   preprocess_1_ = register_module("preprocess_1", ReLUConvBN(c_prev, c, 1, 1, 0, false));
   for (int64_t state = 0; state < kNodes + 1; ++state) {
     const int64_t stride = reduction && state < 2 ? 2 : 1;
-    groups_.push_back(register_module("state_" + std::to_string(state),
-                                      EdgeGroup(c, kNodes - first_target(state), stride, operations)));
+    groups_.push_back(
+        register_module("state_" + std::to_string(state),
+                        EdgeGroup(c, kNodes - first_target(state), stride, operations)));
     std::vector<int64_t> rows;
     for (int64_t node = first_target(state); node < kNodes; ++node)
       rows.push_back(edge_index(node, state));
@@ -205,10 +211,9 @@ DartsSupernet::DartsSupernet(const SearchSpace& space, const SpaceOptions& optio
   for (int64_t i = 0; i < options.layers; ++i) {
     const bool reduction = i == options.layers / 3 || i == 2 * options.layers / 3;
     if (reduction) c_current *= 2;
-    cells_.push_back(
-        register_module("cell_" + std::to_string(i),
-                        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev,
-                                   operations)));
+    cells_.push_back(register_module(
+        "cell_" + std::to_string(i),
+        SearchCell(c_prev_prev, c_prev, c_current, reduction, reduction_prev, operations)));
     reduction_prev = reduction;
     c_prev_prev = c_prev;
     c_prev = kNodes * c_current;

@@ -50,7 +50,8 @@ ControllerOptions default_controller_options(const SearchSpace& space) {
     // [sep_conv_3x3, sep_conv_5x5, avg_pool, max_pool, identity]: by name here.
     const std::vector<CellDecisions> cells = space.decisions();
     for (int64_t op : cells.at(0).operations) {
-      const bool separable = space.operations().at(static_cast<size_t>(op)).rfind("sep_conv", 0) == 0;
+      const bool separable =
+          space.operations().at(static_cast<size_t>(op)).rfind("sep_conv", 0) == 0;
       options.op_bias.push_back(separable ? 10.0 : 0.0);
       options.first_cell_op_bias.push_back(separable ? 0.25 : -0.25);
     }

@@ -82,12 +82,15 @@ struct TrialRow {
   /// seeds) and its rank there (1: the best; ties share the better rank); -1: none.
   double true_acc = -1;
   double true_rank = -1;
-  std::string detail;      ///< failure: exit status
+  std::string detail;  ///< failure: exit status
 };
 
 /// The rows of a sweep folder (written by `nasx sweep`), in trial order.
 std::vector<TrialRow> read_sweep_rows(const std::filesystem::path& sweep_dir,
                                       std::vector<std::string>* axes = nullptr);
+
+/// Whether any row was judged by a ground-truth table ([sweep] truth).
+bool judged_by_truth(const std::vector<TrialRow>& rows);
 
 /// `nasx sweep collect`: the aligned table (with mean ± std over seeds per setting) to
 /// `out`; collect.csv and collect.json into the sweep folder.
