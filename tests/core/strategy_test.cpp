@@ -230,14 +230,17 @@ TEST_F(Strategies, NaRandomsBudgetCountsDistinctMeasuredArchitectures) {
   run_all(*random, plain);
   EXPECT_LE(plain.evaluations.size(), 60u);
   // A budget below one neighbourhood is refused with what it needs.
+  // A budget below one neighbourhood (24 + the candidate) is refused at setup, before any
+  // training, with what it needs.
   TestContext small("nb201", conv3x3_share);
-  auto tiny = make("narandom", small, {{"budget", int64_t{10}}});
   try {
-    run_all(*tiny, small);
+    make("narandom", small, {{"budget", int64_t{10}}});
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("search.budget = 10 does not cover one candidate's"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("search.budget = 10 does not cover one candidate's neighbourhood (25"));
   }
+  EXPECT_NO_THROW(make("narandom", small, {{"budget", int64_t{10}}, {"neighbours", int64_t{9}}}));
 }
 
 TEST_F(Strategies, NaswotSearchReturnsTheArgmaxOfTheScoreAndSkipsSingularKernels) {

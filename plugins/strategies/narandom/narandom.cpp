@@ -9,6 +9,8 @@
 // A candidate whose neighbourhood no longer fits in the budget is not scored (the
 // members it measured stay in the count) and the search ends.
 
+#include <algorithm>
+#include <random>
 #include <sstream>
 
 #include <torch/serialize/archive.h>
@@ -59,6 +61,20 @@ class Narandom final : public nasx::SamplingSearch {
 
   void setup(nasx::Context& ctx) override {
     options_ = binding().read(ctx.params());
+    // Refused before the supernet trains: a budget that cannot score one candidate. The
+    // shipped spaces' neighbourhoods all have one size; one sample (its own generator,
+    // so the search's draws are unchanged) tells it.
+    std::mt19937_64 probe(0);
+    const int64_t neighbourhood =
+        static_cast<int64_t>(ctx.space().neighbours(ctx.space().sample(probe)).size());
+    const int64_t members =
+        (options_.neighbours > 0 ? std::min(options_.neighbours, neighbourhood) : neighbourhood) +
+        (options_.include_self ? 1 : 0);
+    if (options_.budget < members)
+      throw nasx::ConfigError("search.budget = " + std::to_string(options_.budget) +
+                              " does not cover one candidate's neighbourhood (" +
+                              std::to_string(members) +
+                              " architectures); raise it or set search.neighbours");
     setup_sampling(ctx, options_);
   }
 
@@ -89,17 +105,12 @@ class Narandom final : public nasx::SamplingSearch {
       const nasx::Architecture candidate = space.sample(rng());
       nasx::NeighbourhoodScore scored;
       try {
-        scored = nasx::neighbourhood_score(
-            space, candidate, measure, options_.neighbours,
-            options_.aggregate == nasx::NeighbourAggregate::Worst, options_.include_self, rng());
+        scored = nasx::neighbourhood_score(space, candidate, measure, options_.neighbours,
+                                           options_.aggregate == nasx::NeighbourAggregate::Worst,
+                                           options_.include_self, rng());
       } catch (const BudgetSpent&) {
         spent_ = true;
-        if (scored_.empty())
-          throw nasx::ConfigError("search.budget = " + std::to_string(options_.budget) +
-                                  " does not cover one candidate's neighbourhood (" +
-                                  std::to_string(space.neighbours(candidate).size()) +
-                                  " neighbours); raise it or set search.neighbours");
-        break;
+        break;  // setup made sure the first candidate fits
       }
       scored_.push_back({candidate, scored.score, scored.own});
       ctx.log_event("neighbourhood_score", {{"candidate", space.format(candidate)},
