@@ -18,15 +18,18 @@ namespace {
 
 std::string value_or_dash(double value) { return value < 0 ? "-" : fixed(value, 4); }
 
-std::string mean_std_cell(const std::vector<double>& values) {
+std::string mean_std_cell(const std::vector<double>& values, int digits) {
   if (values.empty()) return "-";
   const MeanStd s = mean_std(values);
-  return fixed(s.mean, 4) + " \u00b1 " + fixed(s.std, 4) + " (n=" + std::to_string(s.count) + ")";
+  return fixed(s.mean, digits) + " \u00b1 " + fixed(s.std, digits) +
+         " (n=" + std::to_string(s.count) + ")";
 }
 
 struct Metric {
   const char* title;
   double TrialRow::*field;
+  int digits = 4;           ///< of the table's mean and std
+  const char* better = "";  ///< said in the chart's title
 };
 
 }  // namespace
@@ -55,14 +58,14 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   }
 
   const bool truth = judged_by_truth(rows);  // [sweep] truth: answers judged by a table
-  std::vector<Metric> metrics = {{"search accuracy", &TrialRow::search_acc},
-                                 {"test accuracy", &TrialRow::test_acc}};
+  std::vector<Metric> metrics = {{"search accuracy", &TrialRow::search_acc, 4, "higher is better"},
+                                 {"test accuracy", &TrialRow::test_acc, 4, "higher is better"}};
   if (truth) {
-    metrics.push_back({"true accuracy", &TrialRow::true_acc});
-    metrics.push_back({"true rank", &TrialRow::true_rank});
+    metrics.push_back({"true accuracy", &TrialRow::true_acc, 4, "higher is better"});
+    metrics.push_back({"true rank", &TrialRow::true_rank, 1, "1 is the best, lower is better"});
   }
-  metrics.push_back({"seconds", &TrialRow::seconds});
-  metrics.push_back({"evaluation seconds", &TrialRow::evaluation_seconds});
+  metrics.push_back({"seconds", &TrialRow::seconds, 1});
+  metrics.push_back({"evaluation seconds", &TrialRow::evaluation_seconds, 1});
 
   // Per setting, in the order the trials list them.
   std::vector<std::string> settings;
@@ -81,7 +84,7 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
   for (const std::string& setting : settings) {
     std::vector<std::string> line = {setting.empty() ? "(base)" : setting};
     for (const Metric& metric : metrics)
-      line.push_back(mean_std_cell(values[setting][metric.title]));
+      line.push_back(mean_std_cell(values[setting][metric.title], metric.digits));
     table.push_back(line);
   }
   page.table(header, table);
@@ -98,7 +101,8 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
       "sampling search spent against [evaluator] budget_seconds.");
   for (const Metric& metric : metrics) {
     Plot plot;
-    plot.title = metric.title + std::string(" per setting: mean, std and each seed");
+    plot.title = metric.title + std::string(" per setting: mean, std and each seed") +
+                 (*metric.better ? std::string(" (") + metric.better + ")" : "");
     plot.ylabel = metric.title;
     plot.bars = true;
     for (const std::string& setting : settings) {

@@ -356,17 +356,34 @@ void read_labels(const toml::table& root, const fs::path& file, Axes& axes) {
       fail(where, "labels." + name + " must be a list of " +
                       std::to_string(axis->second->values.size()) +
                       " names, one per value of the axis");
+    const bool in_grid = std::any_of(axes.grid.begin(), axes.grid.end(),
+                                     [&](const Axis& a) { return a.key == name; });
     std::set<std::string> seen;
     std::vector<std::string> labels;
     for (const auto& v : *list) {
       const auto text = v.value_exact<std::string>();
       if (!text || text->empty())
         fail(where, "labels." + name + " lists " + toml_value(v) + ", not a name");
-      if (!seen.insert(*text).second)
+      // A grid value is named alone; a zip row by all its axes' labels together, which
+      // lets one name repeat ("own" for every strategy that selects its own answer).
+      if (in_grid && !seen.insert(*text).second)
         fail(where, "labels." + name + " lists '" + *text + "' twice; each value needs its own");
       labels.push_back(*text);
     }
     axis->second->labels = std::move(labels);
+  }
+  std::map<std::vector<std::string>, size_t> rows;
+  for (size_t row = 0; !axes.zip.empty() && row < axes.zip[0].values.size(); ++row) {
+    std::vector<std::string> names;
+    for (const Axis& axis : axes.zip) names.push_back(axis.labels[row]);
+    const auto [first, fresh] = rows.emplace(names, row);
+    if (fresh) continue;
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "'" : "', '") + n;
+    fail(at(file, node->source()),
+         "[labels] name zip rows " + std::to_string(first->second + 1) + " and " +
+             std::to_string(row + 1) + " alike (" + joined +
+             "'); each row needs its own combination of names");
   }
 }
 

@@ -1,6 +1,7 @@
 #include "nasx/core/trainer.hpp"
 
 #include <chrono>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -116,10 +117,16 @@ EpochResult Trainer::run_epoch(const std::function<bool()>& stop) {
     const at::Tensor images =
         augmenting ? augment(batch.images, options_, augment_rng) : batch.images;
     clear_gradients(optimizer_->params());
-    const auto [logits, auxiliary] = net_.forward_with_auxiliary(images);
+    // The auxiliary head is computed only when its loss counts.
+    const bool auxiliary_loss = options_.auxiliary_weight > 0;
+    at::Tensor logits, auxiliary;
+    if (auxiliary_loss)
+      std::tie(logits, auxiliary) = net_.forward_with_auxiliary(images);
+    else
+      logits = net_.forward(images);
     at::Tensor loss = at::cross_entropy_loss(logits, batch.labels);
     const at::Tensor main_loss = loss.detach();
-    if (options_.auxiliary_weight > 0 && auxiliary.defined())
+    if (auxiliary_loss && auxiliary.defined())
       loss = loss + options_.auxiliary_weight * at::cross_entropy_loss(auxiliary, batch.labels);
     loss.backward();
     optimizer_->step();

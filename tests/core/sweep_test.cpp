@@ -172,6 +172,36 @@ TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
   ASSERT_EQ(twins.exit_code, 0) << twins.output;
   EXPECT_THAT(twins.output, HasSubstr("000_epochs-mag_select-magnitude_seed0"));
   EXPECT_THAT(twins.output, HasSubstr("001_epochs-pt_select-perturbation_seed0"));
+  // One name may repeat down a zip axis while the rows' combinations stay distinct
+  // ("own" for every strategy that selects its own answer) ...
+  const Outcome shared = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search.epochs\" = [1, 1, 2]\n"
+                 "\"select\" = [{selector = \"magnitude\"}, {selector = \"perturbation\"}, "
+                 "{selector = \"magnitude\"}]\n"
+                 "[labels]\n\"search.epochs\" = [\"one\", \"one\", \"two\"]\n"
+                 "select = [\"mag\", \"pt\", \"own\"]\n") +
+      " --dry-run");
+  ASSERT_EQ(shared.exit_code, 0) << shared.output;
+  EXPECT_THAT(shared.output, HasSubstr("000_epochs-one_select-mag_seed0"));
+  EXPECT_THAT(shared.output, HasSubstr("001_epochs-one_select-pt_seed0"));
+  EXPECT_THAT(shared.output, HasSubstr("002_epochs-two_select-own_seed0"));
+  // ... but two rows named alike would be one setting in the collected table.
+  const Outcome alike = run_nasx(
+      "sweep " +
+      sweep_file("[zip]\n\"search.epochs\" = [1, 2]\n"
+                 "\"select\" = [{selector = \"magnitude\"}, {selector = \"perturbation\"}]\n"
+                 "[labels]\n\"search.epochs\" = [\"e\", \"e\"]\nselect = [\"s\", \"s\"]\n") +
+      " --dry-run");
+  EXPECT_EQ(alike.exit_code, 1);
+  EXPECT_THAT(alike.output, HasSubstr("[labels] name zip rows 1 and 2 alike ('e', 's')"));
+  // A grid value is named alone: its names must differ.
+  const Outcome grid_twice = run_nasx(
+      "sweep " + sweep_file("[grid]\n\"search.epochs\" = [1, 2]\n[labels]\n"
+                            "\"search.epochs\" = [\"e\", \"e\"]\n") +
+      " --dry-run");
+  EXPECT_EQ(grid_twice.exit_code, 1);
+  EXPECT_THAT(grid_twice.output, HasSubstr("labels.search.epochs lists 'e' twice"));
   const Outcome short_labels = run_nasx(
       "sweep " +
       sweep_file("[zip]\n\"search.epochs\" = [1, 2]\n[labels]\n\"search.epochs\" = [\"one\"]\n") +

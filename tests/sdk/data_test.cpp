@@ -1,4 +1,5 @@
 #include "nasx/data.hpp"
+#include "nasx/memory_format.hpp"
 
 #include <gtest/gtest.h>
 
@@ -33,6 +34,27 @@ TEST(SeededPermutation, IsAPermutationFixedBySeed) {
   for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(sorted[static_cast<size_t>(i)], i);
   EXPECT_EQ(seeded_permutation(50, 7), a);
   EXPECT_NE(seeded_permutation(50, 8), a);
+}
+
+TEST(MemoryFormat, OneChannelImagesBecomeChannelsLastAndTheLayersAfterFollow) {
+  at::manual_seed(0);
+  const at::Tensor images = at::randn({4, 1, 8, 8});
+  const at::Tensor weight = at::randn({6, 1, 3, 3});
+  // LibTorch: one channel is "contiguous" in both layouts, .contiguous(ChannelsLast) keeps
+  // the NCHW strides and a convolution after it answers in NCHW (the slow layout).
+  const at::Tensor kept = images.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_FALSE(at::conv2d(kept, weight, {}, 1, 1).is_contiguous(at::MemoryFormat::ChannelsLast));
+  // channels_last() gives the strides that make the convolution answer channels-last.
+  const at::Tensor x = channels_last(images);
+  EXPECT_EQ(x.strides(), (std::vector<int64_t>{64, 1, 8, 1}));
+  EXPECT_TRUE(at::equal(x, images));
+  const at::Tensor y = at::conv2d(x, weight, {}, 1, 1);
+  EXPECT_TRUE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(at::allclose(y, at::conv2d(images, weight, {}, 1, 1), 1e-5, 1e-6));
+  // More channels: the usual conversion; already channels-last: the same tensor.
+  const at::Tensor rgb = channels_last(at::randn({2, 3, 4, 4}));
+  EXPECT_TRUE(rgb.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(channels_last(x).is_same(x));
 }
 
 }  // namespace

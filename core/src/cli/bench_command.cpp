@@ -1,11 +1,13 @@
-// nasx bench: times the supernet search step (architecture step + weight step)
-// for a space, batch, order and device. Figures, not tests: compare only numbers
-// printed by one invocation on one machine.
+// nasx bench: figures, not tests. Times what NAS spends its hours on: the supernet's
+// search step, the evaluation network's training step and epoch, the evaluation of
+// children on shared weights and NASWOT scoring, each against its baseline: the
+// papers' reference code (--baseline, run with python3-torch on the same LibTorch) or
+// the straightforward computation. Every contender runs in its own process, measured
+// alternately round after round in one invocation, so their ratio holds on a noisy
+// machine; compare only numbers printed by one invocation.
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -17,22 +19,14 @@
 #include <ATen/Parallel.h>
 #include <boost/program_options.hpp>
 
+#include "bench.hpp"
 #include "cli.hpp"
-#include "nasx/bilevel.hpp"
 #include "nasx/core/distributed.hpp"
+#include "nasx/core/process.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
-#include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
-#include "nasx/naswot.hpp"
-#include "nasx/optim.hpp"
 #include "nasx/space.hpp"
-#include "nasx/supernet.hpp"
-
-#if defined(NASX_WITH_CUDA)
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 namespace po = boost::program_options;
 
@@ -40,176 +34,79 @@ namespace nasx::cli {
 
 namespace {
 
-struct BenchCase {
-  BilevelOptions options;
-  std::string memory_format;
-};
+using bench::Contender;
+using bench::Setup;
+using bench::Timing;
+using bench::Workload;
 
-struct BenchFigures {
-  double seconds_per_step = 0;
-  double best_seconds_per_step = 0;
-  double peak_memory_mb = 0;
-};
+/// The reference's DARTS_V2 cell (genotypes.py): ref_train_step.py trains it.
+constexpr const char* kDartsV2 =
+    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+    "('dil_conv_3x3', 2)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 0), "
+    "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+    "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=range(2, 6))";
 
-/// Resets the process's peak resident set (Linux: write 5 to clear_refs).
-void reset_cpu_peak() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-}
+const char* const kUsage =
+    R"help(usage: nasx bench [--what step|train|evaluate|naswot] [options]
 
-double cpu_peak_mb() {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
+Times one unit of work, nasx against its baseline, alternating round after round:
+  step      a search step (architecture step + weight step) of the supernet, first,
+            second order and mixed-level; baseline: the DARTS reference's search step
+            (ref_darts_step.py), contiguous and channels-last
+  train     a training step of the evaluation network (DARTS_V2 by default, drop path,
+            SGD, clipping), and whole trainer epochs per step (loading, augmentation);
+            baseline: the reference NetworkCIFAR in a plain PyTorch loop (ref_train_step.py)
+  evaluate  a sampled child on the supernet's shared weights (4 minibatches, batch
+            statistics): the single path against the supernet's one-hot mixture
+  naswot    building and scoring an untrained network; baseline: the NASWOT reference
+            (ref_naswot_score.py, NB201 C=16 N=5)
+Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet (C=8,
+5 cells, batch 64), train the Fashion-MNIST preset (C=16, 8 cells, batch 96) or the
+space's protocol, naswot NB201's network (C=16, N=5, batch 128). All on random data.
 
-void synchronize(const c10::Device& device) {
-#if defined(NASX_WITH_CUDA)
-  if (device.is_cuda()) c10::cuda::device_synchronize();
-#else
-  (void)device;
-#endif
-}
-
-BenchFigures bench_case(const core::PluginRegistry& registry, const core::SpaceSection& section,
-                        const DataShape& shape, int64_t batch, const BenchCase& which,
-                        c10::Device device, int64_t warmup, int64_t steps) {
-  core::SpaceSection with_format = section;
-  with_format.params["memory_format"] = which.memory_format;
-  at::manual_seed(0);
-  const auto space = core::make_space(registry, with_format);
-  auto net = space->build_supernet(shape);
-  net->to(device);
-  net->train();
-  WeightOptimizer weight_optimizer(net->weight_parameters(), SgdOptions{});
-  ArchOptimizer arch_optimizer(net->arch_parameters(), AdamOptions{});
-  auto make_batch = [&] {
-    return Batch{at::randn({batch, shape.channels, shape.height, shape.width}).to(device),
-                 at::randint(shape.classes, {batch}, at::kLong).to(device)};
-  };
-  // Data-parallel: this rank's slice of the same batches (the whole batch in one process).
-  const Batch train = shard_batch(make_batch()), search = shard_batch(make_batch());
-  for (int64_t i = 0; i < warmup; ++i)
-    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.options);
-  synchronize(device);
-
-  reset_cpu_peak();
-#if defined(NASX_WITH_CUDA)
-  if (device.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
-#endif
-  BenchFigures figures;
-  figures.best_seconds_per_step = 1e30;
-  double total = 0;
-  for (int64_t i = 0; i < steps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    bilevel_step(*net, weight_optimizer, arch_optimizer, train, search, which.options);
-    synchronize(device);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    total += seconds;
-    figures.best_seconds_per_step = std::min(figures.best_seconds_per_step, seconds);
-  }
-  figures.seconds_per_step = total / static_cast<double>(steps);
-  figures.peak_memory_mb = cpu_peak_mb();
-#if defined(NASX_WITH_CUDA)
-  if (device.is_cuda()) {
-    const auto stats =
-        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-    figures.peak_memory_mb = static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
-  }
-#endif
-  return figures;
-}
-
-BilevelOptions options_for(const std::string& order) {
-  BilevelOptions options;
-  if (order == "first")
-    options.gradient = ArchGradient::FirstOrder;
-  else if (order == "second")
-    options.gradient = ArchGradient::SecondOrder;
-  else if (order == "mixed")
-    options.gradient = ArchGradient::MixedLevel;
-  else
-    throw ConfigError("bench: --order must be first, second, mixed or all, not '" + order + "'");
-  return options;
-}
-
-std::vector<std::string> expand(const std::string& value, const std::string& both,
-                                const std::vector<std::string>& all) {
-  return value == both ? all : std::vector<std::string>{value};
-}
-
-/// NASWOT scoring speed: architectures per second, sampling, network construction and
-/// scoring included (what a NASWOT search pays per candidate).
-int bench_naswot(const core::PluginRegistry& registry, const core::SpaceSection& section,
-                 const DataShape& shape, int64_t batch, c10::Device device, int64_t warmup,
-                 int64_t steps) {
-  const auto space = core::make_space(registry, section);
-  std::mt19937_64 rng(0);
-  const at::Tensor images =
-      at::randn({batch, shape.channels, shape.height, shape.width}).to(device);
-  double build_seconds = 0, score_seconds = 0, forward_seconds = 0;
-  std::vector<double> scores;
-  for (int64_t i = 0; i < warmup + steps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    auto net = space->build_network(space->sample(rng), shape);
-    net->to(device);
-    synchronize(device);
-    const auto built = std::chrono::steady_clock::now();
-    const double score = naswot_score(*net, images);
-    synchronize(device);
-    const auto end = std::chrono::steady_clock::now();
-    {
-      // The same forward pass without the ReLU observer: what the score adds to it.
-      at::NoGradGuard no_grad;
-      net->forward(images);
-      synchronize(device);
-    }
-    forward_seconds +=
-        i < warmup ? 0
-                   : std::chrono::duration<double>(std::chrono::steady_clock::now() - end).count();
-    if (i < warmup) continue;
-    build_seconds += std::chrono::duration<double>(built - start).count();
-    score_seconds += std::chrono::duration<double>(end - built).count();
-    scores.push_back(score);
-  }
-  const double n = static_cast<double>(steps);
-  std::cout << std::fixed << std::setprecision(4) << "architectures/s  "
-            << n / (build_seconds + score_seconds) << "\nbuild s/arch     " << build_seconds / n
-            << "\nscore s/arch     " << score_seconds / n
-            << "  (its forward pass alone: " << forward_seconds / n << ")" << std::defaultfloat
-            << "\n(last score " << scores.back() << ")\n";
-  return 0;
-}
+  nasx bench --what step --baseline DIR --rounds 3
+  nasx bench --what step --nproc 1,2 [--sync-batchnorm]    data-parallel rows)help";
 
 po::options_description bench_options() {
-  po::options_description options("options (defaults: the quickstart's supernet)");
+  po::options_description options("options");
   options.add_options()("what", po::value<std::string>()->default_value("step"),
-                        "step: the supernet search step; naswot: NASWOT scoring of sampled "
-                        "architectures (the space's networks at --channels/--layers, --batch "
-                        "images)")("space", po::value<std::string>()->default_value("darts"),
-                                   "search space")(
-      "channels", po::value<int64_t>()->default_value(8), "C of the first cells")(
-      "layers", po::value<int64_t>()->default_value(5), "cells")(
-      "batch", po::value<int64_t>()->default_value(64),
-      "minibatch size (each step uses one train and one search batch)")(
+                        "step, train, evaluate or naswot")(
+      "space", po::value<std::string>()->default_value(""),
+      "search space (default: darts; naswot: nb201)")(
+      "channels", po::value<int64_t>()->default_value(0), "C of the first cells (0: default)")(
+      "layers", po::value<int64_t>()->default_value(0), "cells (0: default)")(
+      "batch", po::value<int64_t>()->default_value(0), "minibatch size (0: default)")(
       "image-size", po::value<int64_t>()->default_value(28), "image height and width")(
       "in-channels", po::value<int64_t>()->default_value(1), "image channels")(
       "classes", po::value<int64_t>()->default_value(10), "classes")(
       "order", po::value<std::string>()->default_value("all"),
-      "architecture gradient: first, second, mixed (MiLeNAS) or all")(
-      "memory-format", po::value<std::string>()->default_value("both"),
-      "channels_last, contiguous or both")("device", po::value<std::string>()->default_value("cpu"),
-                                           "cpu or cuda[:N]")(
-      "threads", po::value<int>()->default_value(0), "CPU threads (0: all cores)")(
-      "warmup", po::value<int64_t>()->default_value(2), "untimed steps first")(
-      "steps", po::value<int64_t>()->default_value(5), "timed steps")(
+      "step: first, second, mixed (MiLeNAS) or all")(
+      "memory-format", po::value<std::string>()->default_value("channels_last"),
+      "step: nasx's supernet in channels_last, contiguous or both")(
+      "arch", po::value<std::vector<std::string>>()->composing(),
+      "train: the network's architecture (default DARTS_V2 on darts); naswot: the scored "
+      "ones (repeatable; default --steps sampled ones)")(
+      "drop-path", po::value<double>()->default_value(0.2), "train: drop-path probability")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")(
+      "threads", po::value<int>()->default_value(0),
+      "CPU threads of every contender (0: all cores)")(
+      "warmup", po::value<int64_t>()->default_value(2), "untimed units first")(
+      "steps", po::value<int64_t>()->default_value(5), "timed units per measurement")(
+      "rounds", po::value<int>()->default_value(3), "measurements of each contender, alternating")(
+      "baseline", po::value<std::string>()->default_value(""),
+      "folder of the reference scripts (ref_darts_step.py, ref_train_step.py, "
+      "ref_naswot_score.py); without it nasx is measured alone")(
+      "python", po::value<std::string>()->default_value("python3"),
+      "the interpreter of the baselines (python3-torch)")(
       "nproc", po::value<std::string>()->default_value("1"),
       "step: data-parallel ranks, a list such as 1,2: the same --batch split over each "
       "number of rank processes (threads per rank: --threads, else cores / ranks)")(
-      "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm");
+      "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm")(
+      "profile", po::bool_switch(),
+      "also list each nasx contender's operators by self time (a run of its own)")(
+      "single", po::value<std::string>()->default_value(""),
+      "internal: measure one nasx contender in this process and print its figures");
   add_plugin_path_option(options);
   return options;
 }
@@ -229,51 +126,202 @@ std::vector<int> rank_counts_of(const std::string& text, int64_t batch) {
   return counts;
 }
 
-/// What one bench of the search step measures: the supernet, the data's shape and the
-/// timing settings.
-struct StepBench {
-  core::SpaceSection space;
-  int64_t channels = 0, layers = 0;
-  DataShape shape;
-  int64_t batch = 0, warmup = 0, steps = 0;
-  c10::Device device{c10::kCPU};
-};
-
-void print_step_header(const StepBench& b, int threads) {
-  std::cout << "nasx bench: space " << b.space.name << ", C=" << b.channels << ", " << b.layers
-            << " cells, batch " << b.batch << " (split over the ranks), " << b.shape.channels << "x"
-            << b.shape.height << "x" << b.shape.width << ", " << b.shape.classes
-            << " classes, device " << b.device << ", "
-            << (threads > 0 ? std::to_string(threads) : "cores / ranks") << " threads per rank, "
-            << b.steps << " timed steps after " << b.warmup << "\n\n";
-  std::cout << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
-            << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
-            << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB"
-            << "\n"
-            << std::flush;
+std::vector<std::string> expand(const std::string& value, const std::string& all,
+                                const std::vector<std::string>& every) {
+  return value == all ? every : std::vector<std::string>{value};
 }
 
-/// Every order x memory format in this process; rank 0 prints a row each.
-void run_step_cases(const core::PluginRegistry& registry, const StepBench& b,
-                    const std::vector<std::string>& orders, const std::vector<std::string>& formats,
-                    int world, bool root) {
+/// Sizes per --what where the command line leaves 0.
+void apply_defaults(Setup& s, const std::string& what, const SearchSpace& space) {
+  int64_t channels = 8, layers = 5, batch = 64;
+  if (what == "train") {
+    const TrainingProtocol protocol = space.training_protocol();
+    const bool darts = s.space.name == "darts";
+    channels = darts ? 16 : protocol.channels;
+    layers = darts ? 8 : protocol.layers;
+    batch = darts ? 96 : protocol.options.batch_size;
+  } else if (what == "naswot") {
+    channels = 16;
+    layers = 5;
+    batch = 128;
+  }
+  if (s.channels == 0) s.channels = channels;
+  if (s.layers == 0) s.layers = layers;
+  if (s.batch == 0) s.batch = batch;
+  s.space.params["channels"] = s.channels;
+  s.space.params["layers"] = s.layers;
+}
+
+std::string describe(const Setup& s, const std::string& what) {
+  std::ostringstream text;
+  text << "nasx bench --what " << what << ": space " << s.space.name << ", C=" << s.channels << ", "
+       << s.layers << (s.space.name == "nb201" ? " cells per stage" : " cells") << ", batch "
+       << s.batch << ", " << s.shape.channels << "x" << s.shape.height << "x" << s.shape.width
+       << ", " << s.shape.classes << " classes, device " << s.device << ", " << s.threads
+       << " threads per contender";
+  return text.str();
+}
+
+/// A nasx contender: this executable with --single NAME, in its own process.
+Contender nasx_contender(const Args& args, const std::string& label, const std::string& name) {
+  Args argv = {self_binary(), "bench"};
+  for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
+    if (a != "--profile") argv.push_back(a);
+  argv.push_back("--single");
+  argv.push_back(name);
+  return {label, false,
+          [argv, name] { return bench::run_measurement(argv, "median_s", "nasx " + name); }, name};
+}
+
+/// With --profile: each nasx contender once more, printing where its time goes.
+void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
+  if (!s.profile) return;
+  for (const Contender& c : contenders) {
+    if (c.single.empty()) continue;
+    Args argv = {self_binary(), "bench"};
+    for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
+      argv.push_back(a);
+    argv.push_back("--single");
+    argv.push_back(c.single);
+    const core::CommandOutput out = core::run_and_capture(argv);
+    std::cout << "\n" << c.name << " (" << c.single << "), profiled:" << out.output << std::flush;
+  }
+}
+
+/// The baseline script's size arguments for this setup.
+std::vector<std::string> reference_sizes(const Setup& s) {
+  return {"--C",     std::to_string(s.channels),       "--layers",  std::to_string(s.layers),
+          "--batch", std::to_string(s.batch),          "--size",    std::to_string(s.shape.height),
+          "--in-ch", std::to_string(s.shape.channels), "--threads", std::to_string(s.threads),
+          "--steps", std::to_string(s.steps)};
+}
+
+/// `script`'s contender in both memory layouts.
+std::vector<Contender> reference_pair(const Setup& s, const std::string& script,
+                                      std::vector<std::string> args) {
+  std::vector<Contender> pair;
+  for (const bool channels_last : {false, true}) {
+    std::vector<std::string> a = args;
+    if (channels_last) a.push_back("--channels-last");
+    pair.push_back({std::string("reference ") + (channels_last ? "channels-last" : "contiguous"),
+                    true, [s, script, a] { return bench::run_baseline(s, script, a, "median_s"); },
+                    ""});
+  }
+  return pair;
+}
+
+void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
+
+int bench_step(const Args& args, const Setup& s, const std::string& order_option,
+               const std::string& format_option) {
+  const auto orders = expand(order_option, "all", {"first", "second", "mixed"});
+  const auto formats = expand(format_option, "both", {"channels_last", "contiguous"});
+  for (const auto& format : formats)
+    if (format != "contiguous" && format != "channels_last")
+      throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
   for (const auto& order : orders) {
+    std::vector<Contender> contenders;
+    for (const auto& format : formats)
+      contenders.push_back(nasx_contender(args, "nasx " + format, "step:" + order + ":" + format));
+    const bool reference = !s.baseline_dir.empty() && s.space.name == "darts" && order != "mixed";
+    if (reference) {
+      std::vector<std::string> a = reference_sizes(s);
+      const std::vector<std::string> extra = {"--order",   order == "first" ? "1" : "2",
+                                              "--classes", std::to_string(s.shape.classes),
+                                              "--device",  s.device.str()};
+      a.insert(a.end(), extra.begin(), extra.end());
+      for (auto& c : reference_pair(s, "ref_darts_step.py", a)) contenders.push_back(c);
+    }
+    bench::compare("search step, " + order + " order", contenders, s, "s/step");
+    print_profiles(args, s, contenders);
+    if (!s.baseline_dir.empty() && !reference)
+      note(order == "mixed" ? "the DARTS reference has no mixed-level step"
+                            : "the reference search step exists for the darts space only");
+  }
+  return 0;
+}
+
+int bench_train(const Args& args, const Setup& s, const Workload& work) {
+  std::vector<Contender> contenders = {nasx_contender(args, "nasx step", "train-step"),
+                                       nasx_contender(args, "nasx epoch, per step", "train-epoch")};
+  const auto space = core::make_space(*s.registry, s.space);
+  const bool v2 = s.space.name == "darts" && space->format(space->parse(work.archs.at(0))) ==
+                                                 space->format(space->parse(kDartsV2));
+  const bool reference = !s.baseline_dir.empty() && v2 && s.device.is_cpu();
+  if (reference) {
+    std::vector<std::string> a = reference_sizes(s);
+    a.push_back("--drop-path");
+    a.push_back(std::to_string(work.drop_path));
+    for (auto& c : reference_pair(s, "ref_train_step.py", a)) contenders.push_back(c);
+  }
+  std::cout << "network: " << work.archs.at(0) << "\n";
+  bench::compare("training step of the evaluation network", contenders, s, "s/step");
+  print_profiles(args, s, contenders);
+  note("epoch: the trainer's loop over " + std::to_string(s.steps) +
+       " minibatches with loading, crops, flips and cutout, per step; step: forward, loss, "
+       "backward and SGD alone");
+  if (!s.baseline_dir.empty() && !reference)
+    note("the reference training step is DARTS_V2 on the darts space, on CPU");
+  return 0;
+}
+
+int bench_evaluate(const Args& args, const Setup& s) {
+  std::vector<Contender> contenders = {nasx_contender(args, "nasx single path", "evaluate:path"),
+                                       nasx_contender(args, "one-hot mixture", "evaluate:onehot")};
+  contenders[1].reference = true;  // the straightforward way is this bench's baseline
+  bench::compare("evaluation of a child on the shared weights (4 minibatches)", contenders, s,
+                 "s/child");
+  print_profiles(args, s, contenders);
+  return 0;
+}
+
+int bench_naswot(const Args& args, const Setup& s, const Workload& work) {
+  std::vector<Contender> contenders = {nasx_contender(args, "nasx", "naswot")};
+  const bool reference = !s.baseline_dir.empty() && s.space.name == "nb201" && s.channels == 16 &&
+                         s.layers == 5 && s.device.is_cpu();
+  if (reference) {
+    std::vector<std::string> a = {
+        "--batch", std::to_string(s.batch),          "--size",    std::to_string(s.shape.height),
+        "--in-ch", std::to_string(s.shape.channels), "--threads", std::to_string(s.threads)};
+    for (const auto& arch : work.archs) {
+      a.push_back("--arch");
+      a.push_back(arch);
+    }
+    contenders.push_back(
+        {"reference", true,
+         [s, a] { return bench::run_baseline(s, "ref_naswot_score.py", a, "median_s"); }, ""});
+  }
+  std::cout << "architectures: " << work.archs.size() << " (the same for every contender)\n";
+  bench::compare("NASWOT: build and score one network", contenders, s, "s/arch");
+  print_profiles(args, s, contenders);
+  if (!s.baseline_dir.empty() && !reference)
+    note("the NASWOT reference scores NB201 networks at C=16, N=5 on CPU");
+  return 0;
+}
+
+/// Data-parallel rows (--nproc): every order x format in this process, rank 0 printing.
+int bench_data_parallel(const Setup& s, const std::string& order_option,
+                        const std::string& format_option, bool sync_batchnorm) {
+  std::unique_ptr<core::ProcessGroup> ranks;
+  if (const auto setup = core::ranks_from_environment())
+    ranks = std::make_unique<core::ProcessGroup>(*setup);
+  const int world = ranks ? ranks->world_size() : 1;
+  const auto orders = expand(order_option, "all", {"first", "second", "mixed"});
+  const auto formats = expand(format_option, "both", {"channels_last", "contiguous"});
+  core::DataParallelScope data_parallel(ranks.get(), sync_batchnorm);
+  const bool root = !ranks || ranks->rank() == 0;
+  for (const auto& order : orders)
     for (const auto& format : formats) {
-      if (format != "contiguous" && format != "channels_last")
-        throw ConfigError("bench: --memory-format must be channels_last, contiguous or both");
-      const BenchFigures f = bench_case(registry, b.space, b.shape, b.batch,
-                                        {options_for(order), format}, b.device, b.warmup, b.steps);
-      // One step consumes one training and one search minibatch.
-      const double images_per_second = 2.0 * static_cast<double>(b.batch) / f.seconds_per_step;
+      const Timing t = bench::measure_nasx(s, "step:" + order + ":" + format, Workload{});
       if (!root) continue;
       std::cout << std::left << std::setw(7) << world << std::setw(8) << order << std::setw(15)
                 << format << std::right << std::fixed << std::setprecision(3) << std::setw(12)
-                << f.seconds_per_step << std::setw(12) << f.best_seconds_per_step
-                << std::setprecision(1) << std::setw(12) << images_per_second << std::setw(14)
-                << f.peak_memory_mb << std::defaultfloat << "\n"
+                << t.seconds << std::setw(12) << t.best << std::setprecision(1) << std::setw(12)
+                << 2.0 * static_cast<double>(s.batch) / t.seconds << std::setw(14) << t.peak_mb
+                << std::defaultfloat << "\n"
                 << std::flush;
     }
-  }
+  return 0;
 }
 
 }  // namespace
@@ -281,69 +329,95 @@ void run_step_cases(const core::PluginRegistry& registry, const StepBench& b,
 int bench_command(const Args& args) {
   po::options_description options = bench_options();
   po::variables_map vm;
-  if (!parse_args(args,
-                  "usage: nasx bench [options]\n\nTimes one search step (architecture step + "
-                  "weight step) of the supernet on random data, or with --what naswot the "
-                  "NASWOT score of sampled architectures, e.g.\n  nasx bench --what naswot "
-                  "--space nb201 --channels 16 --layers 5 --batch 128",
-                  options, {}, vm))
-    return 0;
-  // A rank of a data-parallel bench (started by the --nproc launch below).
-  std::unique_ptr<core::ProcessGroup> ranks;
-  if (const auto setup = core::ranks_from_environment())
-    ranks = std::make_unique<core::ProcessGroup>(*setup);
-  const int world = ranks ? ranks->world_size() : 1;
-  const int threads = vm["threads"].as<int>();
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads > 0 ? threads : std::max(1, cores / world));
-  StepBench b;
-  b.space.name = vm["space"].as<std::string>();
-  b.channels = vm["channels"].as<int64_t>();
-  b.layers = vm["layers"].as<int64_t>();
-  b.space.params = {{"channels", b.channels}, {"layers", b.layers}};
+  if (!parse_args(args, kUsage, options, {}, vm)) return 0;
+  const std::string what = vm["what"].as<std::string>();
+  if (what != "step" && what != "train" && what != "evaluate" && what != "naswot")
+    throw ConfigError("bench: --what must be step, train, evaluate or naswot, not '" + what + "'");
   core::PluginRegistry registry;
   load_plugins(registry, vm);
-  b.shape = DataShape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
+  Setup s;
+  s.registry = &registry;
+  s.space.name = vm["space"].as<std::string>();
+  if (s.space.name.empty()) s.space.name = what == "naswot" ? "nb201" : "darts";
+  s.channels = vm["channels"].as<int64_t>();
+  s.layers = vm["layers"].as<int64_t>();
+  s.batch = vm["batch"].as<int64_t>();
+  s.shape = DataShape{vm["in-channels"].as<int64_t>(), vm["image-size"].as<int64_t>(),
                       vm["image-size"].as<int64_t>(), vm["classes"].as<int64_t>()};
-  b.batch = vm["batch"].as<int64_t>();
-  b.steps = vm["steps"].as<int64_t>();
-  b.warmup = vm["warmup"].as<int64_t>();
-  if (b.batch < 1 || b.steps < 1 || b.warmup < 0)
-    throw ConfigError("bench: --batch and --steps must be positive");
-  b.device = c10::Device(vm["device"].as<std::string>());
-  if (b.device.is_cuda() && !at::hasCUDA())
+  s.steps = vm["steps"].as<int64_t>();
+  s.warmup = vm["warmup"].as<int64_t>();
+  s.rounds = vm["rounds"].as<int>();
+  s.baseline_dir = vm["baseline"].as<std::string>();
+  s.python = vm["python"].as<std::string>();
+  s.profile = vm["profile"].as<bool>();
+  if (s.batch < 0 || s.steps < 1 || s.warmup < 0 || s.rounds < 1)
+    throw ConfigError("bench: --batch, --steps and --rounds must be positive, --warmup >= 0");
+  s.device = c10::Device(vm["device"].as<std::string>());
+  if (s.device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
-  const std::string what = vm["what"].as<std::string>();
-  if (what == "naswot") {
-    std::cout << "nasx bench: NASWOT scores, space " << b.space.name << ", C=" << b.channels
-              << ", layers " << b.layers << ", batch " << b.batch << ", " << b.shape.channels << "x"
-              << b.shape.height << "x" << b.shape.width << ", device " << b.device << ", "
-              << at::get_num_threads() << " threads, " << b.steps << " architectures after "
-              << b.warmup << "\n\n";
-    return bench_naswot(registry, b.space, b.shape, b.batch, b.device, b.warmup, b.steps);
+  apply_defaults(s, what, *core::make_space(registry, s.space));
+
+  // Threads: every contender gets the same number, the baselines included.
+  const std::vector<int> rank_counts = rank_counts_of(vm["nproc"].as<std::string>(), s.batch);
+  const bool data_parallel =
+      core::ranks_from_environment().has_value() ||
+      std::any_of(rank_counts.begin(), rank_counts.end(), [](int n) { return n > 1; });
+  const int world = core::ranks_from_environment() ? core::ranks_from_environment()->world_size : 1;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = vm["threads"].as<int>();
+  s.threads = threads > 0 ? threads : std::max(1, cores / world);
+  at::set_num_threads(s.threads);
+
+  Workload work;
+  work.drop_path = vm["drop-path"].as<double>();
+  if (vm.count("arch")) work.archs = vm["arch"].as<std::vector<std::string>>();
+  const auto space = core::make_space(registry, s.space);
+  for (const auto& arch : work.archs) space->parse(arch);  // a bad one fails here, named
+  if (work.archs.empty()) {
+    std::mt19937_64 rng(0);
+    if (what == "train")
+      work.archs = {s.space.name == "darts" ? std::string(kDartsV2)
+                                            : space->format(space->sample(rng))};
+    else if (what == "naswot")
+      for (int64_t i = 0; i < s.steps; ++i) work.archs.push_back(space->format(space->sample(rng)));
   }
-  if (what != "step") throw ConfigError("bench: --what must be step or naswot, not '" + what + "'");
-  const auto orders = expand(vm["order"].as<std::string>(), "all", {"first", "second", "mixed"});
-  const auto formats =
-      expand(vm["memory-format"].as<std::string>(), "both", {"contiguous", "channels_last"});
-  const std::vector<int> rank_counts = rank_counts_of(vm["nproc"].as<std::string>(), b.batch);
-  if (!ranks) print_step_header(b, threads);
-  core::DataParallelScope data_parallel(ranks.get(), vm["sync-batchnorm"].as<bool>());
-  if (ranks || std::find(rank_counts.begin(), rank_counts.end(), 1) != rank_counts.end())
-    run_step_cases(registry, b, orders, formats, world, !ranks || ranks->rank() == 0);
-  if (ranks) return 0;
-  for (const int n : rank_counts) {
-    if (n == 1) continue;
-    // n rank processes of this same bench, each printing nothing but rank 0's rows.
-    Args rank_args = {"bench"};
-    for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
-    const int status = core::launch_local_ranks(n, self_binary(), rank_args);
-    if (status != 0) throw Error("bench: the " + std::to_string(n) + "-rank run failed");
+
+  const std::string single = vm["single"].as<std::string>();
+  if (!single.empty()) {
+    // One contender, in this process: the figures on one line for the parent bench.
+    std::cout << bench::figures_line(bench::measure_nasx(s, single, work), s.device) << "\n";
+    return 0;
   }
-  std::cout << "\nimages/s counts both minibatches of a step (the whole batch, all ranks); "
-               "peak MB is the process's (rank 0's) peak resident memory on CPU, the caching "
-               "allocator's peak on CUDA.\n";
-  return 0;
+  const std::string order = vm["order"].as<std::string>(),
+                    format = vm["memory-format"].as<std::string>();
+  if (data_parallel) {
+    if (what != "step") throw ConfigError("bench: --nproc measures --what step only");
+    const bool sync = vm["sync-batchnorm"].as<bool>();
+    if (!core::ranks_from_environment()) {
+      std::cout << describe(s, what) << " (the batch split over the ranks)\n\n"
+                << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
+                << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
+                << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB\n"
+                << std::flush;
+      for (const int n : rank_counts) {
+        if (n == 1) {
+          bench_data_parallel(s, order, format, sync);
+          continue;
+        }
+        Args rank_args = {"bench"};
+        for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
+        const int status = core::launch_local_ranks(n, self_binary(), rank_args);
+        if (status != 0) throw Error("bench: the " + std::to_string(n) + "-rank run failed");
+      }
+      return 0;
+    }
+    return bench_data_parallel(s, order, format, sync);
+  }
+  std::cout << describe(s, what) << "\n";
+  if (what == "step") return bench_step(args, s, order, format);
+  if (what == "train") return bench_train(args, s, work);
+  if (what == "evaluate") return bench_evaluate(args, s);
+  return bench_naswot(args, s, work);
 }
 
 }  // namespace nasx::cli

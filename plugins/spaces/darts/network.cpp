@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "darts/ops.hpp"
+#include "nasx/memory_format.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::darts {
@@ -131,7 +132,7 @@ EvalNetwork::EvalNetwork(const Genotype& genotype, const DataShape& shape,
 }
 
 std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, bool auxiliary) {
-  const at::Tensor x = images.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor x = channels_last(images);
   at::Tensor s0 = stem_bn_(stem_conv_(x)), s1 = s0, aux;
   for (size_t i = 0; i < cells_.size(); ++i) {
     at::Tensor next = cells_[i]->forward(s0, s1, drop_prob_, generator_);

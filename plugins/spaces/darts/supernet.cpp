@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/memory_format.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 
@@ -229,7 +230,7 @@ at::Tensor DartsSupernet::forward(const at::Tensor& images) {
 }
 
 at::Tensor DartsSupernet::stem(const at::Tensor& images) {
-  const at::Tensor x = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  const at::Tensor x = channels_last_ ? channels_last(images) : images;
   return batch_norm(stem_bn_, stem_conv_(x));
 }
 

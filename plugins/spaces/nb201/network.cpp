@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/memory_format.hpp"
+
 namespace nasx::nb201 {
 
 namespace {
@@ -80,7 +82,8 @@ Network::Network(const Arch& arch, const DataShape& shape, NetworkOptions option
 }
 
 at::Tensor Network::forward(const at::Tensor& images) {
-  at::Tensor x = stem_bn_(stem_conv_(images));
+  // Channels-last activations: LibTorch's CPU convolutions run fastest in that layout.
+  at::Tensor x = stem_bn_(stem_conv_(channels_last(images)));
   for (auto& module : body_) x = module.forward(x);
   return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
 }

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/memory_format.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 
@@ -110,7 +111,7 @@ Nb201Supernet::Nb201Supernet(const SearchSpace& space, const SpaceOptions& optio
 
 template <typename CellFn>
 at::Tensor Nb201Supernet::run(const at::Tensor& images, CellFn cell_fn) {
-  const at::Tensor in = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  const at::Tensor in = channels_last_ ? channels_last(images) : images;
   at::Tensor x = batch_norm(stem_bn_, stem_conv_(in));
   for (size_t i = 0; i < cells_.size(); ++i) {
     const auto stage_start = static_cast<size_t>(cells_per_stage_);

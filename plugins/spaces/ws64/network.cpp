@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "nasx/memory_format.hpp"
 #include "nasx/distributed.hpp"
 
 namespace nasx::ws64 {
@@ -85,7 +86,7 @@ BodyImpl::BodyImpl(const DataShape& shape, int64_t c, int64_t cells,
 }
 
 at::Tensor BodyImpl::stem(const at::Tensor& images) {
-  const at::Tensor in = channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  const at::Tensor in = channels_last_ ? channels_last(images) : images;
   const at::Tensor x = at::relu(batch_norm(stem_bn_1_, stem_conv_1_(in)));
   return batch_norm(stem_bn_2_, stem_conv_2_(x));
 }

@@ -1,0 +1,100 @@
+#pragma once
+// Shared pieces of `nasx bench`: what one invocation measures, the clock and the peak
+// memory, and the comparison of contenders (nasx variants and the reference baselines,
+// each run in its own process) measured alternately, round by round, in one invocation.
+// Figures, not tests: only numbers printed by one invocation on one machine compare.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <c10/core/Device.h>
+
+#include "nasx/core/spaces.hpp"
+#include "nasx/data.hpp"
+
+namespace nasx::core {
+class PluginRegistry;
+}  // namespace nasx::core
+
+namespace nasx::cli::bench {
+
+/// One invocation's settings (`nasx bench --help` lists them).
+struct Setup {
+  const core::PluginRegistry* registry = nullptr;
+  core::SpaceSection space;  ///< name and its channels/layers
+  int64_t channels = 0, layers = 0;
+  DataShape shape;
+  int64_t batch = 0, warmup = 0, steps = 0;
+  c10::Device device{c10::kCPU};
+  int threads = 1;           ///< per process, resolved (the baselines get the same)
+  std::string baseline_dir;  ///< the reference scripts' folder; "" for nasx alone
+  std::string python = "python3";
+  int rounds = 1;        ///< alternations of every contender
+  bool profile = false;  ///< a nasx contender prints its operators by self time
+};
+
+/// What one measurement of a contender gives.
+struct Timing {
+  double seconds = 0;  ///< median seconds per unit (step, architecture, child)
+  double best = 0;     ///< the fastest unit
+  double peak_mb = 0;  ///< peak memory while measuring (0: not known)
+};
+
+/// A nasx variant or a baseline; `measure` runs it once (warm-up included).
+struct Contender {
+  std::string name;
+  bool reference = false;
+  std::function<Timing()> measure;
+  std::string single;  ///< a nasx contender's --single name ("" for a baseline)
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start);
+void synchronize(const c10::Device& device);
+/// Clears the peak so that peak_mb() covers what follows: the process's resident set on
+/// CPU (Linux clear_refs), the caching allocator's peak on CUDA.
+void reset_peak(const c10::Device& device);
+/// The process's peak resident memory on CPU, the caching allocator's peak on CUDA.
+double peak_mb(const c10::Device& device);
+/// "median_s=... min_s=... peak_rss_mib=..." (peak_cuda_mib on CUDA): how a nasx
+/// contender prints its figures, the way the baseline scripts print theirs.
+std::string figures_line(const Timing& timing, const c10::Device& device);
+/// Runs `argv` and reads its last line's key=value words into a Timing: `seconds_key`
+/// (seconds per unit), min_s, peak_rss_mib / peak_cuda_mib. `what` names it in errors.
+Timing run_measurement(const std::vector<std::string>& argv, const std::string& seconds_key,
+                       const std::string& what);
+double median(std::vector<double> values);
+
+/// Runs `unit` warmup times untimed, then `steps` times timed: median, best and the
+/// process's peak so far (a whole-process peak, as the baselines report theirs).
+Timing time_units(const std::function<void()>& unit, const Setup& setup);
+
+/// Runs `setup.python SCRIPT args...` from the baseline folder and reads the figures of
+/// its last line's key=value words: `seconds_key` (seconds per unit) and, when present,
+/// peak_rss_mib / peak_cuda_mib. Throws Error with the script's output when it fails.
+Timing run_baseline(const Setup& setup, const std::string& script, std::vector<std::string> args,
+                    const std::string& seconds_key);
+
+/// Measures every contender `setup.rounds` times, rotating who goes first each round,
+/// and prints a table of the rounds, the medians, the peaks and each nasx contender's
+/// speed-up over each reference (the median of the rounds' ratios). `unit`: what one
+/// timed unit is ("s/step", "s/arch").
+void compare(const std::string& title, const std::vector<Contender>& contenders, const Setup& setup,
+             const std::string& unit);
+
+/// What a nasx contender measures besides the Setup.
+struct Workload {
+  std::vector<std::string> archs;  ///< train: the network's; naswot: the scored ones
+  double drop_path = 0.2;          ///< train: drop-path probability
+};
+
+/// Measures nasx contender `name` in this process: "step:ORDER:FORMAT" (a search step),
+/// "train-step" (a training step of the evaluation network), "train-epoch" (the same
+/// steps through the trainer: loading and augmentation included), "evaluate:path" (a
+/// child on the shared weights, single path), "evaluate:onehot" (the same child as the
+/// supernet's mixture with one-hot weights), "naswot" (build and score one network).
+Timing measure_nasx(const Setup& setup, const std::string& name, const Workload& work);
+
+}  // namespace nasx::cli::bench

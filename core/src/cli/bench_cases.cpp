@@ -1,0 +1,217 @@
+// The nasx side of `nasx bench`: each contender measured in its own process, the way
+// a baseline script measures the reference.
+
+#include <random>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "bench.hpp"
+#include "nasx/bilevel.hpp"
+#include "nasx/core/registry.hpp"
+#include "nasx/core/spaces.hpp"
+#include "nasx/core/trainer.hpp"
+#include "nasx/distributed.hpp"
+#include "nasx/error.hpp"
+#include "nasx/evaluate.hpp"
+#include "nasx/naswot.hpp"
+#include "nasx/optim.hpp"
+#include "nasx/space.hpp"
+#include "nasx/supernet.hpp"
+
+namespace nasx::cli::bench {
+
+namespace {
+
+Batch random_batch(const Setup& setup) {
+  const DataShape& s = setup.shape;
+  return Batch{at::randn({setup.batch, s.channels, s.height, s.width}).to(setup.device),
+               at::randint(s.classes, {setup.batch}, at::kLong).to(setup.device)};
+}
+
+BilevelOptions order_options(const std::string& order) {
+  BilevelOptions options;
+  if (order == "first")
+    options.gradient = ArchGradient::FirstOrder;
+  else if (order == "second")
+    options.gradient = ArchGradient::SecondOrder;
+  else if (order == "mixed")
+    options.gradient = ArchGradient::MixedLevel;
+  else
+    throw ConfigError("bench: --order must be first, second, mixed or all, not '" + order + "'");
+  return options;
+}
+
+std::unique_ptr<SearchSpace> space_with_format(const Setup& setup, const std::string& format) {
+  core::SpaceSection section = setup.space;
+  if (!format.empty()) section.params["memory_format"] = format;
+  return core::make_space(*setup.registry, section);
+}
+
+/// One search step (architecture step + weight step) of the supernet.
+Timing measure_step(const Setup& setup, const std::string& order, const std::string& format) {
+  at::manual_seed(0);
+  const auto space = space_with_format(setup, format);
+  auto net = space->build_supernet(setup.shape);
+  net->to(setup.device);
+  net->train();
+  WeightOptimizer weights(net->weight_parameters(), SgdOptions{});
+  ArchOptimizer alphas(net->arch_parameters(), AdamOptions{});
+  // Data-parallel: this rank's slice of the same batches (the whole batch in one process).
+  const Batch train = shard_batch(random_batch(setup)), search = shard_batch(random_batch(setup));
+  const BilevelOptions options = order_options(order);
+  return time_units([&] { bilevel_step(*net, weights, alphas, train, search, options); }, setup);
+}
+
+/// The evaluation network of `arch` trained as `nasx train` trains it: SGD lr 0.025,
+/// momentum 0.9, wd 3e-4, clip 5 (the reference's), drop path, no auxiliary loss.
+TrainOptions train_options(const Setup& setup, const Workload& work) {
+  TrainOptions options;
+  options.lr = 0.025;
+  options.nesterov = false;
+  options.weight_decay = 3e-4;
+  options.grad_clip = 5;
+  options.batch_size = setup.batch;
+  options.drop_path_prob = work.drop_path;
+  options.epochs = 1;
+  return options;
+}
+
+std::shared_ptr<Network> training_network(const Setup& setup, const Workload& work,
+                                          const SearchSpace& space) {
+  if (work.archs.size() != 1) throw ConfigError("bench: --what train takes one --arch");
+  at::manual_seed(0);
+  auto net =
+      space.build_network(space.parse(work.archs[0]), setup.shape, setup.channels, setup.layers);
+  net->to(setup.device);
+  net->train();
+  return net;
+}
+
+/// The trainer's step without its loop: clear, forward, loss, backward, SGD.
+Timing measure_train_step(const Setup& setup, const Workload& work) {
+  const auto space = space_with_format(setup, "");
+  const auto net = training_network(setup, work, *space);
+  const TrainOptions options = train_options(setup, work);
+  SgdOptions sgd;
+  sgd.lr = options.lr;
+  sgd.weight_decay = options.weight_decay;
+  sgd.grad_clip = options.grad_clip;
+  WeightOptimizer optimizer(net->parameters(), sgd);
+  net->set_drop_path(work.drop_path, at::make_generator<at::CPUGeneratorImpl>(0));
+  const Batch batch = random_batch(setup);
+  return time_units(
+      [&] {
+        clear_gradients(optimizer.params());
+        const at::Tensor loss = at::cross_entropy_loss(net->forward(batch.images), batch.labels);
+        loss.backward();
+        optimizer.step();
+      },
+      setup);
+}
+
+/// Whole epochs of the trainer (data order, augmentation: crops, flips, cutout; the
+/// metrics), per step: what the steps above cost once a training loop carries them.
+Timing measure_train_epoch(const Setup& setup, const Workload& work) {
+  const auto space = space_with_format(setup, "");
+  const auto net = training_network(setup, work, *space);
+  TrainOptions options = train_options(setup, work);
+  options.crop_padding = 2;
+  options.flip = true;
+  options.cutout = setup.shape.height / 4;
+  options.epochs = 1 + setup.warmup;
+  const int64_t steps = setup.steps;
+  const DataShape& s = setup.shape;
+  TensorDataset data{at::randn({steps * setup.batch, s.channels, s.height, s.width}),
+                     at::randint(s.classes, {steps * setup.batch}, at::kLong)};
+  data.images = data.images.to(setup.device);
+  data.labels = data.labels.to(setup.device);
+  core::Trainer trainer(*net, data, options, 0);
+  // Warm-up epochs of one step each would change the loader; whole epochs instead,
+  // the last one timed. Drop path reaches work.drop_path only at the end of the
+  // schedule, so the timed epoch runs at its last value: (epochs - 1) / epochs of it.
+  for (int64_t e = 0; e < setup.warmup; ++e) trainer.run_epoch();
+  synchronize(setup.device);
+  const auto start = std::chrono::steady_clock::now();
+  trainer.run_epoch();
+  synchronize(setup.device);
+  Timing timing;
+  timing.seconds = seconds_since(start) / static_cast<double>(steps);
+  timing.best = timing.seconds;
+  timing.peak_mb = peak_mb(setup.device);
+  return timing;
+}
+
+/// Single-path evaluation of sampled children on the shared weights (BatchNorm on each
+/// minibatch, as the shared evaluator does), one child per unit: `steps` minibatches.
+/// `onehot`: the same child as the supernet's mixture with one-hot weights (every
+/// operation of every edge computed, the straightforward way).
+Timing measure_evaluate(const Setup& setup, bool onehot) {
+  at::manual_seed(0);
+  const auto space = space_with_format(setup, "");
+  auto net = space->build_supernet(setup.shape);
+  net->to(setup.device);
+  const int64_t batches = 4;
+  const DataShape& s = setup.shape;
+  const TensorDataset data{
+      at::randn({batches * setup.batch, s.channels, s.height, s.width}).to(setup.device),
+      at::randint(s.classes, {batches * setup.batch}, at::kLong).to(setup.device)};
+  std::mt19937_64 rng(0);
+  const int64_t ops = static_cast<int64_t>(space->operations().size());
+  return time_units(
+      [&] {
+        const Architecture arch = space->sample(rng);
+        if (!onehot) {
+          evaluate_path(*net, arch, data, setup.batch, 0, /*batch_statistics=*/true);
+          return;
+        }
+        std::vector<at::Tensor> weights;
+        for (const auto& cell : arch.cells) {
+          at::Tensor w = at::zeros({static_cast<int64_t>(cell.size()), ops});
+          for (size_t e = 0; e < cell.size(); ++e)
+            if (cell[e] != Architecture::kNoEdge) w[static_cast<int64_t>(e)][cell[e]] = 1.0;
+          weights.push_back(w.to(setup.device));
+        }
+        evaluate_supernet_with_weights(*net, weights, data, setup.batch, 0,
+                                       /*batch_statistics=*/true);
+      },
+      setup);
+}
+
+/// Building and scoring one network per unit (what a NASWOT search pays per candidate),
+/// the architectures of `work` in turn.
+Timing measure_naswot(const Setup& setup, const Workload& work) {
+  const auto space = space_with_format(setup, "");
+  if (work.archs.empty()) throw ConfigError("bench: --what naswot needs architectures");
+  at::manual_seed(0);
+  const at::Tensor images =
+      at::randn({setup.batch, setup.shape.channels, setup.shape.height, setup.shape.width})
+          .to(setup.device);
+  size_t next = 0;
+  return time_units(
+      [&] {
+        auto net = space->build_network(space->parse(work.archs[next++ % work.archs.size()]),
+                                        setup.shape, setup.channels, setup.layers);
+        net->to(setup.device);
+        naswot_score(*net, images);
+      },
+      setup);
+}
+
+}  // namespace
+
+Timing measure_nasx(const Setup& setup, const std::string& name, const Workload& work) {
+  if (name.rfind("step:", 0) == 0) {
+    const auto colon = name.find(':', 5);
+    if (colon == std::string::npos) throw ConfigError("bench: step:ORDER:FORMAT, not " + name);
+    return measure_step(setup, name.substr(5, colon - 5), name.substr(colon + 1));
+  }
+  if (name == "train-step") return measure_train_step(setup, work);
+  if (name == "train-epoch") return measure_train_epoch(setup, work);
+  if (name == "evaluate:path") return measure_evaluate(setup, false);
+  if (name == "evaluate:onehot") return measure_evaluate(setup, true);
+  if (name == "naswot") return measure_naswot(setup, work);
+  throw ConfigError("bench: no nasx contender '" + name + "'");
+}
+
+}  // namespace nasx::cli::bench

@@ -1,0 +1,223 @@
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "bench.hpp"
+#include "nasx/core/process.hpp"
+#include "nasx/error.hpp"
+#include "op_profile.hpp"
+
+#if defined(NASX_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace fs = std::filesystem;
+
+namespace nasx::cli::bench {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void synchronize(const c10::Device& device) {
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)device;
+#endif
+}
+
+void reset_peak(const c10::Device& device) {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#else
+  (void)device;
+#endif
+}
+
+double peak_mb(const c10::Device& device) {
+#if defined(NASX_WITH_CUDA)
+  if (device.is_cuda()) {
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
+  }
+#else
+  (void)device;
+#endif
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+Timing time_units(const std::function<void()>& unit, const Setup& setup) {
+  for (int64_t i = 0; i < setup.warmup; ++i) unit();
+  synchronize(setup.device);
+  std::vector<double> seconds;
+  std::optional<OpProfile> profile;
+  if (setup.profile) profile.emplace();
+  for (int64_t i = 0; i < setup.steps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    unit();
+    synchronize(setup.device);
+    seconds.push_back(seconds_since(start));
+  }
+  if (profile) profile->print(std::cout, setup.steps);
+  return {median(seconds), *std::min_element(seconds.begin(), seconds.end()),
+          peak_mb(setup.device)};
+}
+
+namespace {
+
+/// The key=value words of a line ("median_s=2.41 peak_rss_mib=1702").
+std::map<std::string, std::string> key_values(const std::string& line) {
+  std::map<std::string, std::string> values;
+  std::istringstream words(line);
+  for (std::string word; words >> word;) {
+    const auto eq = word.find('=');
+    if (eq != std::string::npos) values[word.substr(0, eq)] = word.substr(eq + 1);
+  }
+  return values;
+}
+
+std::string last_line(const std::string& text) {
+  std::istringstream lines(text);
+  std::string last;
+  for (std::string line; std::getline(lines, line);)
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  return last;
+}
+
+}  // namespace
+
+std::string figures_line(const Timing& timing, const c10::Device& device) {
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(5) << "median_s=" << timing.seconds
+       << " min_s=" << timing.best << std::setprecision(0)
+       << (device.is_cuda() ? " peak_cuda_mib=" : " peak_rss_mib=") << timing.peak_mb;
+  return line.str();
+}
+
+Timing run_measurement(const std::vector<std::string>& argv, const std::string& seconds_key,
+                       const std::string& what) {
+  const core::CommandOutput out = core::run_and_capture(argv);
+  std::string command;
+  for (const auto& word : argv) command += (command.empty() ? "" : " ") + core::shell_quote(word);
+  if (!out.started) throw Error("bench: cannot run " + what + ": " + command);
+  const auto figures = key_values(last_line(out.output));
+  const auto seconds = figures.find(seconds_key);
+  if (out.exit_code != 0 || seconds == figures.end())
+    throw Error("bench: " + what + " failed (exit " + std::to_string(out.exit_code) +
+                "): " + command + "\n" + out.output);
+  Timing timing;
+  timing.seconds = std::stod(seconds->second);
+  if (const auto best = figures.find("min_s"); best != figures.end())
+    timing.best = std::stod(best->second);
+  for (const char* key : {"peak_rss_mib", "peak_cuda_mib"})
+    if (const auto peak = figures.find(key); peak != figures.end())
+      timing.peak_mb = std::stod(peak->second);
+  return timing;
+}
+
+Timing run_baseline(const Setup& setup, const std::string& script, std::vector<std::string> args,
+                    const std::string& seconds_key) {
+  const fs::path path = fs::path(setup.baseline_dir) / script;
+  if (!fs::exists(path))
+    throw ConfigError("bench: no baseline " + path.string() +
+                      " (--baseline names the folder of the reference scripts: "
+                      "ref_darts_step.py, ref_train_step.py, ref_naswot_score.py)");
+  std::vector<std::string> argv = {setup.python, path.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_measurement(argv, seconds_key, "the baseline " + script);
+}
+
+void compare(const std::string& title, const std::vector<Contender>& contenders, const Setup& setup,
+             const std::string& unit) {
+  const size_t n = contenders.size();
+  const int rounds = std::max(1, setup.rounds);
+  std::cout << "\n"
+            << title << "  (" << unit << ", median of " << setup.steps << " after " << setup.warmup
+            << " warm-up; " << rounds << " round" << (rounds > 1 ? "s" : "")
+            << ", contenders alternating)\n";
+  constexpr int kWidth = 26;
+  std::cout << std::left << std::setw(8) << "round";
+  for (const Contender& c : contenders) std::cout << std::setw(kWidth) << c.name;
+  std::cout << "\n" << std::flush;
+  std::vector<std::vector<Timing>> timings(n);
+  for (int round = 0; round < rounds; ++round) {
+    // Rotate who goes first, so a drift of the machine does not favour one contender.
+    std::vector<Timing> this_round(n);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = (k + static_cast<size_t>(round)) % n;
+      this_round[i] = contenders[i].measure();
+    }
+    std::cout << std::left << std::setw(8) << round + 1;
+    for (size_t i = 0; i < n; ++i) {
+      timings[i].push_back(this_round[i]);
+      std::ostringstream cell;
+      cell << std::fixed << std::setprecision(4) << this_round[i].seconds;
+      std::cout << std::setw(kWidth) << cell.str();
+    }
+    std::cout << "\n" << std::flush;
+  }
+  auto row = [&](const std::string& name, const std::function<std::string(size_t)>& cell) {
+    std::cout << std::left << std::setw(8) << name;
+    for (size_t i = 0; i < n; ++i) std::cout << std::setw(kWidth) << cell(i);
+    std::cout << "\n";
+  };
+  auto fixed = [](double v, int digits) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(digits) << v;
+    return s.str();
+  };
+  std::vector<double> medians(n), peaks(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<double> s, p;
+    for (const Timing& t : timings[i]) {
+      s.push_back(t.seconds);
+      p.push_back(t.peak_mb);
+    }
+    medians[i] = median(s);
+    peaks[i] = *std::max_element(p.begin(), p.end());
+  }
+  row("median", [&](size_t i) { return fixed(medians[i], 4); });
+  row("peak MB", [&](size_t i) { return peaks[i] > 0 ? fixed(peaks[i], 0) : std::string("-"); });
+  for (size_t i = 0; i < n; ++i) {
+    if (contenders[i].reference) continue;
+    for (size_t j = 0; j < n; ++j) {
+      if (!contenders[j].reference) continue;
+      std::vector<double> ratios;
+      for (int r = 0; r < rounds; ++r)
+        ratios.push_back(timings[j][static_cast<size_t>(r)].seconds /
+                         timings[i][static_cast<size_t>(r)].seconds);
+      std::cout << "  " << contenders[i].name << " over " << contenders[j].name << ": speed-up "
+                << fixed(median(ratios), 2) << "x (rounds: ";
+      for (size_t r = 0; r < ratios.size(); ++r)
+        std::cout << (r ? ", " : "") << fixed(ratios[r], 2);
+      std::cout << ")";
+      if (peaks[i] > 0 && peaks[j] > 0)
+        std::cout << ", peak memory " << fixed(peaks[i] / peaks[j], 2) << "x";
+      std::cout << "\n";
+    }
+  }
+  std::cout << std::flush;
+}
+
+}  // namespace nasx::cli::bench

@@ -1,0 +1,105 @@
+#include "op_profile.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <ATen/record_function.h>
+
+#include "nasx/error.hpp"
+
+namespace nasx::cli::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct OpTotals {
+  int64_t calls = 0;
+  double self = 0;   // seconds
+  double total = 0;  // seconds
+};
+
+struct Frame : at::ObserverContext {
+  Clock::time_point start;
+  double children = 0;  // seconds spent in operators this one called
+};
+
+std::mutex g_mutex;
+std::map<std::string, OpTotals> g_totals;  // under g_mutex
+bool g_active = false;
+// The open frames of this thread, innermost last (backward runs on its own thread).
+thread_local std::vector<Frame*> t_stack;
+
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction&) {
+  auto frame = std::make_unique<Frame>();
+  frame->start = Clock::now();
+  t_stack.push_back(frame.get());
+  return frame;
+}
+
+void on_end(const at::RecordFunction& fn, at::ObserverContext* context) {
+  auto* frame = static_cast<Frame*>(context);
+  if (frame == nullptr) return;
+  const double total = std::chrono::duration<double>(Clock::now() - frame->start).count();
+  if (!t_stack.empty() && t_stack.back() == frame) t_stack.pop_back();
+  if (!t_stack.empty()) t_stack.back()->children += total;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  OpTotals& totals = g_totals[fn.name()];
+  ++totals.calls;
+  totals.total += total;
+  totals.self += std::max(0.0, total - frame->children);
+}
+
+}  // namespace
+
+OpProfile::OpProfile() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_active) throw Error("bench: one operator profile at a time");
+  g_active = true;
+  g_totals.clear();
+  handle_ = at::addGlobalCallback(at::RecordFunctionCallback(&on_start, &on_end));
+}
+
+OpProfile::~OpProfile() {
+  at::removeCallback(handle_);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_active = false;
+}
+
+void OpProfile::print(std::ostream& out, int64_t units, int top) const {
+  std::vector<std::pair<std::string, OpTotals>> ops;
+  double all = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    ops.assign(g_totals.begin(), g_totals.end());
+  }
+  for (const auto& [name, t] : ops) all += t.self;
+  std::sort(ops.begin(), ops.end(),
+            [](const auto& a, const auto& b) { return a.second.self > b.second.self; });
+  const double per = 1000.0 / static_cast<double>(std::max<int64_t>(1, units));
+  out << "\noperators by self time, per unit (" << units << " units recorded; self: the "
+      << "operator's own time, total: with what it called)\n"
+      << std::left << std::setw(64) << "operator" << std::right << std::setw(8) << "calls"
+      << std::setw(11) << "self ms" << std::setw(11) << "total ms" << std::setw(8) << "self %"
+      << "\n";
+  int shown = 0;
+  for (const auto& [name, t] : ops) {
+    if (shown++ == top) break;
+    out << std::left << std::setw(64) << name.substr(0, 63) << std::right << std::setw(8)
+        << t.calls / std::max<int64_t>(1, units) << std::fixed << std::setprecision(2)
+        << std::setw(11) << t.self * per << std::setw(11) << t.total * per << std::setprecision(1)
+        << std::setw(8) << (all > 0 ? 100.0 * t.self / all : 0.0) << std::defaultfloat << "\n";
+  }
+  out << std::left << std::setw(64) << "all operators" << std::right << std::setw(8) << ""
+      << std::fixed << std::setprecision(2) << std::setw(11) << all * per << std::defaultfloat
+      << "\n";
+}
+
+}  // namespace nasx::cli::bench

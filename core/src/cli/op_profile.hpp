@@ -1,0 +1,27 @@
+#pragma once
+// Where a bench's time goes, by operator: LibTorch's RecordFunction callbacks (the same
+// in 1.13 and 2.x) time every operator and autograd node the process runs; self time is
+// an operator's time minus that of the operators it called.
+
+#include <cstdint>
+#include <iosfwd>
+
+namespace nasx::cli::bench {
+
+/// Records while alive (one at a time); print() lists the operators by self time.
+class OpProfile {
+ public:
+  OpProfile();
+  ~OpProfile();
+  OpProfile(const OpProfile&) = delete;
+  OpProfile& operator=(const OpProfile&) = delete;
+
+  /// The `top` operators by self time, per unit of work (`units` of them recorded):
+  /// calls, self and total milliseconds, share of all self time.
+  void print(std::ostream& out, int64_t units, int top = 25) const;
+
+ private:
+  uint64_t handle_;
+};
+
+}  // namespace nasx::cli::bench

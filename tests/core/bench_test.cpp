@@ -1,0 +1,185 @@
+// nasx bench as a user runs it: every --what at a tiny size, each nasx contender in its
+// own process, alternating with a baseline, and the speed-ups computed from the rounds
+// it printed. The baselines here are stand-in scripts (run by /bin/sh through --python)
+// that print figures the way the reference scripts do and record how they were called;
+// no timing is asserted.
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "nasx_process.hpp"
+
+namespace nasx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class Bench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("nasx_bench_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// A stand-in baseline: records its arguments, prints `figures` as its last line.
+  void baseline(const std::string& script, const std::string& figures, int exit_code = 0) {
+    std::ofstream(dir_ / script) << "echo \"$@\" >> " << (dir_ / "calls.txt").string()
+                                 << "\necho 'reference " << figures << "'\nexit " << exit_code
+                                 << "\n";
+  }
+
+  std::vector<std::string> calls() const {
+    std::ifstream in(dir_ / "calls.txt");
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+
+  fs::path dir_;
+};
+
+/// The numbers of the table row that starts with `label`.
+std::vector<double> row(const std::string& output, const std::string& label) {
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string first;
+    if (!(words >> first) || first != label) continue;
+    std::vector<double> values;
+    for (double v; words >> v;) values.push_back(v);
+    return values;
+  }
+  return {};
+}
+
+constexpr const char* kTinyStep =
+    "bench --what step --order first --channels 2 --layers 3 --batch 4 --image-size 8 "
+    "--steps 1 --warmup 0 --threads 1";
+
+TEST_F(Bench, StepAlternatesNasxWithBothLayoutsOfTheReferenceAndDividesRoundByRound) {
+  baseline("ref_darts_step.py", "median_s=2.5 min_s=2.0 peak_rss_mib=3000");
+  const Outcome out = run_nasx(std::string(kTinyStep) + " --rounds 2 --baseline " + dir_.string() +
+                               " --python /bin/sh");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("search step, first order"));
+  EXPECT_THAT(out.output, HasSubstr("reference contiguous"));
+  EXPECT_THAT(out.output, HasSubstr("reference channels-last"));
+  // Two rounds of the reference in each layout, called with this bench's sizes.
+  const auto lines = calls();
+  ASSERT_EQ(lines.size(), 4u);
+  int channels_last = 0;
+  for (const auto& line : lines) {
+    EXPECT_THAT(line, HasSubstr("--C 2 --layers 3 --batch 4 --size 8 --in-ch 1 --threads 1"));
+    EXPECT_THAT(line, HasSubstr("--order 1"));
+    channels_last += line.find("--channels-last") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(channels_last, 2);
+  // Round rows: nasx's own measurement, then the reference's 2.5 in both layouts.
+  const auto first = row(out.output, "1"), second = row(out.output, "2");
+  ASSERT_EQ(first.size(), 3u) << out.output;
+  ASSERT_EQ(second.size(), 3u) << out.output;
+  EXPECT_DOUBLE_EQ(first[1], 2.5);
+  EXPECT_GT(first[0], 0.0);
+  // The speed-up is the median of the rounds' ratios: (2.5/a + 2.5/b) / 2.
+  const std::regex speedup(
+      "nasx channels_last over reference contiguous: speed-up ([0-9.]+)x \\(rounds: ([0-9.]+), "
+      "([0-9.]+)\\), peak memory ([0-9.]+)x");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out.output, m, speedup)) << out.output;
+  EXPECT_NEAR(std::stod(m[2]), 2.5 / first[0], 0.01 * 2.5 / first[0] + 0.01);
+  EXPECT_NEAR(std::stod(m[3]), 2.5 / second[0], 0.01 * 2.5 / second[0] + 0.01);
+  EXPECT_NEAR(std::stod(m[1]), 0.5 * (std::stod(m[2]) + std::stod(m[3])), 0.011);
+  // Peaks: nasx's resident memory over the reference's 3,000 MiB.
+  EXPECT_GT(std::stod(m[4]), 0.0);
+  EXPECT_LT(std::stod(m[4]), 1.0);
+}
+
+TEST_F(Bench, ABaselineThatFailsOrIsMissingIsOneErrorWithItsOutput) {
+  baseline("ref_darts_step.py", "Traceback: no module named torch", 1);
+  const Outcome failed =
+      run_nasx(std::string(kTinyStep) + " --baseline " + dir_.string() + " --python /bin/sh");
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_THAT(failed.output, HasSubstr("the baseline ref_darts_step.py failed (exit 1)"));
+  EXPECT_THAT(failed.output, HasSubstr("no module named torch"));
+  const Outcome missing = run_nasx(std::string(kTinyStep) + " --baseline " +
+                                   (dir_ / "nowhere").string() + " --python /bin/sh");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("no baseline " + (dir_ / "nowhere").string()));
+  const Outcome no_python = run_nasx(std::string(kTinyStep) + " --baseline " + dir_.string() +
+                                     " --python /nonexistent/python3");
+  EXPECT_EQ(no_python.exit_code, 1);
+  EXPECT_THAT(no_python.output, HasSubstr("cannot run the baseline ref_darts_step.py"));
+}
+
+TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
+  baseline("ref_train_step.py", "median_s=1.0 min_s=0.9");
+  baseline("ref_naswot_score.py", "median_s=3.0");
+  const std::string common =
+      " --steps 1 --warmup 0 --rounds 1 --threads 1 --image-size 8 "
+      "--baseline " +
+      dir_.string() + " --python /bin/sh";
+  // DARTS_V2 at a tiny size: the step, the trainer's epoch per step, the reference.
+  const Outcome train =
+      run_nasx("bench --what train --channels 4 --layers 3 --batch 4 --drop-path 0.1" + common);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_THAT(train.output, HasSubstr("nasx step over reference channels-last: speed-up"));
+  EXPECT_THAT(train.output, HasSubstr("nasx epoch, per step over reference contiguous"));
+  // Another architecture has no reference: nasx alone, and it says why.
+  const Outcome other = run_nasx(
+      "bench --what train --channels 4 --layers 3 --batch 4 --arch "
+      "\"Genotype(normal=[('skip_connect', 0), ('skip_connect', 1), ('skip_connect', 0), "
+      "('skip_connect', 1), ('skip_connect', 1), ('skip_connect', 0), ('skip_connect', 0), "
+      "('skip_connect', 2)], normal_concat=range(2, 6), reduce=[('max_pool_3x3', 0), "
+      "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+      "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('max_pool_3x3', 1)], "
+      "reduce_concat=range(2, 6))\"" +
+      common);
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_THAT(other.output, Not(HasSubstr("reference contiguous")));
+  EXPECT_THAT(other.output, HasSubstr("the reference training step is DARTS_V2"));
+  const auto train_calls = calls();
+  ASSERT_EQ(train_calls.size(), 2u);
+  EXPECT_THAT(train_calls[0], HasSubstr("--C 4 --layers 3 --batch 4 --size 8 --in-ch 1"));
+  EXPECT_THAT(train_calls[0], HasSubstr("--drop-path 0.1"));
+  fs::remove(dir_ / "calls.txt");
+  // The shared-weight evaluation against the one-hot mixture, profiled.
+  const Outcome evaluate =
+      run_nasx("bench --what evaluate --channels 2 --layers 3 --batch 4 --profile" + common);
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
+  EXPECT_THAT(evaluate.output, HasSubstr("nasx single path over one-hot mixture: speed-up"));
+  EXPECT_THAT(evaluate.output, HasSubstr("operators by self time"));
+  EXPECT_THAT(evaluate.output, HasSubstr("aten::"));
+  // NASWOT: the reference scores the same sampled NB201 cells at C=16, N=5.
+  const Outcome naswot = run_nasx("bench --what naswot --batch 4" + common);
+  ASSERT_EQ(naswot.exit_code, 0) << naswot.output;
+  EXPECT_THAT(naswot.output, HasSubstr("nasx over reference: speed-up"));
+  const auto naswot_calls = calls();
+  ASSERT_EQ(naswot_calls.size(), 1u);
+  const std::regex arch("--arch \\|[a-z_0-9]+~0\\|");
+  EXPECT_TRUE(std::regex_search(naswot_calls[0], arch)) << naswot_calls[0];
+}
+
+TEST_F(Bench, BadUsageIsNamed) {
+  const Outcome what = run_nasx("bench --what everything");
+  EXPECT_EQ(what.exit_code, 1);
+  EXPECT_THAT(what.output, HasSubstr("--what must be step, train, evaluate or naswot"));
+  const Outcome arch = run_nasx("bench --what train --arch nonsense --steps 1");
+  EXPECT_EQ(arch.exit_code, 1);
+  EXPECT_THAT(arch.output, HasSubstr("nonsense"));
+}
+
+}  // namespace
+}  // namespace nasx::testing
