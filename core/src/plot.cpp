@@ -65,11 +65,15 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
     bool non_negative = true;
     for (const BoxGroup& group : plot.boxes)
       for (double v : group.values) non_negative = non_negative && v >= 0;
-    gp << "EOD\n" << (non_negative ? "set yrange [0:*]\n" : "");  // bars are read from zero
+    // Bars are read from zero; means with error bars let the axis fit the values.
+    gp << "EOD\n" << (non_negative && plot.from_zero ? "set yrange [0:*]\n" : "");
     gp << "set style fill solid 0.35 border -1\nset boxwidth 0.6\nset key off\n"
        << "set xtics rotate by -20 noenhanced\nset xrange [-0.6:"
        << number(static_cast<double>(plot.boxes.size()) - 0.4) << "]\n"
-       << "plot $bars using 0:2:3:xtic(1) with boxerrorbars lc rgb '#4477aa' notitle, \\\n"
+       << "plot $bars using 0:2:3:xtic(1) with "
+       << (plot.from_zero ? "boxerrorbars lc rgb '#4477aa'"
+                          : "yerrorbars pt 5 ps 1.2 lw 2 lc rgb '#4477aa'")
+       << " notitle, \\\n"
        << "     $points using 1:2 with points pt 7 ps 0.8 lc rgb '#222222' notitle\n";
     return gp.str();
   }
@@ -100,10 +104,9 @@ std::string gnuplot_script(const Plot& plot, const std::string& svg_name) {
   for (size_t s = 0; s < plot.series.size(); ++s) {
     const PlotSeries& series = plot.series[s];
     // Past gnuplot's 8 colours the point shape and dash tell series apart.
-    const std::string shape =
-        plot.series.size() > 8 ? " pt " + std::to_string(s % 13 + 1) + " dt " +
-                                     std::to_string(s / 8 + 1)
-                               : " pt 7";
+    const std::string shape = plot.series.size() > 8 ? " pt " + std::to_string(s % 13 + 1) +
+                                                           " dt " + std::to_string(s / 8 + 1)
+                                                     : " pt 7";
     gp << (s ? ", \\\n     " : "") << "$series" << s << " using 1:2 with " << series.style
        << (series.style == "lines" ? " lw 2" : shape + " ps 0.6") << " title "
        << double_quoted(series.title);
@@ -130,9 +133,9 @@ std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name) {
      << "set border lc rgb '#555555'\nset tics scale 0.5\n";
   const double first = maps.columns.empty() ? 0 : maps.columns.front();
   const double last = maps.columns.empty() ? 0 : maps.columns.back();
-  const double half =
-      maps.columns.size() > 1 ? (last - first) / static_cast<double>(maps.columns.size() - 1) / 2
-                              : 0.5;
+  const double half = maps.columns.size() > 1
+                          ? (last - first) / static_cast<double>(maps.columns.size() - 1) / 2
+                          : 0.5;
   // The steps themselves as tics while they are few.
   if (!maps.columns.empty() && maps.columns.size() <= 12) {
     std::string tics;
@@ -140,16 +143,14 @@ std::string heatmaps_script(const Heatmaps& maps, const std::string& svg_name) {
     gp << "set xtics (" << tics << ")\n";
   }
   gp << "set xrange [" << number(first - half) << ":" << number(last + half) << "]\n"
-     << "set yrange [-0.5:" << number(static_cast<double>(maps.row_labels.size()) - 0.5)
-     << "]\n";
+     << "set yrange [-0.5:" << number(static_cast<double>(maps.row_labels.size()) - 0.5) << "]\n";
   std::string row_tics = "(";
   for (size_t r = 0; r < maps.row_labels.size(); ++r)
     row_tics += (r ? ", " : "") + double_quoted(maps.row_labels[r]) + " " + std::to_string(r);
   row_tics += ")";
   // Margins in screen fractions: room for the operation names left, the scale right.
-  gp << "set multiplot layout " << rows << "," << per_row << " title "
-     << double_quoted(maps.title) << " noenhanced margins 0.11,0.9,"
-     << number(50.0 / static_cast<double>(height)) << ","
+  gp << "set multiplot layout " << rows << "," << per_row << " title " << double_quoted(maps.title)
+     << " noenhanced margins 0.11,0.9," << number(50.0 / static_cast<double>(height)) << ","
      << number(1 - 56.0 / static_cast<double>(height)) << " spacing 0.012,"
      << number(24.0 / static_cast<double>(height)) << "\n";
   for (int64_t p = 0; p < panels; ++p) {

@@ -105,6 +105,8 @@ void sweep_page(HtmlPage& page, ReportFigures& figures, const fs::path& dir,
                  (*metric.better ? std::string(" (") + metric.better + ")" : "");
     plot.ylabel = metric.title;
     plot.bars = true;
+    // Accuracies of a benchmark differ by a point or two: bars from zero would hide it.
+    plot.from_zero = std::string(metric.title).find("accuracy") == std::string::npos;
     for (const std::string& setting : settings) {
       const auto& v = values[setting][metric.title];
       if (!v.empty()) plot.boxes.push_back({setting.empty() ? "(base)" : setting, v});

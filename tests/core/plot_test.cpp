@@ -51,6 +51,14 @@ TEST_F(PlotTest, BarsAreTheMeanWithTheSampleStdAndEverySeedAsAPoint) {
   const std::string svg = read(dir_ / "bars.svg");
   EXPECT_THAT(svg, HasSubstr(">darts<"));
   EXPECT_THAT(svg, HasSubstr(">milenas<"));
+  EXPECT_THAT(script, HasSubstr("set yrange [0:*]"));
+  EXPECT_THAT(script, HasSubstr("with boxerrorbars"));
+  // Means with error bars instead: the axis fits the values, not zero.
+  plot.from_zero = false;
+  const std::string points = core::gnuplot_script(plot, "points.svg");
+  EXPECT_THAT(points, Not(HasSubstr("set yrange [0:*]")));
+  EXPECT_THAT(points, HasSubstr("0:2:3:xtic(1) with yerrorbars"));
+  EXPECT_THAT(points, HasSubstr("\"darts\" 0.6 0.141421356\n"));
 }
 
 TEST_F(PlotTest, LinesKeepTheirPointsAndTitles) {

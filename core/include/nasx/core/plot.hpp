@@ -36,6 +36,9 @@ struct Plot {
   /// Draw `boxes` as bars of the mean with the sample standard deviation as error bars
   /// and every value as a point (readable with a few seeds, where boxes collapse).
   bool bars = false;
+  /// With `bars`: false draws the mean as a point with its error bar instead of a bar
+  /// from zero, and lets the y axis fit the values (accuracies a point apart stay apart).
+  bool from_zero = true;
 };
 
 /// Small heatmaps side by side on one colour scale: one panel per item (an edge), rows
