@@ -87,7 +87,7 @@ po::options_description bench_options() {
       "arch", po::value<std::vector<std::string>>()->composing(),
       "train: the network's architecture (default DARTS_V2 on darts); naswot: the scored "
       "ones (repeatable; default --steps sampled ones)")(
-      "drop-path", po::value<double>()->default_value(0.2), "train: drop-path probability")(
+      "drop-path", po::value<double>()->default_value(0.2, "0.2"), "train: drop-path probability")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")(
       "threads", po::value<int>()->default_value(0),
       "CPU threads of every contender (0: all cores)")(
