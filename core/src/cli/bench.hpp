@@ -53,9 +53,6 @@ struct Contender {
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 void synchronize(const c10::Device& device);
-/// Clears the peak so that peak_mb() covers what follows: the process's resident set on
-/// CPU (Linux clear_refs), the caching allocator's peak on CUDA.
-void reset_peak(const c10::Device& device);
 /// The process's peak resident memory on CPU, the caching allocator's peak on CUDA.
 double peak_mb(const c10::Device& device);
 /// "median_s=... min_s=... peak_rss_mib=..." (peak_cuda_mib on CUDA): how a nasx

@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -162,13 +163,20 @@ std::string describe(const Setup& s, const std::string& what) {
   return text.str();
 }
 
-/// A nasx contender: this executable with --single NAME, in its own process.
-Contender nasx_contender(const Args& args, const std::string& label, const std::string& name) {
+/// This executable measuring nasx contender `name` alone (--single), with the
+/// invocation's other options.
+Args single_argv(const Args& args, const std::string& name, bool profile) {
   Args argv = {self_binary(), "bench"};
   for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
-    if (a != "--profile") argv.push_back(a);
+    if (profile || a != "--profile") argv.push_back(a);
   argv.push_back("--single");
   argv.push_back(name);
+  return argv;
+}
+
+/// A nasx contender: this executable with --single NAME, in its own process.
+Contender nasx_contender(const Args& args, const std::string& label, const std::string& name) {
+  const Args argv = single_argv(args, name, /*profile=*/false);
   return {label, false,
           [argv, name] { return bench::run_measurement(argv, "median_s", "nasx " + name); }, name};
 }
@@ -178,12 +186,7 @@ void print_profiles(const Args& args, const Setup& s, const std::vector<Contende
   if (!s.profile) return;
   for (const Contender& c : contenders) {
     if (c.single.empty()) continue;
-    Args argv = {self_binary(), "bench"};
-    for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
-      argv.push_back(a);
-    argv.push_back("--single");
-    argv.push_back(c.single);
-    const core::CommandOutput out = core::run_and_capture(argv);
+    const core::CommandOutput out = core::run_and_capture(single_argv(args, c.single, true));
     std::cout << "\n" << c.name << " (" << c.single << "), profiled:" << out.output << std::flush;
   }
 }
@@ -300,11 +303,11 @@ int bench_naswot(const Args& args, const Setup& s, const Workload& work) {
 }
 
 /// Data-parallel rows (--nproc): every order x format in this process, rank 0 printing.
-int bench_data_parallel(const Setup& s, const std::string& order_option,
-                        const std::string& format_option, bool sync_batchnorm) {
+int bench_data_parallel(const Setup& s, const std::optional<core::RankSetup>& rank_setup,
+                        const std::string& order_option, const std::string& format_option,
+                        bool sync_batchnorm) {
   std::unique_ptr<core::ProcessGroup> ranks;
-  if (const auto setup = core::ranks_from_environment())
-    ranks = std::make_unique<core::ProcessGroup>(*setup);
+  if (rank_setup) ranks = std::make_unique<core::ProcessGroup>(*rank_setup);
   const int world = ranks ? ranks->world_size() : 1;
   const auto orders = expand(order_option, "all", {"first", "second", "mixed"});
   const auto formats = expand(format_option, "both", {"channels_last", "contiguous"});
@@ -358,11 +361,13 @@ int bench_command(const Args& args) {
   apply_defaults(s, what, *core::make_space(registry, s.space));
 
   // Threads: every contender gets the same number, the baselines included.
+  // A rank of a data-parallel bench (started by the --nproc launch below) has its setup.
+  const std::optional<core::RankSetup> rank_setup = core::ranks_from_environment();
   const std::vector<int> rank_counts = rank_counts_of(vm["nproc"].as<std::string>(), s.batch);
   const bool data_parallel =
-      core::ranks_from_environment().has_value() ||
+      rank_setup.has_value() ||
       std::any_of(rank_counts.begin(), rank_counts.end(), [](int n) { return n > 1; });
-  const int world = core::ranks_from_environment() ? core::ranks_from_environment()->world_size : 1;
+  const int world = rank_setup ? rank_setup->world_size : 1;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = vm["threads"].as<int>();
   s.threads = threads > 0 ? threads : std::max(1, cores / world);
@@ -393,7 +398,7 @@ int bench_command(const Args& args) {
   if (data_parallel) {
     if (what != "step") throw ConfigError("bench: --nproc measures --what step only");
     const bool sync = vm["sync-batchnorm"].as<bool>();
-    if (!core::ranks_from_environment()) {
+    if (!rank_setup) {
       std::cout << describe(s, what) << " (the batch split over the ranks)\n\n"
                 << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
                 << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
@@ -401,7 +406,7 @@ int bench_command(const Args& args) {
                 << std::flush;
       for (const int n : rank_counts) {
         if (n == 1) {
-          bench_data_parallel(s, order, format, sync);
+          bench_data_parallel(s, rank_setup, order, format, sync);
           continue;
         }
         Args rank_args = {"bench"};
@@ -411,7 +416,7 @@ int bench_command(const Args& args) {
       }
       return 0;
     }
-    return bench_data_parallel(s, order, format, sync);
+    return bench_data_parallel(s, rank_setup, order, format, sync);
   }
   std::cout << describe(s, what) << "\n";
   if (what == "step") return bench_step(args, s, order, format);

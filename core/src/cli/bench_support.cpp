@@ -33,17 +33,6 @@ void synchronize(const c10::Device& device) {
 #endif
 }
 
-void reset_peak(const c10::Device& device) {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-#if defined(NASX_WITH_CUDA)
-  if (device.is_cuda())
-    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
-#else
-  (void)device;
-#endif
-}
-
 double peak_mb(const c10::Device& device) {
 #if defined(NASX_WITH_CUDA)
   if (device.is_cuda()) {
