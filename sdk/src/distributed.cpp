@@ -1,10 +1,10 @@
 #include "nasx/distributed.hpp"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/modules/batchnorm.h>
 
 #include "nasx/error.hpp"
+#include "synchronized_batch_norm.hpp"
 
 namespace nasx {
 
@@ -13,53 +13,11 @@ namespace {
 Communicator* g_communicator = nullptr;
 bool g_sync_batchnorm = false;
 
-/// y = Σ_ranks x on every rank. Its backward is the same sum of the incoming gradients:
-/// each rank's x reaches every rank's y, so ∂(Σ_k L_k)/∂x_r = Σ_k ∂L_k/∂y.
-struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
-  static at::Tensor forward(torch::autograd::AutogradContext*, const at::Tensor& x) {
-    std::vector<at::Tensor> sum = {x.detach().clone().contiguous()};
-    g_communicator->all_reduce_sum(sum);
-    return sum[0];
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext*,
-                                               torch::autograd::tensor_list grads) {
-    std::vector<at::Tensor> sum = {grads[0].contiguous().clone()};
-    g_communicator->all_reduce_sum(sum);
-    return {sum[0]};
-  }
-};
-
 /// Rows `copy` of `copies` equal blocks (dim 0); undefined stays undefined.
 at::Tensor block(const at::Tensor& t, int64_t copy, int64_t copies) {
   if (!t.defined() || copies == 1) return t;
   const int64_t rows = t.size(0) / copies;
   return t.narrow(0, copy * rows, rows);
-}
-
-/// SyncBatchNorm's forward on [N, C, H, W], written with differentiable operations and
-/// the all-reduce above, so autograd gives its backward.
-at::Tensor synchronized_batch_norm(const at::Tensor& x, const at::Tensor& weight,
-                                   const at::Tensor& bias, at::Tensor running_mean,
-                                   at::Tensor running_var, double momentum, double eps) {
-  const int64_t channels = x.size(1);
-  const at::Tensor local_count =
-      at::full({1}, static_cast<double>(x.numel() / channels), x.options());
-  const at::Tensor sums =
-      AllReduceSum::apply(at::cat({x.sum({0, 2, 3}), (x * x).sum({0, 2, 3}), local_count}));
-  const at::Tensor count = sums.narrow(0, 2 * channels, 1);
-  const at::Tensor mean = sums.narrow(0, 0, channels) / count;
-  // Biased variance for normalising, as batch_norm does in training.
-  const at::Tensor var = (sums.narrow(0, channels, channels) / count - mean * mean).clamp_min(0);
-  const auto per_channel = [&](const at::Tensor& t) { return t.view({1, channels, 1, 1}); };
-  at::Tensor y = (x - per_channel(mean)) * per_channel(at::rsqrt(var + eps));
-  if (weight.defined()) y = y * per_channel(weight) + per_channel(bias);
-  if (running_mean.defined()) {
-    at::NoGradGuard no_grad;
-    const double n = count.item<double>();
-    running_mean.mul_(1 - momentum).add_(mean.detach(), momentum);
-    running_var.mul_(1 - momentum).add_(var.detach() * (n / std::max(n - 1, 1.0)), momentum);
-  }
-  return y;
 }
 
 }  // namespace
