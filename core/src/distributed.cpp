@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -23,6 +24,7 @@
 
 #include "nasx/core/host_context.hpp"
 #include "nasx/core/process.hpp"
+#include "nasx/core/shared_memory_collectives.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::core {
@@ -109,7 +111,77 @@ struct ProcessGroup::State {
   RankSetup setup;
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  std::unique_ptr<SharedMemoryCollectives> shared;  // when every rank is on this machine
 };
+
+namespace {
+
+/// This machine and this boot: ranks that report the same share /dev/shm.
+std::string machine_identity() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  std::getline(boot, boot_id);
+  return std::string(host) + " " + boot_id;
+}
+
+std::string as_text(const std::vector<uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+std::vector<uint8_t> as_bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+/// The shared-memory transport when every rank runs on this machine and each could map
+/// the segment (all ranks agree, through Gloo); nullptr otherwise, or with
+/// NASX_SHARED_MEMORY=0. Rank 0 names the segment and removes its name once all have
+/// mapped it, so nothing is left in /dev/shm whatever happens later.
+std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::State& state,
+                                                               int timeout_seconds) {
+  const RankSetup& setup = state.setup;
+  const auto disabled = environment("NASX_SHARED_MEMORY");
+  if (disabled && *disabled == "0") return nullptr;
+  state.store->set("nasx/machine/" + std::to_string(setup.rank), as_bytes(machine_identity()));
+  std::string name;
+  std::unique_ptr<SharedMemoryCollectives> shared;
+  std::string failure;
+  if (setup.rank == 0) {
+    bool one_machine = true;
+    for (int r = 1; r < setup.world_size; ++r)
+      one_machine &=
+          as_text(state.store->get("nasx/machine/" + std::to_string(r))) == machine_identity();
+    if (one_machine) {
+      name = "/nasx-" + std::to_string(::getpid()) + "-" + std::to_string(setup.master_port);
+      try {
+        shared =
+            std::make_unique<SharedMemoryCollectives>(name, 0, setup.world_size, timeout_seconds);
+      } catch (const Error& e) {
+        failure = e.what();
+        name.clear();
+      }
+    }
+    state.store->set("nasx/shared_memory", as_bytes(name));
+  } else {
+    name = as_text(state.store->get("nasx/shared_memory"));
+    if (!name.empty()) {
+      try {
+        shared = std::make_unique<SharedMemoryCollectives>(name, setup.rank, setup.world_size,
+                                                           timeout_seconds);
+      } catch (const Error& e) {
+        failure = e.what();
+      }
+    }
+  }
+  if (name.empty() && failure.empty()) return nullptr;  // ranks on several machines
+  std::vector<at::Tensor> mapped = {at::full({1}, shared ? 1.0 : 0.0)};
+  state.group->allreduce(mapped)->wait();
+  if (setup.rank == 0 && shared) shared->unlink();
+  if (mapped[0].item<double>() < setup.world_size) {
+    if (!failure.empty())
+      std::cerr << "nasx: rank " << setup.rank << ": " << failure << "; collectives go over Gloo\n";
+    return nullptr;
+  }
+  return shared;
+}
+
+}  // namespace
 
 ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     : state_(std::make_unique<State>()) {
@@ -128,6 +200,7 @@ ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, setup.rank,
                                                                 setup.world_size, gloo);
+    state_->shared = connect_shared_memory(*state_, timeout_seconds);
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(setup.rank) + " of " + std::to_string(setup.world_size) +
                 " cannot reach the others at " + setup.master_addr + ":" +
@@ -141,7 +214,11 @@ ProcessGroup::~ProcessGroup() = default;
 int ProcessGroup::rank() const { return state_->setup.rank; }
 int ProcessGroup::world_size() const { return state_->setup.world_size; }
 
+std::string ProcessGroup::transport() const { return state_->shared ? "shared memory" : "Gloo"; }
+
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
+  if (state_->shared && state_->shared->fits(tensors))
+    return state_->shared->all_reduce_sum(tensors);
   try {
     state_->group->allreduce(tensors)->wait();
   } catch (const std::exception& e) {

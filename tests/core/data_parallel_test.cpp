@@ -117,6 +117,24 @@ TEST_F(DataParallel, TwoRanksWithSyncBatchNormMatchOneRankOnTheWholeBatch) {
             << "), alphas " << alpha_diff << "\n";
 }
 
+TEST_F(DataParallel, SharedMemoryAndGlooGiveBitwiseTheSameRun) {
+  // Two ranks sum a + b either way (addition commutes exactly), so the transports must
+  // leave identical checkpoints: synchronized BatchNorm's ~800 collectives a step and the
+  // gradients all go through shared memory in one, over Gloo in the other.
+  const std::string run =
+      "run " + config_ + " --nproc 2 --set experiment.sync_batchnorm=true --out ";
+  const Outcome shared = run_nasx(run + (dir_ / "shared").string());
+  ASSERT_EQ(shared.exit_code, 0) << shared.output;
+  EXPECT_THAT(shared.output, HasSubstr("2 ranks (shared memory)"));
+  const Outcome gloo = run_nasx(run + (dir_ / "gloo").string(), "NASX_SHARED_MEMORY=0");
+  ASSERT_EQ(gloo.exit_code, 0) << gloo.output;
+  EXPECT_THAT(gloo.output, HasSubstr("2 ranks (Gloo)"));
+  const auto a = checkpointed(dir_ / "shared", "darts", 4);
+  const auto b = checkpointed(dir_ / "gloo", "darts", 4);
+  const auto [diff, name] = largest_difference(a, b);
+  EXPECT_EQ(diff, 0.0) << name;
+}
+
 TEST_F(DataParallel, PerRankBatchNormIsADifferentFunctionOfTheBatch) {
   // Without synchronized statistics each rank normalises its own half: the same steps
   // give other weights. (What the equivalence test above would catch if sync were off.)

@@ -302,28 +302,58 @@ int bench_naswot(const Args& args, const Setup& s, const Workload& work) {
   return 0;
 }
 
-/// Data-parallel rows (--nproc): every order x format in this process, rank 0 printing.
-int bench_data_parallel(const Setup& s, const std::optional<core::RankSetup>& rank_setup,
+/// Data-parallel contenders (--nproc): per order x format, each rank count (and with
+/// --sync-batchnorm each count > 1 with and without it), alternated round after round.
+/// A contender is `bench --single ... --nproc N` in its own process, which starts the
+/// ranks; rank 0 prints the figures. References: one rank, and the unsynchronized
+/// step of a rank count when --sync-batchnorm asks what synchronizing costs.
+int bench_data_parallel(const Args& args, const Setup& s, const std::vector<int>& rank_counts,
                         const std::string& order_option, const std::string& format_option,
                         bool sync_batchnorm) {
-  std::unique_ptr<core::ProcessGroup> ranks;
-  if (rank_setup) ranks = std::make_unique<core::ProcessGroup>(*rank_setup);
-  const int world = ranks ? ranks->world_size() : 1;
-  const auto orders = expand(order_option, "all", {"first", "second", "mixed"});
-  const auto formats = expand(format_option, "both", {"channels_last", "contiguous"});
-  core::DataParallelScope data_parallel(ranks.get(), sync_batchnorm);
-  const bool root = !ranks || ranks->rank() == 0;
-  for (const auto& order : orders)
-    for (const auto& format : formats) {
-      const Timing t = bench::measure_nasx(s, "step:" + order + ":" + format, Workload{});
-      if (!root) continue;
-      std::cout << std::left << std::setw(7) << world << std::setw(8) << order << std::setw(15)
-                << format << std::right << std::fixed << std::setprecision(3) << std::setw(12)
-                << t.seconds << std::setw(12) << t.best << std::setprecision(1) << std::setw(12)
-                << 2.0 * static_cast<double>(s.batch) / t.seconds << std::setw(14) << t.peak_mb
-                << std::defaultfloat << "\n"
-                << std::flush;
+  const Args base = without_option(args, "--nproc");
+  Args unsynced;
+  for (const auto& a : base)
+    if (a != "--sync-batchnorm") unsynced.push_back(a);
+  for (const auto& order : expand(order_option, "all", {"first", "second", "mixed"}))
+    for (const auto& format : expand(format_option, "both", {"channels_last", "contiguous"})) {
+      std::vector<Contender> contenders;
+      for (const int n : rank_counts)
+        for (const bool sync : {false, true}) {
+          if (sync && (!sync_batchnorm || n == 1)) continue;
+          Args argv = single_argv(unsynced, "step:" + order + ":" + format, /*profile=*/false);
+          argv.push_back("--nproc");
+          argv.push_back(std::to_string(n));
+          if (sync) argv.push_back("--sync-batchnorm");
+          const std::string name =
+              std::to_string(n) + (n == 1 ? " rank" : " ranks") + (sync ? ", sync BN" : "");
+          contenders.push_back(
+              {name, n == 1 || (sync_batchnorm && !sync),
+               [argv, name] { return bench::run_measurement(argv, "median_s", name); }, ""});
+        }
+      bench::compare("data-parallel search step, " + order + " order, " + format, contenders, s,
+                     "s/step");
     }
+  note("the batch is split over the ranks, the cores too (" + std::to_string(s.threads) +
+       " threads for one rank, a share each for more, unless --threads); peak MB is rank 0's; "
+       "small all-reduces go through shared memory (NASX_SHARED_MEMORY=0: all over Gloo)");
+  return 0;
+}
+
+/// One data-parallel contender (--single with --nproc N): the launcher starts the ranks;
+/// each rank measures in step with the others, and rank 0 prints the figures.
+int bench_single_data_parallel(const Args& args, const Setup& s,
+                               const std::optional<core::RankSetup>& rank_setup, int nproc,
+                               bool sync_batchnorm, const std::string& single) {
+  if (!rank_setup) {
+    Args rank_args = {"bench"};
+    for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
+    return core::launch_local_ranks(nproc, self_binary(), rank_args);
+  }
+  core::ProcessGroup ranks(*rank_setup);
+  core::DataParallelScope data_parallel(&ranks, sync_batchnorm);
+  const Timing t = bench::measure_nasx(s, single, Workload{});
+  if (ranks.rank() == 0)
+    std::cout << bench::figures_line(t, s.device) << " transport=\"" << ranks.transport() << "\"\n";
   return 0;
 }
 
@@ -388,6 +418,11 @@ int bench_command(const Args& args) {
   }
 
   const std::string single = vm["single"].as<std::string>();
+  const bool sync = vm["sync-batchnorm"].as<bool>();
+  if (data_parallel && what != "step")
+    throw ConfigError("bench: --nproc measures --what step only");
+  if (!single.empty() && data_parallel)
+    return bench_single_data_parallel(args, s, rank_setup, rank_counts.back(), sync, single);
   if (!single.empty()) {
     // One contender, in this process: the figures on one line for the parent bench.
     std::cout << bench::figures_line(bench::measure_nasx(s, single, work), s.device) << "\n";
@@ -396,27 +431,8 @@ int bench_command(const Args& args) {
   const std::string order = vm["order"].as<std::string>(),
                     format = vm["memory-format"].as<std::string>();
   if (data_parallel) {
-    if (what != "step") throw ConfigError("bench: --nproc measures --what step only");
-    const bool sync = vm["sync-batchnorm"].as<bool>();
-    if (!rank_setup) {
-      std::cout << describe(s, what) << " (the batch split over the ranks)\n\n"
-                << std::left << std::setw(7) << "ranks" << std::setw(8) << "order" << std::setw(15)
-                << "memory format" << std::right << std::setw(12) << "s/step" << std::setw(12)
-                << "best s" << std::setw(12) << "images/s" << std::setw(14) << "peak MB\n"
-                << std::flush;
-      for (const int n : rank_counts) {
-        if (n == 1) {
-          bench_data_parallel(s, rank_setup, order, format, sync);
-          continue;
-        }
-        Args rank_args = {"bench"};
-        for (const auto& a : without_option(args, "--nproc")) rank_args.push_back(a);
-        const int status = core::launch_local_ranks(n, self_binary(), rank_args);
-        if (status != 0) throw Error("bench: the " + std::to_string(n) + "-rank run failed");
-      }
-      return 0;
-    }
-    return bench_data_parallel(s, rank_setup, order, format, sync);
+    std::cout << describe(s, what) << "\n";
+    return bench_data_parallel(args, s, rank_counts, order, format, sync);
   }
   std::cout << describe(s, what) << "\n";
   if (what == "step") return bench_step(args, s, order, format);

@@ -113,7 +113,9 @@ int run_command(const Args& args) {
   if (root)
     std::cout << "nasx run: " << config.search.strategy << " on " << config.data.name << ", space "
               << config.space.name << ", seed " << config.experiment.seed
-              << (ranks ? ", " + std::to_string(ranks->world_size()) + " ranks" : "")
+              << (ranks ? ", " + std::to_string(ranks->world_size()) + " ranks (" +
+                              ranks->transport() + ")"
+                        : "")
               << std::endl;  // the folder is named once it exists
   const core::RunResult result =
       core::run_search(config, run_dir, core::StartMode::fresh, registry, std::cout,
@@ -155,11 +157,10 @@ int resume_command(const Args& args) {
     const core::TrainPaths paths(run_dir);
     const core::RunConfig config =
         core::load_run_config(paths.config.string(), {}, registry, core::ConfigUse::train);
-    return print_training(core::run_training(config, registry,
-                                             core::first_line_of(paths.genotype), run_dir,
-                                             mode, std::cout,
-                                             ::isatty(STDOUT_FILENO) != 0),
-                          registry);
+    return print_training(
+        core::run_training(config, registry, core::first_line_of(paths.genotype), run_dir, mode,
+                           std::cout, ::isatty(STDOUT_FILENO) != 0),
+        registry);
   }
   const fs::path config_path = run_dir / "config.toml";
   if (!fs::exists(config_path))
@@ -177,9 +178,8 @@ int resume_command(const Args& args) {
   std::unique_ptr<core::ProcessGroup> ranks;
   if (const auto setup = core::ranks_from_environment())
     ranks = std::make_unique<core::ProcessGroup>(*setup);
-  const core::RunResult result =
-      core::run_search(config, run_dir, mode, registry, std::cout,
-                       ::isatty(STDOUT_FILENO) != 0, ranks.get());
+  const core::RunResult result = core::run_search(config, run_dir, mode, registry, std::cout,
+                                                  ::isatty(STDOUT_FILENO) != 0, ranks.get());
   return !ranks || ranks->rank() == 0 ? finish(result, registry) : 0;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 /// Data-parallel runs on c10d: the ranks of one search, connected by a TCPStore and a
-/// Gloo process group (the transport PyTorch's DistributedDataParallel uses on CPU).
+/// Gloo process group (the transport PyTorch's DistributedDataParallel uses on CPU), and
+/// by shared memory for the small all-reduces when all ranks share a machine.
 /// The SDK side (what is averaged, sharded, synchronized) is nasx/distributed.hpp.
 
 #include <memory>
@@ -36,6 +37,8 @@ class ProcessGroup final : public Communicator {
 
   int rank() const override;
   int world_size() const override;
+  /// Tensors up to SharedMemoryCollectives::kSlotBytes go through shared memory when
+  /// every rank runs on this machine (unless NASX_SHARED_MEMORY=0), the rest over Gloo.
   void all_reduce_sum(std::vector<at::Tensor>& tensors) override;
   void broadcast(std::vector<at::Tensor>& tensors, int root) override;
 
@@ -43,8 +46,12 @@ class ProcessGroup final : public Communicator {
   /// path, a step's metrics. Every rank calls it with the same key.
   std::string share_from_root(const std::string& key, const std::string& text);
 
- private:
+  /// "shared memory" or "Gloo": how small all-reduces travel.
+  std::string transport() const;
+
   struct State;
+
+ private:
   std::unique_ptr<State> state_;
 };
 
