@@ -172,6 +172,26 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   EXPECT_TRUE(std::regex_search(naswot_calls[0], arch)) << naswot_calls[0];
 }
 
+TEST_F(Bench, DataParallelRowsAlternateRankCountsWithAndWithoutSyncBatchNorm) {
+  const Outcome out = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --sync-batchnorm --rounds 2");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("data-parallel search step, first order, channels_last"));
+  EXPECT_THAT(out.output, HasSubstr("2 ranks, sync BN"));
+  const std::vector<double> rounds[2] = {row(out.output, "1"), row(out.output, "2")};
+  for (const auto& r : rounds) ASSERT_EQ(r.size(), 3u) << out.output;  // three contenders
+  // What synchronizing costs, round by round: the synced step over the unsynced one.
+  const std::regex ratio(
+      R"(2 ranks, sync BN over 2 ranks: speed-up ([0-9.]+)x \(rounds: ([0-9.]+), ([0-9.]+)\))");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out.output, m, ratio)) << out.output;
+  for (int r = 0; r < 2; ++r)
+    EXPECT_NEAR(std::stod(m[2 + r].str()), rounds[r][1] / rounds[r][2], 0.011) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("small all-reduces go through shared memory"));
+  const Outcome other = run_nasx("bench --what train --nproc 2 --steps 1");
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_THAT(other.output, HasSubstr("--nproc measures --what step only"));
+}
+
 TEST_F(Bench, BadUsageIsNamed) {
   const Outcome what = run_nasx("bench --what everything");
   EXPECT_EQ(what.exit_code, 1);
