@@ -14,6 +14,7 @@
 
 #include <torch/version.h>
 #include "cli.hpp"
+#include "memory_reuse.hpp"
 #include "nasx/core/host_context.hpp"
 #include "nasx/error.hpp"
 #include "nasx/version.hpp"
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
   }
+  nasx::cli::keep_freed_memory_for_reuse();
   const std::string command = argv[1];
   const nasx::cli::Args args(argv + 2, argv + argc);
   std::signal(SIGINT, on_interrupt);
