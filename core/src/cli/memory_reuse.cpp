@@ -1,6 +1,7 @@
 #include "memory_reuse.hpp"
 
 #include <cstdlib>
+#include <string>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -10,8 +11,13 @@ namespace nasx::cli {
 
 void keep_freed_memory_for_reuse() {
 #if defined(__GLIBC__)
-  for (const char* tuned : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"})
-    if (std::getenv(tuned) != nullptr) return;  // the user's choice stands
+  const char* off = std::getenv("NASX_KEEP_FREED_MEMORY");
+  if (off != nullptr && std::string(off) == "0") return;  // glibc's defaults, to compare
+  // Any MALLOC_* tunable set by the user turns glibc's adaptive threshold off by itself;
+  // their choice stands.
+  for (const char* tuned :
+       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"})
+    if (std::getenv(tuned) != nullptr) return;
   // Both are needed: a fixed mmap threshold alone leaves trimming at its 128 KiB default
   // (pages still go back), a trim threshold alone turns off the adaptive mmap threshold
   // (every large tensor its own mmap: 17x slower measured).
