@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -44,6 +46,43 @@ TEST_P(DepthwiseConv2d, GradientsMatchLibTorch) {
       EXPECT_TRUE(at::allclose(grads[1], std::get<1>(expected), tol, tol)) << "weight gradient";
     }
   }
+}
+
+// The float kernel sums in the order of the plain loop below (per tap and channel: over
+// samples, rows, columns; no fused multiply-add), so its bits are that loop's: changing
+// the kernel's speed must not change a search's results. One thread: one accumulator.
+TEST_P(DepthwiseConv2d, FloatWeightGradientHasThePlainLoopsBits) {
+  const Case c = GetParam();
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  at::manual_seed(7);
+  const int64_t batch = 3, channels = 20;  // two blocks of eight and a remainder of four
+  const at::Tensor x = at::randn({batch, channels, c.size, c.size});
+  const at::Tensor w = at::randn({channels, 1, c.kernel, c.kernel});
+  const at::Tensor gy =
+      at::randn_like(at::conv2d(x, w, {}, c.stride, c.padding, c.dilation, channels));
+  const at::Tensor got =
+      depthwise_conv2d_weight_grad(x, gy, c.kernel, c.stride, c.padding, c.dilation);
+  at::set_num_threads(threads);
+
+  const auto xa = x.accessor<float, 4>(), ga = gy.accessor<float, 4>();
+  std::vector<float> expected(static_cast<size_t>(channels * c.kernel * c.kernel), 0.0f);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t oy = 0; oy < gy.size(2); ++oy)
+      for (int64_t ox = 0; ox < gy.size(3); ++ox)
+        for (int64_t a = 0; a < c.kernel; ++a)
+          for (int64_t b = 0; b < c.kernel; ++b) {
+            const int64_t iy = oy * c.stride - c.padding + a * c.dilation;
+            const int64_t ix = ox * c.stride - c.padding + b * c.dilation;
+            if (iy < 0 || iy >= c.size || ix < 0 || ix >= c.size) continue;
+            for (int64_t ch = 0; ch < channels; ++ch) {
+              volatile float product = xa[n][ch][iy][ix] * ga[n][ch][oy][ox];  // no FMA
+              expected[static_cast<size_t>((ch * c.kernel + a) * c.kernel + b)] += product;
+            }
+          }
+  const at::Tensor want = at::from_blob(expected.data(), {channels, 1, c.kernel, c.kernel}).clone();
+  EXPECT_TRUE(at::equal(got, want))
+      << "largest difference " << (got - want).abs().max().item<float>();
 }
 
 INSTANTIATE_TEST_SUITE_P(DartsShapes, DepthwiseConv2d,
