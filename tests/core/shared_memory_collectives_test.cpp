@@ -55,33 +55,33 @@ int exit_status(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/// Collective k as `rank` sees it, after `delay_ms` of "work": whether every tensor came
+/// back as the sum in rank order, to the bit (float for even k, double for odd).
+bool collective(SharedMemoryCollectives& ranks, int rank, int k, int delay_ms) {
+  const auto type = k % 2 ? at::kDouble : at::kFloat;
+  auto mine = contribution(rank, k, type);
+  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  ranks.all_reduce_sum(mine);
+  const auto a = contribution(0, k, type), b = contribution(1, k, type);
+  for (size_t i = 0; i < mine.size(); ++i)
+    if (!at::equal(mine[i], a[i] + b[i])) return false;
+  return true;
+}
+
 TEST(SharedMemoryCollectives, ManyAllReducesAtUnevenSpeedsSumExactlyOnBothRanks) {
   const std::string name = segment_name();
   SharedMemoryCollectives rank0(name, 0, 2, 10);
   constexpr int kCollectives = 200;
   const pid_t peer = fork_peer(name, [](SharedMemoryCollectives& ranks) {
-    for (int k = 0; k < kCollectives; ++k) {
-      const auto type = k % 2 ? at::kDouble : at::kFloat;
-      auto mine = contribution(1, k, type);
-      if (k % 7 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
-      ranks.all_reduce_sum(mine);
-      // The peer checks its own copy: the same bits as the sum in rank order.
-      const auto a = contribution(0, k, type), b = contribution(1, k, type);
-      for (size_t i = 0; i < mine.size(); ++i)
-        if (!at::equal(mine[i], a[i] + b[i])) throw std::runtime_error("peer's sum differs");
-    }
+    // The peer checks its own copies too.
+    for (int k = 0; k < kCollectives; ++k)
+      if (!collective(ranks, 1, k, k % 7 == 0 ? 3 : 0)) throw std::runtime_error("sum differs");
   });
   for (int k = 0; k < kCollectives; ++k) {
     // After one collective both have mapped it: no name left in /dev/shm, the mapping
     // lives on.
     if (k == 1) rank0.unlink();
-    const auto type = k % 2 ? at::kDouble : at::kFloat;
-    auto mine = contribution(0, k, type);
-    if (k % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    rank0.all_reduce_sum(mine);
-    const auto a = contribution(0, k, type), b = contribution(1, k, type);
-    for (size_t i = 0; i < mine.size(); ++i)
-      ASSERT_TRUE(at::equal(mine[i], a[i] + b[i])) << "collective " << k << ", tensor " << i;
+    ASSERT_TRUE(collective(rank0, 0, k, k % 5 == 0 ? 2 : 0)) << "collective " << k;
   }
   EXPECT_EQ(exit_status(peer), 0) << "the peer's sums differ from rank 0's";
 }

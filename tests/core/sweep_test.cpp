@@ -155,8 +155,9 @@ TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
   // [labels] name the settings instead.
   const Outcome labelled = run_nasx(
       "sweep " +
-      sweep_file("[zip]\n\"search\" = [{strategy = \"darts\", order = \"second\", epochs = 1}, "
-                 "{strategy = \"milenas\", epochs = 1}]\n[labels]\nsearch = [\"2nd\", \"mixed\"]\n") +
+      sweep_file(
+          "[zip]\n\"search\" = [{strategy = \"darts\", order = \"second\", epochs = 1}, "
+          "{strategy = \"milenas\", epochs = 1}]\n[labels]\nsearch = [\"2nd\", \"mixed\"]\n") +
       " --dry-run");
   ASSERT_EQ(labelled.exit_code, 0) << labelled.output;
   EXPECT_THAT(labelled.output, HasSubstr("000_search-2nd_seed0"));
@@ -196,10 +197,10 @@ TEST_F(Sweep, ASectionAxisGivesEachTrialItsOwnTable) {
   EXPECT_EQ(alike.exit_code, 1);
   EXPECT_THAT(alike.output, HasSubstr("[labels] name zip rows 1 and 2 alike ('e', 's')"));
   // A grid value is named alone: its names must differ.
-  const Outcome grid_twice = run_nasx(
-      "sweep " + sweep_file("[grid]\n\"search.epochs\" = [1, 2]\n[labels]\n"
-                            "\"search.epochs\" = [\"e\", \"e\"]\n") +
-      " --dry-run");
+  const Outcome grid_twice = run_nasx("sweep " +
+                                      sweep_file("[grid]\n\"search.epochs\" = [1, 2]\n[labels]\n"
+                                                 "\"search.epochs\" = [\"e\", \"e\"]\n") +
+                                      " --dry-run");
   EXPECT_EQ(grid_twice.exit_code, 1);
   EXPECT_THAT(grid_twice.output, HasSubstr("labels.search.epochs lists 'e' twice"));
   const Outcome short_labels = run_nasx(
@@ -251,7 +252,8 @@ TEST_F(Sweep, NprocMakesEveryTrialADataParallelRunAndIsCheckedFirst) {
   EXPECT_THAT(dry.output, HasSubstr(" --nproc 2"));
   const Outcome run = run_nasx("sweep " + file);
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(read(dir_ / "runs/s/000_seed0/log.txt"), HasSubstr(", 2 ranks\nrun folder: "));
+  EXPECT_THAT(read(dir_ / "runs/s/000_seed0/log.txt"),
+              HasSubstr(", 2 ranks (shared memory)\nrun folder: "));
   EXPECT_TRUE(fs::exists(dir_ / "runs/s/000_seed0/summary.json"));
 
   const Outcome sampling = run_nasx(
