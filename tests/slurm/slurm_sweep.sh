@@ -135,7 +135,7 @@ port=$((20000 + RANDOM % 20000))
 ranked="$(MASTER_ADDR=127.0.0.1 MASTER_PORT=$port srun --ntasks=2 --cpus-per-task=1 \
   "$nasx" run base.toml --out "$work/srun-dp" 2>&1)" || fail "srun -n 2 nasx run: $ranked"
 echo "$ranked" | head -3
-grep -q ", 2 ranks (shared memory)$" <<< "$ranked" && grep -q "^run folder: $work/srun-dp" <<< "$ranked" || fail "the run did not see 2 ranks"
+grep -Eq ", 2 ranks \((shared memory|Gloo)\)$" <<< "$ranked" && grep -q "^run folder: $work/srun-dp" <<< "$ranked" || fail "the run did not see 2 ranks"
 [[ $(grep -c "found genotype" <<< "$ranked") -eq 1 ]] || fail "more than rank 0 printed the answer"
 [[ -s $work/srun-dp/summary.json ]] || fail "the srun data-parallel run left no summary"
 echo "PASS: 4 trials through sbatch on a one-node cluster; a 2-rank search under srun"
