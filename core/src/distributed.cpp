@@ -169,7 +169,13 @@ std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::Sta
       }
     }
   }
-  if (name.empty() && failure.empty()) return nullptr;  // ranks on several machines
+  // Every rank knows the same name: no segment (ranks on several machines, or rank 0 could
+  // not make one) means no collective here either.
+  if (name.empty()) {
+    if (!failure.empty())
+      std::cerr << "nasx: rank 0: " << failure << "; collectives go over Gloo\n";
+    return nullptr;
+  }
   std::vector<at::Tensor> mapped = {at::full({1}, shared ? 1.0 : 0.0)};
   state.group->allreduce(mapped)->wait();
   if (setup.rank == 0 && shared) shared->unlink();

@@ -93,9 +93,13 @@ SharedMemoryCollectives::SharedMemoryCollectives(const std::string& name, int ra
 
 SharedMemoryCollectives::~SharedMemoryCollectives() {
   if (mapping_ != nullptr) ::munmap(mapping_, bytes_);
+  if (rank_ == 0) unlink();  // setup failed before the name was removed: remove it now
 }
 
-void SharedMemoryCollectives::unlink() { ::shm_unlink(name_.c_str()); }
+void SharedMemoryCollectives::unlink() {
+  if (!unlinked_) ::shm_unlink(name_.c_str());
+  unlinked_ = true;
+}
 
 std::atomic<pid_t>& SharedMemoryCollectives::pid_of(int rank) const {
   return reinterpret_cast<std::atomic<pid_t>*>(static_cast<unsigned char*>(mapping_) +
@@ -139,6 +143,8 @@ void SharedMemoryCollectives::wait_for_all(uint64_t target) {
     next_check = now + std::chrono::milliseconds(20);
     for (int r = 0; r < world_size_; ++r) {
       const pid_t pid = pid_of(r).load(std::memory_order_acquire);
+      // A rank may arrive, finish and exit while this one sleeps: look once more.
+      if (header_->arrivals.load(std::memory_order_acquire) >= target) return;
       if (r != rank_ && pid > 0 && has_ended(pid))
         throw Error("rank " + std::to_string(rank_) + ": rank " + std::to_string(r) + " (process " +
                     std::to_string(pid) +

@@ -88,7 +88,7 @@ struct SynchronizedBatchNormFunction
     const double eps = ctx->saved_data["eps"].toDouble();
     const at::Tensor& dy = grads[0];
     if (at::GradMode::is_enabled())
-      return differentiable_backward(ctx, x, weight, dy, mean, count, eps);
+      return differentiable_backward(x, weight, bias, dy, mean, count, eps);
 
     const int64_t channels = x.size(1);
     const at::Tensor w = weight.defined() ? weight : at::ones({channels}, x.options());
@@ -126,8 +126,8 @@ struct SynchronizedBatchNormFunction
   /// Backward with create_graph: the same formula in differentiable operations, the
   /// moments recomputed from x (around the saved mean, so without cancellation) and both
   /// sums through AllReduceSum, so a gradient of this gradient is exact too.
-  static tensor_list differentiable_backward(AutogradContext* ctx, const at::Tensor& x,
-                                             const at::Tensor& weight, const at::Tensor& dy,
+  static tensor_list differentiable_backward(const at::Tensor& x, const at::Tensor& weight,
+                                             const at::Tensor& bias, const at::Tensor& dy,
                                              const at::Tensor& saved_mean, double count,
                                              double eps) {
     const int64_t channels = x.size(1);
@@ -145,7 +145,7 @@ struct SynchronizedBatchNormFunction
     result[0] = per_channel(scale) * (dy - per_channel(means.narrow(0, 0, channels)) -
                                       xhat * per_channel(means.narrow(0, channels, channels)));
     if (weight.defined()) result[1] = sum_dy_xhat;
-    if (ctx->needs_input_grad(2)) result[2] = sum_dy;
+    if (bias.defined()) result[2] = sum_dy;
     return result;
   }
 };

@@ -21,7 +21,9 @@ void keep_freed_memory_for_reuse() {
   // Both are needed: a fixed mmap threshold alone leaves trimming at its 128 KiB default
   // (pages still go back), a trim threshold alone turns off the adaptive mmap threshold
   // (every large tensor its own mmap: 17x slower measured).
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);  // tensors below 1 GiB come from the heap
+  // Tensors below 1 GiB from the heap (older glibc caps this at 32 MiB: take that then).
+  if (mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0 && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 0)
+    return;  // refused both: leave trimming alone, or large tensors would all be mmapped
   mallopt(M_TRIM_THRESHOLD, 1 << 30);  // and the heap keeps up to 1 GiB free
 #endif
 }

@@ -47,7 +47,12 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
 /// computed once (no test per pixel), and eight channels at a time are summed along it
 /// in a vector register. AVX2 where the CPU has it (chosen at load time), SSE otherwise;
 /// no FMA, whose single rounding would change the bits.
-__attribute__((target_clones("avx2", "default"))) void accumulate_weight_grad_float(
+#if defined(__x86_64__) && defined(__linux__)
+#define NASX_AVX2_WHERE_PRESENT __attribute__((target_clones("avx2", "default")))
+#else
+#define NASX_AVX2_WHERE_PRESENT
+#endif
+NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
     const float* x, const float* gy, float* acc, int64_t n_begin, int64_t n_end, int64_t channels,
     int64_t height, int64_t width, int64_t out_height, int64_t out_width, int64_t kernel,
     int64_t stride, int64_t padding, int64_t dilation) {

@@ -58,6 +58,7 @@ class SharedMemoryCollectives {
 
   std::string name_;
   int rank_, world_size_, timeout_seconds_;
+  bool unlinked_ = false;
   size_t bytes_ = 0;
   void* mapping_ = nullptr;
   Header* header_ = nullptr;
