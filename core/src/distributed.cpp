@@ -138,15 +138,15 @@ std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::Sta
   const RankSetup& setup = state.setup;
   const auto disabled = environment("NASX_SHARED_MEMORY");
   if (disabled && *disabled == "0") return nullptr;
-  state.store->set("nasx/machine/" + std::to_string(setup.rank), as_bytes(machine_identity()));
+  const std::string machine = machine_identity();
+  state.store->set("nasx/machine/" + std::to_string(setup.rank), as_bytes(machine));
   std::string name;
   std::unique_ptr<SharedMemoryCollectives> shared;
   std::string failure;
   if (setup.rank == 0) {
     bool one_machine = true;
     for (int r = 1; r < setup.world_size; ++r)
-      one_machine &=
-          as_text(state.store->get("nasx/machine/" + std::to_string(r))) == machine_identity();
+      one_machine &= as_text(state.store->get("nasx/machine/" + std::to_string(r))) == machine;
     if (one_machine) {
       name = "/nasx-" + std::to_string(::getpid()) + "-" + std::to_string(setup.master_port);
       try {
@@ -247,11 +247,10 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
 std::string ProcessGroup::share_from_root(const std::string& key, const std::string& text) {
   try {
     if (rank() == 0) {
-      state_->store->set(key, std::vector<uint8_t>(text.begin(), text.end()));
+      state_->store->set(key, as_bytes(text));
       return text;
     }
-    const std::vector<uint8_t> value = state_->store->get(key);
-    return std::string(value.begin(), value.end());
+    return as_text(state_->store->get(key));
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(rank()) + ": no '" + key + "' from rank 0 (" +
                 first_line(e) + "); rank 0 has probably stopped");
