@@ -1,0 +1,317 @@
+#include "darts/mixture.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace nasx::darts {
+
+namespace {
+
+// The channel loops below are innermost and contiguous, so the compiler puts channels in
+// vector lanes; each lane computes one channel's value in the scalar order, so the bits
+// do not depend on the vector width. AVX2 where the CPU has it (no FMA, whose single
+// rounding would change the bits between the two).
+#if defined(__x86_64__) && defined(__linux__)
+#define NASX_AVX2_WHERE_PRESENT __attribute__((target_clones("avx2", "default")))
+#else
+#define NASX_AVX2_WHERE_PRESENT
+#endif
+
+/// Rows (pixels) per block: fixed, not derived from the thread count, so the weights'
+/// per-block gradient sums, and their total, are the same however blocks are shared out.
+constexpr int64_t kBlockRows = 128;
+
+/// The operands as [rows, channels] matrices: row r of term k starts at
+/// terms[k] + r·stride[k], plus e·C for edge e when the term is per edge.
+struct Layout {
+  int64_t rows = 0, edges = 0, channels = 0, operations = 0;
+  std::vector<const float*> terms;
+  std::vector<int64_t> stride;     // E·C (one output per edge) or C (shared)
+  std::vector<int64_t> edge_step;  // C or 0
+};
+
+Layout layout_of(const std::vector<at::Tensor>& terms, int64_t edges, int64_t channels) {
+  Layout l;
+  l.edges = edges;
+  l.channels = channels;
+  l.operations = static_cast<int64_t>(terms.size());
+  l.rows = terms[0].size(0) * terms[0].size(2) * terms[0].size(3);
+  for (const at::Tensor& t : terms) {
+    const bool per_edge = t.size(1) == edges * l.channels;
+    l.terms.push_back(t.data_ptr<float>());
+    l.stride.push_back(t.size(1));
+    l.edge_step.push_back(per_edge ? l.channels : 0);
+  }
+  return l;
+}
+
+typedef float float8 __attribute__((vector_size(32)));
+
+// Always inlined into the kernels, so no vector crosses a call (GCC's -Wpsabi note about
+// passing AVX vectors does not apply).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+inline __attribute__((always_inline)) float8 load8(const float* p) {
+  float8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline __attribute__((always_inline)) void store8(float* p, float8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+/// out[c] = t[c]·w (first) or out[c] + t[c]·w, eight channels at a time.
+inline __attribute__((always_inline)) void scaled_add(float* out, const float* t, float w,
+                                                      int64_t channels, bool first) {
+  const float8 wv = {w, w, w, w, w, w, w, w};
+  int64_t c = 0;
+  for (; c + 8 <= channels; c += 8)
+    store8(out + c, first ? load8(t + c) * wv : load8(out + c) + load8(t + c) * wv);
+  for (; c < channels; ++c) out[c] = first ? t[c] * w : out[c] + t[c] * w;
+}
+
+/// acc[c] += g[c]·t[c], eight channels at a time.
+inline __attribute__((always_inline)) void multiply_accumulate(float* acc, const float* g,
+                                                               const float* t, int64_t channels) {
+  int64_t c = 0;
+  for (; c + 8 <= channels; c += 8) store8(acc + c, load8(acc + c) + load8(g + c) * load8(t + c));
+  for (; c < channels; ++c) acc[c] += g[c] * t[c];
+}
+
+/// out[r, e·C + c] = Σ_k w[e, k]·term_k[r, ...] for the rows [first, first + n), k in
+/// order. kChannels: C when known at compile time (the loops over channels then unroll),
+/// else 0.
+template <int kChannels>
+NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* out, int64_t first,
+                                      int64_t n) {
+  const int64_t C = kChannels > 0 ? kChannels : l.channels, E = l.edges, K = l.operations;
+  for (int64_t r = first; r < first + n; ++r)
+    for (int64_t e = 0; e < E; ++e) {
+      float* o = out + (r * E + e) * C;
+      for (int64_t k = 0; k < K; ++k)
+        scaled_add(o, l.terms[k] + r * l.stride[k] + e * l.edge_step[k], w[e * K + k], C, k == 0);
+    }
+}
+
+/// For the rows [first, first + n): each term's gradient (g·w[e, k] per edge; summed over
+/// the edges in order for a shared term), and acc[(e·K + k)·C + c] += g·term_k per
+/// channel lane, the rows in order. kChannels as for mix_rows.
+template <int kChannels>
+NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float* w,
+                                                   const float* grad, float* const* term_grads,
+                                                   float* acc, int64_t first, int64_t n) {
+  const int64_t C = kChannels > 0 ? kChannels : l.channels, E = l.edges, K = l.operations;
+  for (int64_t r = first; r < first + n; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      const bool shared = l.edge_step[k] == 0;
+      float* d = term_grads[k] ? term_grads[k] + r * l.stride[k] : nullptr;
+      for (int64_t e = 0; e < E; ++e) {
+        const float* g = grad + (r * E + e) * C;
+        multiply_accumulate(acc + (e * K + k) * C, g,
+                            l.terms[k] + r * l.stride[k] + e * l.edge_step[k], C);
+        if (d != nullptr) scaled_add(shared ? d : d + e * C, g, w[e * K + k], C, !shared || e == 0);
+      }
+    }
+}
+#pragma GCC diagnostic pop
+
+/// Calls kernel<C>(...) with the channel count fixed at compile time where it is one of
+/// the DARTS widths, kernel<0> otherwise.
+template <template <int> class Kernel, typename... Args>
+void with_channels(int64_t channels, Args&&... args) {
+  switch (channels) {
+    case 8:
+      return Kernel<8>::run(args...);
+    case 16:
+      return Kernel<16>::run(args...);
+    case 32:
+      return Kernel<32>::run(args...);
+    case 64:
+      return Kernel<64>::run(args...);
+    default:
+      return Kernel<0>::run(args...);
+  }
+}
+
+template <int kChannels>
+struct MixRows {
+  template <typename... Args>
+  static void run(Args&&... args) {
+    mix_rows<kChannels>(args...);
+  }
+};
+
+template <int kChannels>
+struct MixtureBackwardRows {
+  template <typename... Args>
+  static void run(Args&&... args) {
+    mixture_backward_rows<kChannels>(args...);
+  }
+};
+
+template <typename PerBlock>
+void for_each_block(int64_t rows, const PerBlock& per_block) {
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t first = b * kBlockRows;
+      per_block(b, first, std::min(kBlockRows, rows - first));
+    }
+  });
+}
+
+/// The chain of tensor operations: the general path (any layout, type or device, and a
+/// backward with create_graph), accumulated in place — one output buffer instead of a
+/// temporary per term.
+at::Tensor mixture_by_tensor_ops(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
+                                 int64_t edges, int64_t channels) {
+  at::Tensor out;
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const at::Tensor& t = terms[k];
+    // [B, E*C, H, W] -> [B, E, C, H, W]; a shared term broadcasts from [B, 1, C, H, W].
+    const at::Tensor term = t.size(1) == edges * channels && edges > 1
+                                ? t.reshape({t.size(0), edges, channels, t.size(2), t.size(3)})
+                                : t.unsqueeze(1);
+    const at::Tensor w = weights.select(1, static_cast<int64_t>(k)).reshape({1, edges, 1, 1, 1});
+    // A shared term may come first: `out` then has its full [B, E, ...] shape from the
+    // product, as every later addcmul_ needs.
+    if (out.defined())
+      out.addcmul_(term, w);
+    else
+      out = term * w;
+  }
+  return out.reshape({out.size(0), edges * channels, out.size(3), out.size(4)});
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixtureFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& weights, at::TensorList terms,
+                            int64_t edges, int64_t channels) {
+    std::vector<at::Tensor> saved = {weights};
+    for (const at::Tensor& t : terms) saved.push_back(t);
+    ctx->save_for_backward(saved);
+    ctx->saved_data["edges"] = edges;
+    ctx->saved_data["channels"] = channels;
+    const std::vector<at::Tensor> list(terms.begin(), terms.end());
+    const Layout l = layout_of(list, edges, channels);
+    const at::Tensor w = weights.contiguous();
+    const at::Tensor& first = terms[0];
+    at::Tensor out = at::empty({first.size(0), edges * l.channels, first.size(2), first.size(3)},
+                               first.options().memory_format(at::MemoryFormat::ChannelsLast));
+    float* o = out.data_ptr<float>();
+    for_each_block(l.rows, [&](int64_t, int64_t begin, int64_t n) {
+      with_channels<MixRows>(l.channels, l, w.data_ptr<float>(), o, begin, n);
+    });
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& weights = saved[0];
+    const std::vector<at::Tensor> terms(saved.begin() + 1, saved.end());
+    const int64_t edges = ctx->saved_data["edges"].toInt();
+    const int64_t channels = ctx->saved_data["channels"].toInt();
+    const int64_t K = static_cast<int64_t>(terms.size());
+    variable_list grads(static_cast<size_t>(K) + 3);  // weights, terms, edges, channels
+    if (at::GradMode::is_enabled()) {
+      // create_graph: the same function as tensor operations, differentiated by autograd.
+      std::vector<at::Tensor> inputs;
+      std::vector<size_t> positions;
+      for (size_t i = 0; i < saved.size(); ++i)
+        if (ctx->needs_input_grad(i) && saved[i].requires_grad()) {
+          inputs.push_back(saved[i]);
+          positions.push_back(i);
+        }
+      if (inputs.empty()) return grads;
+      const at::Tensor out = mixture_by_tensor_ops(weights, terms, edges, channels);
+      const variable_list g = torch::autograd::grad({out}, inputs, {grad_outputs[0]},
+                                                    /*retain_graph=*/true, /*create_graph=*/true,
+                                                    /*allow_unused=*/true);
+      for (size_t i = 0; i < positions.size(); ++i) grads[positions[i]] = g[i];
+      return grads;
+    }
+    const Layout l = layout_of(terms, edges, channels);
+    const at::Tensor grad = grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor w = weights.contiguous();
+    std::vector<float*> term_grads(static_cast<size_t>(K), nullptr);
+    for (int64_t k = 0; k < K; ++k) {
+      if (!ctx->needs_input_grad(static_cast<size_t>(k) + 1)) continue;
+      grads[k + 1] = at::empty_like(terms[k], at::MemoryFormat::ChannelsLast);
+      term_grads[k] = grads[k + 1].data_ptr<float>();
+    }
+    const int64_t lanes = edges * K * l.channels;
+    const int64_t blocks = (l.rows + kBlockRows - 1) / kBlockRows;
+    std::vector<float> partial(static_cast<size_t>(blocks * lanes), 0.0f);
+    const float* g = grad.data_ptr<float>();
+    for_each_block(l.rows, [&](int64_t b, int64_t begin, int64_t n) {
+      with_channels<MixtureBackwardRows>(l.channels, l, w.data_ptr<float>(), g, term_grads.data(),
+                                         partial.data() + b * lanes, begin, n);
+    });
+    if (ctx->needs_input_grad(0)) {
+      // d/dw[e, k] = Σ over rows and channels of g·term_k: blocks, then channels, in order.
+      at::Tensor grad_w = at::empty({edges, K}, weights.options());
+      float* gw = grad_w.data_ptr<float>();
+      for (int64_t ek = 0; ek < edges * K; ++ek) {
+        double total = 0;
+        for (int64_t b = 0; b < blocks; ++b)
+          for (int64_t c = 0; c < l.channels; ++c)
+            total += partial[b * lanes + ek * l.channels + c];
+        gw[ek] = static_cast<float>(total);
+      }
+      grads[0] = grad_w;
+    }
+    return grads;
+  }
+};
+
+/// NASX_FUSED_MIXTURE=0 takes the chain of tensor operations everywhere: the arithmetic of
+/// nasx before this kernel, bit for bit, to reproduce an older run exactly.
+bool fused_mixture_enabled() {
+  static const bool enabled = [] {
+    const char* value = std::getenv("NASX_FUSED_MIXTURE");
+    return value == nullptr || std::string(value) != "0";
+  }();
+  return enabled;
+}
+
+}  // namespace
+
+bool weighted_mixture_has_kernel(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
+                                 int64_t edges, int64_t channels) {
+  if (!fused_mixture_enabled()) return false;
+  // One edge: the chain of tensor operations streams as fast (measured), and is LibTorch's.
+  if (terms.empty() || edges < 2 || weights.dim() != 2 || weights.size(0) != edges ||
+      weights.size(1) != static_cast<int64_t>(terms.size()) || !weights.device().is_cpu() ||
+      weights.scalar_type() != at::kFloat)
+    return false;
+  for (const at::Tensor& t : terms) {
+    if (t.dim() != 4 || !t.device().is_cpu() || t.scalar_type() != at::kFloat ||
+        !t.is_contiguous(at::MemoryFormat::ChannelsLast) || t.size(0) != terms[0].size(0) ||
+        t.size(2) != terms[0].size(2) || t.size(3) != terms[0].size(3))
+      return false;
+    if (t.size(1) != edges * channels && t.size(1) != channels) return false;
+  }
+  return true;
+}
+
+at::Tensor weighted_mixture(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
+                            int64_t edges, int64_t channels) {
+  TORCH_CHECK(!terms.empty(), "weighted_mixture: no terms");
+  if (!weighted_mixture_has_kernel(weights, terms, edges, channels))
+    return mixture_by_tensor_ops(weights, terms, edges, channels);
+  return WeightedMixtureFunction::apply(weights, at::TensorList(terms), edges, channels);
+}
+
+}  // namespace nasx::darts

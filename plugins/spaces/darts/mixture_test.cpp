@@ -1,0 +1,188 @@
+#include "darts/mixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+namespace nasx::darts {
+namespace {
+
+struct Case {
+  int64_t edges, channels, size;
+  std::vector<bool> shared;  ///< per term: one output for every edge (pools, identity)
+};
+
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << c.edges << " edges, " << c.channels << " channels, " << c.size << "x" << c.size;
+}
+
+std::vector<at::Tensor> make_terms(const Case& c, int64_t batch) {
+  std::vector<at::Tensor> terms;
+  for (bool shared : c.shared)
+    terms.push_back(at::randn({batch, shared ? c.channels : c.edges * c.channels, c.size, c.size})
+                        .contiguous(at::MemoryFormat::ChannelsLast)
+                        .requires_grad_());
+  return terms;
+}
+
+/// The mixture written out from its definition, in double: for each edge e and output
+/// channel, Σ_k w[e, k]·term_k, with a shared term's channels standing for every edge.
+at::Tensor by_definition(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
+                         int64_t edges, int64_t channels) {
+  std::vector<at::Tensor> per_edge;
+  for (int64_t e = 0; e < edges; ++e) {
+    at::Tensor sum;
+    for (size_t k = 0; k < terms.size(); ++k) {
+      const at::Tensor& t = terms[k];
+      const at::Tensor own = t.size(1) == channels ? t : t.narrow(1, e * channels, channels);
+      const at::Tensor term =
+          own.to(at::kDouble) * weights[e][static_cast<int64_t>(k)].to(at::kDouble);
+      sum = sum.defined() ? sum + term : term;
+    }
+    per_edge.push_back(sum);
+  }
+  return at::cat(per_edge, 1);
+}
+
+std::vector<at::Tensor> inputs_of(const at::Tensor& weights, const std::vector<at::Tensor>& terms) {
+  std::vector<at::Tensor> inputs = {weights};
+  inputs.insert(inputs.end(), terms.begin(), terms.end());
+  return inputs;
+}
+
+class WeightedMixture : public ::testing::TestWithParam<Case> {};
+
+// The kernel's output and every gradient (weights, each term) against the definition's,
+// differentiated by autograd in double precision.
+TEST_P(WeightedMixture, OutputAndGradientsMatchTheDefinition) {
+  const Case c = GetParam();
+  at::manual_seed(c.edges * 100 + c.channels);
+  const std::vector<at::Tensor> terms = make_terms(c, 3);
+  const int64_t k = static_cast<int64_t>(terms.size());
+  const at::Tensor weights = at::rand({c.edges, k}).requires_grad_();
+  ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
+
+  const at::Tensor out = weighted_mixture(weights, terms, c.edges, c.channels);
+  const at::Tensor expected = by_definition(weights, terms, c.edges, c.channels);
+  ASSERT_EQ(out.sizes(), expected.sizes());
+  EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
+
+  const at::Tensor gy = at::randn(out.sizes());
+  const auto got = torch::autograd::grad({out}, inputs_of(weights, terms), {gy});
+  const auto want =
+      torch::autograd::grad({expected}, inputs_of(weights, terms), {gy.to(at::kDouble)});
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].sizes(), want[i].sizes()) << "input " << i;
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i]).abs().max().item<double>(), 1e-5 * scale)
+        << (i == 0 ? std::string("weights") : "term " + std::to_string(i - 1));
+  }
+}
+
+// The weights' gradients are per-block sums added in a fixed order: the same bits with one
+// thread as with two.
+TEST_P(WeightedMixture, GradientsDoNotDependOnTheThreadCount) {
+  const Case c = GetParam();
+  at::manual_seed(5);
+  const std::vector<at::Tensor> terms = make_terms(c, 6);
+  const at::Tensor weights =
+      at::rand({c.edges, static_cast<int64_t>(terms.size())}).requires_grad_();
+  const at::Tensor gy = at::randn({6, c.edges * c.channels, c.size, c.size})
+                            .contiguous(at::MemoryFormat::ChannelsLast);
+  auto run = [&](int threads) {
+    const int before = at::get_num_threads();
+    at::set_num_threads(threads);
+    const at::Tensor out = weighted_mixture(weights, terms, c.edges, c.channels);
+    auto grads = torch::autograd::grad({out}, inputs_of(weights, terms), {gy});
+    at::set_num_threads(before);
+    grads.push_back(out);
+    return grads;
+  };
+  const auto one = run(1), two = run(2);
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(at::equal(one[i], two[i])) << "output " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    GroupsOfEdges, WeightedMixture,
+    ::testing::Values(
+        // the DARTS edge groups: 4 convolutions per edge, then pools and identity shared
+        Case{4, 8, 12, {false, false, false, false, true, true, true}},
+        Case{2, 16, 7, {false, false, true, false}},
+        // a shared term first; 12 channels: the scalar remainder after a vector of 8
+        Case{3, 12, 5, {true, false, true}},
+        // a stride-2 group's output size, and widths without a compile-time kernel
+        Case{4, 24, 4, {false, true}}, Case{2, 5, 3, {false, false, true}}),
+    [](const auto& info) {
+      const Case& c = info.param;
+      return "e" + std::to_string(c.edges) + "c" + std::to_string(c.channels) + "n" +
+             std::to_string(c.size) + "k" + std::to_string(c.shared.size());
+    });
+
+// Where the kernel does not apply (one edge, another layout, double) the chain of tensor
+// operations computes the same function.
+TEST(WeightedMixtureFallback, OtherLayoutsTypesAndOneEdgeGiveTheDefinition) {
+  at::manual_seed(3);
+  for (int64_t edges : {1, 3}) {
+    for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      for (auto dtype : {at::kFloat, at::kDouble}) {
+        const Case c{edges, 8, 5, {false, true, false}};
+        std::vector<at::Tensor> terms;
+        for (const at::Tensor& t : make_terms(c, 2))
+          terms.push_back(t.detach().to(dtype).contiguous(format).requires_grad_());
+        const at::Tensor weights = at::rand({edges, 3}, at::TensorOptions(dtype)).requires_grad_();
+        const bool kernel = weighted_mixture_has_kernel(weights, terms, edges, 8);
+        EXPECT_EQ(kernel,
+                  edges > 1 && format == at::MemoryFormat::ChannelsLast && dtype == at::kFloat);
+        const at::Tensor out = weighted_mixture(weights, terms, edges, 8);
+        const at::Tensor expected = by_definition(weights, terms, edges, 8);
+        EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
+        const auto got = torch::autograd::grad({out.sum()}, {weights});
+        const auto want = torch::autograd::grad({expected.sum()}, {weights});
+        EXPECT_TRUE(at::allclose(got[0].to(at::kDouble), want[0].to(at::kDouble), 1e-4, 1e-4));
+      }
+    }
+  }
+}
+
+// A term that needs no gradient gets none, and the others are unaffected.
+TEST(WeightedMixtureGradients, OnlyForInputsThatRequireThem) {
+  at::manual_seed(4);
+  const Case c{2, 8, 4, {false, true}};
+  std::vector<at::Tensor> terms = make_terms(c, 2);
+  terms[1] = terms[1].detach();
+  const at::Tensor weights = at::rand({2, 2}).requires_grad_();
+  const at::Tensor out = weighted_mixture(weights, terms, 2, 8);
+  const auto grads = torch::autograd::grad({out.sum()}, {weights, terms[0]});
+  const auto want =
+      torch::autograd::grad({by_definition(weights, terms, 2, 8).sum()}, {weights, terms[0]});
+  EXPECT_TRUE(at::allclose(grads[0].to(at::kDouble), want[0].to(at::kDouble), 1e-4, 1e-4));
+  EXPECT_TRUE(at::allclose(grads[1].to(at::kDouble), want[1].to(at::kDouble), 1e-6, 1e-6));
+}
+
+// A backward with create_graph (second-order methods) goes through the tensor operations:
+// the gradient of a gradient matches the definition's.
+TEST(WeightedMixtureDoubleBackward, GradientOfTheWeightsGradient) {
+  at::manual_seed(6);
+  const Case c{3, 8, 4, {false, true, false}};
+  const std::vector<at::Tensor> terms = make_terms(c, 2);
+  const at::Tensor weights = at::rand({3, 3}).requires_grad_();
+  auto second = [&](const at::Tensor& out) {
+    const auto g = torch::autograd::grad({(out * out).sum()}, {weights}, {}, true, true);
+    return torch::autograd::grad({g[0].pow(2).sum()}, {terms[0], terms[1]});
+  };
+  const auto got = second(weighted_mixture(weights, terms, 3, 8));
+  const auto want = second(by_definition(weights, terms, 3, 8));
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i]).abs().max().item<double>(), 1e-4 * scale)
+        << "term " << i;
+  }
+}
+
+}  // namespace
+}  // namespace nasx::darts
