@@ -34,14 +34,16 @@ TEST_P(EdgeGroupTest, EqualsEachEdgeComputedAlone) {
   if (format == "channels_last") x = x.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor weights = at::softmax(at::randn({edges, 8}, at::kDouble), -1);
   group->to(at::kDouble);
-  const at::Tensor together = group(x, weights);
-  ASSERT_EQ(together.sizes(), (at::IntArrayRef{6, edges, channels, 8 / stride, 8 / stride}));
+  const std::vector<at::Tensor> together = group(x, weights);
+  ASSERT_EQ(together.size(), static_cast<size_t>(edges));
+  for (const at::Tensor& edge : together)
+    ASSERT_EQ(edge.sizes(), (at::IntArrayRef{6, channels, 8 / stride, 8 / stride}));
   for (int64_t e = 0; e < edges; ++e) {
     EdgeGroup single(channels, 1, stride);
     single->to(at::kDouble);
     copy_edge(group, single, e, edges);
-    const at::Tensor alone = single(x, weights.narrow(0, e, 1)).select(1, 0);
-    EXPECT_TRUE(at::allclose(together.select(1, e), alone, 1e-10, 1e-10)) << "edge " << e;
+    const at::Tensor alone = single(x, weights.narrow(0, e, 1))[0];
+    EXPECT_TRUE(at::allclose(together[e], alone, 1e-10, 1e-10)) << "edge " << e;
   }
 }
 
@@ -56,7 +58,7 @@ TEST_P(EdgeGroupTest, OneEdgeIsTheWeightedSumOfTheStandaloneOperations) {
   at::Tensor x = at::randn({6, channels, 8, 8}, at::kDouble);
   if (format == "channels_last") x = x.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor w = at::softmax(at::randn({1, 8}, at::kDouble), -1);
-  const at::Tensor grouped = group(x, w).select(1, 0);
+  const at::Tensor grouped = group(x, w)[0];
 
   auto params = group->named_parameters();
   at::Tensor expected = at::zeros_like(grouped);

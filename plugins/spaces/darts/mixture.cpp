@@ -87,35 +87,37 @@ inline __attribute__((always_inline)) void multiply_accumulate(float* acc, const
   for (; c < channels; ++c) acc[c] += g[c] * t[c];
 }
 
-/// out[r, e·C + c] = Σ_k w[e, k]·term_k[r, ...] for the rows [first, first + n), k in
+/// outs[e][r, c] = Σ_k w[e, k]·term_k[r, ...] for the rows [first, first + n), k in
 /// order. kChannels: C when known at compile time (the loops over channels then unroll),
 /// else 0.
 template <int kChannels>
-NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* out, int64_t first,
-                                      int64_t n) {
+NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* const* outs,
+                                      int64_t first, int64_t n) {
   const int64_t C = kChannels > 0 ? kChannels : l.channels, E = l.edges, K = l.operations;
   for (int64_t r = first; r < first + n; ++r)
     for (int64_t e = 0; e < E; ++e) {
-      float* o = out + (r * E + e) * C;
+      float* o = outs[e] + r * C;
       for (int64_t k = 0; k < K; ++k)
         scaled_add(o, l.terms[k] + r * l.stride[k] + e * l.edge_step[k], w[e * K + k], C, k == 0);
     }
 }
 
-/// For the rows [first, first + n): each term's gradient (g·w[e, k] per edge; summed over
-/// the edges in order for a shared term), and acc[(e·K + k)·C + c] += g·term_k per
-/// channel lane, the rows in order. kChannels as for mix_rows.
+/// For the rows [first, first + n), with g = edge e's output gradient grads[e][r, :]:
+/// each term's gradient (g·w[e, k] per edge; summed over the edges in order for a shared
+/// term), and acc[(e·K + k)·C + c] += g·term_k per channel lane, the rows in order.
+/// kChannels as for mix_rows.
 template <int kChannels>
 NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float* w,
-                                                   const float* grad, float* const* term_grads,
-                                                   float* acc, int64_t first, int64_t n) {
+                                                   const float* const* grads,
+                                                   float* const* term_grads, float* acc,
+                                                   int64_t first, int64_t n) {
   const int64_t C = kChannels > 0 ? kChannels : l.channels, E = l.edges, K = l.operations;
   for (int64_t r = first; r < first + n; ++r)
     for (int64_t k = 0; k < K; ++k) {
       const bool shared = l.edge_step[k] == 0;
       float* d = term_grads[k] ? term_grads[k] + r * l.stride[k] : nullptr;
       for (int64_t e = 0; e < E; ++e) {
-        const float* g = grad + (r * E + e) * C;
+        const float* g = grads[e] + r * C;
         multiply_accumulate(acc + (e * K + k) * C, g,
                             l.terms[k] + r * l.stride[k] + e * l.edge_step[k], C);
         if (d != nullptr) scaled_add(shared ? d : d + e * C, g, w[e * K + k], C, !shared || e == 0);
@@ -172,8 +174,9 @@ void for_each_block(int64_t rows, const PerBlock& per_block) {
 /// The chain of tensor operations: the general path (any layout, type or device, and a
 /// backward with create_graph), accumulated in place — one output buffer instead of a
 /// temporary per term.
-at::Tensor mixture_by_tensor_ops(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
-                                 int64_t edges, int64_t channels) {
+std::vector<at::Tensor> mixture_by_tensor_ops(const at::Tensor& weights,
+                                              const std::vector<at::Tensor>& terms, int64_t edges,
+                                              int64_t channels) {
   at::Tensor out;
   for (size_t k = 0; k < terms.size(); ++k) {
     const at::Tensor& t = terms[k];
@@ -189,7 +192,7 @@ at::Tensor mixture_by_tensor_ops(const at::Tensor& weights, const std::vector<at
     else
       out = term * w;
   }
-  return out.reshape({out.size(0), edges * channels, out.size(3), out.size(4)});
+  return out.unbind(1);
 }
 
 using torch::autograd::AutogradContext;
@@ -197,8 +200,8 @@ using torch::autograd::variable_list;
 
 class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixtureFunction> {
  public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& weights, at::TensorList terms,
-                            int64_t edges, int64_t channels) {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& weights,
+                               at::TensorList terms, int64_t edges, int64_t channels) {
     std::vector<at::Tensor> saved = {weights};
     for (const at::Tensor& t : terms) saved.push_back(t);
     ctx->save_for_backward(saved);
@@ -208,13 +211,19 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
     const Layout l = layout_of(list, edges, channels);
     const at::Tensor w = weights.contiguous();
     const at::Tensor& first = terms[0];
-    at::Tensor out = at::empty({first.size(0), edges * l.channels, first.size(2), first.size(3)},
-                               first.options().memory_format(at::MemoryFormat::ChannelsLast));
-    float* o = out.data_ptr<float>();
+    variable_list outs;
+    std::vector<float*> out_data;
+    for (int64_t e = 0; e < edges; ++e) {
+      outs.push_back(at::empty({first.size(0), channels, first.size(2), first.size(3)},
+                               first.options().memory_format(at::MemoryFormat::ChannelsLast)));
+      out_data.push_back(outs.back().data_ptr<float>());
+    }
     for_each_block(l.rows, [&](int64_t, int64_t begin, int64_t n) {
-      with_channels<MixRows>(l.channels, l, w.data_ptr<float>(), o, begin, n);
+      with_channels<MixRows>(l.channels, l, w.data_ptr<float>(), out_data.data(), begin, n);
     });
-    return out;
+    // An edge whose output takes no part in the loss gets no gradient: not zeros to read.
+    ctx->set_materialize_grads(false);
+    return outs;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -235,15 +244,33 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
           positions.push_back(i);
         }
       if (inputs.empty()) return grads;
-      const at::Tensor out = mixture_by_tensor_ops(weights, terms, edges, channels);
-      const variable_list g = torch::autograd::grad({out}, inputs, {grad_outputs[0]},
+      const std::vector<at::Tensor> all = mixture_by_tensor_ops(weights, terms, edges, channels);
+      std::vector<at::Tensor> outs, out_grads;
+      for (size_t e = 0; e < all.size(); ++e)
+        if (grad_outputs[e].defined()) {
+          outs.push_back(all[e]);
+          out_grads.push_back(grad_outputs[e]);
+        }
+      if (outs.empty()) return grads;
+      const variable_list g = torch::autograd::grad(outs, inputs, out_grads,
                                                     /*retain_graph=*/true, /*create_graph=*/true,
                                                     /*allow_unused=*/true);
       for (size_t i = 0; i < positions.size(); ++i) grads[positions[i]] = g[i];
       return grads;
     }
     const Layout l = layout_of(terms, edges, channels);
-    const at::Tensor grad = grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
+    // Each edge's output gradient as a [rows, C] matrix; zeros for an edge without one.
+    std::vector<at::Tensor> out_grads;
+    std::vector<const float*> grad_data;
+    for (int64_t e = 0; e < edges; ++e) {
+      const at::Tensor& g = grad_outputs[static_cast<size_t>(e)];
+      out_grads.push_back(
+          g.defined()
+              ? g.contiguous(at::MemoryFormat::ChannelsLast)
+              : at::zeros({terms[0].size(0), channels, terms[0].size(2), terms[0].size(3)},
+                          terms[0].options().memory_format(at::MemoryFormat::ChannelsLast)));
+      grad_data.push_back(out_grads.back().data_ptr<float>());
+    }
     const at::Tensor w = weights.contiguous();
     std::vector<float*> term_grads(static_cast<size_t>(K), nullptr);
     for (int64_t k = 0; k < K; ++k) {
@@ -254,10 +281,9 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
     const int64_t lanes = edges * K * l.channels;
     const int64_t blocks = (l.rows + kBlockRows - 1) / kBlockRows;
     std::vector<float> partial(static_cast<size_t>(blocks * lanes), 0.0f);
-    const float* g = grad.data_ptr<float>();
     for_each_block(l.rows, [&](int64_t b, int64_t begin, int64_t n) {
-      with_channels<MixtureBackwardRows>(l.channels, l, w.data_ptr<float>(), g, term_grads.data(),
-                                         partial.data() + b * lanes, begin, n);
+      with_channels<MixtureBackwardRows>(l.channels, l, w.data_ptr<float>(), grad_data.data(),
+                                         term_grads.data(), partial.data() + b * lanes, begin, n);
     });
     if (ctx->needs_input_grad(0)) {
       // d/dw[e, k] = Σ over rows and channels of g·term_k: blocks, then channels, in order.
@@ -306,8 +332,9 @@ bool weighted_mixture_has_kernel(const at::Tensor& weights, const std::vector<at
   return true;
 }
 
-at::Tensor weighted_mixture(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
-                            int64_t edges, int64_t channels) {
+std::vector<at::Tensor> weighted_mixture(const at::Tensor& weights,
+                                         const std::vector<at::Tensor>& terms, int64_t edges,
+                                         int64_t channels) {
   TORCH_CHECK(!terms.empty(), "weighted_mixture: no terms");
   if (!weighted_mixture_has_kernel(weights, terms, edges, channels))
     return mixture_by_tensor_ops(weights, terms, edges, channels);

@@ -26,8 +26,9 @@ namespace nasx::darts {
 /// order and groups of two or more edges; anything else, a backward with create_graph,
 /// and every call when the environment sets NASX_FUSED_MIXTURE=0, is the chain of tensor
 /// operations (for one edge it streams as fast).
-at::Tensor weighted_mixture(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
-                            int64_t edges, int64_t channels);
+std::vector<at::Tensor> weighted_mixture(const at::Tensor& weights,
+                                         const std::vector<at::Tensor>& terms, int64_t edges,
+                                         int64_t channels);
 
 /// Whether weighted_mixture takes its own kernels for these operands (for tests and
 /// benchmarks: the function is the same either way).

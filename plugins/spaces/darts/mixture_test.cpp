@@ -48,6 +48,12 @@ at::Tensor by_definition(const at::Tensor& weights, const std::vector<at::Tensor
   return at::cat(per_edge, 1);
 }
 
+/// The edges' outputs side by side on channels, as by_definition gives them.
+at::Tensor mixture(const at::Tensor& weights, const std::vector<at::Tensor>& terms, int64_t edges,
+                   int64_t channels) {
+  return at::cat(weighted_mixture(weights, terms, edges, channels), 1);
+}
+
 std::vector<at::Tensor> inputs_of(const at::Tensor& weights, const std::vector<at::Tensor>& terms) {
   std::vector<at::Tensor> inputs = {weights};
   inputs.insert(inputs.end(), terms.begin(), terms.end());
@@ -66,10 +72,13 @@ TEST_P(WeightedMixture, OutputAndGradientsMatchTheDefinition) {
   const at::Tensor weights = at::rand({c.edges, k}).requires_grad_();
   ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
 
-  const at::Tensor out = weighted_mixture(weights, terms, c.edges, c.channels);
+  const at::Tensor out = mixture(weights, terms, c.edges, c.channels);
   const at::Tensor expected = by_definition(weights, terms, c.edges, c.channels);
   ASSERT_EQ(out.sizes(), expected.sizes());
-  EXPECT_TRUE(out.is_contiguous(at::MemoryFormat::ChannelsLast));
+  for (const at::Tensor& edge : weighted_mixture(weights, terms, c.edges, c.channels)) {
+    EXPECT_EQ(edge.sizes(), (std::vector<int64_t>{3, c.channels, c.size, c.size}));
+    EXPECT_TRUE(edge.is_contiguous(at::MemoryFormat::ChannelsLast));
+  }
   EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
 
   const at::Tensor gy = at::randn(out.sizes());
@@ -97,7 +106,7 @@ TEST_P(WeightedMixture, GradientsDoNotDependOnTheThreadCount) {
   auto run = [&](int threads) {
     const int before = at::get_num_threads();
     at::set_num_threads(threads);
-    const at::Tensor out = weighted_mixture(weights, terms, c.edges, c.channels);
+    const at::Tensor out = mixture(weights, terms, c.edges, c.channels);
     auto grads = torch::autograd::grad({out}, inputs_of(weights, terms), {gy});
     at::set_num_threads(before);
     grads.push_back(out);
@@ -138,7 +147,7 @@ TEST(WeightedMixtureFallback, OtherLayoutsTypesAndOneEdgeGiveTheDefinition) {
         const bool kernel = weighted_mixture_has_kernel(weights, terms, edges, 8);
         EXPECT_EQ(kernel,
                   edges > 1 && format == at::MemoryFormat::ChannelsLast && dtype == at::kFloat);
-        const at::Tensor out = weighted_mixture(weights, terms, edges, 8);
+        const at::Tensor out = mixture(weights, terms, edges, 8);
         const at::Tensor expected = by_definition(weights, terms, edges, 8);
         EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
         const auto got = torch::autograd::grad({out.sum()}, {weights});
@@ -156,12 +165,34 @@ TEST(WeightedMixtureGradients, OnlyForInputsThatRequireThem) {
   std::vector<at::Tensor> terms = make_terms(c, 2);
   terms[1] = terms[1].detach();
   const at::Tensor weights = at::rand({2, 2}).requires_grad_();
-  const at::Tensor out = weighted_mixture(weights, terms, 2, 8);
+  const at::Tensor out = mixture(weights, terms, 2, 8);
   const auto grads = torch::autograd::grad({out.sum()}, {weights, terms[0]});
   const auto want =
       torch::autograd::grad({by_definition(weights, terms, 2, 8).sum()}, {weights, terms[0]});
   EXPECT_TRUE(at::allclose(grads[0].to(at::kDouble), want[0].to(at::kDouble), 1e-4, 1e-4));
   EXPECT_TRUE(at::allclose(grads[1].to(at::kDouble), want[1].to(at::kDouble), 1e-6, 1e-6));
+}
+
+// An edge whose output the loss does not use: its weights get a zero gradient and the
+// other edges' gradients are unchanged.
+TEST(WeightedMixtureGradients, AnEdgeOutsideTheLossContributesNothing) {
+  at::manual_seed(8);
+  const Case c{3, 8, 4, {false, true, false}};
+  const std::vector<at::Tensor> terms = make_terms(c, 2);
+  const at::Tensor weights = at::rand({3, 3}).requires_grad_();
+  const std::vector<at::Tensor> edges = weighted_mixture(weights, terms, 3, 8);
+  const at::Tensor loss = (edges[0] * edges[0]).sum() + edges[2].sum();  // edge 1 unused
+  const auto got = torch::autograd::grad({loss}, inputs_of(weights, terms));
+  const at::Tensor expected = by_definition(weights, terms, 3, 8);
+  const at::Tensor e0 = expected.narrow(1, 0, 8), e2 = expected.narrow(1, 16, 8);
+  const auto want = torch::autograd::grad({(e0 * e0).sum() + e2.sum()}, inputs_of(weights, terms));
+  EXPECT_TRUE(at::equal(got[0][1], at::zeros({3})));
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
+              1e-5 * scale)
+        << "input " << i;
+  }
 }
 
 // A backward with create_graph (second-order methods) goes through the tensor operations:
@@ -175,7 +206,7 @@ TEST(WeightedMixtureDoubleBackward, GradientOfTheWeightsGradient) {
     const auto g = torch::autograd::grad({(out * out).sum()}, {weights}, {}, true, true);
     return torch::autograd::grad({g[0].pow(2).sum()}, {terms[0], terms[1]});
   };
-  const auto got = second(weighted_mixture(weights, terms, 3, 8));
+  const auto got = second(mixture(weights, terms, 3, 8));
   const auto want = second(by_definition(weights, terms, 3, 8));
   for (size_t i = 0; i < got.size(); ++i) {
     const double scale = want[i].abs().max().item<double>();

@@ -61,7 +61,7 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
     dil_5_ = register_module("dil_conv_5x5", DilConv(c, c, 5, stride, 4, 2, false, edges));
 }
 
-at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
+std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
   const at::Tensor relu_x = at::relu(x);
   // Every edge's copy of the input, side by side on channels, for the grouped convolutions.
   const bool grouped = sep_3_ || sep_5_ || dil_3_ || dil_5_ || skip_reduce_;
@@ -84,18 +84,15 @@ at::Tensor EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights
   if (max_pool_) add(max_pool_(x), kMaxPool);
   if (avg_pool_) add(avg_pool_(x), kAvgPool);
   if (column_[kSkip] >= 0) add(stride_ == 1 ? x : skip_reduce_->forward_activated(copies), kSkip);
-  const int64_t batch = x.size(0);
   if (terms.empty()) {  // `none` alone: every edge outputs zeros
     const at::Tensor zeros = zero_op(x, stride_).unsqueeze(1);
-    return zeros.expand({-1, edges_, -1, -1, -1}) *
-           weights.select(1, column_[kNone]).reshape({1, edges_, 1, 1, 1});
+    return (zeros.expand({-1, edges_, -1, -1, -1}) *
+            weights.select(1, column_[kNone]).reshape({1, edges_, 1, 1, 1}))
+        .unbind(1);
   }
   const at::Tensor column_index =
       at::tensor(columns, at::TensorOptions(at::kLong)).to(weights.device());
-  const at::Tensor out =
-      weighted_mixture(weights.index_select(1, column_index), terms, edges_, channels_);
-  // [B, E*C, H, W] -> [B, E, C, H, W]
-  return out.reshape({batch, edges_, channels_, out.size(2), out.size(3)});
+  return weighted_mixture(weights.index_select(1, column_index), terms, edges_, channels_);
 }
 
 at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t column) {
@@ -156,9 +153,7 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
     at::Tensor& rows = group_rows_[static_cast<size_t>(state)];
     if (rows.device() != weights.device()) rows = rows.to(weights.device());
     const at::Tensor group_weights = weights.index_select(0, rows);
-    // unbind, not select: select's backward writes each edge's gradient into a
-    // zero tensor of the whole group; unbind's stacks them once.
-    const std::vector<at::Tensor> out = groups_[state](states[state], group_weights).unbind(1);
+    const std::vector<at::Tensor> out = groups_[state](states[state], group_weights);
     for (int64_t node = first; node < kNodes; ++node) {
       const at::Tensor& y = out[node - first];
       nodes[node] = nodes[node].defined() ? nodes[node] + y : y;

@@ -34,8 +34,8 @@ class EdgeGroupImpl : public torch::nn::Module {
   EdgeGroupImpl(int64_t channels, int64_t edges, int64_t stride,
                 std::vector<int64_t> operations = all_operations());
   /// `weights`: [edges, operations], one row per edge in order, one column per
-  /// operation of the space. Returns [batch, edges, C, H', W'], edge e's output in [:, e].
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
+  /// operation of the space. Returns each edge's output, [batch, C, H', W'].
+  std::vector<at::Tensor> forward(const at::Tensor& x, const at::Tensor& weights);
   /// Column `column` of edge `edge` alone (single path): equal to edge `edge`'s output
   /// of forward() with a one-hot row for that column.
   at::Tensor forward_edge(const at::Tensor& x, int64_t edge, int64_t column);
