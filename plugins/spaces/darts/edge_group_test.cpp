@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/modules/container/any.h>
 
 #include "darts/supernet.hpp"
@@ -79,6 +83,11 @@ TEST_P(EdgeGroupTest, OneEdgeIsTheWeightedSumOfTheStandaloneOperations) {
   EXPECT_TRUE(at::allclose(grouped, expected, 1e-10, 1e-10));
 }
 
+// A channels-last float group, as the supernet runs on CPU, takes the fused mixture
+// (plugins/spaces/darts/mixture.cpp; each edge's output is then a channels-last tensor of
+// its own) and agrees with the same group in double precision, which takes the chain of
+// tensor operations: outputs and the gradients of the input and the weights. At stride 2
+// the skip connection's FactorizedReduce output is not channels-last and is copied in.
 INSTANTIATE_TEST_SUITE_P(StridesAndFormats, EdgeGroupTest,
                          ::testing::Combine(::testing::Values(1, 2),
                                             ::testing::Values("contiguous", "channels_last")),
@@ -86,6 +95,40 @@ INSTANTIATE_TEST_SUITE_P(StridesAndFormats, EdgeGroupTest,
                            return "stride" + std::to_string(std::get<0>(info.param)) + "_" +
                                   std::get<1>(info.param);
                          });
+
+TEST(EdgeGroupFloat, ChannelsLastMatchesDoublePrecision) {
+  const char* fused = std::getenv("NASX_FUSED_MIXTURE");
+  if (fused != nullptr && std::string(fused) == "0") GTEST_SKIP() << "NASX_FUSED_MIXTURE=0";
+  for (const int64_t stride : {1, 2}) {
+    SCOPED_TRACE("stride " + std::to_string(stride));
+    const int64_t channels = 8, edges = 3;
+    at::manual_seed(9);
+    EdgeGroup group(channels, edges, stride);
+    EdgeGroup exact(channels, edges, stride);
+    exact->to(at::kDouble);
+    copy_edge(group, exact, 0, 1);  // all parameters, unchanged
+    const at::Tensor x0 = at::randn({4, channels, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor w0 = at::softmax(at::randn({edges, 8}), -1);
+    const at::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+    const at::Tensor xd = x0.to(at::kDouble).requires_grad_(),
+                     wd = w0.to(at::kDouble).requires_grad_();
+    const std::vector<at::Tensor> got = group(x, w), want = exact(xd, wd);
+    at::Tensor loss = at::zeros({}), loss_d = at::zeros({}, at::kDouble);
+    for (int64_t e = 0; e < edges; ++e) {
+      EXPECT_TRUE(got[e].is_contiguous(at::MemoryFormat::ChannelsLast)) << "edge " << e;
+      EXPECT_TRUE(at::allclose(got[e].to(at::kDouble), want[e], 1e-4, 1e-4)) << "edge " << e;
+      loss = loss + (got[e] * got[e]).sum() * static_cast<double>(e + 1);
+      loss_d = loss_d + (want[e] * want[e]).sum() * static_cast<double>(e + 1);
+    }
+    const auto g = torch::autograd::grad({loss}, {x, w});
+    const auto gd = torch::autograd::grad({loss_d}, {xd, wd});
+    for (size_t i = 0; i < g.size(); ++i) {
+      const double scale = gd[i].abs().max().item<double>();
+      EXPECT_LT((g[i].to(at::kDouble) - gd[i]).abs().max().item<double>(), 1e-4 * scale)
+          << (i == 0 ? "input" : "weights");
+    }
+  }
+}
 
 }  // namespace
 }  // namespace nasx::darts

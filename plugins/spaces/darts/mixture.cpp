@@ -17,8 +17,8 @@ namespace {
 
 // The channel loops below are innermost and contiguous, so the compiler puts channels in
 // vector lanes; each lane computes one channel's value in the scalar order, so the bits
-// do not depend on the vector width. AVX2 where the CPU has it (no FMA, whose single
-// rounding would change the bits between the two).
+// do not depend on the vector width. AVX2 where the CPU has it; no FMA (this file is
+// compiled with -ffp-contract=off), whose single rounding would change the bits.
 #if defined(__x86_64__) && defined(__linux__)
 #define NASX_AVX2_WHERE_PRESENT __attribute__((target_clones("avx2", "default")))
 #else
@@ -30,12 +30,12 @@ namespace {
 constexpr int64_t kBlockRows = 128;
 
 /// The operands as [rows, channels] matrices: row r of term k starts at
-/// terms[k] + r·stride[k], plus e·C for edge e when the term is per edge.
+/// terms[k] + r·row_stride[k], plus e·C for edge e when the term is per edge.
 struct Layout {
   int64_t rows = 0, edges = 0, channels = 0, operations = 0;
   std::vector<const float*> terms;
-  std::vector<int64_t> stride;     // E·C (one output per edge) or C (shared)
-  std::vector<int64_t> edge_step;  // C or 0
+  std::vector<int64_t> row_stride;  // E·C (one output per edge) or C (shared)
+  std::vector<int64_t> edge_step;   // C or 0
 };
 
 Layout layout_of(const std::vector<at::Tensor>& terms, int64_t edges, int64_t channels) {
@@ -47,7 +47,7 @@ Layout layout_of(const std::vector<at::Tensor>& terms, int64_t edges, int64_t ch
   for (const at::Tensor& t : terms) {
     const bool per_edge = t.size(1) == edges * l.channels;
     l.terms.push_back(t.data_ptr<float>());
-    l.stride.push_back(t.size(1));
+    l.row_stride.push_back(t.size(1));
     l.edge_step.push_back(per_edge ? l.channels : 0);
   }
   return l;
@@ -98,14 +98,15 @@ NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* co
     for (int64_t e = 0; e < E; ++e) {
       float* o = outs[e] + r * C;
       for (int64_t k = 0; k < K; ++k)
-        scaled_add(o, l.terms[k] + r * l.stride[k] + e * l.edge_step[k], w[e * K + k], C, k == 0);
+        scaled_add(o, l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k], w[e * K + k], C,
+                   k == 0);
     }
 }
 
 /// For the rows [first, first + n), with g = edge e's output gradient grads[e][r, :]:
 /// each term's gradient (g·w[e, k] per edge; summed over the edges in order for a shared
-/// term), and acc[(e·K + k)·C + c] += g·term_k per channel lane, the rows in order.
-/// kChannels as for mix_rows.
+/// term), and acc[(e·K + k)·C + c] += g·term_k per channel lane, the rows in order (acc
+/// null: no weights' gradient). kChannels as for mix_rows.
 template <int kChannels>
 NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float* w,
                                                    const float* const* grads,
@@ -115,11 +116,12 @@ NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float*
   for (int64_t r = first; r < first + n; ++r)
     for (int64_t k = 0; k < K; ++k) {
       const bool shared = l.edge_step[k] == 0;
-      float* d = term_grads[k] ? term_grads[k] + r * l.stride[k] : nullptr;
+      float* d = term_grads[k] ? term_grads[k] + r * l.row_stride[k] : nullptr;
       for (int64_t e = 0; e < E; ++e) {
         const float* g = grads[e] + r * C;
-        multiply_accumulate(acc + (e * K + k) * C, g,
-                            l.terms[k] + r * l.stride[k] + e * l.edge_step[k], C);
+        if (acc != nullptr)  // the weights' gradient, not wanted by a weight step
+          multiply_accumulate(acc + (e * K + k) * C, g,
+                              l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k], C);
         if (d != nullptr) scaled_add(shared ? d : d + e * C, g, w[e * K + k], C, !shared || e == 0);
       }
     }
@@ -278,14 +280,16 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
       grads[k + 1] = at::empty_like(terms[k], at::MemoryFormat::ChannelsLast);
       term_grads[k] = grads[k + 1].data_ptr<float>();
     }
+    const bool want_weights = ctx->needs_input_grad(0);
     const int64_t lanes = edges * K * l.channels;
     const int64_t blocks = (l.rows + kBlockRows - 1) / kBlockRows;
-    std::vector<float> partial(static_cast<size_t>(blocks * lanes), 0.0f);
+    std::vector<float> partial(want_weights ? static_cast<size_t>(blocks * lanes) : 0, 0.0f);
     for_each_block(l.rows, [&](int64_t b, int64_t begin, int64_t n) {
-      with_channels<MixtureBackwardRows>(l.channels, l, w.data_ptr<float>(), grad_data.data(),
-                                         term_grads.data(), partial.data() + b * lanes, begin, n);
+      with_channels<MixtureBackwardRows>(
+          l.channels, l, w.data_ptr<float>(), grad_data.data(), term_grads.data(),
+          want_weights ? partial.data() + b * lanes : nullptr, begin, n);
     });
-    if (ctx->needs_input_grad(0)) {
+    if (want_weights) {
       // d/dw[e, k] = Σ over rows and channels of g·term_k: blocks, then channels, in order.
       at::Tensor grad_w = at::empty({edges, K}, weights.options());
       float* gw = grad_w.data_ptr<float>();
@@ -322,14 +326,18 @@ bool weighted_mixture_has_kernel(const at::Tensor& weights, const std::vector<at
       weights.size(1) != static_cast<int64_t>(terms.size()) || !weights.device().is_cpu() ||
       weights.scalar_type() != at::kFloat)
     return false;
+  bool channels_last = false;
   for (const at::Tensor& t : terms) {
-    if (t.dim() != 4 || !t.device().is_cpu() || t.scalar_type() != at::kFloat ||
-        !t.is_contiguous(at::MemoryFormat::ChannelsLast) || t.size(0) != terms[0].size(0) ||
+    if (t.layout() != at::kStrided || t.dim() != 4 || !t.device().is_cpu() ||
+        t.scalar_type() != at::kFloat || t.size(0) != terms[0].size(0) ||
         t.size(2) != terms[0].size(2) || t.size(3) != terms[0].size(3))
       return false;
     if (t.size(1) != edges * channels && t.size(1) != channels) return false;
+    channels_last = channels_last || t.is_contiguous(at::MemoryFormat::ChannelsLast);
   }
-  return true;
+  // A network in channels-last order (a term in it says so); a term in another layout
+  // (FactorizedReduce's grouped output) is copied into it.
+  return channels_last;
 }
 
 std::vector<at::Tensor> weighted_mixture(const at::Tensor& weights,
@@ -338,7 +346,9 @@ std::vector<at::Tensor> weighted_mixture(const at::Tensor& weights,
   TORCH_CHECK(!terms.empty(), "weighted_mixture: no terms");
   if (!weighted_mixture_has_kernel(weights, terms, edges, channels))
     return mixture_by_tensor_ops(weights, terms, edges, channels);
-  return WeightedMixtureFunction::apply(weights, at::TensorList(terms), edges, channels);
+  std::vector<at::Tensor> rows;  // every term as a [pixels, channels] matrix
+  for (const at::Tensor& t : terms) rows.push_back(t.contiguous(at::MemoryFormat::ChannelsLast));
+  return WeightedMixtureFunction::apply(weights, at::TensorList(rows), edges, channels);
 }
 
 }  // namespace nasx::darts

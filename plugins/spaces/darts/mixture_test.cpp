@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,12 @@ std::vector<at::Tensor> inputs_of(const at::Tensor& weights, const std::vector<a
   return inputs;
 }
 
+/// Whether the environment leaves the fused path on (NASX_FUSED_MIXTURE=0 turns it off).
+bool fused_mixture_requested() {
+  const char* value = std::getenv("NASX_FUSED_MIXTURE");
+  return value == nullptr || std::string(value) != "0";
+}
+
 class WeightedMixture : public ::testing::TestWithParam<Case> {};
 
 // The kernel's output and every gradient (weights, each term) against the definition's,
@@ -70,6 +77,7 @@ TEST_P(WeightedMixture, OutputAndGradientsMatchTheDefinition) {
   const std::vector<at::Tensor> terms = make_terms(c, 3);
   const int64_t k = static_cast<int64_t>(terms.size());
   const at::Tensor weights = at::rand({c.edges, k}).requires_grad_();
+  if (!fused_mixture_requested()) GTEST_SKIP() << "NASX_FUSED_MIXTURE=0";
   ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
 
   const at::Tensor out = mixture(weights, terms, c.edges, c.channels);
@@ -98,10 +106,11 @@ TEST_P(WeightedMixture, OutputAndGradientsMatchTheDefinition) {
 TEST_P(WeightedMixture, GradientsDoNotDependOnTheThreadCount) {
   const Case c = GetParam();
   at::manual_seed(5);
-  const std::vector<at::Tensor> terms = make_terms(c, 6);
+  const int64_t batch = 24;  // > 2 blocks of 128 rows for every case: the split matters
+  const std::vector<at::Tensor> terms = make_terms(c, batch);
   const at::Tensor weights =
       at::rand({c.edges, static_cast<int64_t>(terms.size())}).requires_grad_();
-  const at::Tensor gy = at::randn({6, c.edges * c.channels, c.size, c.size})
+  const at::Tensor gy = at::randn({batch, c.edges * c.channels, c.size, c.size})
                             .contiguous(at::MemoryFormat::ChannelsLast);
   auto run = [&](int threads) {
     const int before = at::get_num_threads();
@@ -125,7 +134,9 @@ INSTANTIATE_TEST_SUITE_P(
         // a shared term first; 12 channels: the scalar remainder after a vector of 8
         Case{3, 12, 5, {true, false, true}},
         // a stride-2 group's output size, and widths without a compile-time kernel
-        Case{4, 24, 4, {false, true}}, Case{2, 5, 3, {false, false, true}}),
+        Case{4, 24, 4, {false, true}}, Case{2, 5, 3, {false, false, true}},
+        // the compile-time widths of later cells
+        Case{2, 32, 4, {false, true, false}}, Case{3, 64, 3, {true, false}}),
     [](const auto& info) {
       const Case& c = info.param;
       return "e" + std::to_string(c.edges) + "c" + std::to_string(c.channels) + "n" +
@@ -145,8 +156,8 @@ TEST(WeightedMixtureFallback, OtherLayoutsTypesAndOneEdgeGiveTheDefinition) {
           terms.push_back(t.detach().to(dtype).contiguous(format).requires_grad_());
         const at::Tensor weights = at::rand({edges, 3}, at::TensorOptions(dtype)).requires_grad_();
         const bool kernel = weighted_mixture_has_kernel(weights, terms, edges, 8);
-        EXPECT_EQ(kernel,
-                  edges > 1 && format == at::MemoryFormat::ChannelsLast && dtype == at::kFloat);
+        EXPECT_EQ(kernel, fused_mixture_requested() && edges > 1 &&
+                              format == at::MemoryFormat::ChannelsLast && dtype == at::kFloat);
         const at::Tensor out = mixture(weights, terms, edges, 8);
         const at::Tensor expected = by_definition(weights, terms, edges, 8);
         EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
@@ -155,6 +166,49 @@ TEST(WeightedMixtureFallback, OtherLayoutsTypesAndOneEdgeGiveTheDefinition) {
         EXPECT_TRUE(at::allclose(got[0].to(at::kDouble), want[0].to(at::kDouble), 1e-4, 1e-4));
       }
     }
+  }
+}
+
+// A channels-last network whose group has one term in another layout (FactorizedReduce's
+// grouped output): the kernel takes it, copied, and computes the same function.
+TEST(WeightedMixtureFallback, ATermInAnotherLayoutIsCopiedIn) {
+  if (!fused_mixture_requested()) GTEST_SKIP() << "NASX_FUSED_MIXTURE=0";
+  at::manual_seed(2);
+  const Case c{2, 8, 4, {false, true, false}};
+  std::vector<at::Tensor> terms = make_terms(c, 3);
+  terms[2] = terms[2].detach().contiguous().requires_grad_();
+  const at::Tensor weights = at::rand({2, 3}).requires_grad_();
+  EXPECT_TRUE(weighted_mixture_has_kernel(weights, terms, 2, 8));
+  const at::Tensor out = mixture(weights, terms, 2, 8);
+  const at::Tensor expected = by_definition(weights, terms, 2, 8);
+  EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
+  const auto got = torch::autograd::grad({(out * out).sum()}, inputs_of(weights, terms));
+  const auto want = torch::autograd::grad({(expected * expected).sum()}, inputs_of(weights, terms));
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].sizes(), want[i].sizes());
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
+              1e-5 * scale)
+        << "input " << i;
+  }
+}
+
+// A weight step: the weights need no gradient, the terms do (the kernel then skips the
+// weights' sums); the terms' gradients are the definition's.
+TEST(WeightedMixtureGradients, TermsAloneAsInAWeightStep) {
+  at::manual_seed(11);
+  const Case c{4, 8, 6, {false, false, true, true}};
+  const std::vector<at::Tensor> terms = make_terms(c, 3);
+  const at::Tensor weights = at::rand({4, 4});  // no gradient wanted
+  const at::Tensor out = mixture(weights, terms, 4, 8);
+  const at::Tensor expected = by_definition(weights, terms, 4, 8);
+  const auto got = torch::autograd::grad({(out * out).sum()}, terms);
+  const auto want = torch::autograd::grad({(expected * expected).sum()}, terms);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
+              1e-5 * scale)
+        << "term " << i;
   }
 }
 
@@ -212,6 +266,30 @@ TEST(WeightedMixtureDoubleBackward, GradientOfTheWeightsGradient) {
     const double scale = want[i].abs().max().item<double>();
     EXPECT_LT((got[i].to(at::kDouble) - want[i]).abs().max().item<double>(), 1e-4 * scale)
         << "term " << i;
+  }
+}
+
+// create_graph for one term alone, with an edge outside the loss: the gradient lands on
+// that term (the returned list's positions) and is itself differentiable.
+TEST(WeightedMixtureDoubleBackward, OneTermAloneWithAnUnusedEdge) {
+  at::manual_seed(12);
+  const Case c{3, 8, 4, {false, true, false}};
+  const std::vector<at::Tensor> terms = make_terms(c, 2);
+  const at::Tensor weights = at::rand({3, 3}).requires_grad_();
+  auto second = [&](const std::vector<at::Tensor>& edges) {
+    const at::Tensor loss = (edges[0] * edges[0]).sum() + (edges[2] * edges[2] * edges[2]).sum();
+    const auto g = torch::autograd::grad({loss}, {terms[2]}, {}, true, true);
+    return torch::autograd::grad({g[0].pow(2).sum()}, {terms[2], weights});
+  };
+  const auto got = second(weighted_mixture(weights, terms, 3, 8));
+  const at::Tensor expected = by_definition(weights, terms, 3, 8);
+  const auto want =
+      second({expected.narrow(1, 0, 8), expected.narrow(1, 8, 8), expected.narrow(1, 16, 8)});
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
+              1e-4 * scale)
+        << (i == 0 ? "term 2" : "weights");
   }
 }
 

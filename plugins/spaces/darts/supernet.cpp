@@ -1,12 +1,11 @@
 #include "darts/supernet.hpp"
 
-#include "darts/mixture.hpp"
-
 #include <algorithm>
 #include <numeric>
 
 #include <ATen/ATen.h>
 
+#include "darts/mixture.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 #include "nasx/memory_format.hpp"
@@ -90,9 +89,11 @@ std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Te
             weights.select(1, column_[kNone]).reshape({1, edges_, 1, 1, 1}))
         .unbind(1);
   }
-  const at::Tensor column_index =
-      at::tensor(columns, at::TensorOptions(at::kLong)).to(weights.device());
-  return weighted_mixture(weights.index_select(1, column_index), terms, edges_, channels_);
+  // The weights' columns in the terms' order (the terms leave `none` out). Built once
+  // and kept on the weights' device: no host-to-device copy per step.
+  if (!term_columns_.defined() || term_columns_.device() != weights.device())
+    term_columns_ = at::tensor(columns, at::TensorOptions(at::kLong)).to(weights.device());
+  return weighted_mixture(weights.index_select(1, term_columns_), terms, edges_, channels_);
 }
 
 at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_t column) {

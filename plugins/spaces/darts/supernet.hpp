@@ -47,6 +47,7 @@ class EdgeGroupImpl : public torch::nn::Module {
   int64_t channels_, edges_, stride_;
   std::vector<int64_t> operations_;  // column -> index into operation_names()
   std::vector<int64_t> column_;      // index into operation_names() -> column, or -1
+  at::Tensor term_columns_;          // the computed operations' columns, in forward's order
   PoolBN max_pool_{nullptr}, avg_pool_{nullptr};
   FactorizedReduce skip_reduce_{nullptr};  // skip_connect at stride 2
   SepConv sep_3_{nullptr}, sep_5_{nullptr};
