@@ -61,6 +61,19 @@ std::vector<at::Tensor> inputs_of(const at::Tensor& weights, const std::vector<a
   return inputs;
 }
 
+/// Each got[i] within `relative`·max|want[i]| of want[i], compared in double.
+void expect_close(const std::vector<at::Tensor>& got, const std::vector<at::Tensor>& want,
+                  double relative) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].sizes(), want[i].sizes()) << "gradient " << i;
+    const double scale = want[i].abs().max().item<double>();
+    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
+              relative * scale)
+        << "gradient " << i;
+  }
+}
+
 /// Whether the environment leaves the fused path on (NASX_FUSED_MIXTURE=0 turns it off).
 bool fused_mixture_requested() {
   const char* value = std::getenv("NASX_FUSED_MIXTURE");
@@ -93,12 +106,7 @@ TEST_P(WeightedMixture, OutputAndGradientsMatchTheDefinition) {
   const auto got = torch::autograd::grad({out}, inputs_of(weights, terms), {gy});
   const auto want =
       torch::autograd::grad({expected}, inputs_of(weights, terms), {gy.to(at::kDouble)});
-  for (size_t i = 0; i < got.size(); ++i) {
-    ASSERT_EQ(got[i].sizes(), want[i].sizes()) << "input " << i;
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i]).abs().max().item<double>(), 1e-5 * scale)
-        << (i == 0 ? std::string("weights") : "term " + std::to_string(i - 1));
-  }
+  expect_close(got, want, 1e-5);
 }
 
 // The weights' gradients are per-block sums added in a fixed order: the same bits with one
@@ -184,13 +192,7 @@ TEST(WeightedMixtureFallback, ATermInAnotherLayoutIsCopiedIn) {
   EXPECT_TRUE(at::allclose(out.to(at::kDouble), expected, 1e-5, 1e-5));
   const auto got = torch::autograd::grad({(out * out).sum()}, inputs_of(weights, terms));
   const auto want = torch::autograd::grad({(expected * expected).sum()}, inputs_of(weights, terms));
-  for (size_t i = 0; i < got.size(); ++i) {
-    EXPECT_EQ(got[i].sizes(), want[i].sizes());
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
-              1e-5 * scale)
-        << "input " << i;
-  }
+  expect_close(got, want, 1e-5);
 }
 
 // A weight step: the weights need no gradient, the terms do (the kernel then skips the
@@ -204,12 +206,7 @@ TEST(WeightedMixtureGradients, TermsAloneAsInAWeightStep) {
   const at::Tensor expected = by_definition(weights, terms, 4, 8);
   const auto got = torch::autograd::grad({(out * out).sum()}, terms);
   const auto want = torch::autograd::grad({(expected * expected).sum()}, terms);
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
-              1e-5 * scale)
-        << "term " << i;
-  }
+  expect_close(got, want, 1e-5);
 }
 
 // A term that needs no gradient gets none, and the others are unaffected.
@@ -241,12 +238,7 @@ TEST(WeightedMixtureGradients, AnEdgeOutsideTheLossContributesNothing) {
   const at::Tensor e0 = expected.narrow(1, 0, 8), e2 = expected.narrow(1, 16, 8);
   const auto want = torch::autograd::grad({(e0 * e0).sum() + e2.sum()}, inputs_of(weights, terms));
   EXPECT_TRUE(at::equal(got[0][1], at::zeros({3})));
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
-              1e-5 * scale)
-        << "input " << i;
-  }
+  expect_close(got, want, 1e-5);
 }
 
 // A backward with create_graph (second-order methods) goes through the tensor operations:
@@ -262,11 +254,7 @@ TEST(WeightedMixtureDoubleBackward, GradientOfTheWeightsGradient) {
   };
   const auto got = second(mixture(weights, terms, 3, 8));
   const auto want = second(by_definition(weights, terms, 3, 8));
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i]).abs().max().item<double>(), 1e-4 * scale)
-        << "term " << i;
-  }
+  expect_close(got, want, 1e-4);
 }
 
 // create_graph for one term alone, with an edge outside the loss: the gradient lands on
@@ -285,12 +273,7 @@ TEST(WeightedMixtureDoubleBackward, OneTermAloneWithAnUnusedEdge) {
   const at::Tensor expected = by_definition(weights, terms, 3, 8);
   const auto want =
       second({expected.narrow(1, 0, 8), expected.narrow(1, 8, 8), expected.narrow(1, 16, 8)});
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double scale = want[i].abs().max().item<double>();
-    EXPECT_LT((got[i].to(at::kDouble) - want[i].to(at::kDouble)).abs().max().item<double>(),
-              1e-4 * scale)
-        << (i == 0 ? "term 2" : "weights");
-  }
+  expect_close(got, want, 1e-4);
 }
 
 }  // namespace
