@@ -10,6 +10,8 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "darts/float8.hpp"
+
 namespace nasx::darts {
 
 namespace {
@@ -47,16 +49,10 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
 /// computed once (no test per pixel), and eight channels at a time are summed along it
 /// in a vector register. AVX2 where the CPU has it (chosen at load time), SSE otherwise;
 /// no FMA, whose single rounding would change the bits.
-#if defined(__x86_64__) && defined(__linux__)
-#define NASX_AVX2_WHERE_PRESENT __attribute__((target_clones("avx2", "default")))
-#else
-#define NASX_AVX2_WHERE_PRESENT
-#endif
 NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
     const float* x, const float* gy, float* acc, int64_t n_begin, int64_t n_end, int64_t channels,
     int64_t height, int64_t width, int64_t out_height, int64_t out_width, int64_t kernel,
     int64_t stride, int64_t padding, int64_t dilation) {
-  typedef float float8 __attribute__((vector_size(32)));
   const int64_t blocks = channels / 8;
   for (int64_t n = n_begin; n < n_end; ++n) {
     for (int64_t oy = 0; oy < out_height; ++oy) {
@@ -72,15 +68,13 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
           const int64_t end = std::min(out_width, (width - 1 - shift) / stride + 1);
           float* out = acc + (a * kernel + b) * channels;
           for (int64_t block = 0; block < blocks; ++block) {
-            float8 sum;
-            std::memcpy(&sum, out + 8 * block, sizeof sum);
+            float8 sum = load8(out + 8 * block);
             for (int64_t ox = begin; ox < end; ++ox) {
-              float8 xv, gv;
-              std::memcpy(&xv, x_row + (ox * stride + shift) * channels + 8 * block, sizeof xv);
-              std::memcpy(&gv, g_row + ox * channels + 8 * block, sizeof gv);
+              const float8 xv = load8(x_row + (ox * stride + shift) * channels + 8 * block);
+              const float8 gv = load8(g_row + ox * channels + 8 * block);
               sum += xv * gv;
             }
-            std::memcpy(out + 8 * block, &sum, sizeof sum);
+            store8(out + 8 * block, sum);
           }
           for (int64_t c = 8 * blocks; c < channels; ++c)
             for (int64_t ox = begin; ox < end; ++ox)

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -11,19 +10,11 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "darts/float8.hpp"
+
 namespace nasx::darts {
 
 namespace {
-
-// The channel loops below are innermost and contiguous, so the compiler puts channels in
-// vector lanes; each lane computes one channel's value in the scalar order, so the bits
-// do not depend on the vector width. AVX2 where the CPU has it; no FMA (this file is
-// compiled with -ffp-contract=off), whose single rounding would change the bits.
-#if defined(__x86_64__) && defined(__linux__)
-#define NASX_AVX2_WHERE_PRESENT __attribute__((target_clones("avx2", "default")))
-#else
-#define NASX_AVX2_WHERE_PRESENT
-#endif
 
 /// Rows (pixels) per block: fixed, not derived from the thread count, so the weights'
 /// per-block gradient sums, and their total, are the same however blocks are shared out.
@@ -38,7 +29,7 @@ struct Layout {
   std::vector<int64_t> edge_step;   // C or 0
 };
 
-Layout layout_of(const std::vector<at::Tensor>& terms, int64_t edges, int64_t channels) {
+Layout layout_of(at::TensorList terms, int64_t edges, int64_t channels) {
   Layout l;
   l.edges = edges;
   l.channels = channels;
@@ -51,22 +42,6 @@ Layout layout_of(const std::vector<at::Tensor>& terms, int64_t edges, int64_t ch
     l.edge_step.push_back(per_edge ? l.channels : 0);
   }
   return l;
-}
-
-typedef float float8 __attribute__((vector_size(32)));
-
-// Always inlined into the kernels, so no vector crosses a call (GCC's -Wpsabi note about
-// passing AVX vectors does not apply).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-inline __attribute__((always_inline)) float8 load8(const float* p) {
-  float8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline __attribute__((always_inline)) void store8(float* p, float8 v) {
-  std::memcpy(p, &v, sizeof v);
 }
 
 /// out[c] = t[c]·w (first) or out[c] + t[c]·w, eight channels at a time.
@@ -126,7 +101,6 @@ NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float*
       }
     }
 }
-#pragma GCC diagnostic pop
 
 /// Calls kernel<C>(...) with the channel count fixed at compile time where it is one of
 /// the DARTS widths, kernel<0> otherwise.
@@ -162,10 +136,11 @@ struct MixtureBackwardRows {
   }
 };
 
+int64_t block_count(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
+
 template <typename PerBlock>
 void for_each_block(int64_t rows, const PerBlock& per_block) {
-  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, block_count(rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t first = b * kBlockRows;
       per_block(b, first, std::min(kBlockRows, rows - first));
@@ -209,8 +184,7 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
     ctx->save_for_backward(saved);
     ctx->saved_data["edges"] = edges;
     ctx->saved_data["channels"] = channels;
-    const std::vector<at::Tensor> list(terms.begin(), terms.end());
-    const Layout l = layout_of(list, edges, channels);
+    const Layout l = layout_of(terms, edges, channels);
     const at::Tensor w = weights.contiguous();
     const at::Tensor& first = terms[0];
     variable_list outs;
@@ -282,7 +256,7 @@ class WeightedMixtureFunction : public torch::autograd::Function<WeightedMixture
     }
     const bool want_weights = ctx->needs_input_grad(0);
     const int64_t lanes = edges * K * l.channels;
-    const int64_t blocks = (l.rows + kBlockRows - 1) / kBlockRows;
+    const int64_t blocks = block_count(l.rows);
     std::vector<float> partial(want_weights ? static_cast<size_t>(blocks * lanes) : 0, 0.0f);
     for_each_block(l.rows, [&](int64_t b, int64_t begin, int64_t n) {
       with_channels<MixtureBackwardRows>(
