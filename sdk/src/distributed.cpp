@@ -4,6 +4,7 @@
 #include <torch/nn/modules/batchnorm.h>
 
 #include "nasx/error.hpp"
+#include "output_saving_batch_norm.hpp"
 #include "synchronized_batch_norm.hpp"
 
 namespace nasx {
@@ -62,8 +63,13 @@ at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t co
                       int64_t copies) {
   const auto& o = bn->options;
   const bool synchronized = bn->is_training() && g_sync_batchnorm && world_size() > 1;
-  if (!synchronized && copies == 1) return bn->forward(x);
-  if (synchronized && copies == 1 && bn->num_batches_tracked.defined()) {
+  // A search network's layer (no affine parameters) on the way to a backward pass keeps
+  // its output instead of its input (less memory, same arithmetic forward).
+  const bool keeps_output = bn->is_training() && !synchronized && !o.affine() &&
+                            o.momentum().has_value() && at::GradMode::is_enabled() &&
+                            x.requires_grad();
+  if (!synchronized && !keeps_output && copies == 1) return bn->forward(x);
+  if (copies == 1 && bn->is_training() && bn->num_batches_tracked.defined()) {
     at::NoGradGuard no_grad;
     bn->num_batches_tracked += 1;  // as the layer's own forward counts
   }
@@ -71,6 +77,7 @@ at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t co
   const at::Tensor weight = block(bn->weight, copy, copies), bias = block(bn->bias, copy, copies);
   const at::Tensor mean = block(bn->running_mean, copy, copies);
   const at::Tensor var = block(bn->running_var, copy, copies);
+  if (keeps_output) return output_saving_batch_norm(x, mean, var, momentum, o.eps());
   if (synchronized) return synchronized_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
   return at::batch_norm(x, weight, bias, mean, var, bn->is_training(), momentum, o.eps(),
                         at::globalContext().userEnabledCuDNN());

@@ -63,8 +63,10 @@ NASX_API void set_sync_batchnorm(bool on);
 /// when `copies` > 1 (a grouped edge's copy alone). In training mode with a communicator
 /// and sync_batchnorm() on, mean and variance are those of the whole batch over all
 /// ranks, the backward pass all-reducing its sums too, and the running statistics take
-/// the unbiased global variance (SyncBatchNorm); otherwise exactly the layer's own
-/// forward.
+/// the unbiased global variance (SyncBatchNorm). A layer without affine parameters in
+/// training, on the way to a backward pass, keeps its output instead of its input for the
+/// backward (the same values and derivatives, one activation less per layer held);
+/// otherwise exactly the layer's own forward.
 NASX_API at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t copy = 0,
                                int64_t copies = 1);
 

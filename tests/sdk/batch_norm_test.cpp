@@ -1,0 +1,134 @@
+// nasx::batch_norm on one rank: a search network's layer (no affine parameters, training,
+// on the way to a backward pass) keeps its output instead of its input. Pinned against
+// LibTorch's own BatchNorm2d: output, running statistics, first and second derivatives;
+// and that the input really is released.
+
+#include <tuple>
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <c10/util/intrusive_ptr.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/nn/modules/batchnorm.h>
+
+#include "nasx/distributed.hpp"
+
+namespace nasx {
+namespace {
+
+torch::nn::BatchNorm2d search_layer(int64_t channels, at::ScalarType type) {
+  torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(channels).affine(false));
+  bn->to(type);
+  return bn;
+}
+
+torch::nn::BatchNorm2d copy_of(const torch::nn::BatchNorm2d& bn) {
+  return std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(bn->clone());
+}
+
+using Case = std::tuple<at::ScalarType, at::MemoryFormat>;
+
+class OutputSavingBatchNorm : public ::testing::TestWithParam<Case> {};
+
+TEST_P(OutputSavingBatchNorm, MatchesTheLayerForwardAndBackward) {
+  const auto [type, format] = GetParam();
+  at::manual_seed(3);
+  // Far from zero mean and unit variance, so a formula that assumed either would show.
+  const at::Tensor x = (at::randn({6, 8, 5, 7}, type) * 3 + 2).contiguous(format);
+  const at::Tensor dy = at::randn({6, 8, 5, 7}, type).contiguous(format);
+  torch::nn::BatchNorm2d reference = search_layer(8, type), ours = copy_of(reference);
+
+  const at::Tensor xr = x.clone().requires_grad_(), xo = x.clone().requires_grad_();
+  const at::Tensor yr = reference->forward(xr), yo = batch_norm(ours, xo);
+  const at::Tensor gr = torch::autograd::grad({yr}, {xr}, {dy})[0];
+  const at::Tensor go = torch::autograd::grad({yo}, {xo}, {dy})[0];
+
+  const double tol = type == at::kDouble ? 1e-12 : 1e-5;
+  EXPECT_TRUE(at::equal(yo, yr)) << "the same forward kernel";
+  EXPECT_TRUE(yo.is_contiguous(format));
+  EXPECT_TRUE(go.is_contiguous(format));
+  EXPECT_TRUE(at::allclose(go, gr, tol, tol)) << (go - gr).abs().max().item<double>();
+  EXPECT_TRUE(at::equal(ours->running_mean, reference->running_mean));
+  EXPECT_TRUE(at::equal(ours->running_var, reference->running_var));
+  EXPECT_EQ(ours->num_batches_tracked.item<int64_t>(), 1);
+}
+
+class OutputSavingBatchNormTwice : public ::testing::TestWithParam<at::MemoryFormat> {};
+
+TEST_P(OutputSavingBatchNormTwice, SecondDerivativesMatchTheLayer) {
+  const at::MemoryFormat format = GetParam();
+  const at::ScalarType type = at::kDouble;
+  at::manual_seed(4);
+  const at::Tensor x = (at::randn({4, 3, 4, 5}, type) * 2 + 1).contiguous(format);
+  const at::Tensor dy = at::randn({4, 3, 4, 5}, type).contiguous(format);
+  const at::Tensor v = at::randn({4, 3, 4, 5}, type);
+  // d/dx and d/d(dy) of Σ (dL/dx)·v (plus Σ (dL/dx)² so the product of two gradients
+  // appears): what a gradient penalty or an exact hypergradient asks for.
+  const auto penalty_gradient = [&](torch::nn::BatchNorm2d bn, bool ours) {
+    const at::Tensor xr = x.clone().requires_grad_(), dyr = dy.clone().requires_grad_();
+    const at::Tensor y = ours ? batch_norm(bn, xr) : bn->forward(xr);
+    const at::Tensor gx = torch::autograd::grad({y}, {xr}, {dyr}, true, /*create_graph=*/true)[0];
+    return torch::autograd::grad({(gx * v).sum() + gx.pow(2).sum()}, {xr, dyr});
+  };
+  torch::nn::BatchNorm2d reference = search_layer(3, type), ours = copy_of(reference);
+  const auto expected = penalty_gradient(reference, false);
+  const auto got = penalty_gradient(ours, true);
+  EXPECT_TRUE(at::allclose(got[0], expected[0], 1e-10, 1e-10))
+      << "through x: " << (got[0] - expected[0]).abs().max().item<double>();
+  EXPECT_TRUE(at::allclose(got[1], expected[1], 1e-10, 1e-10)) << "through dy";
+}
+
+INSTANTIATE_TEST_SUITE_P(TypesAndLayouts, OutputSavingBatchNorm,
+                         ::testing::Combine(::testing::Values(at::kFloat, at::kDouble),
+                                            ::testing::Values(at::MemoryFormat::Contiguous,
+                                                              at::MemoryFormat::ChannelsLast)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == at::kFloat ? "Float"
+                                                                                    : "Double") +
+                                  (std::get<1>(info.param) == at::MemoryFormat::ChannelsLast
+                                       ? "ChannelsLast"
+                                       : "Contiguous");
+                         });
+
+INSTANTIATE_TEST_SUITE_P(Layouts, OutputSavingBatchNormTwice,
+                         ::testing::Values(at::MemoryFormat::Contiguous,
+                                           at::MemoryFormat::ChannelsLast));
+
+// The point of the layer: once the forward pass has moved on, nothing holds its input.
+// LibTorch's layer keeps it (saved for its backward) — the same check on it must fail.
+TEST(OutputSavingBatchNorm, ReleasesItsInputAfterTheForwardPass) {
+  const auto input_outlives_forward = [](bool ours) {
+    torch::nn::BatchNorm2d bn = search_layer(4, at::kFloat);
+    const at::Tensor w = at::randn({4, 4, 1, 1}).requires_grad_();
+    at::Tensor y;
+    // The layer's input as in a network: an intermediate result, not a leaf.
+    const auto input = [&] {
+      const at::Tensor x = at::conv2d(at::randn({2, 4, 6, 6}), w);
+      y = ours ? batch_norm(bn, x) : bn->forward(x);
+      return x.storage().getWeakStorageImpl();
+    }();
+    const bool alive = !input.expired();
+    y.sum().backward();  // and the backward still works without it
+    EXPECT_TRUE(w.grad().defined());
+    return alive;
+  };
+  EXPECT_TRUE(input_outlives_forward(false)) << "LibTorch's layer saves its input";
+  EXPECT_FALSE(input_outlives_forward(true));
+}
+
+// Outside training, or with nothing to differentiate, the layer's own forward runs.
+TEST(OutputSavingBatchNorm, EvaluationAndNoGradTakeTheLayersPath) {
+  torch::nn::BatchNorm2d bn = search_layer(4, at::kFloat);
+  const at::Tensor x = at::randn({3, 4, 5, 5}).requires_grad_();
+  {
+    const at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(batch_norm(bn, x), copy_of(bn)->forward(x)));
+  }
+  bn->eval();
+  const at::Tensor y = batch_norm(bn, x);
+  EXPECT_EQ(y.grad_fn()->name(), bn->forward(x).grad_fn()->name());
+}
+
+}  // namespace
+}  // namespace nasx
