@@ -16,13 +16,26 @@ namespace nasx::darts {
 
 namespace {
 
+/// What the weight-gradient kernels read: gy [N, Ho, Wo, C] and x [N, H, W, Cx], where
+/// channel c of the convolution's input is x's channel c mod Cx (Cx = C / copies), through
+/// a ReLU when `relu`.
+struct Shape {
+  int64_t channels, x_channels, height, width, out_height, out_width, kernel, stride, padding,
+      dilation;
+};
+
+template <typename scalar_t>
+scalar_t activated(scalar_t v, bool relu) {
+  return relu && v < 0 ? scalar_t(0) : v;  // NaN stays NaN, as at::relu keeps it
+}
+
 template <typename scalar_t>
 void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_begin,
-                            int64_t n_end, int64_t channels, int64_t height, int64_t width,
-                            int64_t out_height, int64_t out_width, int64_t kernel, int64_t stride,
-                            int64_t padding, int64_t dilation) {
-  // x: [N, H, W, C], gy: [N, Ho, Wo, C], acc: [k, k, C]; the channel loop is innermost
-  // and contiguous, so the compiler vectorises it.
+                            int64_t n_end, const Shape& s, bool relu) {
+  // The channel loop is innermost and contiguous, so the compiler vectorises it.
+  const int64_t channels = s.channels, height = s.height, width = s.width;
+  const int64_t out_height = s.out_height, out_width = s.out_width, kernel = s.kernel;
+  const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
   for (int64_t n = n_begin; n < n_end; ++n) {
     for (int64_t oy = 0; oy < out_height; ++oy) {
       for (int64_t ox = 0; ox < out_width; ++ox) {
@@ -33,9 +46,10 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
           for (int64_t b = 0; b < kernel; ++b) {
             const int64_t ix = ox * stride - padding + b * dilation;
             if (ix < 0 || ix >= width) continue;
-            const scalar_t* xv = x + ((n * height + iy) * width + ix) * channels;
+            const scalar_t* xv = x + ((n * height + iy) * width + ix) * s.x_channels;
             scalar_t* out = acc + (a * kernel + b) * channels;
-            for (int64_t c = 0; c < channels; ++c) out[c] += xv[c] * g[c];
+            for (int64_t c = 0; c < channels; ++c)
+              out[c] += activated(xv[c % s.x_channels], relu) * g[c];
           }
         }
       }
@@ -48,19 +62,24 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
 /// kernel tap, the range of output columns whose input column is inside the image is
 /// computed once (no test per pixel), and eight channels at a time are summed along it
 /// in a vector register. AVX2 where the CPU has it (chosen at load time), SSE otherwise;
-/// no FMA, whose single rounding would change the bits.
-NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
-    const float* x, const float* gy, float* acc, int64_t n_begin, int64_t n_end, int64_t channels,
-    int64_t height, int64_t width, int64_t out_height, int64_t out_width, int64_t kernel,
-    int64_t stride, int64_t padding, int64_t dilation) {
+/// no FMA, whose single rounding would change the bits. Needs Cx a multiple of eight when
+/// copies > 1 (a block of eight channels inside one copy).
+template <bool kRelu>
+NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const float* gy,
+                                                          float* acc, int64_t n_begin,
+                                                          int64_t n_end, const Shape& s) {
+  const int64_t channels = s.channels, x_channels = s.x_channels, height = s.height;
+  const int64_t width = s.width, out_height = s.out_height, out_width = s.out_width;
+  const int64_t kernel = s.kernel, stride = s.stride, padding = s.padding, dilation = s.dilation;
   const int64_t blocks = channels / 8;
+  const float8 zero = {};
   for (int64_t n = n_begin; n < n_end; ++n) {
     for (int64_t oy = 0; oy < out_height; ++oy) {
       const float* g_row = gy + (n * out_height + oy) * out_width * channels;
       for (int64_t a = 0; a < kernel; ++a) {
         const int64_t iy = oy * stride - padding + a * dilation;
         if (iy < 0 || iy >= height) continue;
-        const float* x_row = x + (n * height + iy) * width * channels;
+        const float* x_row = x + (n * height + iy) * width * x_channels;
         for (int64_t b = 0; b < kernel; ++b) {
           const int64_t shift = b * dilation - padding;  // input column = ox * stride + shift
           if (shift > width - 1) continue;
@@ -68,9 +87,11 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
           const int64_t end = std::min(out_width, (width - 1 - shift) / stride + 1);
           float* out = acc + (a * kernel + b) * channels;
           for (int64_t block = 0; block < blocks; ++block) {
+            const float* x_block = x_row + shift * x_channels + (8 * block) % x_channels;
             float8 sum = load8(out + 8 * block);
             for (int64_t ox = begin; ox < end; ++ox) {
-              const float8 xv = load8(x_row + (ox * stride + shift) * channels + 8 * block);
+              float8 xv = load8(x_block + ox * stride * x_channels);
+              if constexpr (kRelu) xv = xv < zero ? zero : xv;
               const float8 gv = load8(g_row + ox * channels + 8 * block);
               sum += xv * gv;
             }
@@ -78,7 +99,9 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
           }
           for (int64_t c = 8 * blocks; c < channels; ++c)
             for (int64_t ox = begin; ox < end; ++ox)
-              out[c] += x_row[(ox * stride + shift) * channels + c] * g_row[ox * channels + c];
+              out[c] +=
+                  activated(x_row[(ox * stride + shift) * x_channels + c % x_channels], kRelu) *
+                  g_row[ox * channels + c];
         }
       }
     }
@@ -86,26 +109,76 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(
 }
 
 /// The kernel for each element type: the vectorised one for float.
-template <typename scalar_t, typename... Sizes>
-void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, Sizes... sizes) {
-  if constexpr (std::is_same_v<scalar_t, float>)
-    accumulate_weight_grad_float(x, gy, acc, sizes...);
-  else
-    accumulate_weight_grad<scalar_t>(x, gy, acc, sizes...);
+template <typename scalar_t>
+void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_begin,
+                int64_t n_end, const Shape& s, bool relu) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    if (relu)
+      accumulate_weight_grad_float<true>(x, gy, acc, n_begin, n_end, s);
+    else
+      accumulate_weight_grad_float<false>(x, gy, acc, n_begin, n_end, s);
+  } else {
+    accumulate_weight_grad<scalar_t>(x, gy, acc, n_begin, n_end, s, relu);
+  }
+}
+
+/// The input's gradient from the gradient of its activated copies (g: [N, copies·C, H, W]):
+/// Σ over copies, then the ReLU's mask (x > 0). One pass over channels-last tensors;
+/// LibTorch's operations otherwise.
+at::Tensor fold_copies(const at::Tensor& g, const at::Tensor& x, int64_t copies, bool relu) {
+  if (copies == 1) return relu ? at::threshold_backward(g, x, 0) : g;
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  if (!x.is_contiguous(cl) || !g.is_contiguous(cl) || g.scalar_type() != x.scalar_type()) {
+    const at::Tensor sum = g.unflatten(1, {copies, x.size(1)}).sum(1);
+    return relu ? at::threshold_backward(sum, x, 0) : sum;
+  }
+  at::Tensor out = at::empty_like(x, x.options().memory_format(cl));
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_fold_copies", [&] {
+    const scalar_t* gd = g.data_ptr<scalar_t>();
+    const scalar_t* xd = x.data_ptr<scalar_t>();
+    scalar_t* od = out.data_ptr<scalar_t>();
+    at::parallel_for(0, rows, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const scalar_t* gr = gd + r * copies * channels;
+        scalar_t* o = od + r * channels;
+        for (int64_t c = 0; c < channels; ++c) o[c] = gr[c];
+        for (int64_t k = 1; k < copies; ++k)
+          for (int64_t c = 0; c < channels; ++c) o[c] += gr[k * channels + c];
+        if (relu) {
+          const scalar_t* xr = xd + r * channels;
+          for (int64_t c = 0; c < channels; ++c) o[c] = xr[c] > 0 ? o[c] : scalar_t(0);
+        }
+      }
+    });
+  });
+  return out;
+}
+
+/// relu(x) (when `relu`) repeated `copies` times along channels: the convolution's input.
+at::Tensor activate(const at::Tensor& x, int64_t copies, bool relu) {
+  const at::Tensor a = relu ? at::relu(x) : x;
+  return copies == 1 ? a : a.repeat({1, copies, 1, 1}).contiguous(x.suggest_memory_format());
 }
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+/// conv(activate(x, copies, relu), weight), keeping x (not its activated copies) for
+/// the backward pass. `input`: that activated tensor, made by the caller (detached: it is
+/// only read).
 class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2dFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            int64_t stride, int64_t padding, int64_t dilation) {
+                            const at::Tensor& input, int64_t stride, int64_t padding,
+                            int64_t dilation, int64_t copies, bool relu) {
     ctx->save_for_backward({x, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
     ctx->saved_data["dilation"] = dilation;
-    return at::conv2d(x, weight, {}, stride, padding, dilation, weight.size(0));
+    ctx->saved_data["copies"] = copies;
+    ctx->saved_data["relu"] = relu;
+    return at::conv2d(input, weight, {}, stride, padding, dilation, weight.size(0));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -115,30 +188,50 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     const int64_t stride = ctx->saved_data["stride"].toInt();
     const int64_t padding = ctx->saved_data["padding"].toInt();
     const int64_t dilation = ctx->saved_data["dilation"].toInt();
+    const int64_t copies = ctx->saved_data["copies"].toInt();
+    const bool relu = ctx->saved_data["relu"].toBool();
     const at::Tensor& gy = grad_outputs[0];
     const bool want_input = ctx->needs_input_grad(0), want_weight = ctx->needs_input_grad(1);
+    const int64_t groups = weight.size(0);
     at::Tensor grad_x, grad_w;
     if (at::GradMode::is_enabled()) {
-      // Double backward: LibTorch's formula is differentiable, this kernel is not.
-      auto grads = at::convolution_backward(gy, x, weight, c10::nullopt, {stride, stride},
+      // Double backward: LibTorch's formula is differentiable, this kernel is not; the
+      // ReLU's mask and the sum over copies are differentiable operations too.
+      const at::Tensor input = activate(x, copies, relu);
+      auto grads = at::convolution_backward(gy, input, weight, c10::nullopt, {stride, stride},
                                             {padding, padding}, {dilation, dilation}, false, {0, 0},
-                                            weight.size(0), {want_input, want_weight, false});
-      return {std::get<0>(grads), std::get<1>(grads), at::Tensor(), at::Tensor(), at::Tensor()};
+                                            groups, {want_input, want_weight, false});
+      if (want_input) {
+        grad_x = std::get<0>(grads);
+        if (copies > 1) grad_x = grad_x.unflatten(1, {copies, x.size(1)}).sum(1);
+        if (relu) grad_x = grad_x * (x > 0).to(grad_x.scalar_type());
+      }
+      return {grad_x,       std::get<1>(grads), at::Tensor(), at::Tensor(),
+              at::Tensor(), at::Tensor(),       at::Tensor(), at::Tensor()};
     }
     const int64_t kernel = weight.size(2);
     const int64_t transposed_padding = dilation * (kernel - 1) - padding;
-    if (want_input && stride == 1 && transposed_padding >= 0)
-      // At stride 1 the input gradient is the same convolution with the kernel
-      // flipped, which runs at forward speed (oneDNN's backward kernel is ~3x slower).
-      grad_x =
-          at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, weight.size(0));
-    else if (want_input)
-      grad_x = std::get<0>(at::convolution_backward(gy, x, weight, c10::nullopt, {stride, stride},
-                                                    {padding, padding}, {dilation, dilation}, false,
-                                                    {0, 0}, weight.size(0), {true, false, false}));
+    if (want_input) {
+      at::Tensor grad_input;
+      if (stride == 1 && transposed_padding >= 0) {
+        // At stride 1 the input gradient is the same convolution with the kernel
+        // flipped, which runs at forward speed (oneDNN's backward kernel is ~3x slower).
+        grad_input =
+            at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, groups);
+      } else {
+        // The input's values do not enter its gradient, only its shape.
+        const at::Tensor shape = at::empty({x.size(0), copies * x.size(1), x.size(2), x.size(3)},
+                                           x.options().memory_format(x.suggest_memory_format()));
+        grad_input = std::get<0>(at::convolution_backward(
+            gy, shape, weight, c10::nullopt, {stride, stride}, {padding, padding},
+            {dilation, dilation}, false, {0, 0}, groups, {true, false, false}));
+      }
+      grad_x = fold_copies(grad_input, x, copies, relu);
+    }
     if (want_weight)
-      grad_w = depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding, dilation);
-    return {grad_x, grad_w, at::Tensor(), at::Tensor(), at::Tensor()};
+      grad_w = depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding, dilation, copies, relu);
+    return {grad_x,       grad_w,       at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -146,9 +239,15 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
 
 at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& grad_output,
                                         int64_t kernel, int64_t stride, int64_t padding,
-                                        int64_t dilation) {
-  const int64_t batch = x.size(0), channels = x.size(1), height = x.size(2), width = x.size(3);
-  const int64_t out_height = grad_output.size(2), out_width = grad_output.size(3);
+                                        int64_t dilation, int64_t copies, bool relu) {
+  const int64_t batch = x.size(0), channels = grad_output.size(1);
+  if (copies > 1 && x.size(1) % 8 != 0 && x.scalar_type() == at::kFloat)
+    // The float kernel reads eight channels of one copy at a time: give it the copies.
+    return depthwise_conv2d_weight_grad(activate(x, copies, relu), grad_output, kernel, stride,
+                                        padding, dilation);
+  const Shape shape{
+      channels, x.size(1), x.size(2), x.size(3), grad_output.size(2), grad_output.size(3),
+      kernel,   stride,    padding,   dilation};
   // [N, H, W, C] contiguous views (free for channels-last tensors).
   const at::Tensor x_nhwc = x.permute({0, 2, 3, 1}).contiguous();
   const at::Tensor gy_nhwc = grad_output.permute({0, 2, 3, 1}).contiguous();
@@ -165,8 +264,7 @@ at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& g
       for (int64_t s = begin; s < end; ++s) {
         scalar_t* slice_acc = acc + s * kernel * kernel * channels;
         const int64_t first = s * batch / slices, last = (s + 1) * batch / slices;
-        accumulate(x_data, gy_data, slice_acc, first, last, channels, height, width, out_height,
-                   out_width, kernel, stride, padding, dilation);
+        accumulate(x_data, gy_data, slice_acc, first, last, shape, relu);
       }
     });
   });
@@ -176,9 +274,25 @@ at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& g
 
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                             int64_t padding, int64_t dilation) {
+  return depthwise_conv2d_of_relu(x, weight, stride, padding, dilation, 1, false);
+}
+
+at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                                    int64_t padding, int64_t dilation, int64_t copies, bool relu,
+                                    const at::Tensor& input) {
+  TORCH_CHECK(weight.size(0) == copies * x.size(1), "depthwise convolution: weight for ",
+              weight.size(0), " channels, an input of ", x.size(1), " channels in ", copies,
+              " copies");
   if (!x.device().is_cpu() || !at::isFloatingType(x.scalar_type()))
-    return at::conv2d(x, weight, {}, stride, padding, dilation, weight.size(0));
-  return DepthwiseConv2dFunction::apply(x, weight, stride, padding, dilation);
+    return at::conv2d(activate(x, copies, relu), weight, {}, stride, padding, dilation,
+                      weight.size(0));
+  at::Tensor activated = input;
+  if (!activated.defined()) {
+    const at::NoGradGuard only_read;
+    activated = activate(x, copies, relu);
+  }
+  return DepthwiseConv2dFunction::apply(x, weight, activated.detach(), stride, padding, dilation,
+                                        copies, relu);
 }
 
 }  // namespace nasx::darts

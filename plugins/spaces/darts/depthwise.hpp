@@ -21,9 +21,24 @@ namespace nasx::darts {
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                             int64_t padding, int64_t dilation);
 
-/// The weight gradient alone: d(sum(grad_output * conv(x, w))) / dw, [C, 1, k, k].
+/// The first convolution of a separable or dilated operation, on the operation's input
+/// before its ReLU: conv(relu(x) repeated `copies` times along channels, weight), with x
+/// [N, C, H, W] and weight [copies·C, 1, k, k] (`copies` operations side by side that read
+/// the same input, as the supernet's edge groups compute them; `relu` false: x itself).
+///
+/// Keeps only x for the backward pass, not relu(x) nor its copies — x is kept anyway by
+/// whatever else reads it (the cell's state, or the BatchNorm before it): the weight
+/// gradient applies the ReLU as it reads x, the input gradient sums the copies' gradients
+/// and applies the ReLU's mask in one pass. `input`: relu(x) repeated, when the caller
+/// already made it for several such convolutions (only read, never kept).
+at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                                    int64_t padding, int64_t dilation, int64_t copies = 1,
+                                    bool relu = true, const at::Tensor& input = {});
+
+/// The weight gradient alone: d(sum(grad_output * conv(a, w))) / dw, [copies·C, 1, k, k],
+/// with a = relu(x) (when `relu`; else x) repeated `copies` times along channels.
 at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& grad_output,
                                         int64_t kernel, int64_t stride, int64_t padding,
-                                        int64_t dilation);
+                                        int64_t dilation, int64_t copies = 1, bool relu = false);
 
 }  // namespace nasx::darts

@@ -113,3 +113,119 @@ TEST(DepthwiseConv2dDoubleBackward, FallsBackToTheDifferentiableFormula) {
 
 }  // namespace
 }  // namespace nasx::darts
+
+namespace nasx::darts {
+namespace {
+
+struct CopiesCase {
+  int64_t copies, channels, kernel, stride, padding, dilation;
+  bool relu;
+};
+
+void PrintTo(const CopiesCase& c, std::ostream* out) {
+  *out << c.copies << " copies of " << c.channels << " channels, kernel " << c.kernel << ", stride "
+       << c.stride << ", dilation " << c.dilation << (c.relu ? ", ReLU" : "");
+}
+
+class DepthwiseOfCopies : public ::testing::TestWithParam<CopiesCase> {};
+
+// depthwise_conv2d_of_relu against its definition: LibTorch's convolution of relu(x)
+// repeated, differentiated by autograd — output, both gradients, every layout and type.
+TEST_P(DepthwiseOfCopies, MatchesTheConvolutionOfTheRepeatedActivation) {
+  const CopiesCase c = GetParam();
+  at::manual_seed(c.copies * 100 + c.channels + c.kernel);
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      const at::Tensor x0 = at::randn({3, c.channels, 9, 9}, dtype).contiguous(format);
+      const at::Tensor w0 = at::randn({c.copies * c.channels, 1, c.kernel, c.kernel}, dtype);
+      const at::Tensor gy0 =
+          at::randn_like(at::conv2d(x0.repeat({1, c.copies, 1, 1}), w0, {}, c.stride, c.padding,
+                                    c.dilation, c.copies * c.channels))
+              .contiguous(format);
+      const auto run = [&](bool ours) {
+        const at::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+        const at::Tensor y =
+            ours ? depthwise_conv2d_of_relu(x, w, c.stride, c.padding, c.dilation, c.copies, c.relu)
+                 : at::conv2d((c.relu ? at::relu(x) : x).repeat({1, c.copies, 1, 1}), w, {},
+                              c.stride, c.padding, c.dilation, c.copies * c.channels);
+        auto grads = torch::autograd::grad({y}, {x, w}, {gy0});
+        return std::vector<at::Tensor>{y, grads[0], grads[1]};
+      };
+      const auto got = run(true), want = run(false);
+      const double tol = dtype == at::kFloat ? 1e-4 : 1e-10;
+      const char* what[] = {"output", "input gradient", "weight gradient"};
+      for (int i = 0; i < 3; ++i)
+        EXPECT_TRUE(at::allclose(got[i], want[i], tol, tol))
+            << what[i] << " in " << (dtype == at::kFloat ? "float" : "double") << ", "
+            << (format == at::MemoryFormat::ChannelsLast ? "channels-last" : "contiguous")
+            << ": largest difference " << (got[i] - want[i]).abs().max().item<double>();
+      EXPECT_TRUE(got[1].is_contiguous(format)) << "the input's gradient in its layout";
+    }
+  }
+}
+
+// The float kernel's bits with copies and ReLU are those of the plain kernel on the
+// materialised activation: reading x in place changes nothing but the memory held.
+TEST_P(DepthwiseOfCopies, FloatWeightGradientHasTheMaterialisedInputsBits) {
+  const CopiesCase c = GetParam();
+  at::manual_seed(11);
+  const at::Tensor x = at::randn({4, c.channels, 9, 9}).contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor a = (c.relu ? at::relu(x) : x).repeat({1, c.copies, 1, 1});
+  const at::Tensor gy =
+      at::randn_like(at::conv2d(a, at::ones({c.copies * c.channels, 1, c.kernel, c.kernel}), {},
+                                c.stride, c.padding, c.dilation, c.copies * c.channels));
+  const at::Tensor got = depthwise_conv2d_weight_grad(x, gy, c.kernel, c.stride, c.padding,
+                                                      c.dilation, c.copies, c.relu);
+  const at::Tensor want =
+      depthwise_conv2d_weight_grad(a, gy, c.kernel, c.stride, c.padding, c.dilation);
+  EXPECT_TRUE(at::equal(got, want)) << (got - want).abs().max().item<float>();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EdgeGroups, DepthwiseOfCopies,
+    ::testing::Values(CopiesCase{1, 8, 3, 1, 1, 1, true}, CopiesCase{4, 8, 3, 1, 1, 1, true},
+                      CopiesCase{3, 16, 5, 1, 2, 1, true}, CopiesCase{2, 8, 5, 2, 4, 2, true},
+                      CopiesCase{4, 8, 3, 2, 1, 1, false}, CopiesCase{2, 12, 3, 1, 2, 2, true},
+                      CopiesCase{3, 6, 5, 2, 2, 1, true}),
+    [](const auto& info) {
+      const CopiesCase& c = info.param;
+      return "e" + std::to_string(c.copies) + "c" + std::to_string(c.channels) + "k" +
+             std::to_string(c.kernel) + "s" + std::to_string(c.stride) + "d" +
+             std::to_string(c.dilation) + (c.relu ? "relu" : "");
+    });
+
+// Only x is kept for the backward pass: neither relu(x) nor its copies outlive the forward.
+TEST(DepthwiseOfCopiesMemory, KeepsNeitherTheActivationNorItsCopies) {
+  const at::Tensor w = at::randn({24, 1, 3, 3}).requires_grad_();
+  const at::Tensor x = at::randn({2, 8, 6, 6}).requires_grad_();
+  at::Tensor y;
+  const auto activated = [&] {
+    const at::Tensor a = at::relu(x.detach()).repeat({1, 3, 1, 1});
+    y = depthwise_conv2d_of_relu(x, w, 1, 1, 1, 3, true, a);
+    return a.storage().getWeakStorageImpl();
+  }();
+  EXPECT_TRUE(activated.expired());
+  y.sum().backward();
+  EXPECT_TRUE(x.grad().defined());
+}
+
+// Gradients of gradients through the copies and the ReLU: LibTorch's differentiable path.
+TEST(DepthwiseOfCopiesDoubleBackward, MatchesTheDefinition) {
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({2, 4, 6, 6}, at::kDouble).requires_grad_();
+  const at::Tensor w = at::randn({8, 1, 3, 3}, at::kDouble).requires_grad_();
+  auto penalty = [&](auto conv) {
+    const at::Tensor y = conv();
+    const auto g = torch::autograd::grad({(y * y).sum()}, {x, w}, {}, true, true);
+    return torch::autograd::grad({g[0].pow(2).sum() + g[1].pow(2).sum()}, {x, w});
+  };
+  const auto ours = penalty([&] { return depthwise_conv2d_of_relu(x, w, 1, 1, 1, 2, true); });
+  const auto theirs = penalty([&] {
+    return at::conv2d(at::relu(x).repeat({1, 2, 1, 1}), w, {}, 1, 1, 1, 8);
+  });
+  EXPECT_TRUE(at::allclose(ours[0], theirs[0], 1e-10, 1e-10)) << "through x";
+  EXPECT_TRUE(at::allclose(ours[1], theirs[1], 1e-10, 1e-10)) << "through w";
+}
+
+}  // namespace
+}  // namespace nasx::darts

@@ -79,14 +79,15 @@ FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool aff
 }
 
 at::Tensor FactorizedReduceImpl::forward(const at::Tensor& x) {
-  return forward_activated(at::relu(x));
-}
-
-at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
+  const at::Tensor relu_x = at::relu(x);
   // x[:, :, 1:, 1:], as a negative pad: on channels-last tensors its backward is ~3x
   // cheaper than a slice's.
   const at::Tensor shifted = at::constant_pad_nd(relu_x, {-1, 0, -1, 0});
-  at::Tensor a = conv_1_(relu_x), b = conv_2_(shifted);
+  // Every copy reads the same input: the grouped convolution's weight, [copies * c_out/2,
+  // c_in, 1, 1], is an ungrouped convolution's on x itself (no copies of x made).
+  const std::array<int64_t, 2> two = {2, 2}, none = {0, 0};
+  at::Tensor a = at::conv2d(relu_x, conv_1_->weight, at::Tensor(), two, none);
+  at::Tensor b = at::conv2d(shifted, conv_2_->weight, at::Tensor(), two, none);
   if (copies_ > 1) {
     // Keep each copy's channels together: [a_k, b_k] for copy k.
     const auto n = a.size(0), h = a.size(2), w = a.size(3);
@@ -97,7 +98,8 @@ at::Tensor FactorizedReduceImpl::forward_activated(const at::Tensor& relu_x) {
   return batch_norm(bn_, at::cat({a, b}, 1));
 }
 
-at::Tensor FactorizedReduceImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
+at::Tensor FactorizedReduceImpl::forward_copy(const at::Tensor& x, int64_t copy) {
+  const at::Tensor relu_x = at::relu(x);
   const at::Tensor shifted = at::constant_pad_nd(relu_x, {-1, 0, -1, 0});
   const at::Tensor a = pointwise_copy(conv_1_, relu_x, copy, copies_);
   const at::Tensor b = pointwise_copy(conv_2_, shifted, copy, copies_);
@@ -120,20 +122,19 @@ SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
           register_module("pointwise_2", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
       bn_2_(register_module("bn_2", batchnorm(copies * c_out, affine))) {}
 
-at::Tensor SepConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
-
-at::Tensor SepConvImpl::forward_activated(const at::Tensor& relu_x) {
-  auto y = batch_norm(
-      bn_1_, pointwise_1_(depthwise_conv2d(relu_x, depthwise_1_->weight, stride_, padding_, 1)));
+at::Tensor SepConvImpl::forward(const at::Tensor& x, const at::Tensor& activated) {
+  const at::Tensor y = batch_norm(
+      bn_1_, pointwise_1_(depthwise_conv2d_of_relu(x, depthwise_1_->weight, stride_, padding_, 1,
+                                                   copies_, true, activated)));
   return batch_norm(
-      bn_2_, pointwise_2_(depthwise_conv2d(at::relu(y), depthwise_2_->weight, 1, padding_, 1)));
+      bn_2_, pointwise_2_(depthwise_conv2d_of_relu(y, depthwise_2_->weight, 1, padding_, 1)));
 }
 
-at::Tensor SepConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
+at::Tensor SepConvImpl::forward_copy(const at::Tensor& x, int64_t copy) {
   at::Tensor y =
-      depthwise_conv2d(relu_x, block(depthwise_1_->weight, copy, copies_), stride_, padding_, 1);
+      depthwise_conv2d_of_relu(x, block(depthwise_1_->weight, copy, copies_), stride_, padding_, 1);
   y = batch_norm(bn_1_, pointwise_copy(pointwise_1_, y, copy, copies_), copy, copies_);
-  y = depthwise_conv2d(at::relu(y), block(depthwise_2_->weight, copy, copies_), 1, padding_, 1);
+  y = depthwise_conv2d_of_relu(y, block(depthwise_2_->weight, copy, copies_), 1, padding_, 1);
   return batch_norm(bn_2_, pointwise_copy(pointwise_2_, y, copy, copies_), copy, copies_);
 }
 
@@ -149,16 +150,15 @@ DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
           register_module("pointwise", conv(copies * c_in, copies * c_out, 1, 1, 0, 1, copies))),
       bn_(register_module("bn", batchnorm(copies * c_out, affine))) {}
 
-at::Tensor DilConvImpl::forward(const at::Tensor& x) { return forward_activated(at::relu(x)); }
-
-at::Tensor DilConvImpl::forward_activated(const at::Tensor& relu_x) {
+at::Tensor DilConvImpl::forward(const at::Tensor& x, const at::Tensor& activated) {
   return batch_norm(
-      bn_, pointwise_(depthwise_conv2d(relu_x, depthwise_->weight, stride_, padding_, dilation_)));
+      bn_, pointwise_(depthwise_conv2d_of_relu(x, depthwise_->weight, stride_, padding_, dilation_,
+                                               copies_, true, activated)));
 }
 
-at::Tensor DilConvImpl::forward_copy(const at::Tensor& relu_x, int64_t copy) {
-  const at::Tensor y = depthwise_conv2d(relu_x, block(depthwise_->weight, copy, copies_), stride_,
-                                        padding_, dilation_);
+at::Tensor DilConvImpl::forward_copy(const at::Tensor& x, int64_t copy) {
+  const at::Tensor y = depthwise_conv2d_of_relu(x, block(depthwise_->weight, copy, copies_),
+                                                stride_, padding_, dilation_);
   return batch_norm(bn_, pointwise_copy(pointwise_, y, copy, copies_), copy, copies_);
 }
 

@@ -9,6 +9,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/common.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
@@ -38,19 +39,18 @@ TORCH_MODULE(ReLUConvBN);
 /// Halves the resolution without losing pixels: ReLU, two 1x1 stride-2 convolutions
 /// (the second on the input shifted by one pixel), concatenated, BatchNorm.
 ///
-/// `copies` > 1 holds that many independent operations side by side, as grouped
-/// convolutions over an input of copies * c_in channels (copy k in channel block k);
-/// the supernet computes all edges that leave one state this way, in a few large
-/// kernels instead of many small ones. Parameter counts equal `copies` separate ops.
+/// `copies` > 1 holds that many independent operations side by side, all reading the
+/// same input of c_in channels, their outputs in channel blocks (copy k in block k); the
+/// supernet computes all edges that leave one state this way, in a few large kernels
+/// instead of many small ones. Parameter counts equal `copies` separate ops.
 class FactorizedReduceImpl : public torch::nn::Module {
  public:
   FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies = 1);
+  /// Every copy on x: [N, c_in, H, W] -> [N, copies * c_out, H/2, W/2].
   at::Tensor forward(const at::Tensor& x);
-  /// The same on an input the ReLU was already applied to.
-  at::Tensor forward_activated(const at::Tensor& relu_x);
-  /// Copy `copy` alone on a single (activated) input of c_in channels: what that copy
-  /// computes inside forward_activated, with its slice of the shared weights.
-  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+  /// Copy `copy` alone: what that copy computes inside forward, with its slice of the
+  /// shared weights.
+  at::Tensor forward_copy(const at::Tensor& x, int64_t copy);
 
  private:
   int64_t copies_;
@@ -66,9 +66,14 @@ class SepConvImpl : public torch::nn::Module {
  public:
   SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
               bool affine, int64_t copies = 1);
-  at::Tensor forward(const at::Tensor& x);
-  at::Tensor forward_activated(const at::Tensor& relu_x);
-  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+  /// Every copy on x: [N, c_in, H, W] -> [N, copies * c_out, H', W']. `activated`:
+  /// relu(x) repeated `copies` times along channels, when the caller made it for several
+  /// operations (only read; see depthwise_conv2d_of_relu).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& activated = {});
+  at::Tensor forward_copy(const at::Tensor& x, int64_t copy);
+
+ protected:
+  FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(at::Tensor())})
 
  private:
   int64_t stride_, padding_, copies_;
@@ -85,9 +90,11 @@ class DilConvImpl : public torch::nn::Module {
  public:
   DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride, int64_t padding,
               int64_t dilation, bool affine, int64_t copies = 1);
-  at::Tensor forward(const at::Tensor& x);
-  at::Tensor forward_activated(const at::Tensor& relu_x);
-  at::Tensor forward_copy(const at::Tensor& relu_x, int64_t copy);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& activated = {});
+  at::Tensor forward_copy(const at::Tensor& x, int64_t copy);
+
+ protected:
+  FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(at::Tensor())})
 
  private:
   int64_t stride_, padding_, dilation_, copies_;

@@ -61,13 +61,17 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
 }
 
 std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
-  const at::Tensor relu_x = at::relu(x);
-  // Every edge's copy of the input, side by side on channels, for the grouped convolutions.
-  const bool grouped = sep_3_ || sep_5_ || dil_3_ || dil_5_ || skip_reduce_;
-  const at::Tensor copies =
-      edges_ == 1 || !grouped
-          ? relu_x
-          : relu_x.repeat({1, edges_, 1, 1}).contiguous(relu_x.suggest_memory_format());
+  // relu(x) in every edge's copy, side by side on channels: the input of the four
+  // operations' first (grouped) convolutions, made once for all four and only read by
+  // them — their backward passes keep x itself, which the cell keeps anyway.
+  at::Tensor activated;
+  if (sep_3_ || sep_5_ || dil_3_ || dil_5_) {
+    const at::NoGradGuard only_read;
+    const at::Tensor relu_x = at::relu(x);
+    activated = edges_ == 1
+                    ? relu_x
+                    : relu_x.repeat({1, edges_, 1, 1}).contiguous(relu_x.suggest_memory_format());
+  }
   // Each operation's output: [B, E*C, H, W] (one per edge), or [B, C, H, W] for the
   // operations that read the shared input (pools, identity), with its weight's column.
   std::vector<at::Tensor> terms;
@@ -76,13 +80,13 @@ std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Te
     terms.push_back(term);
     columns.push_back(column_[static_cast<size_t>(op)]);
   };
-  if (sep_3_) add(sep_3_->forward_activated(copies), kSep3);
-  if (sep_5_) add(sep_5_->forward_activated(copies), kSep5);
-  if (dil_3_) add(dil_3_->forward_activated(copies), kDil3);
-  if (dil_5_) add(dil_5_->forward_activated(copies), kDil5);
+  if (sep_3_) add(sep_3_->forward(x, activated), kSep3);
+  if (sep_5_) add(sep_5_->forward(x, activated), kSep5);
+  if (dil_3_) add(dil_3_->forward(x, activated), kDil3);
+  if (dil_5_) add(dil_5_->forward(x, activated), kDil5);
   if (max_pool_) add(max_pool_(x), kMaxPool);
   if (avg_pool_) add(avg_pool_(x), kAvgPool);
-  if (column_[kSkip] >= 0) add(stride_ == 1 ? x : skip_reduce_->forward_activated(copies), kSkip);
+  if (column_[kSkip] >= 0) add(stride_ == 1 ? x : skip_reduce_->forward(x), kSkip);
   if (terms.empty()) {  // `none` alone: every edge outputs zeros
     const at::Tensor zeros = zero_op(x, stride_).unsqueeze(1);
     return (zeros.expand({-1, edges_, -1, -1, -1}) *
@@ -107,15 +111,15 @@ at::Tensor EdgeGroupImpl::forward_edge(const at::Tensor& x, int64_t edge, int64_
     case kAvgPool:
       return avg_pool_(x);
     case kSkip:
-      return stride_ == 1 ? x : skip_reduce_->forward_copy(at::relu(x), edge);
+      return stride_ == 1 ? x : skip_reduce_->forward_copy(x, edge);
     case kSep3:
-      return sep_3_->forward_copy(at::relu(x), edge);
+      return sep_3_->forward_copy(x, edge);
     case kSep5:
-      return sep_5_->forward_copy(at::relu(x), edge);
+      return sep_5_->forward_copy(x, edge);
     case kDil3:
-      return dil_3_->forward_copy(at::relu(x), edge);
+      return dil_3_->forward_copy(x, edge);
     case kDil5:
-      return dil_5_->forward_copy(at::relu(x), edge);
+      return dil_5_->forward_copy(x, edge);
     default:
       TORCH_CHECK(false, "DARTS edge: no operation ", column);
   }
