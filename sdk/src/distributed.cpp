@@ -66,8 +66,8 @@ at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t co
   // A search network's layer (no affine parameters) on the way to a backward pass keeps
   // its output instead of its input (less memory, same arithmetic forward).
   const bool keeps_output = bn->is_training() && !synchronized && !o.affine() &&
-                            o.momentum().has_value() && at::GradMode::is_enabled() &&
-                            x.requires_grad();
+                            o.track_running_stats() && o.momentum().has_value() &&
+                            at::GradMode::is_enabled() && x.requires_grad();
   if (!synchronized && !keeps_output && copies == 1) return bn->forward(x);
   if (copies == 1 && bn->is_training() && bn->num_batches_tracked.defined()) {
     at::NoGradGuard no_grad;

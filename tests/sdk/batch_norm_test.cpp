@@ -117,17 +117,55 @@ TEST(OutputSavingBatchNorm, ReleasesItsInputAfterTheForwardPass) {
   EXPECT_FALSE(input_outlives_forward(true));
 }
 
-// Outside training, or with nothing to differentiate, the layer's own forward runs.
-TEST(OutputSavingBatchNorm, EvaluationAndNoGradTakeTheLayersPath) {
-  torch::nn::BatchNorm2d bn = search_layer(4, at::kFloat);
+bool keeps_output(const at::Tensor& y) {
+  return y.grad_fn() && y.grad_fn()->name().find("OutputSavingBatchNorm") != std::string::npos;
+}
+
+// Only a search network's layer on the way to a backward pass takes the new path; every
+// other layer (affine, evaluation, no running statistics or a cumulative average, nothing
+// to differentiate) is the layer's own forward, as before.
+TEST(OutputSavingBatchNorm, OnlyASearchLayerInTrainingOnTheWayToABackwardPassTakesIt) {
   const at::Tensor x = at::randn({3, 4, 5, 5}).requires_grad_();
+  using Options = torch::nn::BatchNorm2dOptions;
+  EXPECT_TRUE(keeps_output(batch_norm(torch::nn::BatchNorm2d(Options(4).affine(false)), x)));
+  EXPECT_FALSE(keeps_output(batch_norm(torch::nn::BatchNorm2d(Options(4).affine(true)), x)));
+  torch::nn::BatchNorm2d evaluating(Options(4).affine(false));
+  evaluating->eval();
+  EXPECT_FALSE(keeps_output(batch_norm(evaluating, x)));
+  EXPECT_FALSE(keeps_output(
+      batch_norm(torch::nn::BatchNorm2d(Options(4).affine(false).track_running_stats(false)), x)));
+  torch::nn::BatchNorm2d cumulative(Options(4).affine(false).momentum(c10::nullopt));
+  const at::Tensor y = batch_norm(cumulative, x);
+  EXPECT_FALSE(keeps_output(y));
+  EXPECT_EQ(cumulative->num_batches_tracked.item<int64_t>(), 1) << "the layer counted it";
+  const at::Tensor constant = x.detach();
+  EXPECT_FALSE(batch_norm(torch::nn::BatchNorm2d(Options(4).affine(false)), constant).grad_fn());
   {
     const at::NoGradGuard no_grad;
-    EXPECT_TRUE(at::equal(batch_norm(bn, x), copy_of(bn)->forward(x)));
+    EXPECT_FALSE(batch_norm(torch::nn::BatchNorm2d(Options(4).affine(false)), x).grad_fn());
   }
-  bn->eval();
-  const at::Tensor y = batch_norm(bn, x);
-  EXPECT_EQ(y.grad_fn()->name(), bn->forward(x).grad_fn()->name());
+}
+
+// A grouped edge's copy (copies > 1): the layer's block of running statistics alone moves,
+// as a layer of that block's channels would; the gradient is that layer's.
+TEST(OutputSavingBatchNorm, ACopyUpdatesItsBlockOfTheRunningStatisticsAlone) {
+  at::manual_seed(6);
+  const at::Tensor x = (at::randn({4, 3, 5, 5}, at::kDouble) * 2 + 1);
+  const at::Tensor dy = at::randn({4, 3, 5, 5}, at::kDouble);
+  torch::nn::BatchNorm2d grouped = search_layer(9, at::kDouble);  // three copies of 3
+  torch::nn::BatchNorm2d alone = search_layer(3, at::kDouble);
+  const at::Tensor xg = x.clone().requires_grad_(), xa = x.clone().requires_grad_();
+  const at::Tensor yg = batch_norm(grouped, xg, /*copy=*/1, /*copies=*/3);
+  EXPECT_TRUE(keeps_output(yg));
+  const at::Tensor ya = alone->forward(xa);
+  EXPECT_TRUE(at::allclose(yg, ya, 1e-12, 1e-12));
+  const at::Tensor gg = torch::autograd::grad({yg}, {xg}, {dy})[0];
+  const at::Tensor ga = torch::autograd::grad({ya}, {xa}, {dy})[0];
+  EXPECT_TRUE(at::allclose(gg, ga, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(grouped->running_mean.narrow(0, 3, 3), alone->running_mean));
+  EXPECT_TRUE(at::allclose(grouped->running_var.narrow(0, 3, 3), alone->running_var));
+  EXPECT_TRUE(at::equal(grouped->running_mean.narrow(0, 0, 3), at::zeros({3}, at::kDouble)));
+  EXPECT_TRUE(at::equal(grouped->running_var.narrow(0, 6, 3), at::ones({3}, at::kDouble)));
 }
 
 }  // namespace

@@ -87,10 +87,10 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const 
           const int64_t end = std::min(out_width, (width - 1 - shift) / stride + 1);
           float* out = acc + (a * kernel + b) * channels;
           for (int64_t block = 0; block < blocks; ++block) {
-            const float* x_block = x_row + shift * x_channels + (8 * block) % x_channels;
+            const int64_t lane = (8 * block) % x_channels;
             float8 sum = load8(out + 8 * block);
             for (int64_t ox = begin; ox < end; ++ox) {
-              float8 xv = load8(x_block + ox * stride * x_channels);
+              float8 xv = load8(x_row + (ox * stride + shift) * x_channels + lane);
               if constexpr (kRelu) xv = xv < zero ? zero : xv;
               const float8 gv = load8(g_row + ox * channels + 8 * block);
               sum += xv * gv;
@@ -147,7 +147,8 @@ at::Tensor fold_copies(const at::Tensor& g, const at::Tensor& x, int64_t copies,
           for (int64_t c = 0; c < channels; ++c) o[c] += gr[k * channels + c];
         if (relu) {
           const scalar_t* xr = xd + r * channels;
-          for (int64_t c = 0; c < channels; ++c) o[c] = xr[c] > 0 ? o[c] : scalar_t(0);
+          // threshold_backward's rule (ReLU's): zero where x <= 0, passed on where NaN.
+          for (int64_t c = 0; c < channels; ++c) o[c] = xr[c] <= 0 ? scalar_t(0) : o[c];
         }
       }
     });
@@ -204,7 +205,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
       if (want_input) {
         grad_x = std::get<0>(grads);
         if (copies > 1) grad_x = grad_x.unflatten(1, {copies, x.size(1)}).sum(1);
-        if (relu) grad_x = grad_x * (x > 0).to(grad_x.scalar_type());
+        if (relu) grad_x = at::threshold_backward(grad_x, x, 0);  // differentiable in grad_x
       }
       return {grad_x,       std::get<1>(grads), at::Tensor(), at::Tensor(),
               at::Tensor(), at::Tensor(),       at::Tensor(), at::Tensor()};
@@ -241,6 +242,8 @@ at::Tensor depthwise_conv2d_weight_grad(const at::Tensor& x, const at::Tensor& g
                                         int64_t kernel, int64_t stride, int64_t padding,
                                         int64_t dilation, int64_t copies, bool relu) {
   const int64_t batch = x.size(0), channels = grad_output.size(1);
+  TORCH_CHECK(channels == copies * x.size(1), "depthwise weight gradient: a gradient of ", channels,
+              " channels for an input of ", x.size(1), " channels in ", copies, " copies");
   if (copies > 1 && x.size(1) % 8 != 0 && x.scalar_type() == at::kFloat)
     // The float kernel reads eight channels of one copy at a time: give it the copies.
     return depthwise_conv2d_weight_grad(activate(x, copies, relu), grad_output, kernel, stride,
@@ -283,7 +286,7 @@ at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weigh
   TORCH_CHECK(weight.size(0) == copies * x.size(1), "depthwise convolution: weight for ",
               weight.size(0), " channels, an input of ", x.size(1), " channels in ", copies,
               " copies");
-  if (!x.device().is_cpu() || !at::isFloatingType(x.scalar_type()))
+  if (!x.device().is_cpu() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble))
     return at::conv2d(activate(x, copies, relu), weight, {}, stride, padding, dilation,
                       weight.size(0));
   at::Tensor activated = input;

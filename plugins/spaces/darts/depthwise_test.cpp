@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -186,7 +187,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(CopiesCase{1, 8, 3, 1, 1, 1, true}, CopiesCase{4, 8, 3, 1, 1, 1, true},
                       CopiesCase{3, 16, 5, 1, 2, 1, true}, CopiesCase{2, 8, 5, 2, 4, 2, true},
                       CopiesCase{4, 8, 3, 2, 1, 1, false}, CopiesCase{2, 12, 3, 1, 2, 2, true},
-                      CopiesCase{3, 6, 5, 2, 2, 1, true}),
+                      CopiesCase{3, 6, 5, 2, 2, 1, true}, CopiesCase{3, 24, 3, 1, 1, 1, true},
+                      CopiesCase{2, 24, 5, 2, 4, 2, true}),
     [](const auto& info) {
       const CopiesCase& c = info.param;
       return "e" + std::to_string(c.copies) + "c" + std::to_string(c.channels) + "k" +
@@ -209,22 +211,53 @@ TEST(DepthwiseOfCopiesMemory, KeepsNeitherTheActivationNorItsCopies) {
   EXPECT_TRUE(x.grad().defined());
 }
 
-// Gradients of gradients through the copies and the ReLU: LibTorch's differentiable path.
+// Gradients of gradients through the copies and the ReLU: LibTorch's differentiable path,
+// at stride 1 and 2, in both layouts.
 TEST(DepthwiseOfCopiesDoubleBackward, MatchesTheDefinition) {
-  at::manual_seed(5);
-  const at::Tensor x = at::randn({2, 4, 6, 6}, at::kDouble).requires_grad_();
-  const at::Tensor w = at::randn({8, 1, 3, 3}, at::kDouble).requires_grad_();
-  auto penalty = [&](auto conv) {
-    const at::Tensor y = conv();
-    const auto g = torch::autograd::grad({(y * y).sum()}, {x, w}, {}, true, true);
-    return torch::autograd::grad({g[0].pow(2).sum() + g[1].pow(2).sum()}, {x, w});
-  };
-  const auto ours = penalty([&] { return depthwise_conv2d_of_relu(x, w, 1, 1, 1, 2, true); });
-  const auto theirs = penalty([&] {
-    return at::conv2d(at::relu(x).repeat({1, 2, 1, 1}), w, {}, 1, 1, 1, 8);
-  });
-  EXPECT_TRUE(at::allclose(ours[0], theirs[0], 1e-10, 1e-10)) << "through x";
-  EXPECT_TRUE(at::allclose(ours[1], theirs[1], 1e-10, 1e-10)) << "through w";
+  for (const int64_t stride : {1, 2}) {
+    for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      at::manual_seed(5 + stride);
+      const at::Tensor x = at::randn({2, 4, 6, 6}, at::kDouble).contiguous(format).requires_grad_();
+      const at::Tensor w = at::randn({8, 1, 3, 3}, at::kDouble).requires_grad_();
+      auto penalty = [&](auto conv) {
+        const at::Tensor y = conv();
+        const auto g = torch::autograd::grad({(y * y).sum()}, {x, w}, {}, true, true);
+        return torch::autograd::grad({g[0].pow(2).sum() + g[1].pow(2).sum()}, {x, w});
+      };
+      const auto ours =
+          penalty([&] { return depthwise_conv2d_of_relu(x, w, stride, 1, 1, 2, true); });
+      const auto theirs = penalty([&] {
+        return at::conv2d(at::relu(x).repeat({1, 2, 1, 1}), w, {}, stride, 1, 1, 8);
+      });
+      EXPECT_TRUE(at::allclose(ours[0], theirs[0], 1e-10, 1e-10)) << "through x, stride " << stride;
+      EXPECT_TRUE(at::allclose(ours[1], theirs[1], 1e-10, 1e-10)) << "through w, stride " << stride;
+    }
+  }
+}
+
+// At stride 2 the input gradient comes from LibTorch's convolution_backward given an
+// uninitialised tensor of the input's shape: what it relies on is that the input's values
+// never enter that gradient. Pinned with an input of NaNs in the shapes the space uses.
+TEST(DepthwiseInputGradient, DoesNotReadTheInputsValues) {
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+      for (const int64_t dilation : {1, 2}) {
+        const int64_t kernel = 5, padding = dilation * 2;
+        const at::Tensor x = at::randn({2, 16, 8, 8}, dtype).contiguous(format);
+        const at::Tensor nans = at::full_like(x, std::numeric_limits<double>::quiet_NaN());
+        const at::Tensor w = at::randn({16, 1, kernel, kernel}, dtype);
+        const at::Tensor gy = at::randn_like(at::conv2d(x, w, {}, 2, padding, dilation, 16));
+        const auto input_grad = [&](const at::Tensor& input) {
+          return std::get<0>(at::convolution_backward(gy, input, w, c10::nullopt, {2, 2},
+                                                      {padding, padding}, {dilation, dilation},
+                                                      false, {0, 0}, 16, {true, false, false}));
+        };
+        EXPECT_TRUE(at::equal(input_grad(nans), input_grad(x)))
+            << "dilation " << dilation << ", "
+            << (format == at::MemoryFormat::ChannelsLast ? "channels-last" : "contiguous");
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -310,7 +310,7 @@ bool weighted_mixture_has_kernel(const at::Tensor& weights, const std::vector<at
     channels_last = channels_last || t.is_contiguous(at::MemoryFormat::ChannelsLast);
   }
   // A network in channels-last order (a term in it says so); a term in another layout
-  // (FactorizedReduce's grouped output) is copied into it.
+  // (FactorizedReduce's output, its copies' halves interleaved) is copied into it.
   return channels_last;
 }
 

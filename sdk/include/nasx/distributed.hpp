@@ -64,9 +64,10 @@ NASX_API void set_sync_batchnorm(bool on);
 /// and sync_batchnorm() on, mean and variance are those of the whole batch over all
 /// ranks, the backward pass all-reducing its sums too, and the running statistics take
 /// the unbiased global variance (SyncBatchNorm). A layer without affine parameters in
-/// training, on the way to a backward pass, keeps its output instead of its input for the
-/// backward (the same values and derivatives, one activation less per layer held);
-/// otherwise exactly the layer's own forward.
+/// training (running statistics tracked with a momentum), on the way to a backward pass,
+/// keeps its output instead of its input for the backward: on the CPU the same values
+/// forward (LibTorch's kernel), the derivatives summed in another order, one activation
+/// less held per layer. Otherwise exactly the layer's own forward.
 NASX_API at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t copy = 0,
                                int64_t copies = 1);
 
