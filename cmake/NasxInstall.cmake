@@ -4,7 +4,8 @@
 #   PREFIX/lib/nasx/plugins/*.so          the shipped plugins (the host finds them there)
 #   PREFIX/include/nasx/                  the SDK headers
 #   PREFIX/lib/cmake/nasx/                find_package(nasx): nasx::sdk, nasx_add_plugin()
-#   PREFIX/share/nasx/                    tools/new-plugin and its templates
+#   PREFIX/share/nasx/                    tools/new-plugin and its templates; the NB-201
+#                                         training-step baseline of `nasx bench`
 include(CMakePackageConfigHelpers)
 
 set(NASX_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/nasx)
@@ -40,3 +41,5 @@ install(FILES
   DESTINATION ${NASX_INSTALL_CMAKEDIR})
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/new-plugin DESTINATION ${CMAKE_INSTALL_BINDIR}
   RENAME nasx-new-plugin)
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/ref_nb201_train_step.py
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/nasx)

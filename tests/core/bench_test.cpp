@@ -172,6 +172,60 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   EXPECT_TRUE(std::regex_search(naswot_calls[0], arch)) << naswot_calls[0];
 }
 
+// NB-201's training step against nasx's own baseline script (share/nasx), which runs the
+// reference TinyNetwork from the baseline folder: here a stand-in reference package (a
+// one-convolution network that records the cell it was given), run by real python3-torch.
+TEST_F(Bench, Nb201TrainRunsTheReferenceTinyNetworkOfTheBaselineFolder) {
+  ASSERT_EQ(run_shell("/usr/bin/python3 -c 'import torch'").exit_code, 0)
+      << "python3-torch is not installed: tools/setup --tests installs it";
+  const fs::path models = dir_ / "ref-naswot" / "models";
+  fs::create_directories(models / "cell_infers");
+  fs::create_directories(models / "cell_searchs");
+  for (const fs::path& package : {models, models / "cell_infers", models / "cell_searchs"})
+    std::ofstream(package / "__init__.py");
+  std::ofstream(models / "cell_searchs" / "genotypes.py") << "class Structure:\n"
+                                                             "    @staticmethod\n"
+                                                             "    def str2structure(text):\n"
+                                                             "        return text\n";
+  std::ofstream(models / "cell_infers" / "tiny_network.py")
+      << "import torch.nn as nn\n"
+         "class TinyNetwork(nn.Module):\n"
+         "    def __init__(self, C, N, genotype, num_classes):\n"
+         "        super().__init__()\n"
+         "        open('"
+      << (dir_ / "calls.txt").string()
+      << "', 'a').write(\n"
+         "            f'C={C} N={N} classes={num_classes} {genotype}\\n')\n"
+         "        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1), nn.BatchNorm2d(C))\n"
+         "        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+         "                                  nn.Linear(C, num_classes))\n"
+         "    def forward(self, x):\n"
+         "        out = self.stem(x)\n"
+         "        return out, self.head(out)\n";
+  const std::string cell =
+      "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|"
+      "nor_conv_1x1~1|skip_connect~2|";
+  const Outcome out = run_nasx(
+      "bench --what train --space nb201 --channels 4 --layers 1 "
+      "--batch 4 --image-size 8 --steps 1 --warmup 0 --rounds 1 "
+      "--threads 1 --arch '" +
+      cell + "' --baseline " + dir_.string() + " --python /usr/bin/python3");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("nasx step over reference channels-last: speed-up"));
+  EXPECT_THAT(out.output, HasSubstr("nasx step over reference contiguous: speed-up"));
+  const auto built = calls();
+  ASSERT_EQ(built.size(), 2u) << "one network per layout";
+  EXPECT_EQ(built[0], "C=4 N=1 classes=10 " + cell);
+  // A baseline folder without the reference: one error naming what is missing.
+  const Outcome missing = run_nasx(
+      "bench --what train --space nb201 --channels 4 --layers 1 "
+      "--batch 4 --image-size 8 --steps 1 --warmup 0 --rounds 1 "
+      "--threads 1 --baseline " +
+      (dir_ / "nowhere").string() + " --python /usr/bin/python3");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.output, HasSubstr("no ref-naswot/models/cell_infers under"));
+}
+
 TEST_F(Bench, DataParallelRowsAlternateRankCountsWithAndWithoutSyncBatchNorm) {
   const Outcome out = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --sync-batchnorm --rounds 2");
   ASSERT_EQ(out.exit_code, 0) << out.output;

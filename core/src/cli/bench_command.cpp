@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -57,7 +58,9 @@ Times one unit of work, nasx against its baseline, alternating round after round
             (ref_darts_step.py), contiguous and channels-last
   train     a training step of the evaluation network (DARTS_V2 by default, drop path,
             SGD, clipping), and whole trainer epochs per step (loading, augmentation);
-            baseline: the reference NetworkCIFAR in a plain PyTorch loop (ref_train_step.py)
+            baseline: the reference NetworkCIFAR in a plain PyTorch loop (ref_train_step.py);
+            --space nb201: the reference TinyNetwork (from the baseline folder's
+            ref-naswot) in nasx's plain loop (share/nasx/ref_nb201_train_step.py)
   evaluate  a sampled child on the supernet's shared weights (4 minibatches, batch
             statistics): the single path against the supernet's one-hot mixture
   naswot    building and scoring an untrained network; baseline: the NASWOT reference
@@ -215,6 +218,35 @@ std::vector<Contender> reference_pair(const Setup& s, const std::string& script,
 
 void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
 
+/// The NB-201 training-step baseline: nasx's script (share/nasx beside bin/nasx, in the
+/// build tree as installed) running the reference's TinyNetwork from the baseline folder,
+/// in both memory layouts.
+std::vector<Contender> nb201_train_reference(const Setup& s, const std::string& arch) {
+  const std::string name = "ref_nb201_train_step.py";
+  const std::filesystem::path script =
+      std::filesystem::path(self_binary()).parent_path().parent_path() / "share" / "nasx" / name;
+  if (!std::filesystem::exists(script))
+    throw Error("bench: no " + script.string() +
+                " (it is built and installed with nasx; "
+                "rebuild or reinstall)");
+  std::vector<std::string> argv = {s.python,      script.string(),
+                                   "--reference", s.baseline_dir,
+                                   "--arch",      arch,
+                                   "--classes",   std::to_string(s.shape.classes),
+                                   "--warmup",    std::to_string(s.warmup)};
+  const std::vector<std::string> sizes = reference_sizes(s);
+  argv.insert(argv.end(), sizes.begin(), sizes.end());
+  std::vector<Contender> pair;
+  for (const bool channels_last : {false, true}) {
+    std::vector<std::string> a = argv;
+    if (channels_last) a.push_back("--channels-last");
+    pair.push_back(
+        {std::string("reference ") + (channels_last ? "channels-last" : "contiguous"), true,
+         [a, name] { return bench::run_measurement(a, "median_s", "the baseline " + name); }, ""});
+  }
+  return pair;
+}
+
 int bench_step(const Args& args, const Setup& s, const std::string& order_option,
                const std::string& format_option) {
   const auto orders = expand(order_option, "all", {"first", "second", "mixed"});
@@ -250,8 +282,12 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
   const auto space = core::make_space(*s.registry, s.space);
   const bool v2 = s.space.name == "darts" && space->format(space->parse(work.archs.at(0))) ==
                                                  space->format(space->parse(kDartsV2));
-  const bool reference = !s.baseline_dir.empty() && v2 && s.device.is_cpu();
-  if (reference) {
+  const bool nb201 = s.space.name == "nb201";
+  const bool reference = !s.baseline_dir.empty() && (v2 || nb201) && s.device.is_cpu();
+  if (reference && nb201) {
+    for (auto& c : nb201_train_reference(s, space->format(space->parse(work.archs.at(0)))))
+      contenders.push_back(c);
+  } else if (reference) {
     std::vector<std::string> a = reference_sizes(s);
     a.push_back("--drop-path");
     a.push_back(std::to_string(work.drop_path));
@@ -264,7 +300,9 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
        " minibatches with loading, crops, flips and cutout, per step; step: forward, loss, "
        "backward and SGD alone");
   if (!s.baseline_dir.empty() && !reference)
-    note("the reference training step is DARTS_V2 on the darts space, on CPU");
+    note(
+        "the reference training step is DARTS_V2 on the darts space or any cell of nb201 "
+        "(TinyNetwork), on CPU");
   return 0;
 }
 
