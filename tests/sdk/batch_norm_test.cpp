@@ -117,6 +117,16 @@ TEST(OutputSavingBatchNorm, ReleasesItsInputAfterTheForwardPass) {
   EXPECT_FALSE(input_outlives_forward(true));
 }
 
+// What docs/plugins.md tells space authors: the kept output must stay as it was; an
+// in-place change to it is refused at the backward pass, not silently wrong.
+TEST(OutputSavingBatchNorm, AnInPlaceChangeToTheOutputIsRefusedAtTheBackward) {
+  torch::nn::BatchNorm2d bn = search_layer(4, at::kFloat);
+  const at::Tensor x = at::randn({3, 4, 5, 5}).requires_grad_();
+  const at::Tensor y = batch_norm(bn, x);
+  y.relu_();
+  EXPECT_THROW(y.sum().backward(), c10::Error);
+}
+
 bool keeps_output(const at::Tensor& y) {
   return y.grad_fn() && y.grad_fn()->name().find("OutputSavingBatchNorm") != std::string::npos;
 }
