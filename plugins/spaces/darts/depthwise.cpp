@@ -123,15 +123,19 @@ void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_
 }
 
 /// The input's gradient from the gradient of its activated copies (g: [N, copies·C, H, W]):
-/// Σ over copies, then the ReLU's mask (x > 0). One pass over channels-last tensors;
-/// LibTorch's operations otherwise.
+/// Σ over copies, then the ReLU's mask (threshold_backward's rule). As LibTorch's
+/// operations, differentiable in g (the double backward's form).
+at::Tensor fold_copies_by_ops(const at::Tensor& g, const at::Tensor& x, int64_t copies, bool relu) {
+  const at::Tensor sum = copies == 1 ? g : g.unflatten(1, {copies, x.size(1)}).sum(1);
+  return relu ? at::threshold_backward(sum, x, 0) : sum;
+}
+
+/// The same in one pass over channels-last tensors (several copies); the operations
+/// otherwise.
 at::Tensor fold_copies(const at::Tensor& g, const at::Tensor& x, int64_t copies, bool relu) {
-  if (copies == 1) return relu ? at::threshold_backward(g, x, 0) : g;
   const auto cl = at::MemoryFormat::ChannelsLast;
-  if (!x.is_contiguous(cl) || !g.is_contiguous(cl) || g.scalar_type() != x.scalar_type()) {
-    const at::Tensor sum = g.unflatten(1, {copies, x.size(1)}).sum(1);
-    return relu ? at::threshold_backward(sum, x, 0) : sum;
-  }
+  if (copies == 1 || !x.is_contiguous(cl) || !g.is_contiguous(cl))
+    return fold_copies_by_ops(g, x, copies, relu);
   at::Tensor out = at::empty_like(x, x.options().memory_format(cl));
   const int64_t channels = x.size(1), rows = x.numel() / channels;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "depthwise_fold_copies", [&] {
@@ -202,11 +206,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
       auto grads = at::convolution_backward(gy, input, weight, c10::nullopt, {stride, stride},
                                             {padding, padding}, {dilation, dilation}, false, {0, 0},
                                             groups, {want_input, want_weight, false});
-      if (want_input) {
-        grad_x = std::get<0>(grads);
-        if (copies > 1) grad_x = grad_x.unflatten(1, {copies, x.size(1)}).sum(1);
-        if (relu) grad_x = at::threshold_backward(grad_x, x, 0);  // differentiable in grad_x
-      }
+      if (want_input) grad_x = fold_copies_by_ops(std::get<0>(grads), x, copies, relu);
       return {grad_x,       std::get<1>(grads), at::Tensor(), at::Tensor(),
               at::Tensor(), at::Tensor(),       at::Tensor(), at::Tensor()};
     }
