@@ -229,6 +229,13 @@ std::vector<Contender> nb201_train_reference(const Setup& s, const std::string& 
     throw Error("bench: no " + script.string() +
                 " (it is built and installed with nasx; "
                 "rebuild or reinstall)");
+  // Said before anything is measured, not after nasx's first round.
+  const std::filesystem::path models =
+      std::filesystem::path(s.baseline_dir) / "ref-naswot" / "models" / "cell_infers";
+  if (!std::filesystem::is_directory(models))
+    throw ConfigError("bench: no " + models.string() +
+                      " (--baseline names the folder holding the NASWOT reference, "
+                      "ref-naswot/, whose TinyNetwork is the NB-201 training baseline)");
   std::vector<std::string> argv = {s.python,      script.string(),
                                    "--reference", s.baseline_dir,
                                    "--arch",      arch,
