@@ -11,10 +11,12 @@ namespace nasx {
 
 namespace {
 
-using Forward = std::function<at::Tensor(const at::Tensor&)>;
+/// Logits of one or more models on a minibatch.
+using Forward = std::function<std::vector<at::Tensor>(const at::Tensor&)>;
 
-EvalResult evaluate(torch::nn::Module& module, const Forward& forward, const TensorDataset& data,
-                    int64_t batch_size, int64_t max_batches, bool batch_statistics = false) {
+std::vector<EvalResult> evaluate(torch::nn::Module& module, const Forward& forward, size_t models,
+                                 const TensorDataset& data, int64_t batch_size, int64_t max_batches,
+                                 bool batch_statistics = false) {
   const bool was_training = module.is_training();
   module.train(batch_statistics);
   std::vector<at::Tensor> buffers, saved;
@@ -24,29 +26,44 @@ EvalResult evaluate(torch::nn::Module& module, const Forward& forward, const Ten
       saved.push_back(buffer.clone());
     }
   at::NoGradGuard no_grad;
-  at::Tensor loss_sum = at::zeros({}, data.images.options().dtype(at::kDouble));
-  at::Tensor correct = at::zeros({}, data.images.options().dtype(at::kLong));
+  std::vector<at::Tensor> loss_sums, corrects;
+  for (size_t m = 0; m < models; ++m) {
+    loss_sums.push_back(at::zeros({}, data.images.options().dtype(at::kDouble)));
+    corrects.push_back(at::zeros({}, data.images.options().dtype(at::kLong)));
+  }
   int64_t samples = 0;
   for (int64_t start = 0, batch = 0; start < data.size(); start += batch_size, ++batch) {
     if (max_batches > 0 && batch >= max_batches) break;
     const int64_t size = std::min(batch_size, data.size() - start);
     const at::Tensor images = data.images.narrow(0, start, size);
     const at::Tensor labels = data.labels.narrow(0, start, size);
-    const at::Tensor logits = forward(images);
-    loss_sum +=
-        at::nll_loss(at::log_softmax(logits, 1), labels, {}, at::Reduction::Sum).to(at::kDouble);
-    correct += logits.argmax(1).eq(labels).sum();
+    const std::vector<at::Tensor> logits = forward(images);
+    TORCH_CHECK(logits.size() == models, "evaluate: expected logits of ", models, " models, got ",
+                logits.size());
+    for (size_t m = 0; m < models; ++m) {
+      loss_sums[m] += at::nll_loss(at::log_softmax(logits[m], 1), labels, {}, at::Reduction::Sum)
+                          .to(at::kDouble);
+      corrects[m] += logits[m].argmax(1).eq(labels).sum();
+    }
     samples += size;
   }
   for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
   module.train(was_training);
-  EvalResult result;
-  result.samples = samples;
-  if (samples > 0) {
-    result.loss = loss_sum.item<double>() / static_cast<double>(samples);
-    result.accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(samples);
+  std::vector<EvalResult> results(models);
+  for (size_t m = 0; m < models; ++m) {
+    results[m].samples = samples;
+    if (samples == 0) continue;
+    results[m].loss = loss_sums[m].item<double>() / static_cast<double>(samples);
+    results[m].accuracy =
+        static_cast<double>(corrects[m].item<int64_t>()) / static_cast<double>(samples);
   }
-  return result;
+  return results;
+}
+
+/// One model's forward as a Forward.
+template <typename F>
+Forward one(F forward) {
+  return [forward](const at::Tensor& x) { return std::vector<at::Tensor>{forward(x)}; };
 }
 
 }  // namespace
@@ -55,30 +72,43 @@ EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t b
                              int64_t max_batches) {
   at::NoGradGuard no_grad;
   const auto weights = net.arch_weights();
-  return evaluate(
-      net, [&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }, data,
-      batch_size, max_batches);
+  return evaluate(net,
+                  one([&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }), 1,
+                  data, batch_size, max_batches)
+      .front();
 }
 
 EvalResult evaluate_supernet_with_weights(Supernet& net, const std::vector<at::Tensor>& weights,
                                           const TensorDataset& data, int64_t batch_size,
                                           int64_t max_batches, bool batch_statistics) {
-  return evaluate(
-      net, [&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }, data,
-      batch_size, max_batches, batch_statistics);
+  return evaluate(net,
+                  one([&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }), 1,
+                  data, batch_size, max_batches, batch_statistics)
+      .front();
 }
 
 EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDataset& data,
                          int64_t batch_size, int64_t max_batches, bool batch_statistics) {
+  return evaluate(net, one([&](const at::Tensor& x) { return net.forward_path(x, arch); }), 1, data,
+                  batch_size, max_batches, batch_statistics)
+      .front();
+}
+
+std::vector<EvalResult> evaluate_paths(Supernet& net, const std::vector<Architecture>& archs,
+                                       const TensorDataset& data, int64_t batch_size,
+                                       int64_t max_batches, bool batch_statistics) {
+  if (archs.empty()) return {};
+  for (const Architecture& arch : archs) net.space().check(arch);
   return evaluate(
-      net, [&](const at::Tensor& x) { return net.forward_path(x, arch); }, data, batch_size,
-      max_batches, batch_statistics);
+      net, [&](const at::Tensor& x) { return net.forward_paths(x, archs); }, archs.size(), data,
+      batch_size, max_batches, batch_statistics);
 }
 
 EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,
                             int64_t max_batches) {
-  return evaluate(
-      net, [&](const at::Tensor& x) { return net.forward(x); }, data, batch_size, max_batches);
+  return evaluate(net, one([&](const at::Tensor& x) { return net.forward(x); }), 1, data,
+                  batch_size, max_batches)
+      .front();
 }
 
 }  // namespace nasx

@@ -34,6 +34,14 @@ std::vector<at::Tensor> Supernet::arch_weights() {
   return weights;
 }
 
+std::vector<at::Tensor> Supernet::forward_paths(const at::Tensor& images,
+                                                const std::vector<Architecture>& archs) {
+  std::vector<at::Tensor> logits;
+  logits.reserve(archs.size());
+  for (const Architecture& arch : archs) logits.push_back(forward_path(images, arch));
+  return logits;
+}
+
 std::vector<std::string> Supernet::cell_types() const { return space().cell_types(); }
 
 Architecture Supernet::derive_architecture() {

@@ -155,13 +155,30 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   EXPECT_THAT(train_calls[0], HasSubstr("--C 4 --layers 3 --batch 4 --size 8 --in-ch 1"));
   EXPECT_THAT(train_calls[0], HasSubstr("--drop-path 0.1"));
   fs::remove(dir_ / "calls.txt");
-  // The shared-weight evaluation against the one-hot mixture, profiled.
+  // Shared-weight evaluation: the children together and the one-hot mixture against the
+  // single path one by one, profiled; 16 sampled children of a large space.
   const Outcome evaluate =
       run_nasx("bench --what evaluate --channels 2 --layers 3 --batch 4 --profile" + common);
   ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
-  EXPECT_THAT(evaluate.output, HasSubstr("nasx single path over one-hot mixture: speed-up"));
+  EXPECT_THAT(evaluate.output, HasSubstr("children: 16 "));
+  EXPECT_THAT(evaluate.output,
+              HasSubstr("nasx children together over single path, one by one: speed-up"));
+  EXPECT_THAT(evaluate.output, HasSubstr("one-hot mixture over single path, one by one: speed-up"));
   EXPECT_THAT(evaluate.output, HasSubstr("operators by self time"));
   EXPECT_THAT(evaluate.output, HasSubstr("aten::"));
+  // Every child of a space of 64; --arch names them instead.
+  const Outcome all = run_nasx(
+      "bench --what evaluate --space ws64 --channels 2 --layers 1 "
+      "--batch 4" +
+      common);
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_THAT(all.output, HasSubstr("children: 64 "));
+  const Outcome named = run_nasx(
+      "bench --what evaluate --space ws64 --channels 2 --layers 1 "
+      "--batch 4 --arch 111 --arch 424" +
+      common);
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_THAT(named.output, HasSubstr("children: 2 "));
   // NASWOT: the reference scores the same sampled NB201 cells at C=16, N=5.
   const Outcome naswot = run_nasx("bench --what naswot --batch 4" + common);
   ASSERT_EQ(naswot.exit_code, 0) << naswot.output;

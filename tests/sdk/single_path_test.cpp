@@ -47,6 +47,99 @@ TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
   }
 }
 
+/// Children that share work: samples, their neighbours (one operation away) and a repeat.
+std::vector<Architecture> related_children(const SearchSpace& space, std::mt19937_64& rng) {
+  std::vector<Architecture> archs;
+  for (int i = 0; i < 3; ++i) {
+    const Architecture arch = space.sample(rng);
+    archs.push_back(arch);
+    const auto near = space.neighbours(arch);
+    for (size_t n = 0; n < near.size() && n < 4; ++n) archs.push_back(near[n]);
+  }
+  archs.push_back(archs.front());
+  return archs;
+}
+
+TEST_P(SinglePathTest, ForwardPathsIsForwardPathOfEachBitForBit) {
+  SpaceOptions options;
+  options.channels = 4;
+  options.layers = GetParam().space == "darts" ? 3 : 2;
+  options.memory_format = GetParam().memory_format;
+  at::manual_seed(3);
+  const auto space = testing::make_space(GetParam().space, options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  const at::Tensor images = at::randn({6, 1, 8, 8});
+  std::mt19937_64 rng(7);
+  const std::vector<Architecture> archs = related_children(*space, rng);
+  at::NoGradGuard no_grad;
+  for (bool training : {false, true}) {
+    net->train(training);
+    const std::vector<at::Tensor> together = net->forward_paths(images, archs);
+    ASSERT_EQ(together.size(), archs.size());
+    for (size_t i = 0; i < archs.size(); ++i) {
+      const at::Tensor alone = net->forward_path(images, archs[i]);
+      EXPECT_TRUE(at::equal(together[i], alone))
+          << space->format(archs[i]) << (training ? " (train mode)" : " (eval mode)")
+          << "\nmax difference " << (together[i] - alone).abs().max().item<double>();
+    }
+  }
+  EXPECT_TRUE(net->forward_paths(images, {}).empty());
+}
+
+TEST_P(SinglePathTest, ForwardPathsComputesTheStemOnceForAllChildren) {
+  SpaceOptions options;
+  options.channels = 4;
+  options.layers = GetParam().space == "darts" ? 3 : 1;
+  options.memory_format = GetParam().memory_format;
+  const auto space = testing::make_space(GetParam().space, options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  std::mt19937_64 rng(8);
+  const std::vector<Architecture> archs = related_children(*space, rng);
+  // A BatchNorm in train mode counts its forwards: the stem's once, whatever the count
+  // of children; the default (forward_path in turn) would count one per child.
+  net->train();
+  at::NoGradGuard no_grad;
+  net->forward_paths(at::randn({4, 1, 8, 8}), archs);
+  int stems = 0;
+  for (const auto& buffer : net->named_buffers())
+    if (buffer.key().find("stem") != std::string::npos &&
+        buffer.key().find("num_batches_tracked") != std::string::npos) {
+      EXPECT_EQ(buffer.value().item<int64_t>(), 1) << buffer.key();
+      ++stems;
+    }
+  EXPECT_GE(stems, 1);
+}
+
+TEST_P(SinglePathTest, EvaluatePathsGivesEachArchitectureWhatEvaluatePathGives) {
+  SpaceOptions options;
+  options.channels = 4;
+  options.layers = GetParam().space == "darts" ? 3 : 1;
+  options.memory_format = GetParam().memory_format;
+  at::manual_seed(4);
+  const auto space = testing::make_space(GetParam().space, options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  const TensorDataset data{at::randn({40, 1, 8, 8}), at::randint(3, {40}, at::kLong)};
+  std::mt19937_64 rng(9);
+  const std::vector<Architecture> archs = related_children(*space, rng);
+  net->eval();
+  for (bool batch_statistics : {false, true}) {
+    std::vector<at::Tensor> before;
+    for (const auto& b : net->buffers()) before.push_back(b.clone());
+    const std::vector<EvalResult> together =
+        evaluate_paths(*net, archs, data, 16, 0, batch_statistics);
+    const auto after = net->buffers();
+    for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i])) << i;
+    EXPECT_FALSE(net->is_training());
+    ASSERT_EQ(together.size(), archs.size());
+    for (size_t i = 0; i < archs.size(); ++i) {
+      const EvalResult alone = evaluate_path(*net, archs[i], data, 16, 0, batch_statistics);
+      EXPECT_EQ(together[i].loss, alone.loss) << space->format(archs[i]);
+      EXPECT_EQ(together[i].accuracy, alone.accuracy) << space->format(archs[i]);
+      EXPECT_EQ(together[i].samples, 40);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Spaces, SinglePathTest,
     ::testing::Values(PathCase{"nb201", "contiguous"}, PathCase{"nb201", "channels_last"},

@@ -83,14 +83,16 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
 
 /// What a nasx contender measures besides the Setup.
 struct Workload {
-  std::vector<std::string> archs;  ///< train: the network's; naswot: the scored ones
+  std::vector<std::string> archs;  ///< train: the network's; naswot: the scored ones;
+                                   ///< evaluate: the children
   double drop_path = 0.2;          ///< train: drop-path probability
 };
 
 /// Measures nasx contender `name` in this process: "step:ORDER:FORMAT" (a search step),
 /// "train-step" (a training step of the evaluation network), "train-epoch" (the same
-/// steps through the trainer: loading and augmentation included), "evaluate:path" (a
-/// child on the shared weights, single path), "evaluate:onehot" (the same child as the
+/// steps through the trainer: loading and augmentation included), "evaluate:path" (the
+/// children on the shared weights one after another, single path), "evaluate:paths" (the
+/// same children together, sharing their common work), "evaluate:onehot" (a child as the
 /// supernet's mixture with one-hot weights), "naswot" (build and score one network).
 Timing measure_nasx(const Setup& setup, const std::string& name, const Workload& work);
 

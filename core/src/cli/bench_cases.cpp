@@ -142,11 +142,13 @@ Timing measure_train_epoch(const Setup& setup, const Workload& work) {
   return timing;
 }
 
-/// Single-path evaluation of sampled children on the shared weights (BatchNorm on each
-/// minibatch, as the shared evaluator does), one child per unit: `steps` minibatches.
-/// `onehot`: the same child as the supernet's mixture with one-hot weights (every
-/// operation of every edge computed, the straightforward way).
-Timing measure_evaluate(const Setup& setup, bool onehot) {
+/// Evaluation of the children `work.archs` on the shared weights, 4 minibatches each with
+/// BatchNorm on each minibatch (as the shared evaluator does), per child. "path": one
+/// child after another (evaluate_path), the whole set per unit; "paths": the set together
+/// (evaluate_paths, the work the children share done once), per unit; "onehot": one child
+/// per unit, the set in turn, as the supernet's mixture with one-hot weights (every
+/// operation of every edge computed).
+Timing measure_evaluate(const Setup& setup, const Workload& work, const std::string& mode) {
   at::manual_seed(0);
   const auto space = space_with_format(setup, "");
   auto net = space->build_supernet(setup.shape);
@@ -156,26 +158,33 @@ Timing measure_evaluate(const Setup& setup, bool onehot) {
   const TensorDataset data{
       at::randn({batches * setup.batch, s.channels, s.height, s.width}).to(setup.device),
       at::randint(s.classes, {batches * setup.batch}, at::kLong).to(setup.device)};
-  std::mt19937_64 rng(0);
-  const int64_t ops = static_cast<int64_t>(space->operations().size());
-  return time_units(
+  std::vector<Architecture> children;
+  for (const auto& text : work.archs) children.push_back(space->parse(text));
+  if (children.empty()) throw ConfigError("bench: --what evaluate needs children");
+  const auto n = static_cast<double>(children.size());
+  if (mode == "onehot") {
+    size_t next = 0;
+    return time_units(
+        [&] {
+          const Architecture& arch = children[next++ % children.size()];
+          evaluate_supernet_with_weights(*net, net->one_hot_weights(arch), data, setup.batch, 0,
+                                         /*batch_statistics=*/true);
+        },
+        setup);
+  }
+  Timing timing = time_units(
       [&] {
-        const Architecture arch = space->sample(rng);
-        if (!onehot) {
-          evaluate_path(*net, arch, data, setup.batch, 0, /*batch_statistics=*/true);
+        if (mode == "paths") {
+          evaluate_paths(*net, children, data, setup.batch, 0, /*batch_statistics=*/true);
           return;
         }
-        std::vector<at::Tensor> weights;
-        for (const auto& cell : arch.cells) {
-          at::Tensor w = at::zeros({static_cast<int64_t>(cell.size()), ops});
-          for (size_t e = 0; e < cell.size(); ++e)
-            if (cell[e] != Architecture::kNoEdge) w[static_cast<int64_t>(e)][cell[e]] = 1.0;
-          weights.push_back(w.to(setup.device));
-        }
-        evaluate_supernet_with_weights(*net, weights, data, setup.batch, 0,
-                                       /*batch_statistics=*/true);
+        for (const Architecture& arch : children)
+          evaluate_path(*net, arch, data, setup.batch, 0, /*batch_statistics=*/true);
       },
       setup);
+  timing.seconds /= n;
+  timing.best /= n;
+  return timing;
 }
 
 /// Building and scoring one network per unit (what a NASWOT search pays per candidate),
@@ -208,8 +217,12 @@ Timing measure_nasx(const Setup& setup, const std::string& name, const Workload&
   }
   if (name == "train-step") return measure_train_step(setup, work);
   if (name == "train-epoch") return measure_train_epoch(setup, work);
-  if (name == "evaluate:path") return measure_evaluate(setup, false);
-  if (name == "evaluate:onehot") return measure_evaluate(setup, true);
+  if (name.rfind("evaluate:", 0) == 0) {
+    const std::string mode = name.substr(9);
+    if (mode != "path" && mode != "paths" && mode != "onehot")
+      throw ConfigError("bench: no nasx contender '" + name + "'");
+    return measure_evaluate(setup, work, mode);
+  }
   if (name == "naswot") return measure_naswot(setup, work);
   throw ConfigError("bench: no nasx contender '" + name + "'");
 }

@@ -27,6 +27,7 @@
 #include "nasx/core/process.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
+#include "nasx/enumerate.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 
@@ -61,13 +62,16 @@ Times one unit of work, nasx against its baseline, alternating round after round
             baseline: the reference NetworkCIFAR in a plain PyTorch loop (ref_train_step.py);
             --space nb201: the reference TinyNetwork (from the baseline folder's
             ref-naswot) in nasx's plain loop (share/nasx/ref_nb201_train_step.py)
-  evaluate  a sampled child on the supernet's shared weights (4 minibatches, batch
-            statistics): the single path against the supernet's one-hot mixture
+  evaluate  children on the supernet's shared weights (4 minibatches each, batch
+            statistics; every child of a space of at most 64, else 16 sampled, or
+            --arch): all together (the work they share done once) and the supernet's
+            one-hot mixture against the single path, one child after another
   naswot    building and scoring an untrained network; baseline: the NASWOT reference
             (ref_naswot_score.py, NB201 C=16 N=5)
 Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet (C=8,
-5 cells, batch 64), train the Fashion-MNIST preset (C=16, 8 cells, batch 96) or the
-space's protocol, naswot NB201's network (C=16, N=5, batch 128). All on random data.
+5 cells, batch 64; evaluate on ws64: C=16, 4 cells, the ranking study's), train the
+Fashion-MNIST preset (C=16, 8 cells, batch 96) or the space's protocol, naswot NB201's
+network (C=16, N=5, batch 128). All on random data.
 
   nasx bench --what step --baseline DIR --rounds 3
   nasx bench --what step --nproc 1,2 [--sync-batchnorm]    data-parallel rows)help";
@@ -90,7 +94,7 @@ po::options_description bench_options() {
       "step: nasx's supernet in channels_last, contiguous or both")(
       "arch", po::value<std::vector<std::string>>()->composing(),
       "train: the network's architecture (default DARTS_V2 on darts); naswot: the scored "
-      "ones (repeatable; default --steps sampled ones)")(
+      "ones (repeatable; default --steps sampled ones); evaluate: the children")(
       "drop-path", po::value<double>()->default_value(0.2, "0.2"), "train: drop-path probability")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")(
       "threads", po::value<int>()->default_value(0),
@@ -148,6 +152,9 @@ void apply_defaults(Setup& s, const std::string& what, const SearchSpace& space)
     channels = 16;
     layers = 5;
     batch = 128;
+  } else if (what == "evaluate" && s.space.name == "ws64") {
+    channels = 16;  // the ranking study's network
+    layers = 4;
   }
   if (s.channels == 0) s.channels = channels;
   if (s.layers == 0) s.layers = layers;
@@ -313,13 +320,35 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
   return 0;
 }
 
-int bench_evaluate(const Args& args, const Setup& s) {
-  std::vector<Contender> contenders = {nasx_contender(args, "nasx single path", "evaluate:path"),
-                                       nasx_contender(args, "one-hot mixture", "evaluate:onehot")};
+/// The children --what evaluate measures without --arch: every one of a space of at most
+/// 64 (the ranking study's), else 16 sampled.
+std::vector<std::string> evaluation_children(const SearchSpace& space, std::mt19937_64& rng) {
+  constexpr int64_t kAll = 64, kSampled = 16;
+  std::vector<std::string> children;
+  if (count_architectures(space) <= kAll) {
+    for (const auto& arch : enumerate_architectures(space, kAll))
+      children.push_back(space.format(arch));
+    return children;
+  }
+  for (int64_t i = 0; i < kSampled; ++i) children.push_back(space.format(space.sample(rng)));
+  return children;
+}
+
+int bench_evaluate(const Args& args, const Setup& s, const Workload& work) {
+  std::vector<Contender> contenders = {
+      nasx_contender(args, "nasx children together", "evaluate:paths"),
+      nasx_contender(args, "single path, one by one", "evaluate:path"),
+      nasx_contender(args, "one-hot mixture", "evaluate:onehot")};
   contenders[1].reference = true;  // the straightforward way is this bench's baseline
-  bench::compare("evaluation of a child on the shared weights (4 minibatches)", contenders, s,
+  std::cout << "children: " << work.archs.size() << " (the same for every contender)\n";
+  bench::compare("evaluation of children on the shared weights (4 minibatches each)", contenders, s,
                  "s/child");
   print_profiles(args, s, contenders);
+  note(
+      "children together: evaluate_paths, one pass over the data for all of them, the work "
+      "they share (the stem, the first cell's edges on the same input) done once, the same "
+      "figures bit for bit; single path: evaluate_path for each in turn; one-hot: the "
+      "supernet's mixture, one child per unit");
   return 0;
 }
 
@@ -460,6 +489,8 @@ int bench_command(const Args& args) {
                                             : space->format(space->sample(rng))};
     else if (what == "naswot")
       for (int64_t i = 0; i < s.steps; ++i) work.archs.push_back(space->format(space->sample(rng)));
+    else if (what == "evaluate")
+      work.archs = evaluation_children(*space, rng);
   }
 
   const std::string single = vm["single"].as<std::string>();
@@ -482,7 +513,7 @@ int bench_command(const Args& args) {
   std::cout << describe(s, what) << "\n";
   if (what == "step") return bench_step(args, s, order, format);
   if (what == "train") return bench_train(args, s, work);
-  if (what == "evaluate") return bench_evaluate(args, s);
+  if (what == "evaluate") return bench_evaluate(args, s, work);
   return bench_naswot(args, s, work);
 }
 

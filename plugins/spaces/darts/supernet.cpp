@@ -169,17 +169,32 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1,
 }
 
 at::Tensor SearchCellImpl::forward_path(const at::Tensor& s0, const at::Tensor& s1,
-                                        const std::vector<int>& ops) {
+                                        const std::vector<int>& ops, InputMemo* memo) {
   std::vector<at::Tensor> states;
   states.reserve(2 + kNodes);
-  states.push_back(preprocess_0_reduce_ ? preprocess_0_reduce_(s0) : preprocess_0_(s0));
-  states.push_back(preprocess_1_(s1));
+  if (memo && !memo->states.empty()) {
+    states = memo->states;
+  } else {
+    states.push_back(preprocess_0_reduce_ ? preprocess_0_reduce_(s0) : preprocess_0_(s0));
+    states.push_back(preprocess_1_(s1));
+    if (memo) memo->states = states;
+  }
   for (int64_t node = 0; node < kNodes; ++node) {
     at::Tensor sum;
     for (int64_t input = 0; input < node + 2; ++input) {
       const int op = ops[static_cast<size_t>(edge_index(node, input))];
       if (op == Architecture::kNoEdge) continue;
-      at::Tensor y = groups_[input]->forward_edge(states[input], node - first_target(input), op);
+      auto edge = [&] {
+        return groups_[input]->forward_edge(states[input], node - first_target(input), op);
+      };
+      at::Tensor y;
+      if (memo && input < 2) {
+        at::Tensor& kept = memo->edges[{input, node, op}];
+        if (!kept.defined()) kept = edge();
+        y = kept;
+      } else {
+        y = edge();
+      }
       sum = sum.defined() ? sum + y : y;
     }
     TORCH_CHECK(sum.defined(), "DARTS cell: node ", node, " has no input edge");
@@ -241,6 +256,28 @@ at::Tensor DartsSupernet::forward_path(const at::Tensor& images, const Architect
     s1 = next;
   }
   return classifier_(s1.mean({2, 3}));
+}
+
+std::vector<at::Tensor> DartsSupernet::forward_paths(const at::Tensor& images,
+                                                     const std::vector<Architecture>& archs) {
+  for (const Architecture& arch : archs) space_.check(arch);
+  const at::Tensor stem_out = archs.empty() ? at::Tensor() : stem(images);
+  SearchCellImpl::InputMemo first_cell;
+  std::vector<at::Tensor> logits;
+  logits.reserve(archs.size());
+  for (const Architecture& arch : archs) {
+    at::Tensor s0 = stem_out;
+    at::Tensor s1 = s0;
+    for (size_t i = 0; i < cells_.size(); ++i) {
+      SearchCell& cell = cells_[i];
+      at::Tensor next = cell->forward_path(s0, s1, arch.cells[cell->reduction() ? 1 : 0],
+                                           i == 0 ? &first_cell : nullptr);
+      s0 = s1;
+      s1 = next;
+    }
+    logits.push_back(classifier_(s1.mean({2, 3})));
+  }
+  return logits;
 }
 
 at::Tensor DartsSupernet::forward_with_weights(const at::Tensor& images,

@@ -1,8 +1,10 @@
 #pragma once
 /// The DARTS search network (reference: quark0/darts, model_search.py).
 
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <torch/nn/modules/container/modulelist.h>
@@ -64,8 +66,16 @@ class SearchCellImpl : public torch::nn::Module {
                  const std::vector<int64_t>& operations = EdgeGroupImpl::all_operations());
   /// `weights`: [14, operations] for this cell's type.
   at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, const at::Tensor& weights);
+  /// What several single paths through one cell on the same s0 and s1 share: the
+  /// preprocessed inputs and the edges on them, each kept from its first use.
+  struct InputMemo {
+    std::vector<at::Tensor> states;  ///< preprocessed s0, s1 (empty until first use)
+    std::map<std::tuple<int64_t, int64_t, int>, at::Tensor> edges;  ///< (input, node, op)
+  };
   /// Single path: `ops[e]` is the operation column of edge e, or Architecture::kNoEdge.
-  at::Tensor forward_path(const at::Tensor& s0, const at::Tensor& s1, const std::vector<int>& ops);
+  /// With `memo` (the same s0 and s1 on every call), the work on the inputs is shared.
+  at::Tensor forward_path(const at::Tensor& s0, const at::Tensor& s1, const std::vector<int>& ops,
+                          InputMemo* memo = nullptr);
   bool reduction() const { return reduction_; }
 
  private:
@@ -93,6 +103,10 @@ class DartsSupernet : public Supernet {
   at::Tensor forward_with_weights(const at::Tensor& images,
                                   const std::vector<at::Tensor>& weights) override;
   at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) override;
+  /// The stem once, and in the first cell the preprocessing and the edges on its inputs
+  /// once per (input, node, operation); the rest child by child.
+  std::vector<at::Tensor> forward_paths(const at::Tensor& images,
+                                        const std::vector<Architecture>& archs) override;
   std::vector<at::Tensor> arch_parameters() override;
   std::vector<at::Tensor> weight_parameters() override;
   const SearchSpace& space() const override { return space_; }

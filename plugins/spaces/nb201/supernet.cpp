@@ -2,9 +2,9 @@
 
 #include <ATen/ATen.h>
 
-#include "nasx/memory_format.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
+#include "nasx/memory_format.hpp"
 
 namespace nasx::nb201 {
 
@@ -67,7 +67,8 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& x, const at::Tensor& weight
   return nodes.back();
 }
 
-at::Tensor SearchCellImpl::forward_path(const at::Tensor& x, const std::vector<int>& ops) {
+at::Tensor SearchCellImpl::forward_path(const at::Tensor& x, const std::vector<int>& ops,
+                                        EdgeMemo* memo) {
   std::vector<at::Tensor> nodes = {x};
   int64_t edge = 0;
   for (int node = 1; node <= 3; ++node) {
@@ -75,7 +76,18 @@ at::Tensor SearchCellImpl::forward_path(const at::Tensor& x, const std::vector<i
     for (int source = 0; source < node; ++source, ++edge) {
       const int op = ops[static_cast<size_t>(edge)];
       if (op == kNone) continue;
-      at::Tensor y = apply(edge, op, nodes[static_cast<size_t>(source)]);
+      auto compute = [&] { return apply(edge, op, nodes[static_cast<size_t>(source)]); };
+      at::Tensor y;
+      if (memo && source < 2) {
+        // Node 1 is edge 0's operation on x: it names node 1 in the key.
+        std::vector<int> key = {static_cast<int>(edge), op};
+        if (source == 1) key.push_back(ops[0]);
+        at::Tensor& kept = (*memo)[key];
+        if (!kept.defined()) kept = compute();
+        y = kept;
+      } else {
+        y = compute();
+      }
       sum = sum.defined() ? sum + y : y;
     }
     nodes.push_back(sum.defined() ? sum : at::zeros_like(x));
@@ -109,10 +121,14 @@ Nb201Supernet::Nb201Supernet(const SearchSpace& space, const SpaceOptions& optio
   alpha_ = register_parameter("alpha", 1e-3 * at::randn({kEdges, kOperations}));
 }
 
-template <typename CellFn>
-at::Tensor Nb201Supernet::run(const at::Tensor& images, CellFn cell_fn) {
+at::Tensor Nb201Supernet::stem(const at::Tensor& images) {
   const at::Tensor in = channels_last_ ? channels_last(images) : images;
-  at::Tensor x = batch_norm(stem_bn_, stem_conv_(in));
+  return batch_norm(stem_bn_, stem_conv_(in));
+}
+
+template <typename CellFn>
+at::Tensor Nb201Supernet::run(const at::Tensor& stem_out, CellFn cell_fn) {
+  at::Tensor x = stem_out;
   for (size_t i = 0; i < cells_.size(); ++i) {
     const auto stage_start = static_cast<size_t>(cells_per_stage_);
     if (i > 0 && i % stage_start == 0) x = blocks_[i / stage_start - 1](x);
@@ -129,14 +145,30 @@ at::Tensor Nb201Supernet::forward_with_weights(const at::Tensor& images,
                                                const std::vector<at::Tensor>& weights) {
   TORCH_CHECK(weights.size() == 1, "NB201 supernet: expected 1 weight matrix, got ",
               weights.size());
-  return run(images, [&](SearchCell& cell, const at::Tensor& x) { return cell(x, weights[0]); });
+  return run(stem(images),
+             [&](SearchCell& cell, const at::Tensor& x) { return cell(x, weights[0]); });
 }
 
 at::Tensor Nb201Supernet::forward_path(const at::Tensor& images, const Architecture& arch) {
   space_.check(arch);
-  return run(images, [&](SearchCell& cell, const at::Tensor& x) {
+  return run(stem(images), [&](SearchCell& cell, const at::Tensor& x) {
     return cell->forward_path(x, arch.cells[0]);
   });
+}
+
+std::vector<at::Tensor> Nb201Supernet::forward_paths(const at::Tensor& images,
+                                                     const std::vector<Architecture>& archs) {
+  for (const Architecture& arch : archs) space_.check(arch);
+  const at::Tensor stem_out = archs.empty() ? at::Tensor() : stem(images);
+  SearchCellImpl::EdgeMemo first_cell;
+  std::vector<at::Tensor> logits;
+  logits.reserve(archs.size());
+  for (const Architecture& arch : archs)
+    logits.push_back(run(stem_out, [&](SearchCell& cell, const at::Tensor& x) {
+      const bool first = cell.get() == cells_.front().get();
+      return cell->forward_path(x, arch.cells[0], first ? &first_cell : nullptr);
+    }));
+  return logits;
 }
 
 std::vector<at::Tensor> Nb201Supernet::weight_parameters() {
@@ -185,8 +217,8 @@ void Nb201Space::configure(SpaceOptions options) {
 std::vector<CellDecisions> Nb201Space::decisions() const {
   CellDecisions cell;
   cell.inputs = 1;
-  cell.node_edges = {{0}, {1, 2}, {3, 4, 5}};  // edge_nodes(): 1<-0, 2<-0, 2<-1, 3<-0, ...
-  cell.inputs_per_node = 0;                    // every edge kept; `none` is an operation
+  cell.node_edges = {{0}, {1, 2}, {3, 4, 5}};      // edge_nodes(): 1<-0, 2<-0, 2<-1, 3<-0, ...
+  cell.inputs_per_node = 0;                        // every edge kept; `none` is an operation
   cell.output = CellDecisions::Output::last_node;  // node 3 is the cell's output
   for (int64_t op = 0; op < static_cast<int64_t>(operation_names().size()); ++op)
     cell.operations.push_back(op);

@@ -2,6 +2,7 @@
 /// The NAS-Bench-201 search network and space (reference: D-X-Y/AutoDL-Projects,
 /// cell_searchs/search_cells.py and search_model_darts.py).
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -36,8 +37,13 @@ class SearchCellImpl : public torch::nn::Module {
   explicit SearchCellImpl(int64_t channels);
   /// `weights`: [6, 5].
   at::Tensor forward(const at::Tensor& x, const at::Tensor& weights);
-  /// Single path: only operation ops[e] on edge e.
-  at::Tensor forward_path(const at::Tensor& x, const std::vector<int>& ops);
+  /// Edge outputs several single paths through one cell on the same x share: the edges
+  /// on x by (edge, op), the edges on node 1 by (edge, node 1's op, op).
+  using EdgeMemo = std::map<std::vector<int>, at::Tensor>;
+  /// Single path: only operation ops[e] on edge e. With `memo` (the same x on every
+  /// call), the edges on x and on node 1 are computed once each.
+  at::Tensor forward_path(const at::Tensor& x, const std::vector<int>& ops,
+                          EdgeMemo* memo = nullptr);
 
  private:
   at::Tensor apply(int64_t edge, int op, const at::Tensor& x);
@@ -55,13 +61,19 @@ class Nb201Supernet : public Supernet {
   at::Tensor forward_with_weights(const at::Tensor& images,
                                   const std::vector<at::Tensor>& weights) override;
   at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) override;
+  /// The stem once, the first cell's edges on its input and on node 1 once each; the
+  /// rest child by child.
+  std::vector<at::Tensor> forward_paths(const at::Tensor& images,
+                                        const std::vector<Architecture>& archs) override;
   std::vector<at::Tensor> arch_parameters() override { return {alpha_}; }
   std::vector<at::Tensor> weight_parameters() override;
   const SearchSpace& space() const override { return space_; }
 
  private:
+  at::Tensor stem(const at::Tensor& images);
+  /// The cells (through `cell_fn(cell, x)`), residual blocks and head on the stem's output.
   template <typename CellFn>
-  at::Tensor run(const at::Tensor& images, CellFn cell_fn);
+  at::Tensor run(const at::Tensor& stem_out, CellFn cell_fn);
 
   const SearchSpace& space_;
   bool channels_last_;

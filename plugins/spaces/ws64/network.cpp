@@ -2,8 +2,8 @@
 
 #include <ATen/ATen.h>
 
-#include "nasx/memory_format.hpp"
 #include "nasx/distributed.hpp"
+#include "nasx/memory_format.hpp"
 
 namespace nasx::ws64 {
 
@@ -132,6 +132,37 @@ at::Tensor Ws64Supernet::forward_path(const at::Tensor& images, const Architectu
   const std::array<int, kEdges> ops = ops_of(arch);
   return body_->run(images,
                     [&](Cell& cell, const at::Tensor& x) { return cell->forward_path(x, ops); });
+}
+
+std::vector<at::Tensor> Ws64Supernet::forward_paths(const at::Tensor& images,
+                                                    const std::vector<Architecture>& archs) {
+  for (const Architecture& arch : archs) space_.check(arch);
+  std::vector<Cell>& cells = body_->cells();
+  if (archs.empty()) return {};
+  if (cells.empty()) return Supernet::forward_paths(images, archs);
+  // Every child's first cell reads the same stem output: its preprocessing, the edges on
+  // x0 (by operation) and node 1's edge (by the two operations it follows) are computed
+  // on first use and kept; the sums are forward_path's, in its order, so the same bits.
+  Cell& first = cells.front();
+  const at::Tensor x0 = first->preprocess(body_->stem(images));
+  std::array<at::Tensor, kOperations> node1, edge1;                    // by ops[0]; by ops[1]
+  std::array<std::array<at::Tensor, kOperations>, kOperations> edge2;  // by ops[0], ops[2]
+  auto once = [](at::Tensor& slot, const auto& compute) -> const at::Tensor& {
+    if (!slot.defined()) slot = compute();
+    return slot;
+  };
+  std::vector<at::Tensor> logits;
+  logits.reserve(archs.size());
+  for (const Architecture& arch : archs) {
+    const std::array<int, kEdges> ops = ops_of(arch);
+    const at::Tensor& n1 = once(node1[ops[0]], [&] { return first->apply(0, ops[0], x0); });
+    const at::Tensor& a = once(edge1[ops[1]], [&] { return first->apply(1, ops[1], x0); });
+    const at::Tensor& b = once(edge2[ops[0]][ops[2]], [&] { return first->apply(2, ops[2], n1); });
+    at::Tensor x = at::cat({n1, a + b}, 1);
+    for (size_t i = 1; i < cells.size(); ++i) x = cells[i]->forward_path(x, ops);
+    logits.push_back(body_->head(x));
+  }
+  return logits;
 }
 
 std::vector<at::Tensor> Ws64Supernet::weight_parameters() {

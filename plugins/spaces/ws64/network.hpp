@@ -31,11 +31,13 @@ class CellImpl : public torch::nn::Module {
   CellImpl(int64_t c_in, int64_t c, const std::array<std::vector<int>, kEdges>& held, bool affine);
   /// Operation ops[e] on edge e (it must be held).
   at::Tensor forward_path(const at::Tensor& input, const std::array<int, kEdges>& ops);
+  /// The parts of forward_path, for a caller that shares them between children.
+  at::Tensor preprocess(const at::Tensor& input) { return preprocess_(input); }
+  at::Tensor apply(int edge, int op, const at::Tensor& x);
   /// Every operation of every edge weighted by `weights` [3, 4] (the supernet's).
   at::Tensor forward_mixed(const at::Tensor& input, const at::Tensor& weights);
 
  private:
-  at::Tensor apply(int edge, int op, const at::Tensor& x);
   darts::ReLUConvBN preprocess_{nullptr};
   std::array<std::array<torch::nn::AnyModule, kOperations>, kEdges> ops_;
 };
@@ -51,11 +53,15 @@ class BodyImpl : public torch::nn::Module {
   at::Tensor run(const at::Tensor& images, CellFn cell_fn) {
     at::Tensor x = stem(images);
     for (Cell& cell : cells_) x = cell_fn(cell, x);
-    return classifier_(x.mean({2, 3}));
+    return head(x);
   }
 
- private:
   at::Tensor stem(const at::Tensor& images);
+  std::vector<Cell>& cells() { return cells_; }
+  /// Global average pooling and the classifier.
+  at::Tensor head(const at::Tensor& x) { return classifier_(x.mean({2, 3})); }
+
+ private:
   bool channels_last_;
   torch::nn::Conv2d stem_conv_1_{nullptr}, stem_conv_2_{nullptr};
   torch::nn::BatchNorm2d stem_bn_1_{nullptr}, stem_bn_2_{nullptr};
@@ -85,6 +91,10 @@ class Ws64Supernet : public nasx::Supernet {
   at::Tensor forward_with_weights(const at::Tensor& images,
                                   const std::vector<at::Tensor>& weights) override;
   at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) override;
+  /// The stem once for all children, the first cell's shared edges once (CellImpl::
+  /// forward_paths), then each child's remaining cells.
+  std::vector<at::Tensor> forward_paths(const at::Tensor& images,
+                                        const std::vector<Architecture>& archs) override;
   std::vector<at::Tensor> arch_parameters() override { return {alpha_}; }
   std::vector<at::Tensor> weight_parameters() override;
   const SearchSpace& space() const override { return space_; }

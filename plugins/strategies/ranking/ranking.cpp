@@ -105,7 +105,8 @@ class Ranking final : public nasx::SearchStrategy {
     }
     group_of_.assign(static_cast<size_t>(n), 0);
     const int64_t size = n / options_.groups;
-    for (int64_t i = 0; i < n; ++i) group_of_[static_cast<size_t>(order[static_cast<size_t>(i)])] = i / size;
+    for (int64_t i = 0; i < n; ++i)
+      group_of_[static_cast<size_t>(order[static_cast<size_t>(i)])] = i / size;
     // Group 0 trains the run's supernet; the others get their own.
     nets_ = {nullptr};
     for (int64_t g = 1; g < options_.groups; ++g) {
@@ -124,10 +125,10 @@ class Ranking final : public nasx::SearchStrategy {
     nasx::Json names = nasx::Json::array();
     for (const auto& child : children_) names.push_back(space.format(child));
     ctx.log_event("ranking_setup", {{"children", names},
-                                     {"groups", options_.groups},
-                                     {"grouping", options_.grouping},
-                                     {"order", options_.order},
-                                     {"group_of", group_of_}});
+                                    {"groups", options_.groups},
+                                    {"grouping", options_.grouping},
+                                    {"order", options_.order},
+                                    {"group_of", group_of_}});
   }
 
   int64_t total_steps() const override { return options_.epochs; }
@@ -149,7 +150,8 @@ class Ranking final : public nasx::SearchStrategy {
       const nasx::Batch batch = loader_->batch(i);
       shared.train();
       nasx::clear_gradients(optimizer.params());
-      const at::Tensor logits = shared.forward_path(batch.images, children_[static_cast<size_t>(child)]);
+      const at::Tensor logits =
+          shared.forward_path(batch.images, children_[static_cast<size_t>(child)]);
       const at::Tensor loss = at::cross_entropy_loss(logits, batch.labels);
       loss.backward();
       optimizer.step();
@@ -197,29 +199,38 @@ class Ranking final : public nasx::SearchStrategy {
     const int64_t cycle = options_.order == "fixed" ? 0 : minibatch / n;
     // Stateless: the permutation of a cycle depends only on (seed, cycle).
     if (cycle != cached_cycle_) {
-      permutation_ = nasx::seeded_permutation(n, nasx::derive_seed(ctx.seed(), 7000 + static_cast<uint64_t>(cycle)));
+      permutation_ = nasx::seeded_permutation(
+          n, nasx::derive_seed(ctx.seed(), 7000 + static_cast<uint64_t>(cycle)));
       cached_cycle_ = cycle;
     }
     return permutation_[static_cast<size_t>(minibatch % n)];
   }
 
-  /// Every child's accuracy on its group's shared weights.
+  /// Every child's accuracy on its group's shared weights: a group's children together
+  /// (evaluate_paths: the work they share done once, the same figures as one by one).
   std::vector<double> measure_all(nasx::Context& ctx, const nasx::TensorDataset& data) {
-    std::vector<double> out;
-    for (size_t c = 0; c < children_.size(); ++c)
-      out.push_back(nasx::evaluate_path(net(ctx, group_of_[c]), children_[c], data,
-                                        ctx.batch_size(), 0, options_.batchnorm == "batch")
-                        .accuracy);
+    std::vector<double> out(children_.size());
+    for (int64_t group = 0; group < options_.groups; ++group) {
+      std::vector<size_t> members;
+      std::vector<nasx::Architecture> archs;
+      for (size_t c = 0; c < children_.size(); ++c)
+        if (group_of_[c] == group) {
+          members.push_back(c);
+          archs.push_back(children_[c]);
+        }
+      const std::vector<nasx::EvalResult> results = nasx::evaluate_paths(
+          net(ctx, group), archs, data, ctx.batch_size(), 0, options_.batchnorm == "batch");
+      for (size_t m = 0; m < members.size(); ++m) out[members[m]] = results[m].accuracy;
+    }
     return out;
   }
 
   void log_accuracies(nasx::Context& ctx, const std::vector<double>& accuracies, int64_t epoch,
                       int64_t minibatch, int64_t trained, const std::string& point) {
-    nasx::Json fields = {{"point", point},
-                         {"epoch", epoch},
-                         {"minibatch", minibatch},
-                         {"accuracies", accuracies}};
-    if (trained >= 0) fields["trained"] = ctx.space().format(children_[static_cast<size_t>(trained)]);
+    nasx::Json fields = {
+        {"point", point}, {"epoch", epoch}, {"minibatch", minibatch}, {"accuracies", accuracies}};
+    if (trained >= 0)
+      fields["trained"] = ctx.space().format(children_[static_cast<size_t>(trained)]);
     ctx.log_event("child_accuracies", fields);
   }
 

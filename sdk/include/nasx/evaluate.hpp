@@ -42,6 +42,14 @@ NASX_API EvalResult evaluate_supernet_with_weights(Supernet& net,
 NASX_API EvalResult evaluate_path(Supernet& net, const Architecture& arch,
                                   const TensorDataset& data, int64_t batch_size,
                                   int64_t max_batches = 0, bool batch_statistics = false);
+/// Each of `archs` on the supernet's shared weights, as evaluate_path gives it (the same
+/// figures, bit for bit), every minibatch run once through forward_paths: the work the
+/// architectures share is done once.
+NASX_API std::vector<EvalResult> evaluate_paths(Supernet& net,
+                                                const std::vector<Architecture>& archs,
+                                                const TensorDataset& data, int64_t batch_size,
+                                                int64_t max_batches = 0,
+                                                bool batch_statistics = false);
 /// A standalone network.
 NASX_API EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,
                                      int64_t max_batches = 0);

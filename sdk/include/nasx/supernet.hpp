@@ -33,6 +33,14 @@ class NASX_API Supernet : public torch::nn::Module {
   /// sharing train and evaluate). Equal to forward_with_weights with one-hot weights.
   virtual at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) = 0;
 
+  /// Logits of each of `archs` on the same images, in order: forward_path of each, bit
+  /// for bit, but a space may compute once what several of them share (the stem, and in
+  /// the first cell the edges whose input and operation agree), which is what ranking
+  /// many children on the shared weights spends its time on. The default calls
+  /// forward_path for each in turn.
+  virtual std::vector<at::Tensor> forward_paths(const at::Tensor& images,
+                                                const std::vector<Architecture>& archs);
+
   /// The alphas, one [edges, ops] tensor per cell type (SearchSpace::cell_types()).
   virtual std::vector<at::Tensor> arch_parameters() = 0;
   std::vector<std::string> cell_types() const;
