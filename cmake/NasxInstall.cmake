@@ -42,4 +42,4 @@ install(FILES
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/new-plugin DESTINATION ${CMAKE_INSTALL_BINDIR}
   RENAME nasx-new-plugin)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/ref_nb201_train_step.py
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/nasx)
+  ${PROJECT_SOURCE_DIR}/tools/ref_nb201_search_step.py DESTINATION ${CMAKE_INSTALL_DATADIR}/nasx)

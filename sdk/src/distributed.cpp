@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/batchnorm.h>
 
+#include "batch_norm_route.hpp"
 #include "nasx/error.hpp"
 #include "output_saving_batch_norm.hpp"
 #include "synchronized_batch_norm.hpp"
@@ -59,28 +60,42 @@ Batch shard_batch(const Batch& batch) {
 bool sync_batchnorm() { return g_sync_batchnorm; }
 void set_sync_batchnorm(bool on) { g_sync_batchnorm = on; }
 
+BatchNormRoute batch_norm_route(const torch::nn::BatchNormOptions& o, bool training,
+                                const at::Tensor& x) {
+  BatchNormRoute r;
+  r.synchronized = training && g_sync_batchnorm && world_size() > 1;
+  // A search network's layer (no affine parameters) on the way to a backward pass keeps
+  // its output instead of its input (less memory, same arithmetic forward).
+  r.keeps_output = training && !r.synchronized && !o.affine() && o.track_running_stats() &&
+                   o.momentum().has_value() && at::GradMode::is_enabled() && x.requires_grad();
+  return r;
+}
+
+at::Tensor normalize(const BatchNormRoute& r, const torch::nn::BatchNormOptions& o, bool training,
+                     const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                     const at::Tensor& mean, const at::Tensor& var) {
+  const double momentum = o.momentum().value_or(0.1);
+  if (r.keeps_output) return output_saving_batch_norm(x, mean, var, momentum, o.eps());
+  if (r.synchronized) return synchronized_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
+  return at::batch_norm(x, weight, bias, mean, var, training, momentum, o.eps(),
+                        at::globalContext().userEnabledCuDNN());
+}
+
+void count_batch(torch::nn::BatchNorm2d& bn) {
+  if (!bn->is_training() || !bn->num_batches_tracked.defined()) return;
+  at::NoGradGuard no_grad;
+  bn->num_batches_tracked += 1;  // as the layer's own forward counts
+}
+
 at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t copy,
                       int64_t copies) {
   const auto& o = bn->options;
-  const bool synchronized = bn->is_training() && g_sync_batchnorm && world_size() > 1;
-  // A search network's layer (no affine parameters) on the way to a backward pass keeps
-  // its output instead of its input (less memory, same arithmetic forward).
-  const bool keeps_output = bn->is_training() && !synchronized && !o.affine() &&
-                            o.track_running_stats() && o.momentum().has_value() &&
-                            at::GradMode::is_enabled() && x.requires_grad();
-  if (!synchronized && !keeps_output && copies == 1) return bn->forward(x);
-  if (copies == 1 && bn->is_training() && bn->num_batches_tracked.defined()) {
-    at::NoGradGuard no_grad;
-    bn->num_batches_tracked += 1;  // as the layer's own forward counts
-  }
-  const double momentum = o.momentum().value_or(0.1);
-  const at::Tensor weight = block(bn->weight, copy, copies), bias = block(bn->bias, copy, copies);
-  const at::Tensor mean = block(bn->running_mean, copy, copies);
-  const at::Tensor var = block(bn->running_var, copy, copies);
-  if (keeps_output) return output_saving_batch_norm(x, mean, var, momentum, o.eps());
-  if (synchronized) return synchronized_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
-  return at::batch_norm(x, weight, bias, mean, var, bn->is_training(), momentum, o.eps(),
-                        at::globalContext().userEnabledCuDNN());
+  const BatchNormRoute r = batch_norm_route(o, bn->is_training(), x);
+  if (!r.synchronized && !r.keeps_output && copies == 1) return bn->forward(x);
+  if (copies == 1) count_batch(bn);
+  return normalize(r, o, bn->is_training(), x, block(bn->weight, copy, copies),
+                   block(bn->bias, copy, copies), block(bn->running_mean, copy, copies),
+                   block(bn->running_var, copy, copies));
 }
 
 }  // namespace nasx

@@ -1,9 +1,11 @@
 #include "nasx/evaluate.hpp"
 
 #include <functional>
+#include <string>
 
 #include <ATen/ATen.h>
 
+#include "nasx/error.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
 
@@ -38,8 +40,10 @@ std::vector<EvalResult> evaluate(torch::nn::Module& module, const Forward& forwa
     const at::Tensor images = data.images.narrow(0, start, size);
     const at::Tensor labels = data.labels.narrow(0, start, size);
     const std::vector<at::Tensor> logits = forward(images);
-    TORCH_CHECK(logits.size() == models, "evaluate: expected logits of ", models, " models, got ",
-                logits.size());
+    if (logits.size() != models)
+      throw Error("evaluate: the supernet's forward_paths gave logits of " +
+                  std::to_string(logits.size()) + " architectures for " + std::to_string(models) +
+                  " (an override must give one per architecture, in order)");
     for (size_t m = 0; m < models; ++m) {
       loss_sums[m] += at::nll_loss(at::log_softmax(logits[m], 1), labels, {}, at::Reduction::Sum)
                           .to(at::kDouble);
@@ -62,7 +66,7 @@ std::vector<EvalResult> evaluate(torch::nn::Module& module, const Forward& forwa
 
 /// One model's forward as a Forward.
 template <typename F>
-Forward one(F forward) {
+Forward single_model(F forward) {
   return [forward](const at::Tensor& x) { return std::vector<at::Tensor>{forward(x)}; };
 }
 
@@ -72,25 +76,27 @@ EvalResult evaluate_supernet(Supernet& net, const TensorDataset& data, int64_t b
                              int64_t max_batches) {
   at::NoGradGuard no_grad;
   const auto weights = net.arch_weights();
-  return evaluate(net,
-                  one([&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }), 1,
-                  data, batch_size, max_batches)
+  return evaluate(net, single_model([&](const at::Tensor& x) {
+                    return net.forward_with_weights(x, weights);
+                  }),
+                  1, data, batch_size, max_batches)
       .front();
 }
 
 EvalResult evaluate_supernet_with_weights(Supernet& net, const std::vector<at::Tensor>& weights,
                                           const TensorDataset& data, int64_t batch_size,
                                           int64_t max_batches, bool batch_statistics) {
-  return evaluate(net,
-                  one([&](const at::Tensor& x) { return net.forward_with_weights(x, weights); }), 1,
-                  data, batch_size, max_batches, batch_statistics)
+  return evaluate(net, single_model([&](const at::Tensor& x) {
+                    return net.forward_with_weights(x, weights);
+                  }),
+                  1, data, batch_size, max_batches, batch_statistics)
       .front();
 }
 
 EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDataset& data,
                          int64_t batch_size, int64_t max_batches, bool batch_statistics) {
-  return evaluate(net, one([&](const at::Tensor& x) { return net.forward_path(x, arch); }), 1, data,
-                  batch_size, max_batches, batch_statistics)
+  return evaluate(net, single_model([&](const at::Tensor& x) { return net.forward_path(x, arch); }),
+                  1, data, batch_size, max_batches, batch_statistics)
       .front();
 }
 
@@ -106,7 +112,7 @@ std::vector<EvalResult> evaluate_paths(Supernet& net, const std::vector<Architec
 
 EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,
                             int64_t max_batches) {
-  return evaluate(net, one([&](const at::Tensor& x) { return net.forward(x); }), 1, data,
+  return evaluate(net, single_model([&](const at::Tensor& x) { return net.forward(x); }), 1, data,
                   batch_size, max_batches)
       .front();
 }

@@ -246,6 +246,71 @@ TEST_F(Bench, Nb201TrainRunsTheReferenceTinyNetworkOfTheBaselineFolder) {
   EXPECT_THAT(missing.output, Not(HasSubstr("round"))) << "said before anything is measured";
 }
 
+// NB-201's search step against nasx's baseline script, which builds AutoDL's search
+// network from the baseline folder's operations and steps it with the DARTS reference's
+// architect; here both are stand-ins that say what they were given.
+TEST_F(Bench, Nb201StepRunsTheReferenceArchitectOnTheReferenceOperations) {
+  ASSERT_EQ(run_shell("/usr/bin/python3 -c 'import torch'").exit_code, 0)
+      << "python3-torch is not installed: tools/setup --tests installs it";
+  const fs::path models = dir_ / "ref-naswot" / "models";
+  fs::create_directories(models);
+  fs::create_directories(dir_ / "ref-darts");
+  std::ofstream(models / "__init__.py");
+  const std::string log = "open('" + (dir_ / "calls.txt").string() + "', 'a').write";
+  std::ofstream(models / "cell_operations.py")
+      << "import torch.nn as nn\n"
+         "NAS_BENCH_201 = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', "
+         "'avg_pool_3x3']\n"
+         "class Op(nn.Module):\n"
+         "    def __init__(self, c):\n"
+         "        super().__init__()\n"
+         "        self.conv = nn.Conv2d(c, c, 1)\n"
+         "    def forward(self, x):\n"
+         "        return self.conv(x)\n"
+         "OPS = {name: (lambda c_in, c_out, stride, affine, track: Op(c_in)) "
+         "for name in NAS_BENCH_201}\n"
+         "class ResNetBasicblock(nn.Module):\n"
+         "    def __init__(self, c_in, c_out, stride):\n"
+         "        super().__init__()\n"
+         "        "
+      << log
+      << "(f'block {c_in}->{c_out}\\n')\n"
+         "        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1)\n"
+         "    def forward(self, x):\n"
+         "        return self.conv(x)\n";
+  std::ofstream(dir_ / "ref-darts" / "architect.py")
+      << "class Architect:\n"
+         "    def __init__(self, model, args):\n"
+         "        self.model = model\n"
+         "    def step(self, xt, yt, xs, ys, eta, optimizer, unrolled):\n"
+         "        "
+      << log
+      << "(f'step unrolled={unrolled} alphas={list(self.model.arch_parameters()[0].shape)}\\n')\n"
+         "        self.model._loss(xs, ys).backward()\n";
+  const std::string common =
+      "bench --what step --space nb201 --channels 4 --layers 1 --batch 4 --image-size 8 "
+      "--steps 1 --warmup 0 --rounds 1 --threads 1 --memory-format channels_last --python "
+      "/usr/bin/python3 --baseline ";
+  const Outcome out = run_nasx(common + dir_.string() + " --order second");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("nasx channels_last over reference channels-last: speed-up"));
+  EXPECT_THAT(out.output, HasSubstr("nasx channels_last over reference contiguous: speed-up"));
+  const auto seen = calls();
+  // Per layout: the network's two residual blocks, then the measured step (no warm-up).
+  ASSERT_EQ(seen.size(), 6u) << out.output;
+  EXPECT_EQ(seen[0], "block 4->8");
+  EXPECT_EQ(seen[1], "block 8->16");
+  EXPECT_EQ(seen[2], "step unrolled=True alphas=[6, 5]");
+  // A baseline folder without the references: one error naming what is missing, first.
+  const Outcome missing = run_nasx(common + (dir_ / "nowhere").string() + " --order first");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(
+      missing.output,
+      HasSubstr("no " +
+                (dir_ / "nowhere" / "ref-naswot" / "models" / "cell_operations.py").string()));
+  EXPECT_THAT(missing.output, Not(HasSubstr("round"))) << "said before anything is measured";
+}
+
 TEST_F(Bench, DataParallelRowsAlternateRankCountsWithAndWithoutSyncBatchNorm) {
   const Outcome out = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --sync-batchnorm --rounds 2");
   ASSERT_EQ(out.exit_code, 0) << out.output;

@@ -56,7 +56,9 @@ const char* const kUsage =
 Times one unit of work, nasx against its baseline, alternating round after round:
   step      a search step (architecture step + weight step) of the supernet, first,
             second order and mixed-level; baseline: the DARTS reference's search step
-            (ref_darts_step.py), contiguous and channels-last
+            (ref_darts_step.py), contiguous and channels-last; --space nb201: the
+            reference's architect on AutoDL's NB-201 search network, built from the
+            baseline folder's ref-naswot operations (share/nasx/ref_nb201_search_step.py)
   train     a training step of the evaluation network (DARTS_V2 by default, drop path,
             SGD, clipping), and whole trainer epochs per step (loading, augmentation);
             baseline: the reference NetworkCIFAR in a plain PyTorch loop (ref_train_step.py);
@@ -69,7 +71,7 @@ Times one unit of work, nasx against its baseline, alternating round after round
   naswot    building and scoring an untrained network; baseline: the NASWOT reference
             (ref_naswot_score.py, NB201 C=16 N=5)
 Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet (C=8,
-5 cells, batch 64; evaluate on ws64: C=16, 4 cells, the ranking study's), train the
+5 cells, batch 64; evaluate on ws64: 4 cells, as configs/ranking-ws64.toml), train the
 Fashion-MNIST preset (C=16, 8 cells, batch 96) or the space's protocol, naswot NB201's
 network (C=16, N=5, batch 128). All on random data.
 
@@ -153,8 +155,7 @@ void apply_defaults(Setup& s, const std::string& what, const SearchSpace& space)
     layers = 5;
     batch = 128;
   } else if (what == "evaluate" && s.space.name == "ws64") {
-    channels = 16;  // the ranking study's network
-    layers = 4;
+    layers = 4;  // configs/ranking-ws64.toml's network: C=8, 4 cells
   }
   if (s.channels == 0) s.channels = channels;
   if (s.layers == 0) s.layers = layers;
@@ -225,11 +226,12 @@ std::vector<Contender> reference_pair(const Setup& s, const std::string& script,
 
 void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
 
-/// The NB-201 training-step baseline: nasx's script (share/nasx beside bin/nasx, in the
-/// build tree as installed) running the reference's TinyNetwork from the baseline folder,
-/// in both memory layouts.
-std::vector<Contender> nb201_train_reference(const Setup& s, const std::string& arch) {
-  const std::string name = "ref_nb201_train_step.py";
+/// An NB-201 baseline: nasx's script `name` (share/nasx beside bin/nasx, in the build tree
+/// as installed) running the reference's code from the baseline folder (each of `needs`
+/// under it), with `args` and the sizes, in both memory layouts.
+std::vector<Contender> nb201_reference(const Setup& s, const std::string& name,
+                                       const std::vector<std::string>& needs,
+                                       const std::vector<std::string>& args) {
   const std::filesystem::path script =
       std::filesystem::path(self_binary()).parent_path().parent_path() / "share" / "nasx" / name;
   if (!std::filesystem::exists(script))
@@ -237,17 +239,19 @@ std::vector<Contender> nb201_train_reference(const Setup& s, const std::string& 
                 " (it is built and installed with nasx; "
                 "rebuild or reinstall)");
   // Said before anything is measured, not after nasx's first round.
-  const std::filesystem::path models =
-      std::filesystem::path(s.baseline_dir) / "ref-naswot" / "models" / "cell_infers";
-  if (!std::filesystem::is_directory(models))
-    throw ConfigError("bench: no " + models.string() +
-                      " (--baseline names the folder holding the NASWOT reference, "
-                      "ref-naswot/, whose TinyNetwork is the NB-201 training baseline)");
+  for (const std::string& need : needs) {
+    const std::filesystem::path path = std::filesystem::path(s.baseline_dir) / need;
+    if (!std::filesystem::exists(path))
+      throw ConfigError("bench: no " + path.string() +
+                        " (--baseline names the folder holding the references: ref-naswot/, "
+                        "the NASWOT reference with NB-201's TinyNetwork and operations, and "
+                        "ref-darts/, the DARTS reference's architect)");
+  }
   std::vector<std::string> argv = {s.python,      script.string(),
                                    "--reference", s.baseline_dir,
-                                   "--arch",      arch,
                                    "--classes",   std::to_string(s.shape.classes),
                                    "--warmup",    std::to_string(s.warmup)};
+  argv.insert(argv.end(), args.begin(), args.end());
   const std::vector<std::string> sizes = reference_sizes(s);
   argv.insert(argv.end(), sizes.begin(), sizes.end());
   std::vector<Contender> pair;
@@ -272,8 +276,16 @@ int bench_step(const Args& args, const Setup& s, const std::string& order_option
     std::vector<Contender> contenders;
     for (const auto& format : formats)
       contenders.push_back(nasx_contender(args, "nasx " + format, "step:" + order + ":" + format));
-    const bool reference = !s.baseline_dir.empty() && s.space.name == "darts" && order != "mixed";
-    if (reference) {
+    const bool reference =
+        !s.baseline_dir.empty() && order != "mixed" &&
+        (s.space.name == "darts" || (s.space.name == "nb201" && s.device.is_cpu()));
+    if (reference && s.space.name == "nb201") {
+      const std::vector<std::string> a = {"--order", order == "first" ? "1" : "2"};
+      for (auto& c :
+           nb201_reference(s, "ref_nb201_search_step.py",
+                           {"ref-naswot/models/cell_operations.py", "ref-darts/architect.py"}, a))
+        contenders.push_back(c);
+    } else if (reference) {
       std::vector<std::string> a = reference_sizes(s);
       const std::vector<std::string> extra = {"--order",   order == "first" ? "1" : "2",
                                               "--classes", std::to_string(s.shape.classes),
@@ -285,7 +297,8 @@ int bench_step(const Args& args, const Setup& s, const std::string& order_option
     print_profiles(args, s, contenders);
     if (!s.baseline_dir.empty() && !reference)
       note(order == "mixed" ? "the DARTS reference has no mixed-level step"
-                            : "the reference search step exists for the darts space only");
+                            : "the reference search step exists for the darts space, and for "
+                              "nb201 on the CPU");
   }
   return 0;
 }
@@ -299,7 +312,8 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
   const bool nb201 = s.space.name == "nb201";
   const bool reference = !s.baseline_dir.empty() && (v2 || nb201) && s.device.is_cpu();
   if (reference && nb201) {
-    for (auto& c : nb201_train_reference(s, space->format(space->parse(work.archs.at(0)))))
+    for (auto& c : nb201_reference(s, "ref_nb201_train_step.py", {"ref-naswot/models/cell_infers"},
+                                   {"--arch", space->format(space->parse(work.archs.at(0)))}))
       contenders.push_back(c);
   } else if (reference) {
     std::vector<std::string> a = reference_sizes(s);
@@ -321,7 +335,7 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
 }
 
 /// The children --what evaluate measures without --arch: every one of a space of at most
-/// 64 (the ranking study's), else 16 sampled.
+/// 64 (ws64, the ranking analysis's), else 16 sampled.
 std::vector<std::string> evaluation_children(const SearchSpace& space, std::mt19937_64& rng) {
   constexpr int64_t kAll = 64, kSampled = 16;
   std::vector<std::string> children;
@@ -340,7 +354,8 @@ int bench_evaluate(const Args& args, const Setup& s, const Workload& work) {
       nasx_contender(args, "single path, one by one", "evaluate:path"),
       nasx_contender(args, "one-hot mixture", "evaluate:onehot")};
   contenders[1].reference = true;  // the straightforward way is this bench's baseline
-  std::cout << "children: " << work.archs.size() << " (the same for every contender)\n";
+  std::cout << "children: " << work.archs.size()
+            << " (each contender's; the one-hot mixture times warm-up + steps of them in turn)\n";
   bench::compare("evaluation of children on the shared weights (4 minibatches each)", contenders, s,
                  "s/child");
   print_profiles(args, s, contenders);

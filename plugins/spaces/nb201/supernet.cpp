@@ -1,7 +1,11 @@
 #include "nb201/supernet.hpp"
 
+#include <array>
+
 #include <ATen/ATen.h>
 
+#include "darts/mixture.hpp"
+#include "nasx/batch_norm_blocks.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 #include "nasx/memory_format.hpp"
@@ -9,7 +13,12 @@
 namespace nasx::nb201 {
 
 namespace {
+
 const int kNone = 0, kSkip = 1, kConv1x1 = 2, kConv3x3 = 3, kAvgPool = 4;
+/// The edges leaving node 0, 1 and 2, in edge order (edge e: node i <- node j, i = 1..3).
+const std::array<std::vector<int64_t>, 3> kEdgesFrom = {{{0, 1, 3}, {2, 4}, {5}}};
+const std::array<int, kEdges> kEdgeTarget = {1, 2, 2, 3, 3, 3};
+
 }  // namespace
 
 SearchConvImpl::SearchConvImpl(int64_t c, int64_t kernel)
@@ -49,22 +58,52 @@ at::Tensor SearchCellImpl::apply(int64_t edge, int op, const at::Tensor& x) {
   }
 }
 
-at::Tensor SearchCellImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
-  std::vector<at::Tensor> nodes = {x};
-  int64_t edge = 0;
-  for (int node = 1; node <= 3; ++node) {
-    at::Tensor sum;
-    for (int source = 0; source < node; ++source, ++edge) {
-      const at::Tensor& in = nodes[static_cast<size_t>(source)];
-      const at::Tensor w = weights[edge];
-      // `none` adds w[0] * 0: left out, its alpha still gets a gradient through the softmax.
-      at::Tensor y = apply(edge, kSkip, in) * w[kSkip];
-      for (int op : {kConv1x1, kConv3x3, kAvgPool}) y = y + apply(edge, op, in) * w[op];
-      sum = sum.defined() ? sum + y : y;
-    }
-    nodes.push_back(sum);
+at::Tensor SearchCellImpl::convolve_from(const std::vector<SearchConv>& convs, int64_t source,
+                                         const at::Tensor& activated) {
+  const std::vector<int64_t>& edges = kEdgesFrom[static_cast<size_t>(source)];
+  std::vector<at::Tensor> weights, biases;
+  std::vector<torch::nn::BatchNorm2d> norms;
+  for (int64_t e : edges) {
+    const SearchConv& op = convs[static_cast<size_t>(e)];
+    weights.push_back(op->conv()->weight);
+    biases.push_back(op->conv()->bias);
+    norms.push_back(op->bn());
   }
-  return nodes.back();
+  // The edges read the same input: one convolution with their kernels (and biases: a
+  // search convolution has one) side by side; stride 1, "same" padding, as each edge's.
+  const int64_t kernel = weights.front().size(2);
+  const at::Tensor y = at::conv2d(activated, at::cat(weights), at::cat(biases), 1, kernel / 2);
+  return batch_norm_blocks(norms, y);
+}
+
+at::Tensor SearchCellImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
+  // Source by source, each node complete before its edges leave it: the ReLU (both
+  // convolutions start with it), the pool and the identity once per source, the
+  // convolutions of all its edges as one, then the edges' mixtures in one pass (`none`,
+  // w·0, left out: its alpha still gets a gradient through the softmax). The targets
+  // sum their edges in source order, as forward_path does.
+  std::array<at::Tensor, 4> nodes = {x};
+  const int64_t channels = x.size(1);
+  for (int64_t source = 0; source < 3; ++source) {
+    const at::Tensor& in = nodes[static_cast<size_t>(source)];
+    const std::vector<int64_t>& edges = kEdgesFrom[static_cast<size_t>(source)];
+    const at::Tensor activated = at::relu(in);
+    const std::vector<at::Tensor> terms = {
+        in, convolve_from(conv_1x1_, source, activated),
+        convolve_from(conv_3x3_, source, activated),
+        at::avg_pool2d(in, {3, 3}, {1, 1}, {1, 1}, false, false)};
+    // The edges' rows over the terms' operations (skip .. avg_pool, columns 1..4), taken
+    // on the weights' device: no index tensor to copy there.
+    std::vector<at::Tensor> rows;
+    for (int64_t e : edges) rows.push_back(weights[e].narrow(0, kSkip, kAvgPool - kSkip + 1));
+    const std::vector<at::Tensor> outputs = darts::weighted_mixture(
+        at::stack(rows), terms, static_cast<int64_t>(edges.size()), channels);
+    for (size_t i = 0; i < edges.size(); ++i) {
+      at::Tensor& target = nodes[static_cast<size_t>(kEdgeTarget[static_cast<size_t>(edges[i])])];
+      target = target.defined() ? target + outputs[i] : outputs[i];
+    }
+  }
+  return nodes[3];
 }
 
 at::Tensor SearchCellImpl::forward_path(const at::Tensor& x, const std::vector<int>& ops,

@@ -23,6 +23,8 @@ class SearchConvImpl : public torch::nn::Module {
  public:
   SearchConvImpl(int64_t channels, int64_t kernel);
   at::Tensor forward(const at::Tensor& x);
+  const torch::nn::Conv2d& conv() const { return conv_; }
+  const torch::nn::BatchNorm2d& bn() const { return bn_; }
 
  private:
   torch::nn::Conv2d conv_{nullptr};
@@ -31,7 +33,9 @@ class SearchConvImpl : public torch::nn::Module {
 TORCH_MODULE(SearchConv);
 
 /// A searchable cell: every edge holds all 5 operations; node i = sum over j < i of
-/// sum_k w[edge, k] op_k(node j); output node 3.
+/// sum_k w[edge, k] op_k(node j); output node 3. The mixed forward runs the edges that
+/// leave one node together (their convolutions concatenated, one mixture pass); the
+/// modules stay one per edge and operation, as the single path and checkpoints see them.
 class SearchCellImpl : public torch::nn::Module {
  public:
   explicit SearchCellImpl(int64_t channels);
@@ -47,6 +51,10 @@ class SearchCellImpl : public torch::nn::Module {
 
  private:
   at::Tensor apply(int64_t edge, int op, const at::Tensor& x);
+  /// The convolutions `convs` of every edge leaving node `source`, on its ReLU, as one
+  /// convolution and one BatchNorm call: [B, edges·C, H, W], edge by edge.
+  at::Tensor convolve_from(const std::vector<SearchConv>& convs, int64_t source,
+                           const at::Tensor& activated);
   std::vector<SearchConv> conv_1x1_, conv_3x3_;  // one per edge
 };
 TORCH_MODULE(SearchCell);

@@ -91,8 +91,9 @@ class Ws64Supernet : public nasx::Supernet {
   at::Tensor forward_with_weights(const at::Tensor& images,
                                   const std::vector<at::Tensor>& weights) override;
   at::Tensor forward_path(const at::Tensor& images, const Architecture& arch) override;
-  /// The stem once for all children, the first cell's shared edges once (CellImpl::
-  /// forward_paths), then each child's remaining cells.
+  /// The stem once for all children; in the first cell the preprocessing, node 1 and the
+  /// edge on x0 once per operation, node 2's edge from node 1 once per (op0, op2); then
+  /// each child's remaining cells.
   std::vector<at::Tensor> forward_paths(const at::Tensor& images,
                                         const std::vector<Architecture>& archs) override;
   std::vector<at::Tensor> arch_parameters() override { return {alpha_}; }

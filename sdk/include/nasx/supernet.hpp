@@ -37,7 +37,10 @@ class NASX_API Supernet : public torch::nn::Module {
   /// for bit, but a space may compute once what several of them share (the stem, and in
   /// the first cell the edges whose input and operation agree), which is what ranking
   /// many children on the shared weights spends its time on. The default calls
-  /// forward_path for each in turn.
+  /// forward_path for each in turn. Meant for evaluation: what is shared stays in memory
+  /// until the call returns (in the shipped spaces up to a few dozen activations of the
+  /// first cell's size), and with gradients on the children share one graph, so
+  /// backpropagate the sum of their losses, not each loss on its own.
   virtual std::vector<at::Tensor> forward_paths(const at::Tensor& images,
                                                 const std::vector<Architecture>& archs);
 
