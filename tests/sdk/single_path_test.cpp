@@ -20,16 +20,25 @@ struct PathCase {
   std::string memory_format;
 };
 
-class SinglePathTest : public ::testing::TestWithParam<PathCase> {};
+class SinglePathTest : public ::testing::TestWithParam<PathCase> {
+ protected:
+  /// The case's space (C=4; 3 cells on darts, else `layers`) and its supernet on 1x8x8
+  /// images of 3 classes, built after seeding with `seed`.
+  void build(int64_t layers, uint64_t seed) {
+    SpaceOptions options;
+    options.channels = 4;
+    options.layers = GetParam().space == "darts" ? 3 : layers;
+    options.memory_format = GetParam().memory_format;
+    at::manual_seed(seed);
+    space = testing::make_space(GetParam().space, options);
+    net = space->build_supernet(DataShape{1, 8, 8, 3});
+  }
+  std::unique_ptr<SearchSpace> space;
+  std::shared_ptr<Supernet> net;
+};
 
 TEST_P(SinglePathTest, EqualsTheFullSupernetWithOneHotWeights) {
-  SpaceOptions options;
-  options.channels = 4;
-  options.layers = GetParam().space == "darts" ? 3 : 1;
-  options.memory_format = GetParam().memory_format;
-  at::manual_seed(3);
-  const auto space = testing::make_space(GetParam().space, options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  build(1, 3);
   net->to(at::kDouble);
   const at::Tensor images = at::randn({6, 1, 8, 8}, at::kDouble);
   std::mt19937_64 rng(5);
@@ -61,13 +70,7 @@ std::vector<Architecture> related_children(const SearchSpace& space, std::mt1993
 }
 
 TEST_P(SinglePathTest, ForwardPathsIsForwardPathOfEachBitForBit) {
-  SpaceOptions options;
-  options.channels = 4;
-  options.layers = GetParam().space == "darts" ? 3 : 2;
-  options.memory_format = GetParam().memory_format;
-  at::manual_seed(3);
-  const auto space = testing::make_space(GetParam().space, options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  build(2, 3);
   const at::Tensor images = at::randn({6, 1, 8, 8});
   std::mt19937_64 rng(7);
   const std::vector<Architecture> archs = related_children(*space, rng);
@@ -87,12 +90,7 @@ TEST_P(SinglePathTest, ForwardPathsIsForwardPathOfEachBitForBit) {
 }
 
 TEST_P(SinglePathTest, ForwardPathsComputesTheStemOnceForAllChildren) {
-  SpaceOptions options;
-  options.channels = 4;
-  options.layers = GetParam().space == "darts" ? 3 : 1;
-  options.memory_format = GetParam().memory_format;
-  const auto space = testing::make_space(GetParam().space, options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  build(1, 0);
   std::mt19937_64 rng(8);
   const std::vector<Architecture> archs = related_children(*space, rng);
   // A BatchNorm in train mode counts its forwards: the stem's once, whatever the count
@@ -111,13 +109,7 @@ TEST_P(SinglePathTest, ForwardPathsComputesTheStemOnceForAllChildren) {
 }
 
 TEST_P(SinglePathTest, EvaluatePathsGivesEachArchitectureWhatEvaluatePathGives) {
-  SpaceOptions options;
-  options.channels = 4;
-  options.layers = GetParam().space == "darts" ? 3 : 1;
-  options.memory_format = GetParam().memory_format;
-  at::manual_seed(4);
-  const auto space = testing::make_space(GetParam().space, options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  build(1, 4);
   const TensorDataset data{at::randn({40, 1, 8, 8}), at::randint(3, {40}, at::kLong)};
   std::mt19937_64 rng(9);
   const std::vector<Architecture> archs = related_children(*space, rng);
