@@ -246,16 +246,23 @@ at::Tensor DartsSupernet::stem(const at::Tensor& images) {
   return batch_norm(stem_bn_, stem_conv_(x));
 }
 
-at::Tensor DartsSupernet::forward_path(const at::Tensor& images, const Architecture& arch) {
-  space_.check(arch);
-  at::Tensor s0 = stem(images);
+at::Tensor DartsSupernet::path_from_stem(const at::Tensor& stem_out, const Architecture& arch,
+                                         SearchCellImpl::InputMemo* first_cell) {
+  at::Tensor s0 = stem_out;
   at::Tensor s1 = s0;
-  for (auto& cell : cells_) {
-    at::Tensor next = cell->forward_path(s0, s1, arch.cells[cell->reduction() ? 1 : 0]);
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    SearchCell& cell = cells_[i];
+    at::Tensor next = cell->forward_path(s0, s1, arch.cells[cell->reduction() ? 1 : 0],
+                                         i == 0 ? first_cell : nullptr);
     s0 = s1;
     s1 = next;
   }
   return classifier_(s1.mean({2, 3}));
+}
+
+at::Tensor DartsSupernet::forward_path(const at::Tensor& images, const Architecture& arch) {
+  space_.check(arch);
+  return path_from_stem(stem(images), arch, nullptr);
 }
 
 std::vector<at::Tensor> DartsSupernet::forward_paths(const at::Tensor& images,
@@ -265,18 +272,8 @@ std::vector<at::Tensor> DartsSupernet::forward_paths(const at::Tensor& images,
   SearchCellImpl::InputMemo first_cell;
   std::vector<at::Tensor> logits;
   logits.reserve(archs.size());
-  for (const Architecture& arch : archs) {
-    at::Tensor s0 = stem_out;
-    at::Tensor s1 = s0;
-    for (size_t i = 0; i < cells_.size(); ++i) {
-      SearchCell& cell = cells_[i];
-      at::Tensor next = cell->forward_path(s0, s1, arch.cells[cell->reduction() ? 1 : 0],
-                                           i == 0 ? &first_cell : nullptr);
-      s0 = s1;
-      s1 = next;
-    }
-    logits.push_back(classifier_(s1.mean({2, 3})));
-  }
+  for (const Architecture& arch : archs)
+    logits.push_back(path_from_stem(stem_out, arch, &first_cell));
   return logits;
 }
 

@@ -113,6 +113,10 @@ class DartsSupernet : public Supernet {
 
  private:
   at::Tensor stem(const at::Tensor& images);
+  /// The cells and the head of one path on the stem's output; the first cell shares its
+  /// work on the inputs through `first_cell` when given.
+  at::Tensor path_from_stem(const at::Tensor& stem_out, const Architecture& arch,
+                            SearchCellImpl::InputMemo* first_cell);
 
   const SearchSpace& space_;
   bool channels_last_;
