@@ -17,6 +17,13 @@ namespace nasx::core {
 
 Evaluator::~Evaluator() = default;
 
+std::vector<Evaluation> Evaluator::evaluate_all(const std::vector<Architecture>& archs) {
+  std::vector<Evaluation> evaluations;
+  evaluations.reserve(archs.size());
+  for (const Architecture& arch : archs) evaluations.push_back(evaluate(arch));
+  return evaluations;
+}
+
 namespace {
 
 /// FNV-1a: a hash that is the same on every build, so seeds derived from it are too.
@@ -66,6 +73,21 @@ class SharedEvaluator final : public Evaluator {
                        : valid_;
     const EvalResult result = evaluate_path(net_, arch, valid, batch_size_, 0, batch_statistics_);
     return {result.accuracy, result.loss, seconds_since(start)};
+  }
+
+  /// On the fixed minibatches, the architectures together (evaluate_paths: what their
+  /// paths share computed once, each figure evaluate_path's); each one's seconds are its
+  /// share of the group's time. Fresh minibatches differ per architecture: one by one.
+  std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs) override {
+    if (fresh_batches_ || archs.size() < 2) return Evaluator::evaluate_all(archs);
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<EvalResult> results =
+        evaluate_paths(net_, archs, valid_, batch_size_, 0, batch_statistics_);
+    const double share = seconds_since(start) / static_cast<double>(archs.size());
+    std::vector<Evaluation> evaluations;
+    for (const EvalResult& result : results)
+      evaluations.push_back({result.accuracy, result.loss, share});
+    return evaluations;
   }
 
  private:

@@ -94,9 +94,25 @@ Evaluation HostContext::score(const Architecture& arch) {
   return measure(*scorer_, arch);
 }
 
+std::vector<Evaluation> HostContext::evaluate_all(const std::vector<Architecture>& archs) {
+  if (stop_was_requested()) throw StopRequested("stopped by request");
+  const std::vector<Evaluation> results = evaluator_.evaluate_all(archs);
+  if (results.size() != archs.size())
+    throw Error("the " + evaluator_.name() + " evaluator gave " + std::to_string(results.size()) +
+                " measurements for " + std::to_string(archs.size()) + " architectures");
+  for (size_t i = 0; i < archs.size(); ++i) log_measurement(evaluator_, archs[i], results[i]);
+  return results;
+}
+
 Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) {
   if (stop_was_requested()) throw StopRequested("stopped by request");
   const Evaluation result = evaluator.evaluate(arch);
+  log_measurement(evaluator, arch, result);
+  return result;
+}
+
+void HostContext::log_measurement(const Evaluator& evaluator, const Architecture& arch,
+                                  const Evaluation& result) {
   // One candidate whose training diverged is a bad candidate, not a failed search:
   // its accuracy stands (near chance) and its loss is logged as null. A score of
   // -infinity (a singular NASWOT kernel) is logged as null too.
@@ -111,7 +127,6 @@ Evaluation HostContext::measure(Evaluator& evaluator, const Architecture& arch) 
     line.add("loss", nullptr);
   evaluations_.append(line.add("seconds", result.seconds).str());
   evaluation_seconds_ += result.seconds;
-  return result;
 }
 
 double logged_evaluation_seconds(const std::filesystem::path& evaluations) {

@@ -1,5 +1,7 @@
 #include "nasx/evolution.hpp"
 
+#include <algorithm>
+
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
 
@@ -69,28 +71,33 @@ std::map<std::string, double> RegularizedEvolution::search_step(Context& ctx, in
   const auto& space = ctx.space();
   const int64_t first = index * options_.evaluations_per_step;
   const int64_t last = std::min(options_.cycles, first + options_.evaluations_per_step);
-  for (int64_t cycle = first; cycle < last && !ctx.stop_requested(); ++cycle) {
-    Architecture arch;
-    if (cycle < options_.population) {
-      if (initial_.empty()) {
-        initial_ = initial_population(ctx);
-        if (static_cast<int64_t>(initial_.size()) != options_.population)
-          throw Error("the strategy chose " + std::to_string(initial_.size()) +
-                      " initial architectures for a population of " +
-                      std::to_string(options_.population));
-      }
-      arch = initial_[static_cast<size_t>(cycle)];
-    } else {
-      std::uniform_int_distribution<size_t> pick(0, population_.size() - 1);
-      const Member* parent = nullptr;
-      for (int64_t s = 0; s < options_.sample_size; ++s) {
-        const Member& candidate = population_[pick(rng())];
-        if (!parent || candidate.accuracy > parent->accuracy) parent = &candidate;
-      }
-      arch = options_.mutation == Mutation::NodeFirst
-                 ? mutate_node_first(space, parent->arch, rng())
-                 : space.mutate(parent->arch, rng());
+  int64_t cycle = first;
+  // The initial population's cycles of this step: independent of each other, measured as
+  // one group (on the shared evaluator's fixed minibatches their paths share work).
+  if (cycle < std::min(last, options_.population) && !ctx.stop_requested()) {
+    if (initial_.empty()) {
+      initial_ = initial_population(ctx);
+      if (static_cast<int64_t>(initial_.size()) != options_.population)
+        throw Error("the strategy chose " + std::to_string(initial_.size()) +
+                    " initial architectures for a population of " +
+                    std::to_string(options_.population));
     }
+    const std::vector<Architecture> members(initial_.begin() + cycle,
+                                            initial_.begin() + std::min(last, options_.population));
+    const std::vector<double> accuracies = evaluate_all(ctx, members);
+    for (size_t i = 0; i < members.size(); ++i) population_.push_back({members[i], accuracies[i]});
+    cycle += static_cast<int64_t>(members.size());
+  }
+  for (; cycle < last && !ctx.stop_requested(); ++cycle) {
+    std::uniform_int_distribution<size_t> pick(0, population_.size() - 1);
+    const Member* parent = nullptr;
+    for (int64_t s = 0; s < options_.sample_size; ++s) {
+      const Member& candidate = population_[pick(rng())];
+      if (!parent || candidate.accuracy > parent->accuracy) parent = &candidate;
+    }
+    const Architecture arch = options_.mutation == Mutation::NodeFirst
+                                  ? mutate_node_first(space, parent->arch, rng())
+                                  : space.mutate(parent->arch, rng());
     population_.push_back({arch, evaluate(ctx, arch)});
     if (static_cast<int64_t>(population_.size()) > options_.population)
       population_.pop_front();  // the oldest

@@ -23,6 +23,12 @@ void Selector::state(StateArchive&) {}
 EnsemblePruner::~EnsemblePruner() = default;
 ArchScorer::~ArchScorer() = default;
 Context::~Context() = default;
+std::vector<Evaluation> Context::evaluate_all(const std::vector<Architecture>& archs) {
+  std::vector<Evaluation> evaluations;
+  evaluations.reserve(archs.size());
+  for (const Architecture& arch : archs) evaluations.push_back(evaluate(arch));
+  return evaluations;
+}
 
 const char* plugin_kind_name(uint32_t kind) {
   switch (kind) {

@@ -10,6 +10,7 @@
 #include <torch/serialize/archive.h>
 
 #include "nasx/context.hpp"
+#include "nasx/error.hpp"
 #include "nasx/metrics.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
@@ -48,12 +49,25 @@ NeighbourhoodScore neighbourhood_score(const SearchSpace& space, const Architect
                                        const std::function<double(const Architecture&)>& accuracy,
                                        int64_t sample, bool worst, bool include_self,
                                        std::mt19937_64& rng) {
+  return aggregate_neighbourhood(
+      arch, neighbourhood_members(space, arch, sample, include_self, rng), accuracy, worst);
+}
+
+std::vector<Architecture> neighbourhood_members(const SearchSpace& space, const Architecture& arch,
+                                                int64_t sample, bool include_self,
+                                                std::mt19937_64& rng) {
   std::vector<Architecture> members = space.neighbours(arch);
   if (sample > 0 && sample < static_cast<int64_t>(members.size())) {
     std::shuffle(members.begin(), members.end(), rng);
     members.resize(static_cast<size_t>(sample));
   }
   if (include_self) members.insert(members.begin(), arch);
+  return members;
+}
+
+NeighbourhoodScore aggregate_neighbourhood(
+    const Architecture& arch, const std::vector<Architecture>& members,
+    const std::function<double(const Architecture&)>& accuracy, bool worst) {
   NeighbourhoodScore result;
   result.own = accuracy(arch);
   result.members = static_cast<int64_t>(members.size());
@@ -90,16 +104,36 @@ std::map<std::string, double> SamplingSearch::step(Context& ctx, int64_t step) {
 }
 
 double SamplingSearch::evaluate(Context& ctx, const Architecture& arch) {
-  const auto found = cache_.find(arch);
-  if (found != cache_.end()) return found->second;
-  const double accuracy = measure(ctx, arch).accuracy;
-  cache_.emplace(arch, accuracy);
-  // A non-finite measurement (a singular NASWOT kernel: -infinity) never becomes the answer.
-  if (std::isfinite(accuracy) && (!best_ || accuracy > best_accuracy_)) {
-    best_ = arch;
-    best_accuracy_ = accuracy;
+  return evaluate_all(ctx, {arch}).front();
+}
+
+std::vector<double> SamplingSearch::evaluate_all(Context& ctx,
+                                                 const std::vector<Architecture>& archs) {
+  std::vector<Architecture> unmeasured;
+  for (const Architecture& arch : archs)
+    if (!cache_.count(arch) &&
+        std::find(unmeasured.begin(), unmeasured.end(), arch) == unmeasured.end())
+      unmeasured.push_back(arch);
+  if (!unmeasured.empty()) {
+    const std::vector<Evaluation> measured = measure_all(ctx, unmeasured);
+    if (measured.size() != unmeasured.size())
+      throw Error("measure_all gave " + std::to_string(measured.size()) + " measurements for " +
+                  std::to_string(unmeasured.size()) + " architectures");
+    for (size_t i = 0; i < unmeasured.size(); ++i) {
+      const double accuracy = measured[i].accuracy;
+      cache_.emplace(unmeasured[i], accuracy);
+      // A non-finite measurement (a singular NASWOT kernel: -infinity) never becomes the
+      // answer.
+      if (std::isfinite(accuracy) && (!best_ || accuracy > best_accuracy_)) {
+        best_ = unmeasured[i];
+        best_accuracy_ = accuracy;
+      }
+    }
   }
-  return accuracy;
+  std::vector<double> accuracies;
+  accuracies.reserve(archs.size());
+  for (const Architecture& arch : archs) accuracies.push_back(cache_.at(arch));
+  return accuracies;
 }
 
 void SamplingSearch::state(StateArchive& archive) {

@@ -87,5 +87,35 @@ TEST_F(SharedEvaluator, FreshBatchesOverTheWholeSplitAreTheSameImagesInAnotherOr
   }
 }
 
+TEST_F(SharedEvaluator, AGroupIsMeasuredAsEachAloneAndItsTimeShared) {
+  // evaluate_all on the fixed minibatches runs the group together (evaluate_paths); each
+  // figure is evaluate()'s to the bit, a repeated architecture included, with batch and
+  // running BatchNorm statistics; with fresh minibatches each keeps its own batches.
+  std::vector<Architecture> group = archs_;
+  group.push_back(archs_[1]);
+  for (const std::string batchnorm : {"batch", "running"})
+    for (const bool fresh : {false, true}) {
+      auto together = evaluator(fresh, 3, batchnorm);
+      auto alone = evaluator(fresh, 3, batchnorm);
+      const std::vector<Evaluation> measured = together->evaluate_all(group);
+      ASSERT_EQ(measured.size(), group.size());
+      for (size_t i = 0; i < group.size(); ++i) {
+        const Evaluation single = alone->evaluate(group[i]);
+        EXPECT_EQ(measured[i].loss, single.loss) << batchnorm << " fresh " << fresh << " " << i;
+        EXPECT_EQ(measured[i].accuracy, single.accuracy) << batchnorm << " fresh " << fresh;
+        EXPECT_GT(measured[i].seconds, 0.0);
+      }
+      if (!fresh) {  // one pass: every member is charged the same share of it
+        for (const Evaluation& e : measured) EXPECT_EQ(e.seconds, measured[0].seconds);
+      }
+    }
+  // The architectures measured differ: the group is not one figure repeated.
+  auto fixed = evaluator(false, 3);
+  const std::vector<Evaluation> measured = fixed->evaluate_all(archs_);
+  int distinct = 0;
+  for (size_t i = 1; i < measured.size(); ++i) distinct += measured[i].loss != measured[0].loss;
+  EXPECT_GE(distinct, 4);
+}
+
 }  // namespace
 }  // namespace nasx

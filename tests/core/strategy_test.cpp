@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -69,6 +70,11 @@ class TestContext final : public Context {
     evaluations.push_back({arch, e.accuracy});
     return e;
   }
+  /// Records each group, then measures its members one by one as evaluate() does.
+  std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs) override {
+    groups.push_back(archs);
+    return Context::evaluate_all(archs);
+  }
   Evaluation score(const Architecture& arch) override {
     Evaluation e;
     e.accuracy = score_(arch);
@@ -82,6 +88,7 @@ class TestContext final : public Context {
 
   ParamValues params_;
   std::vector<std::pair<Architecture, double>> evaluations;
+  std::vector<std::vector<Architecture>> groups;  // what each evaluate_all() was given
   std::vector<std::pair<Architecture, double>> scores;
   /// The fake training-free score (default: the fitness negated, so scores mislead).
   std::function<double(const Architecture&)> score_ = [this](const Architecture& a) {
@@ -158,10 +165,9 @@ TEST_F(Strategies, EvolutionRemovesTheOldestMemberNotTheWorst) {
   // Removing the worst instead would keep the initial five forever.
   int measured = 0;
   TestContext ctx("nb201", [&](const Architecture&) { return 1.0 - 0.001 * measured++; });
-  auto evolution = make("evolution", ctx,
-                        {{"population", int64_t{5}},
-                         {"sample_size", int64_t{100}},
-                         {"cycles", int64_t{30}}});
+  auto evolution =
+      make("evolution", ctx,
+           {{"population", int64_t{5}}, {"sample_size", int64_t{100}}, {"cycles", int64_t{30}}});
   run_all(*evolution, ctx);
   ASSERT_EQ(ctx.evaluations.size(), 30u) << "a repeated child: choose other settings";
   for (size_t i = 5; i < ctx.evaluations.size(); ++i)
@@ -192,7 +198,8 @@ TEST_F(Strategies, EvolutionsNodeFirstMutationIsTheNb201ReferencesRule) {
     EXPECT_NEAR(uniform[e], 1.0 / 6, 0.015) << e;
   }
   // The strategy uses it on request; the DARTS space, which chooses inputs, refuses it.
-  auto evolution = make("evolution", ctx, {{"mutation", std::string("node")}, {"cycles", int64_t{30}}});
+  auto evolution =
+      make("evolution", ctx, {{"mutation", std::string("node")}, {"cycles", int64_t{30}}});
   run_all(*evolution, ctx);
   EXPECT_GT(ctx.evaluations.size(), 10u);  // repeated children are measured once
   TestContext darts("darts", conv3x3_share);
@@ -213,6 +220,57 @@ TEST_F(Strategies, RandomSearchAnswersWithTheBestItMeasured) {
   ASSERT_TRUE(random->best());
   EXPECT_EQ(conv3x3_share(*random->best()), best);
   EXPECT_LE(ctx.evaluations.size(), 30u);
+}
+
+/// The sizes of `groups`.
+std::vector<size_t> sizes(const std::vector<std::vector<Architecture>>& groups) {
+  std::vector<size_t> out;
+  for (const auto& group : groups) out.push_back(group.size());
+  return out;
+}
+
+/// Every measurement was made inside a group, each architecture once, none repeated.
+void expect_measured_in_groups_once(const TestContext& ctx) {
+  std::vector<Architecture> grouped;
+  for (const auto& group : ctx.groups) grouped.insert(grouped.end(), group.begin(), group.end());
+  ASSERT_EQ(grouped.size(), ctx.evaluations.size());
+  std::set<Architecture> distinct;
+  for (size_t i = 0; i < grouped.size(); ++i) {
+    EXPECT_EQ(grouped[i], ctx.evaluations[i].first) << i;
+    EXPECT_TRUE(distinct.insert(grouped[i]).second) << "measured twice: " << i;
+  }
+}
+
+TEST_F(Strategies, SamplingStrategiesMeasureWhatIsIndependentAsOneGroup) {
+  // Random search: a step's candidates (10 per step) in one group.
+  TestContext random_ctx("nb201", conv3x3_share);
+  auto random = make("random", random_ctx, {{"candidates", int64_t{25}}});
+  run_all(*random, random_ctx);
+  expect_measured_in_groups_once(random_ctx);
+  EXPECT_THAT(sizes(random_ctx.groups),
+              ::testing::ElementsAre(10, 10, 5));  // no repeats in 25 of 15,625
+  // Evolution: the initial population's cycles of a step in one group, then each child
+  // alone (it depends on the population before it). Steps of 4 cycles, population 10.
+  TestContext evolution_ctx("nb201", conv3x3_share);
+  auto evolution = make(
+      "evolution", evolution_ctx,
+      {{"population", int64_t{10}}, {"cycles", int64_t{14}}, {"evaluations_per_step", int64_t{4}}});
+  run_all(*evolution, evolution_ctx);
+  expect_measured_in_groups_once(evolution_ctx);
+  const auto evolved = sizes(evolution_ctx.groups);
+  ASSERT_GE(evolved.size(), 3u);
+  EXPECT_THAT(std::vector<size_t>(evolved.begin(), evolved.begin() + 3),
+              ::testing::ElementsAre(4, 4, 2));
+  for (size_t i = 3; i < evolved.size(); ++i) EXPECT_EQ(evolved[i], 1u) << i;
+  // NA-RS: a candidate and its 24 neighbours in one group, less what was measured before.
+  TestContext narandom_ctx("nb201", conv3x3_share);
+  auto narandom = make("narandom", narandom_ctx, {{"budget", int64_t{50}}});
+  run_all(*narandom, narandom_ctx);
+  expect_measured_in_groups_once(narandom_ctx);
+  ASSERT_EQ(narandom_ctx.groups.size(), 2u);
+  EXPECT_EQ(narandom_ctx.groups[0].size(), 25u);
+  EXPECT_EQ(narandom_ctx.groups[0][0], narandom_ctx.evaluations[0].first);
+  EXPECT_EQ(narandom_ctx.groups[0][1].distance(narandom_ctx.groups[0][0]), 1);
 }
 
 TEST_F(Strategies, NaRandomsBudgetCountsDistinctMeasuredArchitectures) {
@@ -348,16 +406,17 @@ TEST_F(Strategies, MilenasStepsAdamOnTheMixedLevelGradient) {
   std::vector<at::Tensor> before;
   for (const auto& a : ctx.supernet().arch_parameters()) before.push_back(a.detach().clone());
   const std::vector<at::Tensor> expected = mixed_gradient(ctx, lambda);
-  auto milenas = make("milenas", ctx,
-                      {{"lambda", lambda}, {"epochs", int64_t{1}}, {"steps_per_epoch", int64_t{1}}});
+  auto milenas =
+      make("milenas", ctx,
+           {{"lambda", lambda}, {"epochs", int64_t{1}}, {"steps_per_epoch", int64_t{1}}});
   milenas->step(ctx, 0);
   const auto alphas = ctx.supernet().arch_parameters();
   for (size_t c = 0; c < 2; ++c) {
     ASSERT_TRUE(alphas[c].grad().defined());
     EXPECT_TRUE(at::allclose(alphas[c].grad(), expected[c], 1e-4, 1e-7)) << c;
     const at::Tensor g = alphas[c].grad() + 1e-3 * before[c];
-    EXPECT_TRUE(at::allclose(alphas[c].detach(), before[c] - 3e-4 * g / (g.abs() + 1e-8), 1e-6,
-                             1e-9))
+    EXPECT_TRUE(
+        at::allclose(alphas[c].detach(), before[c] - 3e-4 * g / (g.abs() + 1e-8), 1e-6, 1e-9))
         << c;
   }
   // lambda = 0 would be the training gradient alone: distinguishable here.
@@ -373,7 +432,8 @@ TEST_F(Strategies, GradientSearchesTrainTheWeightsAloneWithAlphasFrozen) {
       TestContext ctx("darts", conv3x3_share);
       std::vector<at::Tensor> alphas, weights;
       for (const auto& a : ctx.supernet().arch_parameters()) alphas.push_back(a.detach().clone());
-      for (const auto& w : ctx.supernet().weight_parameters()) weights.push_back(w.detach().clone());
+      for (const auto& w : ctx.supernet().weight_parameters())
+        weights.push_back(w.detach().clone());
       ParamValues params = frozen;
       params["epochs"] = int64_t{1};
       params["steps_per_epoch"] = int64_t{2};

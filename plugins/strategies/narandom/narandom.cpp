@@ -22,9 +22,6 @@
 
 namespace {
 
-/// Thrown by a measurement that would exceed the budget.
-struct BudgetSpent {};
-
 struct NarandomOptions : nasx::SamplingSearchOptions {
   int64_t budget = 100;
   int64_t neighbours = 0;
@@ -96,22 +93,33 @@ class Narandom final : public nasx::SamplingSearch {
 
   std::map<std::string, double> search_step(nasx::Context& ctx, int64_t) override {
     const auto& space = ctx.space();
-    const auto measure = [&](const nasx::Architecture& a) {
-      if (!measurements().count(a) && evaluated() >= options_.budget) throw BudgetSpent{};
-      return evaluate(ctx, a);
-    };
     for (int64_t k = 0; k < options_.evaluations_per_step && !spent_ && !ctx.stop_requested();
          ++k) {
       const nasx::Architecture candidate = space.sample(rng());
-      nasx::NeighbourhoodScore scored;
-      try {
-        scored = nasx::neighbourhood_score(space, candidate, measure, options_.neighbours,
-                                           options_.aggregate == nasx::NeighbourAggregate::Worst,
-                                           options_.include_self, rng());
-      } catch (const BudgetSpent&) {
+      const std::vector<nasx::Architecture> members = nasx::neighbourhood_members(
+          space, candidate, options_.neighbours, options_.include_self, rng());
+      // The neighbourhood's unmeasured architectures, measured together, in the order the
+      // score reads them (the candidate first). What exceeds the budget is not measured:
+      // the ones before it are (they count), the candidate is not scored, the search ends.
+      std::vector<nasx::Architecture> unmeasured;
+      const auto wanted = [&](const nasx::Architecture& a) {
+        if (!measurements().count(a) &&
+            std::find(unmeasured.begin(), unmeasured.end(), a) == unmeasured.end())
+          unmeasured.push_back(a);
+      };
+      wanted(candidate);
+      for (const auto& member : members) wanted(member);
+      const auto room = static_cast<size_t>(options_.budget - evaluated());
+      if (unmeasured.size() > room) {
+        unmeasured.resize(room);  // setup made sure the first candidate fits
+        evaluate_all(ctx, unmeasured);
         spent_ = true;
-        break;  // setup made sure the first candidate fits
+        break;
       }
+      evaluate_all(ctx, unmeasured);
+      const nasx::NeighbourhoodScore scored = nasx::aggregate_neighbourhood(
+          candidate, members, [&](const nasx::Architecture& a) { return measurements().at(a); },
+          options_.aggregate == nasx::NeighbourAggregate::Worst);
       scored_.push_back({candidate, scored.score, scored.own});
       ctx.log_event("neighbourhood_score", {{"candidate", space.format(candidate)},
                                             {"score", scored.score},

@@ -39,8 +39,11 @@ class NaswotSearch final : public nasx::SamplingSearch {
   }
 
  protected:
-  nasx::Evaluation measure(nasx::Context& ctx, const nasx::Architecture& arch) override {
-    return ctx.score(arch);
+  std::vector<nasx::Evaluation> measure_all(nasx::Context& ctx,
+                                            const std::vector<nasx::Architecture>& archs) override {
+    std::vector<nasx::Evaluation> scores;
+    for (const nasx::Architecture& arch : archs) scores.push_back(ctx.score(arch));
+    return scores;
   }
   bool uses_evaluator() const override { return false; }
 

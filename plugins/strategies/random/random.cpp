@@ -64,10 +64,13 @@ class Random final : public nasx::SamplingSearch {
     if (index == sampling_steps()) return rescore(ctx);
     const int64_t first = index * options_.evaluations_per_step;
     const int64_t last = std::min(options_.candidates, first + options_.evaluations_per_step);
-    double step_best = 0;
-    for (int64_t i = first; i < last && !ctx.stop_requested(); ++i)
-      step_best = std::max(step_best, evaluate(ctx, ctx.space().sample(rng())));
-    return {{"step_best_acc", step_best}};
+    if (ctx.stop_requested()) return {{"step_best_acc", 0.0}};
+    // The step's candidates measured as one group: on the shared evaluator's fixed
+    // minibatches the work their paths share is done once.
+    std::vector<nasx::Architecture> candidates;
+    for (int64_t i = first; i < last; ++i) candidates.push_back(ctx.space().sample(rng()));
+    const std::vector<double> accuracies = evaluate_all(ctx, candidates);
+    return {{"step_best_acc", *std::max_element(accuracies.begin(), accuracies.end())}};
   }
 
   void own_state(nasx::StateArchive& archive) override {
@@ -83,23 +86,25 @@ class Random final : public nasx::SamplingSearch {
   /// The top-k candidates by their search accuracy, measured on the validation split.
   std::map<std::string, double> rescore(nasx::Context& ctx) {
     std::vector<std::pair<nasx::Architecture, double>> ranked(measurements().begin(),
-                                                               measurements().end());
+                                                              measurements().end());
     std::stable_sort(ranked.begin(), ranked.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
     ranked.resize(std::min<size_t>(ranked.size(), static_cast<size_t>(options_.rescore_top_k)));
     rescored_.clear();
     rescored_accuracy_.clear();
-    for (const auto& [arch, search_accuracy] : ranked) {
-      if (ctx.stop_requested()) return {};
-      // Each minibatch's BatchNorm statistics, as the shared evaluator's default.
-      const nasx::EvalResult full =
-          nasx::evaluate_path(ctx.supernet(), arch, ctx.data().search, ctx.batch_size(),
-                              options_.rescore_batches, /*batch_statistics=*/true);
-      rescored_.push_back(arch);
-      rescored_accuracy_.push_back(full.accuracy);
-      ctx.log_event("rescore", {{"architecture", ctx.space().format(arch)},
-                                {"search_acc", search_accuracy},
-                                {"rescored_acc", full.accuracy}});
+    if (ctx.stop_requested()) return {};
+    std::vector<nasx::Architecture> top;
+    for (const auto& entry : ranked) top.push_back(entry.first);
+    // Together, on each minibatch's BatchNorm statistics (the shared evaluator's default).
+    const std::vector<nasx::EvalResult> full =
+        nasx::evaluate_paths(ctx.supernet(), top, ctx.data().search, ctx.batch_size(),
+                             options_.rescore_batches, /*batch_statistics=*/true);
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      rescored_.push_back(top[i]);
+      rescored_accuracy_.push_back(full[i].accuracy);
+      ctx.log_event("rescore", {{"architecture", ctx.space().format(top[i])},
+                                {"search_acc", ranked[i].second},
+                                {"rescored_acc", full[i].accuracy}});
     }
     return {{"rescored_best_acc",
              *std::max_element(rescored_accuracy_.begin(), rescored_accuracy_.end())}};

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <c10/core/Device.h>
 
@@ -49,6 +50,12 @@ class NASX_API Context {
   /// Measures `arch` with the run's evaluator ([evaluator]) and logs it to
   /// evaluations.jsonl (architecture, accuracy, loss, seconds, step).
   virtual Evaluation evaluate(const Architecture& arch) = 0;
+  /// Measures each of `archs` as evaluate() does and logs each line as it does, in this
+  /// order; the evaluator may measure them together (the `shared` evaluator on its fixed
+  /// minibatches: one pass with Supernet::forward_paths, each figure evaluate()'s bit for
+  /// bit, each line's seconds its share of the group's time). A stop request is honoured
+  /// before the group, not inside it. Default: evaluate() one after another.
+  virtual std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs);
   /// The training-free score of `arch`'s untrained network by the scorer that
   /// [evaluator] scorer names (NASWOT by default); logged to evaluations.jsonl like
   /// evaluate(), with "score" in place of "accuracy". Higher is better.

@@ -3,7 +3,7 @@
 /// with the `shared` evaluator, first `supernet_epochs` epochs of uniform single-path
 /// training of the supernet's shared weights (random search with weight sharing, Li &
 /// Talwalkar 2019); then the strategy's search steps, each evaluating a few
-/// architectures through ctx.evaluate() with a cache (an architecture is measured once;
+/// architectures through ctx.evaluate_all() with a cache (an architecture is measured once;
 /// the shared weights no longer change by then). The best evaluated architecture is the
 /// answer. Optimizer, generator, cache and the strategy's own state are checkpointed.
 
@@ -86,9 +86,17 @@ class NASX_API SamplingSearch : public SearchStrategy {
 
   /// The architecture's accuracy: from the cache, or measured (and cached).
   double evaluate(Context& ctx, const Architecture& arch);
-  /// How evaluate() measures: the run's evaluator (ctx.evaluate) by default; a
-  /// training-free search measures with ctx.score() instead.
-  virtual Evaluation measure(Context& ctx, const Architecture& arch) { return ctx.evaluate(arch); }
+  /// The accuracies of `archs`, in their order: those not cached yet measured in one
+  /// group (each distinct one once, in the order first met), then cached, and the answer
+  /// updated in that order, so a group finds what evaluate() one by one would find.
+  std::vector<double> evaluate_all(Context& ctx, const std::vector<Architecture>& archs);
+  /// How the cache is filled: `archs` (distinct, none cached) measured by the run's
+  /// evaluator, together where it can (ctx.evaluate_all) by default; a training-free
+  /// search scores them with ctx.score() instead. One measurement per architecture, in order.
+  virtual std::vector<Evaluation> measure_all(Context& ctx,
+                                              const std::vector<Architecture>& archs) {
+    return ctx.evaluate_all(archs);
+  }
   /// Whether measure() reads the run's evaluator (false: no supernet training either).
   virtual bool uses_evaluator() const { return true; }
   /// Distinct architectures measured so far.
@@ -128,5 +136,14 @@ NASX_API NeighbourhoodScore
 neighbourhood_score(const SearchSpace& space, const Architecture& arch,
                     const std::function<double(const Architecture&)>& accuracy, int64_t sample,
                     bool worst, bool include_self, std::mt19937_64& rng);
+/// neighbourhood_score in two halves, for a caller that measures the members together
+/// first: the members (drawing from `rng` as neighbourhood_score does), then their
+/// aggregate, reading `accuracy` of the architecture itself first, then of each member.
+NASX_API std::vector<Architecture> neighbourhood_members(const SearchSpace& space,
+                                                         const Architecture& arch, int64_t sample,
+                                                         bool include_self, std::mt19937_64& rng);
+NASX_API NeighbourhoodScore
+aggregate_neighbourhood(const Architecture& arch, const std::vector<Architecture>& members,
+                        const std::function<double(const Architecture&)>& accuracy, bool worst);
 
 }  // namespace nasx

@@ -29,7 +29,7 @@ namespace nasx::core {
 /// `score:NAME` scores the untrained network with scorer plugin NAME.
 struct EvaluatorOptions {
   std::string name = "shared";
-  int64_t batches = 10;  ///< shared: validation minibatches, the same for every candidate
+  int64_t batches = 10;        ///< shared: validation minibatches, the same for every candidate
   bool fresh_batches = false;  ///< shared: minibatches drawn per candidate (seeded by its name)
   std::string batchnorm = "batch";  ///< shared: "batch" statistics of each minibatch or "running"
   int64_t epochs = 1;               ///< train: epochs
@@ -49,6 +49,8 @@ class Evaluator {
   virtual ~Evaluator();
   virtual std::string name() const = 0;
   virtual Evaluation evaluate(const Architecture& arch) = 0;
+  /// Each of `archs` as evaluate() measures it, in order (default: one after another).
+  virtual std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs);
 };
 
 /// The evaluator names this SDK provides ("score:NAME" besides, for any scorer plugin).

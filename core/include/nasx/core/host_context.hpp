@@ -60,6 +60,7 @@ class HostContext final : public Context {
   void report_progress(int64_t done, int64_t total, const MetricsMeter& meter) override;
   void log_event(const std::string& type, const Json& fields) override;
   Evaluation evaluate(const Architecture& arch) override;
+  std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs) override;
   Evaluation score(const Architecture& arch) override;
   std::string evaluator() const override { return evaluator_.name(); }
   void info(const std::string& message) override;
@@ -85,6 +86,9 @@ class HostContext final : public Context {
   double evaluation_seconds_ = 0;
 
   Evaluation measure(Evaluator& evaluator, const Architecture& arch);
+  /// One line of evaluations.jsonl for `result`, its seconds counted.
+  void log_measurement(const Evaluator& evaluator, const Architecture& arch,
+                       const Evaluation& result);
 };
 
 }  // namespace nasx::core
