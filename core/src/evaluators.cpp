@@ -75,9 +75,12 @@ class SharedEvaluator final : public Evaluator {
     return {result.accuracy, result.loss, seconds_since(start)};
   }
 
+  /// Fresh minibatches differ per architecture: nothing is shared, one by one.
+  bool measures_together() const override { return !fresh_batches_; }
+
   /// On the fixed minibatches, the architectures together (evaluate_paths: what their
   /// paths share computed once, each figure evaluate_path's); each one's seconds are its
-  /// share of the group's time. Fresh minibatches differ per architecture: one by one.
+  /// share of the group's time.
   std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs) override {
     if (fresh_batches_ || archs.size() < 2) return Evaluator::evaluate_all(archs);
     const auto start = std::chrono::steady_clock::now();

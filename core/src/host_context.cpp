@@ -95,6 +95,11 @@ Evaluation HostContext::score(const Architecture& arch) {
 }
 
 std::vector<Evaluation> HostContext::evaluate_all(const std::vector<Architecture>& archs) {
+  if (!evaluator_.measures_together()) {  // one by one: a stop request between them
+    std::vector<Evaluation> results;
+    for (const Architecture& arch : archs) results.push_back(measure(evaluator_, arch));
+    return results;
+  }
   if (stop_was_requested()) throw StopRequested("stopped by request");
   const std::vector<Evaluation> results = evaluator_.evaluate_all(archs);
   if (results.size() != archs.size())

@@ -16,18 +16,41 @@ namespace {
 /// Logits of one or more models on a minibatch.
 using Forward = std::function<std::vector<at::Tensor>(const at::Tensor&)>;
 
+/// Puts the module's mode and (with batch statistics) its buffers back as they were,
+/// also when the evaluation is left by an exception (a stop request from `after_batch`).
+class ModuleRestorer {
+ public:
+  ModuleRestorer(torch::nn::Module& module, bool save_buffers)
+      : module_(module), was_training_(module.is_training()) {
+    if (save_buffers)
+      for (const auto& buffer : module.buffers()) {
+        buffers_.push_back(buffer);
+        saved_.push_back(buffer.clone());
+      }
+  }
+  ModuleRestorer(const ModuleRestorer&) = delete;
+  ModuleRestorer& operator=(const ModuleRestorer&) = delete;
+  ~ModuleRestorer() {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(saved_[i]);
+    module_.train(was_training_);
+  }
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+  std::vector<at::Tensor> buffers_, saved_;
+};
+
 std::vector<EvalResult> evaluate(torch::nn::Module& module, const Forward& forward, size_t models,
                                  const TensorDataset& data, int64_t batch_size, int64_t max_batches,
-                                 bool batch_statistics = false) {
-  const bool was_training = module.is_training();
+                                 bool batch_statistics = false,
+                                 const AfterBatch& after_batch = {}) {
+  const ModuleRestorer restorer(module, batch_statistics);
   module.train(batch_statistics);
-  std::vector<at::Tensor> buffers, saved;
-  if (batch_statistics)
-    for (const auto& buffer : module.buffers()) {
-      buffers.push_back(buffer);
-      saved.push_back(buffer.clone());
-    }
   at::NoGradGuard no_grad;
+  int64_t batches = (data.size() + batch_size - 1) / batch_size;
+  if (max_batches > 0) batches = std::min(batches, max_batches);
   std::vector<at::Tensor> loss_sums, corrects;
   for (size_t m = 0; m < models; ++m) {
     loss_sums.push_back(at::zeros({}, data.images.options().dtype(at::kDouble)));
@@ -50,9 +73,8 @@ std::vector<EvalResult> evaluate(torch::nn::Module& module, const Forward& forwa
       corrects[m] += logits[m].argmax(1).eq(labels).sum();
     }
     samples += size;
+    if (after_batch) after_batch(batch + 1, batches);
   }
-  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
-  module.train(was_training);
   std::vector<EvalResult> results(models);
   for (size_t m = 0; m < models; ++m) {
     results[m].samples = samples;
@@ -102,12 +124,13 @@ EvalResult evaluate_path(Supernet& net, const Architecture& arch, const TensorDa
 
 std::vector<EvalResult> evaluate_paths(Supernet& net, const std::vector<Architecture>& archs,
                                        const TensorDataset& data, int64_t batch_size,
-                                       int64_t max_batches, bool batch_statistics) {
+                                       int64_t max_batches, bool batch_statistics,
+                                       const AfterBatch& after_batch) {
   if (archs.empty()) return {};
   for (const Architecture& arch : archs) net.space().check(arch);
   return evaluate(
       net, [&](const at::Tensor& x) { return net.forward_paths(x, archs); }, archs.size(), data,
-      batch_size, max_batches, batch_statistics);
+      batch_size, max_batches, batch_statistics, after_batch);
 }
 
 EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,

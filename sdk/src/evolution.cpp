@@ -1,6 +1,7 @@
 #include "nasx/evolution.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
@@ -102,9 +103,17 @@ std::map<std::string, double> RegularizedEvolution::search_step(Context& ctx, in
     if (static_cast<int64_t>(population_.size()) > options_.population)
       population_.pop_front();  // the oldest
   }
-  double mean = 0;
-  for (const auto& m : population_) mean += m.accuracy;
-  return {{"population_mean_acc", mean / static_cast<double>(population_.size())}};
+  // Over the finite measurements: a score evaluator's -infinity (a singular kernel) and
+  // an empty population (stopped before the first) give no figure to average.
+  double sum = 0;
+  int64_t finite = 0;
+  for (const auto& m : population_)
+    if (std::isfinite(m.accuracy)) {
+      sum += m.accuracy;
+      ++finite;
+    }
+  if (finite == 0) return {};
+  return {{"population_mean_acc", sum / static_cast<double>(finite)}};
 }
 
 void RegularizedEvolution::own_state(StateArchive& archive) {

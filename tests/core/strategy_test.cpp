@@ -23,7 +23,9 @@
 #include "nasx/core/data_loading.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/error.hpp"
+#include "nasx/evaluate.hpp"
 #include "nasx/evolution.hpp"
+#include "nasx/sampling_search.hpp"
 #include "nasx/space.hpp"
 #include "nasx/strategy.hpp"
 #include "nasx/supernet.hpp"
@@ -63,7 +65,10 @@ class TestContext final : public Context {
   uint64_t seed() const override { return 0; }
   const ParamValues& params() const override { return params_; }
   void report_progress(int64_t, int64_t, const MetricsMeter&) override {}
-  void log_event(const std::string& type, const Json&) override { events.push_back(type); }
+  void log_event(const std::string& type, const Json& fields) override {
+    events.push_back(type);
+    event_fields.push_back(fields);
+  }
   Evaluation evaluate(const Architecture& arch) override {
     Evaluation e;
     e.accuracy = fitness_(arch);
@@ -82,7 +87,7 @@ class TestContext final : public Context {
     scores.push_back({arch, e.accuracy});
     return e;
   }
-  std::string evaluator() const override { return "synthetic"; }
+  std::string evaluator() const override { return evaluator_name; }
   void info(const std::string&) override {}
   bool stop_requested() const override { return false; }
 
@@ -95,6 +100,8 @@ class TestContext final : public Context {
     return -fitness_(a);
   };
   std::vector<std::string> events;
+  std::vector<Json> event_fields;  // beside `events`
+  std::string evaluator_name = "synthetic";
 
  private:
   std::function<double(const Architecture&)> fitness_;
@@ -273,14 +280,81 @@ TEST_F(Strategies, SamplingStrategiesMeasureWhatIsIndependentAsOneGroup) {
   EXPECT_EQ(narandom_ctx.groups[0][1].distance(narandom_ctx.groups[0][0]), 1);
 }
 
+/// SamplingSearch's group measurement, driven directly.
+class GroupProbe final : public SamplingSearch {
+ public:
+  void setup(Context& ctx) override { setup_sampling(ctx, SamplingSearchOptions{}); }
+  using SamplingSearch::evaluate_all;
+
+ protected:
+  int64_t search_steps() const override { return 0; }
+  std::map<std::string, double> search_step(Context&, int64_t) override { return {}; }
+  void own_state(StateArchive&) override {}
+};
+
+TEST_F(Strategies, AGroupMeasuresEachUncachedArchitectureOnceAndKeepsTheFirstBestOnTies) {
+  TestContext ctx("nb201", [](const Architecture& a) { return a.cells[0][0] == 3 ? 0.5 : 0.25; });
+  GroupProbe probe;
+  probe.setup(ctx);
+  std::mt19937_64 rng(1);
+  auto with_first_edge = [&](int op) {
+    Architecture a = ctx.space().sample(rng);
+    a.cells[0][0] = op;
+    return a;
+  };
+  const Architecture a = with_first_edge(1), b = with_first_edge(3), c = with_first_edge(3),
+                     d = with_first_edge(2);
+  ASSERT_NE(b, c);
+  // A repeat inside the group is measured once; every position gets its accuracy.
+  EXPECT_THAT(probe.evaluate_all(ctx, {a, b, a, c}), ::testing::ElementsAre(0.25, 0.5, 0.25, 0.5));
+  // What is cached is not measured again, nor is a repeat of something new.
+  EXPECT_THAT(probe.evaluate_all(ctx, {c, d, d, a}), ::testing::ElementsAre(0.5, 0.25, 0.25, 0.25));
+  EXPECT_THAT(probe.evaluate_all(ctx, {b}), ::testing::ElementsAre(0.5));
+  ASSERT_EQ(ctx.groups.size(), 2u);  // all of the last one was cached: no group at all
+  EXPECT_THAT(ctx.groups[0], ::testing::ElementsAre(a, b, c));
+  EXPECT_THAT(ctx.groups[1], ::testing::ElementsAre(d));
+  // b and c tie at the best; b was reached first, as one by one would have it.
+  ASSERT_TRUE(probe.best());
+  EXPECT_EQ(*probe.best(), b);
+}
+
+TEST_F(Strategies, RandomSearchRescoresItsTopKTogetherAsEachAloneOnTheSearchSplit) {
+  // With the shared evaluator random search re-scores its k best on the whole search split
+  // in one pass (evaluate_paths): each re-scored accuracy is the single path's
+  // evaluate_path on the same supernet, and the answer is the best re-scored.
+  TestContext ctx("nb201", conv3x3_share);
+  ctx.evaluator_name = "shared";
+  auto random = make("random", ctx,
+                     {{"candidates", int64_t{12}},
+                      {"rescore_top_k", int64_t{3}},
+                      {"supernet_epochs", int64_t{1}}});
+  run_all(*random, ctx);
+  std::vector<std::pair<Architecture, double>> rescored;
+  for (size_t i = 0; i < ctx.events.size(); ++i)
+    if (ctx.events[i] == "rescore")
+      rescored.push_back({ctx.space().parse(ctx.event_fields[i]["architecture"].get<std::string>()),
+                          ctx.event_fields[i]["rescored_acc"].get<double>()});
+  ASSERT_EQ(rescored.size(), 3u);
+  std::pair<Architecture, double> best = rescored[0];
+  for (const auto& [arch, accuracy] : rescored) {
+    const EvalResult alone = evaluate_path(ctx.supernet(), arch, ctx.data().search, 16, 0, true);
+    EXPECT_EQ(accuracy, alone.accuracy) << ctx.space().format(arch);
+    if (accuracy > best.second) best = {arch, accuracy};
+  }
+  ASSERT_TRUE(random->best());
+  EXPECT_EQ(*random->best(), best.first);
+}
+
 TEST_F(Strategies, NaRandomsBudgetCountsDistinctMeasuredArchitectures) {
   TestContext ctx("nb201", conv3x3_share);
   // NB201 neighbourhoods have 24 members plus the candidate: two fit in 60, a third
   // would need up to 25 more and is not scored.
   auto narandom = make("narandom", ctx, {{"budget", int64_t{60}}});
   run_all(*narandom, ctx);
-  EXPECT_LE(ctx.evaluations.size(), 60u);
-  EXPECT_GT(ctx.evaluations.size(), 50u);  // the third candidate measured what fitted
+  // The third candidate's neighbourhood measured exactly what fitted, no more, no less.
+  EXPECT_EQ(ctx.evaluations.size(), 60u);
+  ASSERT_EQ(ctx.groups.size(), 3u);
+  EXPECT_EQ(ctx.groups[2].size(), 60u - ctx.groups[0].size() - ctx.groups[1].size());
   EXPECT_EQ(std::count(ctx.events.begin(), ctx.events.end(), "neighbourhood_score"), 2);
   // Equal budgets, equal cost: random search with candidates = 60 measures at most as many.
   TestContext plain("nb201", conv3x3_share);

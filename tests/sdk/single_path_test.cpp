@@ -2,6 +2,8 @@
 // architecture weights, in every shipped space, both modes and both memory formats.
 
 #include <random>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -185,6 +187,41 @@ TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
                    .sum()
                    .item<int64_t>();
   EXPECT_DOUBLE_EQ(batch.accuracy, correct / 32.0);
+}
+
+TEST(SinglePath, EvaluatePathsReportsEachMinibatchAndAStopLeavesTheSupernetAsItWas) {
+  // after_batch sees (done, total) after every minibatch; what it throws leaves the
+  // evaluation with the running statistics and the mode restored.
+  SpaceOptions options;
+  options.channels = 4;
+  options.layers = 1;
+  const auto space = testing::make_space("nb201", options);
+  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
+  net->eval();
+  const TensorDataset data{at::randn({40, 1, 8, 8}), at::randint(3, {40}, at::kLong)};
+  std::mt19937_64 rng(7);
+  const std::vector<Architecture> archs = {space->sample(rng), space->sample(rng)};
+  std::vector<std::pair<int64_t, int64_t>> seen;
+  const auto record = [&](int64_t done, int64_t total) { seen.push_back({done, total}); };
+  evaluate_paths(*net, archs, data, 16, 0, true, record);  // 16 + 16 + 8 images
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 3}, {3, 3}}));
+  seen.clear();
+  evaluate_paths(*net, archs, data, 16, 2, true, record);  // max_batches = 2
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, int64_t>>{{1, 2}, {2, 2}}));
+
+  std::vector<at::Tensor> before;
+  for (const auto& b : net->buffers()) before.push_back(b.clone());
+  struct Stop {};
+  EXPECT_THROW(evaluate_paths(*net, archs, data, 16, 0, true,
+                              [](int64_t done, int64_t) {
+                                if (done == 2) throw Stop{};
+                              }),
+               Stop);
+  const auto after = net->buffers();
+  ASSERT_EQ(after.size(), before.size());
+  // Two minibatches ran in train mode: without the restore the statistics would differ.
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(after[i], before[i])) << i;
+  EXPECT_FALSE(net->is_training());
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ class Narandom final : public nasx::SamplingSearch {
       };
       wanted(candidate);
       for (const auto& member : members) wanted(member);
-      const auto room = static_cast<size_t>(options_.budget - evaluated());
+      const auto room = static_cast<size_t>(std::max<int64_t>(0, options_.budget - evaluated()));
       if (unmeasured.size() > room) {
         unmeasured.resize(room);  // setup made sure the first candidate fits
         evaluate_all(ctx, unmeasured);
@@ -127,6 +127,8 @@ class Narandom final : public nasx::SamplingSearch {
                                             {"members", scored.members}});
       if (evaluated() >= options_.budget) spent_ = true;
     }
+    if (scored_.empty())  // stopped before the first candidate
+      return {{"candidates", 0.0}, {"measured", static_cast<double>(evaluated())}};
     const Scored& answer = scored_[best_index()];
     return {{"candidates", static_cast<double>(scored_.size())},
             {"measured", static_cast<double>(evaluated())},

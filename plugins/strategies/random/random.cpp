@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include <nasx/evaluate.hpp>
+#include <nasx/metrics.hpp>
 #include <nasx/sampling_search.hpp>
 #include <nasx/space.hpp>
 
@@ -69,8 +70,10 @@ class Random final : public nasx::SamplingSearch {
     // minibatches the work their paths share is done once.
     std::vector<nasx::Architecture> candidates;
     for (int64_t i = first; i < last; ++i) candidates.push_back(ctx.space().sample(rng()));
-    const std::vector<double> accuracies = evaluate_all(ctx, candidates);
-    return {{"step_best_acc", *std::max_element(accuracies.begin(), accuracies.end())}};
+    // From 0, as before: a score evaluator's -infinity (a singular kernel) stays out.
+    double step_best = 0;
+    for (double accuracy : evaluate_all(ctx, candidates)) step_best = std::max(step_best, accuracy);
+    return {{"step_best_acc", step_best}};
   }
 
   void own_state(nasx::StateArchive& archive) override {
@@ -95,10 +98,13 @@ class Random final : public nasx::SamplingSearch {
     if (ctx.stop_requested()) return {};
     std::vector<nasx::Architecture> top;
     for (const auto& entry : ranked) top.push_back(entry.first);
-    // Together, on each minibatch's BatchNorm statistics (the shared evaluator's default).
-    const std::vector<nasx::EvalResult> full =
-        nasx::evaluate_paths(ctx.supernet(), top, ctx.data().search, ctx.batch_size(),
-                             options_.rescore_batches, /*batch_statistics=*/true);
+    // Together, on each minibatch's BatchNorm statistics (the shared evaluator's default);
+    // the progress line follows the minibatches, and a stop request ends it between them.
+    const nasx::MetricsMeter no_metrics;
+    const std::vector<nasx::EvalResult> full = nasx::evaluate_paths(
+        ctx.supernet(), top, ctx.data().search, ctx.batch_size(), options_.rescore_batches,
+        /*batch_statistics=*/true,
+        [&](int64_t done, int64_t total) { ctx.report_progress(done, total, no_metrics); });
     for (size_t i = 0; i < ranked.size(); ++i) {
       rescored_.push_back(top[i]);
       rescored_accuracy_.push_back(full[i].accuracy);

@@ -53,8 +53,9 @@ class NASX_API Context {
   /// Measures each of `archs` as evaluate() does and logs each line as it does, in this
   /// order; the evaluator may measure them together (the `shared` evaluator on its fixed
   /// minibatches: one pass with Supernet::forward_paths, each figure evaluate()'s bit for
-  /// bit, each line's seconds its share of the group's time). A stop request is honoured
-  /// before the group, not inside it. Default: evaluate() one after another.
+  /// bit on the CPU, each line's seconds its share of the group's time). A group measured
+  /// in one pass honours a stop request before it, one measured one by one between its
+  /// members. Default: evaluate() one after another.
   virtual std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs);
   /// The training-free score of `arch`'s untrained network by the scorer that
   /// [evaluator] scorer names (NASWOT by default); logged to evaluations.jsonl like

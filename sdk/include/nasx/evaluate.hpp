@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "nasx/architecture.hpp"
@@ -42,14 +43,18 @@ NASX_API EvalResult evaluate_supernet_with_weights(Supernet& net,
 NASX_API EvalResult evaluate_path(Supernet& net, const Architecture& arch,
                                   const TensorDataset& data, int64_t batch_size,
                                   int64_t max_batches = 0, bool batch_statistics = false);
+/// Called after each minibatch with the minibatches done and their total: progress, and
+/// a way out (what it throws leaves the evaluation, the module restored as it was).
+using AfterBatch = std::function<void(int64_t done, int64_t total)>;
 /// Each of `archs` on the supernet's shared weights, as evaluate_path gives it (the same
-/// figures, bit for bit), every minibatch run once through forward_paths: the work the
-/// architectures share is done once.
+/// figures, bit for bit on the CPU, as the tests pin for every shipped space), every
+/// minibatch run once through forward_paths: the work the architectures share is done once.
 NASX_API std::vector<EvalResult> evaluate_paths(Supernet& net,
                                                 const std::vector<Architecture>& archs,
                                                 const TensorDataset& data, int64_t batch_size,
                                                 int64_t max_batches = 0,
-                                                bool batch_statistics = false);
+                                                bool batch_statistics = false,
+                                                const AfterBatch& after_batch = {});
 /// A standalone network.
 NASX_API EvalResult evaluate_network(Network& net, const TensorDataset& data, int64_t batch_size,
                                      int64_t max_batches = 0);

@@ -62,7 +62,9 @@ OptionsBinding<Options>& bind_sampling_search(OptionsBinding<Options>& b) {
       .field("steps_per_epoch", &O::steps_per_epoch,
              "cap on minibatches per supernet epoch (0: one pass)", Range{0.0, {}})
       .field("evaluations_per_step", &O::evaluations_per_step,
-             "candidates per host step (a checkpoint follows every step)", Range{1.0, {}});
+             "candidates per host step (a checkpoint follows every step; those that do not "
+             "depend on each other are measured as one group)",
+             Range{1.0, {}});
 }
 
 class NASX_API SamplingSearch : public SearchStrategy {
@@ -92,12 +94,14 @@ class NASX_API SamplingSearch : public SearchStrategy {
   std::vector<double> evaluate_all(Context& ctx, const std::vector<Architecture>& archs);
   /// How the cache is filled: `archs` (distinct, none cached) measured by the run's
   /// evaluator, together where it can (ctx.evaluate_all) by default; a training-free
-  /// search scores them with ctx.score() instead. One measurement per architecture, in order.
+  /// search scores them with ctx.score() instead. One measurement per architecture, in
+  /// order. What it throws (a stop request) leaves the cache as it was: the host discards
+  /// the step and a resumed run redoes it.
   virtual std::vector<Evaluation> measure_all(Context& ctx,
                                               const std::vector<Architecture>& archs) {
     return ctx.evaluate_all(archs);
   }
-  /// Whether measure() reads the run's evaluator (false: no supernet training either).
+  /// Whether measure_all() reads the run's evaluator (false: no supernet training either).
   virtual bool uses_evaluator() const { return true; }
   /// Distinct architectures measured so far.
   int64_t evaluated() const { return static_cast<int64_t>(cache_.size()); }

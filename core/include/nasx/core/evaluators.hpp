@@ -49,6 +49,9 @@ class Evaluator {
   virtual ~Evaluator();
   virtual std::string name() const = 0;
   virtual Evaluation evaluate(const Architecture& arch) = 0;
+  /// Whether evaluate_all() measures a group in one pass (else the host measures its
+  /// members one by one, a stop request honoured between them).
+  virtual bool measures_together() const { return false; }
   /// Each of `archs` as evaluate() measures it, in order (default: one after another).
   virtual std::vector<Evaluation> evaluate_all(const std::vector<Architecture>& archs);
 };
