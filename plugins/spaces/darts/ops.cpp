@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "darts/avg_pool.hpp"
 #include "darts/depthwise.hpp"
 #include "nasx/error.hpp"
 
@@ -169,10 +170,8 @@ PoolBNImpl::PoolBNImpl(Kind kind, int64_t channels, int64_t stride, bool with_ba
 }
 
 at::Tensor PoolBNImpl::forward(const at::Tensor& x) {
-  at::Tensor y = kind_ == Kind::Max
-                     ? at::max_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1})
-                     : at::avg_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1},
-                                      /*ceil_mode=*/false, /*count_include_pad=*/false);
+  at::Tensor y = kind_ == Kind::Max ? at::max_pool2d(x, {3, 3}, {stride_, stride_}, {1, 1})
+                                    : avg_pool_3x3(x, stride_);
   return bn_ ? batch_norm(bn_, y) : y;
 }
 

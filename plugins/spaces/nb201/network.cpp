@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "darts/avg_pool.hpp"
 #include "nasx/memory_format.hpp"
 
 namespace nasx::nb201 {
@@ -35,9 +36,7 @@ at::Tensor InferCellImpl::forward(const at::Tensor& x) {
       const int op = arch_.ops[static_cast<size_t>(edge)];
       at::Tensor y;
       if (op == kSkip) y = nodes[static_cast<size_t>(source)];
-      if (op == kAvgPool)
-        y = at::avg_pool2d(nodes[static_cast<size_t>(source)], {3, 3}, {1, 1}, {1, 1}, false,
-                           false);
+      if (op == kAvgPool) y = darts::avg_pool_3x3(nodes[static_cast<size_t>(source)], 1);
       if (op == kConv1x1 || op == kConv3x3)
         y = convs_[static_cast<size_t>(edge)](nodes[static_cast<size_t>(source)]);
       if (op == kNone) continue;
@@ -90,8 +89,9 @@ at::Tensor Network::forward(const at::Tensor& images) {
 
 std::string Network::reference_module() const {
   std::string text = "TinyNetwork(C=" + std::to_string(options_.channels) +
-                     ", N=" + std::to_string(options_.cells_per_stage) + ", genotype=" +
-                     arch_.str() + ", num_classes=" + std::to_string(shape_.classes) +
+                     ", N=" + std::to_string(options_.cells_per_stage) +
+                     ", genotype=" + arch_.str() +
+                     ", num_classes=" + std::to_string(shape_.classes) +
                      ") of NAS-Bench-201 (cell_infers/tiny_network.py)";
   if (shape_.channels != 3)
     text += ", with its stem's Conv2d taking " + std::to_string(shape_.channels) +
@@ -101,13 +101,15 @@ std::string Network::reference_module() const {
 
 std::string Network::reference_python() const {
   return "# With NAS-Bench-201's models (the stem's Conv2d edited for " +
-         std::to_string(shape_.channels) + " input channel(s) if not 3):\n"
+         std::to_string(shape_.channels) +
+         " input channel(s) if not 3):\n"
          "from models.cell_searchs.genotypes import Structure as CellStructure\n"
          "from models.cell_infers.tiny_network import TinyNetwork\n"
          "genotype = CellStructure.str2structure(open(\"genotype.txt\").read().strip())\n"
-         "model = TinyNetwork(" + std::to_string(options_.channels) + ", " +
-         std::to_string(options_.cells_per_stage) + ", genotype, " +
-         std::to_string(shape_.classes) + ")\n"
+         "model = TinyNetwork(" +
+         std::to_string(options_.channels) + ", " + std::to_string(options_.cells_per_stage) +
+         ", genotype, " + std::to_string(shape_.classes) +
+         ")\n"
          "model.load_state_dict(state, strict=True)\n"
          "model.eval()\n"
          "with torch.no_grad():\n"

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "darts/avg_pool.hpp"
 #include "darts/mixture.hpp"
 #include "nasx/batch_norm_blocks.hpp"
 #include "nasx/distributed.hpp"
@@ -52,7 +53,7 @@ at::Tensor SearchCellImpl::apply(int64_t edge, int op, const at::Tensor& x) {
     case kConv3x3:
       return conv_3x3_[static_cast<size_t>(edge)](x);
     case kAvgPool:
-      return at::avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false, false);
+      return darts::avg_pool_3x3(x, 1);
     default:
       TORCH_CHECK(false, "NB201 edge: no operation ", op);
   }
@@ -88,10 +89,9 @@ at::Tensor SearchCellImpl::forward(const at::Tensor& x, const at::Tensor& weight
     const at::Tensor& in = nodes[static_cast<size_t>(source)];
     const std::vector<int64_t>& edges = kEdgesFrom[static_cast<size_t>(source)];
     const at::Tensor activated = at::relu(in);
-    const std::vector<at::Tensor> terms = {
-        in, convolve_from(conv_1x1_, source, activated),
-        convolve_from(conv_3x3_, source, activated),
-        at::avg_pool2d(in, {3, 3}, {1, 1}, {1, 1}, false, false)};
+    const std::vector<at::Tensor> terms = {in, convolve_from(conv_1x1_, source, activated),
+                                           convolve_from(conv_3x3_, source, activated),
+                                           darts::avg_pool_3x3(in, 1)};
     // The edges' rows over the terms' operations (skip .. avg_pool, columns 1..4), taken
     // on the weights' device: no index tensor to copy there.
     std::vector<at::Tensor> rows;

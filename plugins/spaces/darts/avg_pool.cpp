@@ -1,0 +1,198 @@
+#include "darts/avg_pool.hpp"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "darts/float8.hpp"
+
+namespace nasx::darts {
+
+namespace {
+
+/// Sizes of one pooling: input [N, H, W, C] and output [N, Ho, Wo, C], both NHWC.
+struct PoolShape {
+  int64_t batch, height, width, channels, out_height, out_width, stride;
+};
+
+/// The rows or columns a 3x3 window at output position `o` covers, padding excluded.
+struct Span {
+  int64_t begin, end;
+};
+Span window(int64_t o, int64_t stride, int64_t size) {
+  const int64_t start = o * stride - 1;
+  return {std::max<int64_t>(start, 0), std::min<int64_t>(start + 3, size)};
+}
+
+/// Output rows [first, last) of the flattened (n, oy): each output's window summed rows
+/// first, then columns, and divided by its count, as LibTorch's kernel does per channel.
+NASX_AVX2_WHERE_PRESENT
+void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int64_t last) {
+  const int64_t channels = s.channels, blocks = channels / 8 * 8;
+  for (int64_t row = first; row < last; ++row) {
+    const int64_t n = row / s.out_height, oy = row % s.out_height;
+    const Span rows = window(oy, s.stride, s.height);
+    for (int64_t ox = 0; ox < s.out_width; ++ox) {
+      const Span cols = window(ox, s.stride, s.width);
+      const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+      float* out = y + (row * s.out_width + ox) * channels;
+      for (int64_t c = 0; c < blocks; c += 8) {
+        float8 sum = {};
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+            sum += load8(x + ((n * s.height + iy) * s.width + ix) * channels + c);
+        store8(out + c, sum / count);
+      }
+      for (int64_t c = blocks; c < channels; ++c) {
+        float sum = 0;
+        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+            sum += x[((n * s.height + iy) * s.width + ix) * channels + c];
+        out[c] = sum / count;
+      }
+    }
+  }
+}
+
+/// Output rows [first, last) of the flattened (n, oy) of the backward's first pass: each
+/// output's gradient divided by its window's count (its share of each cell).
+NASX_AVX2_WHERE_PRESENT
+void share_rows(const float* gy, float* shares, const PoolShape& s, int64_t first, int64_t last) {
+  const int64_t channels = s.channels, blocks = channels / 8 * 8;
+  for (int64_t row = first; row < last; ++row) {
+    const Span rows = window(row % s.out_height, s.stride, s.height);
+    for (int64_t ox = 0; ox < s.out_width; ++ox) {
+      const Span cols = window(ox, s.stride, s.width);
+      const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+      const int64_t at = (row * s.out_width + ox) * channels;
+      for (int64_t c = 0; c < blocks; c += 8) store8(shares + at + c, load8(gy + at + c) / count);
+      for (int64_t c = blocks; c < channels; ++c) shares[at + c] = gy[at + c] / count;
+    }
+  }
+}
+
+/// The outputs whose windows cover input row (or column) i: [begin, end).
+Span covering(int64_t i, int64_t stride, int64_t out_size) {
+  // Output o covers o·stride - 1 .. o·stride + 1.
+  const int64_t begin = i == 0 ? 0 : (i - 1 + stride - 1) / stride;
+  return {begin, std::min<int64_t>((i + 1) / stride + 1, out_size)};
+}
+
+/// Input rows [first, last) of the flattened (n, iy) of the backward's second pass: each
+/// cell the sum of the shares of the outputs covering it, in the outputs' row-major order
+/// from zero, the order in which LibTorch's kernel adds them into the zeroed gradient.
+NASX_AVX2_WHERE_PRESENT
+void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t first, int64_t last) {
+  const int64_t channels = s.channels, blocks = channels / 8 * 8;
+  for (int64_t row = first; row < last; ++row) {
+    const int64_t n = row / s.height;
+    const Span outs_y = covering(row % s.height, s.stride, s.out_height);
+    for (int64_t ix = 0; ix < s.width; ++ix) {
+      const Span outs_x = covering(ix, s.stride, s.out_width);
+      float* out = gx + (row * s.width + ix) * channels;
+      for (int64_t c = 0; c < blocks; c += 8) {
+        float8 sum = {};
+        for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
+          for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
+            sum += load8(shares + ((n * s.out_height + oy) * s.out_width + ox) * channels + c);
+        store8(out + c, sum);
+      }
+      for (int64_t c = blocks; c < channels; ++c) {
+        float sum = 0;
+        for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
+          for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
+            sum += shares[((n * s.out_height + oy) * s.out_width + ox) * channels + c];
+        out[c] = sum;
+      }
+    }
+  }
+}
+
+PoolShape shape_of(const at::Tensor& x, int64_t stride) {
+  const int64_t height = x.size(2), width = x.size(3);
+  return {x.size(0), height, width, x.size(1), (height - 1) / stride + 1, (width - 1) / stride + 1,
+          stride};
+}
+
+/// [N, H, W, C] memory of a channels-last [N, C, H, W] tensor.
+at::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const at::Tensor& like) {
+  return at::empty({n, c, h, w}, like.options().memory_format(at::MemoryFormat::ChannelsLast));
+}
+
+at::Tensor pool(const at::Tensor& x, int64_t stride) {
+  RECORD_FUNCTION("nasx::avg_pool_3x3", std::vector<c10::IValue>{});  // named in profiles
+  const PoolShape s = shape_of(x, stride);
+  at::Tensor y = empty_channels_last(s.batch, s.channels, s.out_height, s.out_width, x);
+  const float* x_data = x.data_ptr<float>();
+  float* y_data = y.data_ptr<float>();
+  at::parallel_for(0, s.batch * s.out_height, 1,
+                   [&](int64_t begin, int64_t end) { pool_rows(x_data, y_data, s, begin, end); });
+  return y;
+}
+
+at::Tensor unpool(const at::Tensor& grad_output, const PoolShape& s) {
+  const at::Tensor gy = grad_output.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor shares = at::empty_like(gy);
+  at::Tensor gx = empty_channels_last(s.batch, s.channels, s.height, s.width, gy);
+  const float* gy_data = gy.data_ptr<float>();
+  float* shares_data = shares.data_ptr<float>();
+  float* gx_data = gx.data_ptr<float>();
+  at::parallel_for(0, s.batch * s.out_height, 1, [&](int64_t begin, int64_t end) {
+    share_rows(gy_data, shares_data, s, begin, end);
+  });
+  at::parallel_for(0, s.batch * s.height, 1, [&](int64_t begin, int64_t end) {
+    gather_rows(shares_data, gx_data, s, begin, end);
+  });
+  return gx;
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+class AvgPool3x3Function : public torch::autograd::Function<AvgPool3x3Function> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, int64_t stride) {
+    // The backward reads only the sizes: nothing of x is kept.
+    ctx->saved_data["sizes"] = x.sizes().vec();
+    ctx->saved_data["stride"] = stride;
+    return pool(x, stride);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const std::vector<int64_t> sizes = ctx->saved_data["sizes"].toIntVector();
+    const int64_t stride = ctx->saved_data["stride"].toInt();
+    const at::Tensor& gy = grad_outputs[0];
+    if (at::GradMode::is_enabled()) {
+      // Double backward: LibTorch's formula is differentiable, this kernel is not.
+      const at::Tensor shape = at::empty(sizes, gy.options());
+      return {at::avg_pool2d_backward(gy, shape, {3, 3}, {stride, stride}, {1, 1}, false, false,
+                                      c10::nullopt),
+              at::Tensor()};
+    }
+    const PoolShape s{sizes[0],
+                      sizes[2],
+                      sizes[3],
+                      sizes[1],
+                      (sizes[2] - 1) / stride + 1,
+                      (sizes[3] - 1) / stride + 1,
+                      stride};
+    return {unpool(gy, s), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor avg_pool_3x3(const at::Tensor& x, int64_t stride) {
+  const bool fast = x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 &&
+                    x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(2) > 0 &&
+                    x.size(3) > 0;
+  if (!fast)
+    return at::avg_pool2d(x, {3, 3}, {stride, stride}, {1, 1}, /*ceil_mode=*/false,
+                          /*count_include_pad=*/false);
+  return AvgPool3x3Function::apply(x, stride);
+}
+
+}  // namespace nasx::darts
