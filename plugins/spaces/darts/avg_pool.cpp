@@ -1,6 +1,7 @@
 #include "darts/avg_pool.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -27,8 +28,9 @@ Span window(int64_t o, int64_t stride, int64_t size) {
   return {std::max<int64_t>(start, 0), std::min<int64_t>(start + 3, size)};
 }
 
-/// Output rows [first, last) of the flattened (n, oy): each output's window summed rows
-/// first, then columns, and divided by its count, as LibTorch's kernel does per channel.
+/// Output rows [first, last) of the flattened (n, oy): each output's window summed in
+/// row-major order (each window row left to right), from zero, then divided by its count,
+/// as LibTorch's kernel does per channel.
 NASX_AVX2_WHERE_PRESENT
 void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int64_t last) {
   const int64_t channels = s.channels, blocks = channels / 8 * 8;
@@ -111,9 +113,9 @@ void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t fir
   }
 }
 
-PoolShape shape_of(const at::Tensor& x, int64_t stride) {
-  const int64_t height = x.size(2), width = x.size(3);
-  return {x.size(0), height, width, x.size(1), (height - 1) / stride + 1, (width - 1) / stride + 1,
+PoolShape shape_of(at::IntArrayRef sizes, int64_t stride) {
+  const int64_t height = sizes[2], width = sizes[3];
+  return {sizes[0], height, width, sizes[1], (height - 1) / stride + 1, (width - 1) / stride + 1,
           stride};
 }
 
@@ -123,8 +125,8 @@ at::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const
 }
 
 at::Tensor pool(const at::Tensor& x, int64_t stride) {
-  RECORD_FUNCTION("nasx::avg_pool_3x3", std::vector<c10::IValue>{});  // named in profiles
-  const PoolShape s = shape_of(x, stride);
+  RECORD_FUNCTION("nasx::darts::avg_pool_3x3", std::vector<c10::IValue>{});  // named in profiles
+  const PoolShape s = shape_of(x.sizes(), stride);
   at::Tensor y = empty_channels_last(s.batch, s.channels, s.out_height, s.out_width, x);
   const float* x_data = x.data_ptr<float>();
   float* y_data = y.data_ptr<float>();
@@ -156,6 +158,7 @@ class AvgPool3x3Function : public torch::autograd::Function<AvgPool3x3Function> 
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, int64_t stride) {
     // The backward reads only the sizes: nothing of x is kept.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["sizes"] = x.sizes().vec();
     ctx->saved_data["stride"] = stride;
     return pool(x, stride);
@@ -165,20 +168,17 @@ class AvgPool3x3Function : public torch::autograd::Function<AvgPool3x3Function> 
     const std::vector<int64_t> sizes = ctx->saved_data["sizes"].toIntVector();
     const int64_t stride = ctx->saved_data["stride"].toInt();
     const at::Tensor& gy = grad_outputs[0];
+    if (!gy.defined()) return {at::Tensor(), at::Tensor()};  // the output was not used
     if (at::GradMode::is_enabled()) {
-      // Double backward: LibTorch's formula is differentiable, this kernel is not.
-      const at::Tensor shape = at::empty(sizes, gy.options());
+      // Double backward: LibTorch's formula is differentiable, this kernel is not. The
+      // input's layout (channels-last) gives the gradient's, as LibTorch's node does.
+      const at::Tensor shape =
+          at::empty(sizes, gy.options().memory_format(at::MemoryFormat::ChannelsLast));
       return {at::avg_pool2d_backward(gy, shape, {3, 3}, {stride, stride}, {1, 1}, false, false,
                                       c10::nullopt),
               at::Tensor()};
     }
-    const PoolShape s{sizes[0],
-                      sizes[2],
-                      sizes[3],
-                      sizes[1],
-                      (sizes[2] - 1) / stride + 1,
-                      (sizes[3] - 1) / stride + 1,
-                      stride};
+    const PoolShape s = shape_of(sizes, stride);
     return {unpool(gy, s), at::Tensor()};
   }
 };
@@ -186,9 +186,13 @@ class AvgPool3x3Function : public torch::autograd::Function<AvgPool3x3Function> 
 }  // namespace
 
 at::Tensor avg_pool_3x3(const at::Tensor& x, int64_t stride) {
-  const bool fast = x.device().is_cpu() && x.scalar_type() == at::kFloat && x.dim() == 4 &&
-                    x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(2) > 0 &&
-                    x.size(3) > 0;
+  // Dense channels-last float tensors with something in them, unambiguously channels-last
+  // (an [N, 1, H, W] or [N, C, 1, 1] tensor is both layouts: LibTorch's output would be
+  // contiguous); a stride LibTorch refuses goes to LibTorch for its error.
+  const bool fast = x.device().is_cpu() && x.layout() == at::kStrided &&
+                    x.scalar_type() == at::kFloat && x.dim() == 4 && x.numel() > 0 && stride >= 1 &&
+                    x.suggest_memory_format() == at::MemoryFormat::ChannelsLast &&
+                    x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
   if (!fast)
     return at::avg_pool2d(x, {3, 3}, {stride, stride}, {1, 1}, /*ceil_mode=*/false,
                           /*count_include_pad=*/false);

@@ -2,6 +2,9 @@
 // backward (the same sums in the same order), at every channel count around the kernel's
 // block of eight, both strides, odd sizes, and LibTorch's path where the kernel is not used.
 
+#include <string>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -29,6 +32,10 @@ TEST(AvgPool3x3, IsLibTorchsPoolingBitForBitForwardAndBackward) {
         SCOPED_TRACE(testing::Message()
                      << "C=" << channels << " stride " << stride << " " << height << "x" << width);
         ASSERT_EQ(got.sizes(), expected.sizes());
+        if (channels > 1) {  // one channel is both layouts: LibTorch's
+          ASSERT_NE(got.grad_fn()->name().find("AvgPool3x3"), std::string::npos)
+              << "the kernel did not run: " << got.grad_fn()->name();
+        }
         EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
         EXPECT_TRUE(at::equal(got, expected));
         const at::Tensor grad = at::randn_like(expected);
@@ -57,22 +64,42 @@ TEST(AvgPool3x3, KeepsNothingOfItsInputForTheBackward) {
 
 TEST(AvgPool3x3, OtherTensorsAndDoubleBackwardTakeLibTorchsPath) {
   at::manual_seed(1);
-  // Contiguous and double tensors: LibTorch's pooling itself.
-  const at::Tensor contiguous = at::randn({2, 8, 5, 5});
-  EXPECT_TRUE(at::equal(avg_pool_3x3(contiguous, 1), reference(contiguous, 1)));
-  const at::Tensor dbl =
-      at::randn({2, 8, 5, 5}, at::kDouble).contiguous(at::MemoryFormat::ChannelsLast);
-  EXPECT_TRUE(at::equal(avg_pool_3x3(dbl, 2), reference(dbl, 2)));
-  // A gradient of the gradient (create_graph) goes through LibTorch's differentiable
-  // formula: d/dv of |dx|^2 where dx = pool^T v.
+  const auto libtorch_ran = [](const at::Tensor& y) {
+    return y.grad_fn()->name().find("AvgPool2D") != std::string::npos;
+  };
+  // Contiguous, double, ambiguous ([N, C, 1, 1] is both layouts) and empty tensors:
+  // LibTorch's pooling itself.
+  const at::Tensor contiguous = at::randn({2, 8, 5, 5}).requires_grad_();
+  const at::Tensor dbl = at::randn({2, 8, 5, 5}, at::kDouble)
+                             .contiguous(at::MemoryFormat::ChannelsLast)
+                             .requires_grad_();
+  const at::Tensor pixel = at::randn({2, 8, 1, 1}).requires_grad_();
+  for (const at::Tensor& x : {contiguous, dbl, pixel}) {
+    const at::Tensor y = avg_pool_3x3(x, 2);
+    EXPECT_TRUE(libtorch_ran(y)) << y.grad_fn()->name();
+    EXPECT_TRUE(at::equal(y, reference(x, 2)));
+  }
+  const at::Tensor empty = at::randn({0, 8, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_EQ(avg_pool_3x3(empty, 1).sizes(), reference(empty, 1).sizes());
+  // Without gradients the kernel still runs, to the same bits.
   const at::Tensor x =
       at::randn({2, 8, 5, 5}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  {
+    const at::NoGradGuard no_grad;
+    EXPECT_TRUE(at::equal(avg_pool_3x3(x, 1), reference(x, 1)));
+  }
+  // A gradient of the gradient (create_graph) goes through LibTorch's differentiable
+  // formula, with LibTorch's layout: d/dv of |dx|^2 where dx = pool^T v, the same bits.
   const at::Tensor v = at::randn({2, 8, 5, 5}).requires_grad_();
-  const auto second = [&](const at::Tensor& y) {
+  const auto first_and_second = [&](const at::Tensor& y) {
     const at::Tensor g = torch::autograd::grad({y}, {x}, {v}, true, true)[0];
-    return torch::autograd::grad({(g * g).sum()}, {v})[0];
+    return std::pair{g, torch::autograd::grad({(g * g).sum()}, {v})[0]};
   };
-  EXPECT_TRUE(at::allclose(second(avg_pool_3x3(x, 1)), second(reference(x, 1)), 1e-6, 1e-6));
+  const auto [g_ours, gv_ours] = first_and_second(avg_pool_3x3(x, 1));
+  const auto [g_theirs, gv_theirs] = first_and_second(reference(x, 1));
+  EXPECT_TRUE(g_ours.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(at::equal(g_ours, g_theirs));
+  EXPECT_TRUE(at::equal(gv_ours, gv_theirs));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
 /// Eight floats in a vector register, for the DARTS space's hand-vectorised CPU kernels
-/// (depthwise.cpp, mixture.cpp). Each lane computes one channel in the scalar order, so
+/// (avg_pool.cpp, depthwise.cpp, mixture.cpp). Each lane computes one channel in the scalar order, so
 /// the bits do not depend on the vector width; these files are compiled with
 /// -ffp-contract=off, so no fused multiply-add changes them between machines either, and
 /// with -Wno-psabi: load8/store8 are always inlined, so no vector crosses a call and GCC's
