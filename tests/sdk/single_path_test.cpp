@@ -1,6 +1,7 @@
 // Single-path forward (weight sharing) against the full supernet with one-hot
 // architecture weights, in every shipped space, both modes and both memory formats.
 
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
@@ -160,13 +161,23 @@ TEST(SinglePath, TrainsOnlyTheOperationsOnThePath) {
   }
 }
 
-TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
+/// A small NB-201 space and its supernet in evaluation mode, for the evaluation tests.
+struct TinyNb201 {
+  std::unique_ptr<SearchSpace> space;
+  std::shared_ptr<Supernet> net;
+};
+TinyNb201 tiny_nb201() {
   SpaceOptions options;
   options.channels = 4;
   options.layers = 1;
-  const auto space = testing::make_space("nb201", options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
-  net->eval();
+  TinyNb201 tiny{testing::make_space("nb201", options), nullptr};
+  tiny.net = tiny.space->build_supernet(DataShape{1, 8, 8, 3});
+  tiny.net->eval();
+  return tiny;
+}
+
+TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
+  const auto [space, net] = tiny_nb201();
   const TensorDataset data{at::randn({32, 1, 8, 8}), at::randint(3, {32}, at::kLong)};
   std::mt19937_64 rng(6);
   const Architecture arch = space->sample(rng);
@@ -192,12 +203,7 @@ TEST(SinglePath, BatchStatisticsEvaluationLeavesTheSupernetAsItWas) {
 TEST(SinglePath, EvaluatePathsReportsEachMinibatchAndAStopLeavesTheSupernetAsItWas) {
   // after_batch sees (done, total) after every minibatch; what it throws leaves the
   // evaluation with the running statistics and the mode restored.
-  SpaceOptions options;
-  options.channels = 4;
-  options.layers = 1;
-  const auto space = testing::make_space("nb201", options);
-  auto net = space->build_supernet(DataShape{1, 8, 8, 3});
-  net->eval();
+  const auto [space, net] = tiny_nb201();
   const TensorDataset data{at::randn({40, 1, 8, 8}), at::randint(3, {40}, at::kLong)};
   std::mt19937_64 rng(7);
   const std::vector<Architecture> archs = {space->sample(rng), space->sample(rng)};
