@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "channels_last_batch_norm.hpp"
+
 namespace nasx {
 
 namespace {
@@ -14,14 +16,28 @@ using torch::autograd::tensor_list;
 
 at::Tensor per_channel(const at::Tensor& t) { return t.view({1, -1, 1, 1}); }
 
+/// Running statistics the channels-last kernels update: absent, or float and contiguous.
+bool float_statistics(const at::Tensor& t) {
+  return !t.defined() || (t.scalar_type() == at::kFloat && t.is_contiguous() && t.is_cpu());
+}
+
 /// Outputs {y, invstd}: invstd is an output (not a constant of the backward) so that a
 /// gradient of the gradient, which depends on invstd, reaches x through it.
 struct OutputSavingBatchNorm : public torch::autograd::Function<OutputSavingBatchNorm> {
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& x,
                              const at::Tensor& running_mean, const at::Tensor& running_var,
                              double momentum, double eps) {
-    auto [y, mean, invstd] = at::native_batch_norm(x, {}, {}, running_mean, running_var,
-                                                   /*training=*/true, momentum, eps);
+    at::Tensor y, invstd;
+    if (channels_last_batch_norm_applies(x) && float_statistics(running_mean) &&
+        float_statistics(running_var)) {
+      NormalizedBatch normalized =
+          channels_last_batch_norm(x, running_mean, running_var, momentum, eps);
+      y = normalized.y;
+      invstd = normalized.invstd;
+    } else {
+      std::tie(y, std::ignore, invstd) = at::native_batch_norm(x, {}, {}, running_mean, running_var,
+                                                               /*training=*/true, momentum, eps);
+    }
     ctx->save_for_backward({y, invstd});
     ctx->saved_data["eps"] = eps;
     // invstd's gradient is undefined unless a second derivative asks for it: no pass of
@@ -42,6 +58,8 @@ struct OutputSavingBatchNorm : public torch::autograd::Function<OutputSavingBatc
       const at::Tensor mean_dy = dy.mean({0, 2, 3}, /*keepdim=*/true);
       const at::Tensor mean_dy_y = (dy * y).mean({0, 2, 3}, /*keepdim=*/true);
       dx = per_channel(invstd) * (dy - mean_dy - y * mean_dy_y);
+    } else if (channels_last_batch_norm_applies(y)) {
+      dx = channels_last_batch_norm_backward(dy, y, invstd);
     } else {
       // LibTorch's fused kernel, told the input was y with mean 0 and invstd 1 (so its x̂
       // is y) and given invstd as the affine weight: invstd·(dy − mean(dy) − y·mean(dy·y)).

@@ -3,11 +3,15 @@
 // LibTorch's own BatchNorm2d: output, running statistics, first and second derivatives;
 // and that the input really is released.
 
+#include <atomic>
+#include <cstring>
 #include <tuple>
 
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <c10/util/intrusive_ptr.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -94,6 +98,84 @@ INSTANTIATE_TEST_SUITE_P(TypesAndLayouts, OutputSavingBatchNorm,
 INSTANTIATE_TEST_SUITE_P(Layouts, OutputSavingBatchNormTwice,
                          ::testing::Values(at::MemoryFormat::Contiguous,
                                            at::MemoryFormat::ChannelsLast));
+
+/// Counts the calls of the SDK's channels-last BatchNorm kernels while it lives.
+class KernelCalls {
+ public:
+  KernelCalls() {
+    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(
+        [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+          if (std::strcmp(fn.name(), "nasx::channels_last_batch_norm") == 0) ++forward_;
+          if (std::strcmp(fn.name(), "nasx::channels_last_batch_norm_backward") == 0) ++backward_;
+          return nullptr;
+        }));
+  }
+  ~KernelCalls() { at::removeCallback(handle_); }
+  KernelCalls(const KernelCalls&) = delete;
+  KernelCalls& operator=(const KernelCalls&) = delete;
+  static inline std::atomic<int> forward_{0}, backward_{0};
+
+ private:
+  at::CallbackHandle handle_;
+};
+
+// The search layer on channels-last float tensors runs the SDK's own kernels (LibTorch's
+// take one channel at a time past a multiple of their vector width): the same bits as
+// LibTorch's, forward (output, statistics, running statistics) and backward (the call
+// the node made before), at channel counts around the kernels' block of eight, with one
+// and two threads (the statistics' sums are split by thread as LibTorch splits them).
+TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
+  const int threads = at::get_num_threads();
+  at::manual_seed(9);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  for (const int use_threads : {1, 2}) {
+    at::set_num_threads(use_threads);
+    for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40})
+      for (const auto& shape :
+           {std::vector<int64_t>{6, channels, 5, 7}, {3, channels, 1, 1}, {16, channels, 14, 14}}) {
+        SCOPED_TRACE(testing::Message() << use_threads << " threads, " << at::IntArrayRef(shape));
+        const at::Tensor x = (at::randn(shape) * 3 + 2).contiguous(cl);
+        const at::Tensor dy = at::randn(shape).contiguous(cl);
+        torch::nn::BatchNorm2d reference = search_layer(channels, at::kFloat);
+        {
+          const at::NoGradGuard no_grad;
+          reference->running_mean.uniform_(-1, 1);
+          reference->running_var.uniform_(0.5, 2);
+        }
+        torch::nn::BatchNorm2d ours = copy_of(reference);
+        const auto [y_expected, mean, invstd] = at::native_batch_norm(
+            x, {}, {}, reference->running_mean, reference->running_var, true, 0.1, 1e-5);
+        const at::Tensor xo = x.clone().requires_grad_();
+        KernelCalls calls;
+        const int forward_before = KernelCalls::forward_, backward_before = KernelCalls::backward_;
+        const at::Tensor y = batch_norm(ours, xo);
+        const at::Tensor gx = torch::autograd::grad({y}, {xo}, {dy})[0];
+        const bool kernel = shape[2] * shape[3] > 1;  // [N, C, 1, 1] is both layouts
+        EXPECT_EQ(KernelCalls::forward_ - forward_before, kernel ? 1 : 0);
+        EXPECT_EQ(KernelCalls::backward_ - backward_before, kernel ? 1 : 0);
+        EXPECT_TRUE(at::equal(y, y_expected));
+        EXPECT_TRUE(y.is_contiguous(cl));
+        EXPECT_TRUE(at::equal(ours->running_mean, reference->running_mean));
+        EXPECT_TRUE(at::equal(ours->running_var, reference->running_var));
+        const at::Tensor gx_expected = std::get<0>(at::native_batch_norm_backward(
+            dy, y_expected, invstd, {}, {}, at::zeros_like(invstd), at::ones_like(invstd), true,
+            1e-5, {true, false, false}));
+        EXPECT_TRUE(at::equal(gx, gx_expected));
+        EXPECT_TRUE(gx.is_contiguous(cl));
+      }
+  }
+  // No more rows than threads: LibTorch's own path (it reduces otherwise there).
+  at::set_num_threads(2);
+  {
+    KernelCalls calls;
+    const int before = KernelCalls::forward_;
+    const at::Tensor x = at::randn({1, 8, 1, 2}).contiguous(cl);
+    const at::Tensor y = batch_norm(search_layer(8, at::kFloat), x.clone().requires_grad_());
+    EXPECT_EQ(KernelCalls::forward_, before);
+    EXPECT_TRUE(at::allclose(y, at::batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false)));
+  }
+  at::set_num_threads(threads);
+}
 
 // The point of the layer: once the forward pass has moved on, nothing holds its input.
 // LibTorch's layer keeps it (saved for its backward) — the same check on it must fail.

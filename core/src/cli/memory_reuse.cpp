@@ -14,10 +14,13 @@ void keep_freed_memory_for_reuse() {
   const char* off = std::getenv("NASX_KEEP_FREED_MEMORY");
   if (off != nullptr && std::string(off) == "0") return;  // glibc's defaults, to compare
   // Any MALLOC_* tunable set by the user turns glibc's adaptive threshold off by itself;
-  // their choice stands.
+  // their choice stands. An empty one (`GLIBC_TUNABLES= nasx ...`, a script's unset
+  // variable) tunes nothing.
   for (const char* tuned :
-       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"})
-    if (std::getenv(tuned) != nullptr) return;
+       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"}) {
+    const char* value = std::getenv(tuned);
+    if (value != nullptr && *value != '\0') return;
+  }
   // Both are needed: a fixed mmap threshold alone leaves trimming at its 128 KiB default
   // (pages still go back), a trim threshold alone turns off the adaptive mmap threshold
   // (every large tensor its own mmap: 17x slower measured).

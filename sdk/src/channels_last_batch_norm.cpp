@@ -1,0 +1,250 @@
+#include "channels_last_batch_norm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+
+// Kernels marked so are compiled twice, for CPUs with FMA (and so AVX) and for the baseline,
+// and the loader picks the one the CPU runs (x86-64 Linux; elsewhere the one build).
+// The baseline's fused multiply-adds are fmaf calls: slower, the same bits.
+#if defined(__x86_64__) && defined(__linux__)
+#define NASX_FMA_WHERE_PRESENT __attribute__((target_clones("fma", "default")))
+#else
+#define NASX_FMA_WHERE_PRESENT
+#endif
+
+namespace nasx {
+
+namespace {
+
+typedef float float8 __attribute__((vector_size(32)));
+
+inline __attribute__((always_inline)) float8 load8(const float* p) {
+  float8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline __attribute__((always_inline)) void store8(float* p, float8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+/// a·b + c rounded once, lane by lane (one instruction where the CPU has FMA).
+inline __attribute__((always_inline)) float8 fma8(float8 a, float8 b, float8 c) {
+  float8 r;
+  for (int i = 0; i < 8; ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+  return r;
+}
+
+/// Rows [begin, end) of [rows, C] tensors: the statistics' running sums, each lane in
+/// row order as LibTorch's map2 (x + acc) and map3 (acc + (x − mean)²) add them.
+NASX_FMA_WHERE_PRESENT void add_rows(const float* x, int64_t channels, int64_t begin, int64_t end,
+                                     float* acc) {
+  const int64_t vectorised = channels / 8 * 8;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* row = x + r * channels;
+    for (int64_t c = 0; c < vectorised; c += 8) store8(acc + c, load8(acc + c) + load8(row + c));
+    for (int64_t c = vectorised; c < channels; ++c) acc[c] = acc[c] + row[c];
+  }
+}
+
+NASX_FMA_WHERE_PRESENT void add_squared_deviations(const float* x, const float* mean,
+                                                   int64_t channels, int64_t begin, int64_t end,
+                                                   float* acc) {
+  const int64_t vectorised = channels / 8 * 8;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* row = x + r * channels;
+    for (int64_t c = 0; c < vectorised; c += 8) {
+      const float8 d = load8(row + c) - load8(mean + c);
+      store8(acc + c, fma8(d, d, load8(acc + c)));
+    }
+    for (int64_t c = vectorised; c < channels; ++c) {
+      const float d = row[c] - mean[c];
+      acc[c] = __builtin_fmaf(d, d, acc[c]);
+    }
+  }
+}
+
+/// y = x·alpha + beta, rounded once (LibTorch's x·alpha + beta, contracted).
+NASX_FMA_WHERE_PRESENT void scale_and_shift(const float* x, const float* alpha, const float* beta,
+                                            int64_t channels, int64_t begin, int64_t end,
+                                            float* y) {
+  const int64_t vectorised = channels / 8 * 8;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* row = x + r * channels;
+    float* out = y + r * channels;
+    for (int64_t c = 0; c < vectorised; c += 8)
+      store8(out + c, fma8(load8(row + c), load8(alpha + c), load8(beta + c)));
+    for (int64_t c = vectorised; c < channels; ++c)
+      out[c] = __builtin_fmaf(row[c], alpha[c], beta[c]);
+  }
+}
+
+/// The gradient's sums: Σ dy and Σ y·dy (LibTorch's map2 and map4, its mean being 0).
+NASX_FMA_WHERE_PRESENT void add_gradient_rows(const float* dy, const float* y, int64_t channels,
+                                              int64_t begin, int64_t end, float* sum, float* dot) {
+  const int64_t vectorised = channels / 8 * 8;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* g = dy + r * channels;
+    const float* v = y + r * channels;
+    for (int64_t c = 0; c < vectorised; c += 8) {
+      const float8 gc = load8(g + c);
+      store8(sum + c, load8(sum + c) + gc);
+      store8(dot + c, fma8(load8(v + c), gc, load8(dot + c)));
+    }
+    for (int64_t c = vectorised; c < channels; ++c) {
+      sum[c] = sum[c] + g[c];
+      dot[c] = __builtin_fmaf(v[c], g[c], dot[c]);
+    }
+  }
+}
+
+/// dx = ((dy − mean_dy) − y·k)·w, the inner difference rounded once (LibTorch's
+/// (dy − grad_mean − (x − 0)·k)·1·w, contracted).
+NASX_FMA_WHERE_PRESENT void gradient_rows(const float* dy, const float* y, const float* mean_dy,
+                                          const float* k, const float* w, int64_t channels,
+                                          int64_t begin, int64_t end, float* dx) {
+  const int64_t vectorised = channels / 8 * 8;
+  for (int64_t r = begin; r < end; ++r) {
+    const float* g = dy + r * channels;
+    const float* v = y + r * channels;
+    float* out = dx + r * channels;
+    for (int64_t c = 0; c < vectorised; c += 8) {
+      const float8 centred = load8(g + c) - load8(mean_dy + c);
+      store8(out + c, fma8(-load8(v + c), load8(k + c), centred) * load8(w + c));
+    }
+    for (int64_t c = vectorised; c < channels; ++c)
+      out[c] = __builtin_fmaf(-v[c], k[c], g[c] - mean_dy[c]) * w[c];
+  }
+}
+
+/// Sums over the rows of a [rows, C] tensor in LibTorch's slices: its reductions run
+/// at::parallel_for(0, rows, 1) and sum each thread's slice into that thread's row of a
+/// [threads, C] buffer, the slices being ⌈rows / threads⌉ rows in thread order. The same
+/// slices here, each into its row of `partial` ([threads, C], zeros), whichever thread
+/// runs it — so the bits do not depend on how the work is scheduled.
+template <typename AddRows>
+void add_by_slice(int64_t rows, float* partial, int64_t threads, int64_t channels, AddRows add) {
+  const int64_t slice = (rows + threads - 1) / threads;
+  at::parallel_for(0, threads, 1, [&](int64_t first, int64_t last) {
+    for (int64_t t = first; t < last; ++t) {
+      const int64_t begin = t * slice, end = std::min(rows, begin + slice);
+      if (begin < end) add(begin, end, partial + t * channels);
+    }
+  });
+}
+
+/// Σ over threads of partial[t, c], in double, in thread order.
+double thread_total(const at::Tensor& partial, int64_t c) {
+  const float* data = partial.data_ptr<float>();
+  const int64_t channels = partial.size(1);
+  double total = 0;
+  for (int64_t t = 0; t < partial.size(0); ++t) total += data[t * channels + c];
+  return total;
+}
+
+}  // namespace
+
+bool channels_last_batch_norm_applies(const at::Tensor& x) {
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  return x.defined() && x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+         x.is_contiguous(cl) && !x.is_contiguous() && x.size(1) > 0 &&
+         x.numel() / x.size(1) > at::get_num_threads();
+}
+
+NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& running_mean,
+                                         const at::Tensor& running_var, double momentum,
+                                         double eps) {
+  TORCH_CHECK(channels_last_batch_norm_applies(x), "channels-last BatchNorm: not for this input");
+  RECORD_FUNCTION("nasx::channels_last_batch_norm", std::vector<c10::IValue>{});  // in profiles
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  const float* xd = x.data_ptr<float>();
+  const auto options = x.options().memory_format(at::MemoryFormat::Contiguous);
+  NormalizedBatch out{at::empty_like(x, x.options().memory_format(at::MemoryFormat::ChannelsLast)),
+                      at::empty({channels}, options), at::empty({channels}, options)};
+  float* mean = out.mean.data_ptr<float>();
+  float* invstd = out.invstd.data_ptr<float>();
+
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial = at::zeros({threads, channels}, options);
+  add_by_slice(
+      rows, partial.data_ptr<float>(), threads, channels,
+      [&](int64_t begin, int64_t end, float* acc) { add_rows(xd, channels, begin, end, acc); });
+  for (int64_t c = 0; c < channels; ++c)
+    mean[c] = static_cast<float>(thread_total(partial, c) / static_cast<double>(rows));
+
+  partial.zero_();
+  add_by_slice(rows, partial.data_ptr<float>(), threads, channels,
+               [&](int64_t begin, int64_t end, float* acc) {
+                 add_squared_deviations(xd, mean, channels, begin, end, acc);
+               });
+  at::Tensor alpha = at::empty({channels}, options), beta = at::empty({channels}, options);
+  float* a = alpha.data_ptr<float>();
+  float* b = beta.data_ptr<float>();
+  float* rm = running_mean.defined() ? running_mean.data_ptr<float>() : nullptr;
+  float* rv = running_var.defined() ? running_var.data_ptr<float>() : nullptr;
+  const float keep = static_cast<float>(momentum), forget = static_cast<float>(1 - momentum);
+  for (int64_t c = 0; c < channels; ++c) {
+    // LibTorch's statistics update: the variance sum in float, divided in float.
+    const float var_sum = static_cast<float>(thread_total(partial, c));
+    invstd[c] = static_cast<float>(
+        1 / std::sqrt(static_cast<double>(var_sum / static_cast<float>(rows)) + eps));
+    a[c] = invstd[c];
+    b[c] = 0.0f - mean[c] * a[c];
+    // The running statistics in float, as LibTorch updates them (the variance's first
+    // product fused with the sum, the mean's not: measured, not documented).
+    if (rm != nullptr) rm[c] = keep * mean[c] + forget * rm[c];
+    if (rv != nullptr)
+      rv[c] = __builtin_fmaf(keep, var_sum / static_cast<float>(rows - 1), forget * rv[c]);
+  }
+
+  float* yd = out.y.data_ptr<float>();
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    scale_and_shift(xd, a, b, channels, begin, end, yd);
+  });
+  return out;
+}
+
+at::Tensor channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& y,
+                                             const at::Tensor& invstd) {
+  TORCH_CHECK(channels_last_batch_norm_applies(y), "channels-last BatchNorm: not for this output");
+  RECORD_FUNCTION("nasx::channels_last_batch_norm_backward", std::vector<c10::IValue>{});
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const at::Tensor g = dy.contiguous(cl);
+  const at::Tensor w = invstd.contiguous();
+  const int64_t channels = y.size(1), rows = y.numel() / channels;
+  const float* gd = g.data_ptr<float>();
+  const float* yd = y.data_ptr<float>();
+  const auto options = y.options().memory_format(at::MemoryFormat::Contiguous);
+
+  const int64_t threads = at::get_num_threads();
+  at::Tensor partial = at::zeros({threads, 2, channels}, options);
+  // Each slice's two sums side by side in a row of [threads, 2·C].
+  add_by_slice(rows, partial.data_ptr<float>(), threads, 2 * channels,
+               [&](int64_t begin, int64_t end, float* acc) {
+                 add_gradient_rows(gd, yd, channels, begin, end, acc, acc + channels);
+               });
+  const at::Tensor sums = partial.select(1, 0).contiguous();
+  const at::Tensor dots = partial.select(1, 1).contiguous();
+  at::Tensor mean_dy = at::empty({channels}, options), k = at::empty({channels}, options);
+  float* m = mean_dy.data_ptr<float>();
+  float* kd = k.data_ptr<float>();
+  const float count = static_cast<float>(rows);
+  for (int64_t c = 0; c < channels; ++c) {
+    m[c] = static_cast<float>(thread_total(sums, c)) / count;
+    kd[c] = static_cast<float>(thread_total(dots, c)) / count;
+  }
+  at::Tensor dx = at::empty_like(y, y.options().memory_format(cl));
+  float* dxd = dx.data_ptr<float>();
+  const float* wd = w.data_ptr<float>();
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    gradient_rows(gd, yd, m, kd, wd, channels, begin, end, dxd);
+  });
+  return dx;
+}
+
+}  // namespace nasx
