@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -147,13 +149,31 @@ double thread_total(const at::Tensor& partial, int64_t c) {
   return total;
 }
 
+bool lib_torch_fuses_multiply_adds() {
+#if defined(__x86_64__) && defined(__linux__)
+  // LibTorch's choice of kernels (ATen's CPU capability): AVX-512 or AVX2, whose builds
+  // contract multiply-adds, where the CPU has AVX2 and FMA, unless the environment asks
+  // for its baseline ("default"), whose build does not.
+  static const bool fuses = [] {
+    const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+    if (capability != nullptr && std::string(capability) == "default") return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return fuses;
+#else
+  return false;  // the arithmetic is pinned on x86-64 only: LibTorch's there
+#endif
+}
+
 }  // namespace
 
 bool channels_last_batch_norm_applies(const at::Tensor& x) {
   const auto cl = at::MemoryFormat::ChannelsLast;
-  return x.defined() && x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
-         x.is_contiguous(cl) && !x.is_contiguous() && x.size(1) > 0 &&
-         x.numel() / x.size(1) > at::get_num_threads();
+  // Inside a parallel region LibTorch sums every row in one slice: its own kernel then.
+  return x.defined() && x.layout() == at::kStrided && x.dim() == 4 && x.device().is_cpu() &&
+         x.scalar_type() == at::kFloat && x.is_contiguous(cl) && !x.is_contiguous() &&
+         x.size(1) > 0 && x.numel() / x.size(1) > at::get_num_threads() &&
+         !at::in_parallel_region() && lib_torch_fuses_multiply_adds();
 }
 
 NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& running_mean,
@@ -187,19 +207,24 @@ NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& 
   float* b = beta.data_ptr<float>();
   float* rm = running_mean.defined() ? running_mean.data_ptr<float>() : nullptr;
   float* rv = running_var.defined() ? running_var.data_ptr<float>() : nullptr;
-  const float keep = static_cast<float>(momentum), forget = static_cast<float>(1 - momentum);
+  // LibTorch's statistics update: momentum in float, the variance sum in float, divided
+  // in float; the running mean in float, the running variance in double from the
+  // unbiased variance (so its product is exact) and rounded once.
+  const float keep = static_cast<float>(momentum), forget = 1.0f - keep;
   for (int64_t c = 0; c < channels; ++c) {
-    // LibTorch's statistics update: the variance sum in float, divided in float.
     const float var_sum = static_cast<float>(thread_total(partial, c));
-    invstd[c] = static_cast<float>(
-        1 / std::sqrt(static_cast<double>(var_sum / static_cast<float>(rows)) + eps));
+    const float var = var_sum / static_cast<float>(rows);
+    invstd[c] = var == 0 && eps == 0  // LibTorch's InvStd: 0, not infinity, there
+                    ? 0.0f
+                    : static_cast<float>(1 / std::sqrt(static_cast<double>(var) + eps));
     a[c] = invstd[c];
     b[c] = 0.0f - mean[c] * a[c];
-    // The running statistics in float, as LibTorch updates them (the variance's first
-    // product fused with the sum, the mean's not: measured, not documented).
     if (rm != nullptr) rm[c] = keep * mean[c] + forget * rm[c];
-    if (rv != nullptr)
-      rv[c] = __builtin_fmaf(keep, var_sum / static_cast<float>(rows - 1), forget * rv[c]);
+    if (rv != nullptr) {
+      const double unbiased = var_sum / static_cast<float>(rows - 1);
+      rv[c] = static_cast<float>(static_cast<double>(keep) * unbiased +
+                                 static_cast<double>(forget * rv[c]));
+    }
   }
 
   float* yd = out.y.data_ptr<float>();

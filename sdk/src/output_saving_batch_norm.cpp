@@ -58,7 +58,8 @@ struct OutputSavingBatchNorm : public torch::autograd::Function<OutputSavingBatc
       const at::Tensor mean_dy = dy.mean({0, 2, 3}, /*keepdim=*/true);
       const at::Tensor mean_dy_y = (dy * y).mean({0, 2, 3}, /*keepdim=*/true);
       dx = per_channel(invstd) * (dy - mean_dy - y * mean_dy_y);
-    } else if (channels_last_batch_norm_applies(y)) {
+    } else if (channels_last_batch_norm_applies(y) &&
+               dy.is_contiguous(at::MemoryFormat::ChannelsLast)) {
       dx = channels_last_batch_norm_backward(dy, y, invstd);
     } else {
       // LibTorch's fused kernel, told the input was y with mean 0 and invstd 1 (so its x̂

@@ -4,7 +4,9 @@
 // and that the input really is released.
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -119,62 +121,130 @@ class KernelCalls {
   at::CallbackHandle handle_;
 };
 
+/// at::set_num_threads for a scope.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : before_(at::get_num_threads()) {
+    at::set_num_threads(threads);
+  }
+  ~ThreadCount() { at::set_num_threads(before_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int before_;
+};
+
+/// Where LibTorch runs kernels that fuse multiply-adds (AVX2 or AVX-512), as the SDK's
+/// channels-last BatchNorm kernels do; elsewhere LibTorch's own run.
+bool lib_torch_fuses_multiply_adds() {
+#if defined(__x86_64__) && defined(__linux__)
+  const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+  if (capability != nullptr && std::string(capability) == "default") return false;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 // The search layer on channels-last float tensors runs the SDK's own kernels (LibTorch's
-// take one channel at a time past a multiple of their vector width): the same bits as
-// LibTorch's, forward (output, statistics, running statistics) and backward (the call
-// the node made before), at channel counts around the kernels' block of eight, with one
-// and two threads (the statistics' sums are split by thread as LibTorch splits them).
+// take the channels past a multiple of their vector width through partial loads, row by
+// row): the same bits as LibTorch's, forward (output, statistics, running statistics at
+// two momenta) and backward (the call the node made before), at channel counts around the
+// kernels' block of eight, with one and two threads (the statistics' sums are split by
+// thread as LibTorch splits them).
 TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
-  const int threads = at::get_num_threads();
+  if (!lib_torch_fuses_multiply_adds()) GTEST_SKIP() << "LibTorch's own kernels run here";
   at::manual_seed(9);
   const auto cl = at::MemoryFormat::ChannelsLast;
-  for (const int use_threads : {1, 2}) {
-    at::set_num_threads(use_threads);
-    for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40})
-      for (const auto& shape :
-           {std::vector<int64_t>{6, channels, 5, 7}, {3, channels, 1, 1}, {16, channels, 14, 14}}) {
-        SCOPED_TRACE(testing::Message() << use_threads << " threads, " << at::IntArrayRef(shape));
-        const at::Tensor x = (at::randn(shape) * 3 + 2).contiguous(cl);
-        const at::Tensor dy = at::randn(shape).contiguous(cl);
-        torch::nn::BatchNorm2d reference = search_layer(channels, at::kFloat);
-        {
-          const at::NoGradGuard no_grad;
-          reference->running_mean.uniform_(-1, 1);
-          reference->running_var.uniform_(0.5, 2);
+  for (const int threads : {1, 2}) {
+    const ThreadCount thread_count(threads);
+    for (const double momentum : {0.1, 0.9})
+      for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40})
+        for (const auto& shape : {std::vector<int64_t>{6, channels, 5, 7},
+                                  {3, channels, 1, 1},
+                                  {16, channels, 14, 14}}) {
+          SCOPED_TRACE(testing::Message() << threads << " threads, momentum " << momentum << ", "
+                                          << at::IntArrayRef(shape));
+          const at::Tensor x = (at::randn(shape) * 3 + 2).contiguous(cl);
+          const at::Tensor dy = at::randn(shape).contiguous(cl);
+          torch::nn::BatchNorm2d reference(
+              torch::nn::BatchNorm2dOptions(channels).affine(false).momentum(momentum));
+          {
+            const at::NoGradGuard no_grad;
+            reference->running_mean.uniform_(-1, 1);
+            reference->running_var.uniform_(0.5, 2);
+          }
+          torch::nn::BatchNorm2d ours = copy_of(reference);
+          const auto [y_expected, mean, invstd] = at::native_batch_norm(
+              x, {}, {}, reference->running_mean, reference->running_var, true, momentum, 1e-5);
+          const at::Tensor xo = x.clone().requires_grad_();
+          KernelCalls calls;
+          const int forward_before = KernelCalls::forward_;
+          const int backward_before = KernelCalls::backward_;
+          const at::Tensor y = batch_norm(ours, xo);
+          const at::Tensor gx = torch::autograd::grad({y}, {xo}, {dy})[0];
+          const bool kernel = shape[2] * shape[3] > 1;  // [N, C, 1, 1] is both layouts
+          EXPECT_EQ(KernelCalls::forward_ - forward_before, kernel ? 1 : 0);
+          EXPECT_EQ(KernelCalls::backward_ - backward_before, kernel ? 1 : 0);
+          EXPECT_TRUE(at::equal(y, y_expected));
+          EXPECT_TRUE(y.is_contiguous(cl));
+          EXPECT_TRUE(at::equal(ours->running_mean, reference->running_mean));
+          EXPECT_TRUE(at::equal(ours->running_var, reference->running_var));
+          const at::Tensor gx_expected = std::get<0>(at::native_batch_norm_backward(
+              dy, y_expected, invstd, {}, {}, at::zeros_like(invstd), at::ones_like(invstd), true,
+              1e-5, {true, false, false}));
+          EXPECT_TRUE(at::equal(gx, gx_expected));
+          EXPECT_TRUE(gx.is_contiguous(cl));
         }
-        torch::nn::BatchNorm2d ours = copy_of(reference);
-        const auto [y_expected, mean, invstd] = at::native_batch_norm(
-            x, {}, {}, reference->running_mean, reference->running_var, true, 0.1, 1e-5);
-        const at::Tensor xo = x.clone().requires_grad_();
-        KernelCalls calls;
-        const int forward_before = KernelCalls::forward_, backward_before = KernelCalls::backward_;
-        const at::Tensor y = batch_norm(ours, xo);
-        const at::Tensor gx = torch::autograd::grad({y}, {xo}, {dy})[0];
-        const bool kernel = shape[2] * shape[3] > 1;  // [N, C, 1, 1] is both layouts
-        EXPECT_EQ(KernelCalls::forward_ - forward_before, kernel ? 1 : 0);
-        EXPECT_EQ(KernelCalls::backward_ - backward_before, kernel ? 1 : 0);
-        EXPECT_TRUE(at::equal(y, y_expected));
-        EXPECT_TRUE(y.is_contiguous(cl));
-        EXPECT_TRUE(at::equal(ours->running_mean, reference->running_mean));
-        EXPECT_TRUE(at::equal(ours->running_var, reference->running_var));
-        const at::Tensor gx_expected = std::get<0>(at::native_batch_norm_backward(
-            dy, y_expected, invstd, {}, {}, at::zeros_like(invstd), at::ones_like(invstd), true,
-            1e-5, {true, false, false}));
-        EXPECT_TRUE(at::equal(gx, gx_expected));
-        EXPECT_TRUE(gx.is_contiguous(cl));
-      }
   }
   // No more rows than threads: LibTorch's own path (it reduces otherwise there).
-  at::set_num_threads(2);
-  {
-    KernelCalls calls;
-    const int before = KernelCalls::forward_;
-    const at::Tensor x = at::randn({1, 8, 1, 2}).contiguous(cl);
-    const at::Tensor y = batch_norm(search_layer(8, at::kFloat), x.clone().requires_grad_());
-    EXPECT_EQ(KernelCalls::forward_, before);
-    EXPECT_TRUE(at::allclose(y, at::batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false)));
-  }
-  at::set_num_threads(threads);
+  const ThreadCount two(2);
+  KernelCalls calls;
+  const int before = KernelCalls::forward_;
+  const at::Tensor x = at::randn({1, 8, 1, 2}).contiguous(cl);
+  const at::Tensor y = batch_norm(search_layer(8, at::kFloat), x.clone().requires_grad_());
+  EXPECT_EQ(KernelCalls::forward_, before);
+  EXPECT_TRUE(at::allclose(y, at::batch_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false)));
+}
+
+// A gradient in another layout than the output's takes LibTorch's backward kernel, as
+// before the SDK's own; the same values either way.
+TEST(OutputSavingBatchNorm, AGradientInAnotherLayoutTakesLibTorchsBackward) {
+  if (!lib_torch_fuses_multiply_adds()) GTEST_SKIP() << "LibTorch's own kernels run here";
+  at::manual_seed(10);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const at::Tensor x = (at::randn({4, 8, 6, 6}) * 2 + 1).contiguous(cl).requires_grad_();
+  const at::Tensor dy = at::randn({4, 8, 6, 6});  // contiguous
+  KernelCalls calls;
+  const int before = KernelCalls::backward_;
+  const at::Tensor y = batch_norm(search_layer(8, at::kFloat), x);
+  const at::Tensor by_lib_torch = torch::autograd::grad({y}, {x}, {dy}, /*retain_graph=*/true)[0];
+  EXPECT_EQ(KernelCalls::backward_, before);
+  const at::Tensor by_sdk = torch::autograd::grad({y}, {x}, {dy.contiguous(cl)})[0];
+  EXPECT_EQ(KernelCalls::backward_, before + 1);
+  EXPECT_TRUE(at::allclose(by_sdk, by_lib_torch, 1e-5, 1e-5));
+}
+
+// A second derivative through the float channels-last forward (the SDK's kernel) and the
+// differentiable backward: the layer's, to float precision.
+TEST(OutputSavingBatchNorm, FloatChannelsLastSecondDerivativesMatchTheLayer) {
+  at::manual_seed(11);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  const at::Tensor x = (at::randn({4, 8, 5, 6}) * 2 + 1).contiguous(cl);
+  const at::Tensor dy = at::randn({4, 8, 5, 6}).contiguous(cl);
+  const at::Tensor v = at::randn({4, 8, 5, 6});
+  const auto penalty_gradient = [&](torch::nn::BatchNorm2d bn, bool ours) {
+    const at::Tensor xr = x.clone().requires_grad_();
+    const at::Tensor y = ours ? batch_norm(bn, xr) : bn->forward(xr);
+    const at::Tensor gx = torch::autograd::grad({y}, {xr}, {dy}, true, /*create_graph=*/true)[0];
+    return torch::autograd::grad({(gx * v).sum()}, {xr})[0];
+  };
+  torch::nn::BatchNorm2d reference = search_layer(8, at::kFloat), ours = copy_of(reference);
+  const at::Tensor expected = penalty_gradient(reference, false);
+  const at::Tensor got = penalty_gradient(ours, true);
+  EXPECT_TRUE(at::allclose(got, expected, 1e-4, 1e-4))
+      << (got - expected).abs().max().item<double>();
 }
 
 // The point of the layer: once the forward pass has moved on, nothing holds its input.

@@ -13,14 +13,15 @@ void keep_freed_memory_for_reuse() {
 #if defined(__GLIBC__)
   const char* off = std::getenv("NASX_KEEP_FREED_MEMORY");
   if (off != nullptr && std::string(off) == "0") return;  // glibc's defaults, to compare
-  // Any MALLOC_* tunable set by the user turns glibc's adaptive threshold off by itself;
-  // their choice stands. An empty one (`GLIBC_TUNABLES= nasx ...`, a script's unset
-  // variable) tunes nothing.
+  // A user's malloc settings stand: any MALLOC_* variable (glibc reads an empty one as
+  // 0), and GLIBC_TUNABLES when it tunes malloc (an empty one, or one that tunes
+  // something else, leaves malloc to us).
   for (const char* tuned :
-       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"}) {
-    const char* value = std::getenv(tuned);
-    if (value != nullptr && *value != '\0') return;
-  }
+       {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"})
+    if (std::getenv(tuned) != nullptr) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::string(tunables).find("glibc.malloc.") != std::string::npos)
+    return;
   // Both are needed: a fixed mmap threshold alone leaves trimming at its 128 KiB default
   // (pages still go back), a trim threshold alone turns off the adaptive mmap threshold
   // (every large tensor its own mmap: 17x slower measured).

@@ -4,7 +4,7 @@ namespace nasx::cli {
 
 /// Makes glibc's malloc keep freed memory for reuse instead of returning it to the
 /// kernel, unless the user tuned malloc through its MALLOC_* environment variables
-/// (or GLIBC_TUNABLES). NASX_KEEP_FREED_MEMORY=0 keeps glibc's defaults.
+/// (or glibc.malloc.* in GLIBC_TUNABLES). NASX_KEEP_FREED_MEMORY=0 keeps glibc's defaults.
 ///
 /// Why: a training step allocates and frees hundreds of MB of activations. With glibc's
 /// defaults this process handed them back (heap trimming, mmap'ed chunks) and took every
