@@ -32,8 +32,9 @@ struct Setup {
   int threads = 1;           ///< per process, resolved (the baselines get the same)
   std::string baseline_dir;  ///< the reference scripts' folder; "" for nasx alone
   std::string python = "python3";
-  int rounds = 1;        ///< alternations of every contender
-  bool profile = false;  ///< a nasx contender prints its operators by self time
+  int rounds = 1;               ///< alternations of every contender
+  bool profile = false;         ///< a nasx contender prints its operators by self time
+  bool profile_shapes = false;  ///< ... split by their inputs' shapes
 };
 
 /// What one measurement of a contender gives.

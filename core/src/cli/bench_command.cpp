@@ -115,6 +115,9 @@ po::options_description bench_options() {
       "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm")(
       "profile", po::bool_switch(),
       "also list each nasx contender's operators by self time (a run of its own)")(
+      "profile-shapes", po::bool_switch(),
+      "--profile, with each operator split by its inputs' shapes and integer arguments "
+      "(a convolution's groups, strides, ...)")(
       "single", po::value<std::string>()->default_value(""),
       "internal: measure one nasx contender in this process and print its figures");
   add_plugin_path_option(options);
@@ -179,7 +182,7 @@ std::string describe(const Setup& s, const std::string& what) {
 Args single_argv(const Args& args, const std::string& name, bool profile) {
   Args argv = {self_binary(), "bench"};
   for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
-    if (profile || a != "--profile") argv.push_back(a);
+    if (profile || (a != "--profile" && a != "--profile-shapes")) argv.push_back(a);
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
@@ -471,7 +474,8 @@ int bench_command(const Args& args) {
   s.rounds = vm["rounds"].as<int>();
   s.baseline_dir = vm["baseline"].as<std::string>();
   s.python = vm["python"].as<std::string>();
-  s.profile = vm["profile"].as<bool>();
+  s.profile_shapes = vm["profile-shapes"].as<bool>();
+  s.profile = vm["profile"].as<bool>() || s.profile_shapes;
   if (s.batch < 0 || s.steps < 1 || s.warmup < 0 || s.rounds < 1)
     throw ConfigError("bench: --batch, --steps and --rounds must be positive, --warmup >= 0");
   s.device = c10::Device(vm["device"].as<std::string>());

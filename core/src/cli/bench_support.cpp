@@ -61,7 +61,7 @@ Timing time_units(const std::function<void()>& unit, const Setup& setup) {
   synchronize(setup.device);
   std::vector<double> seconds;
   std::optional<OpProfile> profile;
-  if (setup.profile) profile.emplace();
+  if (setup.profile) profile.emplace(setup.profile_shapes);
   for (int64_t i = 0; i < setup.steps; ++i) {
     const auto start = std::chrono::steady_clock::now();
     unit();

@@ -8,10 +8,11 @@
 
 namespace nasx::cli::bench {
 
-/// Records while alive (one at a time); print() lists the operators by self time.
+/// Records while alive (one at a time); print() lists the operators by self time,
+/// `by_shapes`: each operator per distinct shapes of its inputs (and integer arguments).
 class OpProfile {
  public:
-  OpProfile();
+  explicit OpProfile(bool by_shapes = false);
   ~OpProfile();
   OpProfile(const OpProfile&) = delete;
   OpProfile& operator=(const OpProfile&) = delete;
@@ -22,6 +23,7 @@ class OpProfile {
 
  private:
   uint64_t handle_;
+  bool by_shapes_;
 };
 
 }  // namespace nasx::cli::bench

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "darts/float8.hpp"
@@ -122,6 +123,84 @@ void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_
   }
 }
 
+/// The input gradient of a strided, dilated depthwise convolution, rows [row_begin, row_end)
+/// of gx [N·H rows of W·C] from gy [N, Ho, Wo, C] and the taps w [k·k, C], on channels-last
+/// float tensors. Each input pixel sums the products of the taps that reach it, taps in
+/// descending order (row, then column), with no fused multiply-add: what oneDNN's gemm
+/// algorithm computes (its column buffer holds each product, and its col2im adds them
+/// output pixel by output pixel), so the bits are LibTorch's. oneDNN has no direct
+/// kernel for this case and its gemm one took ~60 ms a call at [64, 64, 28, 28]
+/// (a quarter of the DARTS search step); here eight channels at a time are summed in a
+/// register. Rows are independent, so the bits do not depend on the threads.
+NASX_AVX2_WHERE_PRESENT void strided_input_grad_float(const float* gy, const float* w, float* gx,
+                                                      int64_t row_begin, int64_t row_end,
+                                                      const Shape& s) {
+  const int64_t channels = s.channels, height = s.height, width = s.width;
+  const int64_t out_height = s.out_height, out_width = s.out_width, kernel = s.kernel;
+  const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
+  const int64_t blocks = channels / 8;
+  // The taps that reach input coordinate i, descending: (tap, output coordinate).
+  const auto taps_of = [&](int64_t i, int64_t outputs, std::vector<int64_t>& taps) {
+    taps.clear();
+    for (int64_t a = kernel - 1; a >= 0; --a) {
+      const int64_t t = i + padding - a * dilation;
+      if (t < 0 || t % stride != 0 || t / stride >= outputs) continue;
+      taps.push_back(a);
+      taps.push_back(t / stride);
+    }
+  };
+  std::vector<std::vector<int64_t>> column_taps(static_cast<size_t>(width));
+  for (int64_t ix = 0; ix < width; ++ix) taps_of(ix, out_width, column_taps[ix]);
+  std::vector<int64_t> row_taps;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const int64_t n = r / height, iy = r % height;
+    taps_of(iy, out_height, row_taps);
+    const float* g_image = gy + n * out_height * out_width * channels;
+    for (int64_t ix = 0; ix < width; ++ix) {
+      const std::vector<int64_t>& col = column_taps[static_cast<size_t>(ix)];
+      float* out = gx + (r * width + ix) * channels;
+      for (int64_t block = 0; block < blocks; ++block) {
+        float8 sum = {};
+        for (size_t i = 0; i < row_taps.size(); i += 2) {
+          const float* g_row = g_image + row_taps[i + 1] * out_width * channels + 8 * block;
+          const float* w_row = w + row_taps[i] * kernel * channels + 8 * block;
+          for (size_t j = 0; j < col.size(); j += 2)
+            sum += load8(g_row + col[j + 1] * channels) * load8(w_row + col[j] * channels);
+        }
+        store8(out + 8 * block, sum);
+      }
+      for (int64_t c = 8 * blocks; c < channels; ++c) {
+        float sum = 0;
+        for (size_t i = 0; i < row_taps.size(); i += 2)
+          for (size_t j = 0; j < col.size(); j += 2)
+            sum += g_image[(row_taps[i + 1] * out_width + col[j + 1]) * channels + c] *
+                   w[(row_taps[i] * kernel + col[j]) * channels + c];
+        out[c] = sum;
+      }
+    }
+  }
+}
+
+/// That gradient, [N, C, H, W] channels-last, for gy [N, C, Ho, Wo] and weight [C, 1, k, k].
+at::Tensor strided_input_grad(const at::Tensor& gy, const at::Tensor& weight, int64_t height,
+                              int64_t width, int64_t stride, int64_t padding, int64_t dilation) {
+  RECORD_FUNCTION("nasx::darts::depthwise_strided_input_grad", std::vector<c10::IValue>{});
+  const int64_t batch = gy.size(0), channels = gy.size(1), kernel = weight.size(2);
+  const Shape shape{channels,   channels, height, width,   gy.size(2),
+                    gy.size(3), kernel,   stride, padding, dilation};
+  const at::Tensor gy_nhwc = gy.permute({0, 2, 3, 1}).contiguous();  // free when channels-last
+  const at::Tensor taps = weight.reshape({channels, kernel * kernel}).t().contiguous();
+  at::Tensor grad = at::empty({batch, channels, height, width},
+                              gy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const float* g = gy_nhwc.data_ptr<float>();
+  const float* w = taps.data_ptr<float>();
+  float* out = grad.data_ptr<float>();
+  at::parallel_for(0, batch * height, 1, [&](int64_t begin, int64_t end) {
+    strided_input_grad_float(g, w, out, begin, end, shape);
+  });
+  return grad;
+}
+
 /// The input's gradient from the gradient of its activated copies (g: [N, copies·C, H, W]):
 /// Σ over copies, then the ReLU's mask (threshold_backward's rule). As LibTorch's
 /// operations, differentiable in g (the double backward's form).
@@ -219,6 +298,10 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
         // flipped, which runs at forward speed (oneDNN's backward kernel is ~3x slower).
         grad_input =
             at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, groups);
+      } else if (dilation > 1 && gy.scalar_type() == at::kFloat &&
+                 gy.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+        grad_input =
+            strided_input_grad(gy, weight, x.size(2), x.size(3), stride, padding, dilation);
       } else {
         // The input's values do not enter its gradient, only its shape.
         const at::Tensor shape = at::empty({x.size(0), copies * x.size(1), x.size(2), x.size(3)},

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/autograd.h>
 
 namespace nasx::darts {
@@ -97,6 +101,90 @@ INSTANTIATE_TEST_SUITE_P(DartsShapes, DepthwiseConv2d,
                                   "p" + std::to_string(c.padding) + "d" +
                                   std::to_string(c.dilation) + "n" + std::to_string(c.size);
                          });
+
+/// Calls of the strided, dilated input-gradient kernel while alive (its RecordFunction).
+class StridedKernelCalls {
+ public:
+  StridedKernelCalls() {
+    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(
+        [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+          if (std::strcmp(fn.name(), "nasx::darts::depthwise_strided_input_grad") == 0) ++calls_;
+          return nullptr;
+        }));
+  }
+  ~StridedKernelCalls() { at::removeCallback(handle_); }
+  StridedKernelCalls(const StridedKernelCalls&) = delete;
+  StridedKernelCalls& operator=(const StridedKernelCalls&) = delete;
+  static inline std::atomic<int> calls_{0};
+
+ private:
+  at::CallbackHandle handle_;
+};
+
+// A strided, dilated convolution's input gradient (the reduction cells' dil_conv_3x3 and
+// 5x5) is nasx's kernel on channels-last float tensors; it must give LibTorch's bits
+// (oneDNN's gemm algorithm: each product rounded, the taps reaching a pixel added in
+// descending order), on one thread and two, with channels past a multiple of eight, and
+// the plain loop's bits in that order.
+TEST(DepthwiseStridedInputGradient, FloatChannelsLastHasLibTorchsAndThePlainLoopsBits) {
+  struct Shape {
+    int64_t batch, channels, size, kernel;
+  };
+  const int threads = at::get_num_threads();
+  for (const Shape sh : {Shape{64, 64, 28, 5}, Shape{64, 128, 14, 3}, Shape{3, 20, 9, 5},
+                         Shape{2, 13, 8, 3}, Shape{2, 8, 7, 5}}) {
+    for (const int t : {1, 2}) {
+      at::set_num_threads(t);
+      const int64_t dilation = 2, stride = 2, padding = dilation * (sh.kernel - 1) / 2;
+      at::manual_seed(sh.channels + sh.kernel + t);
+      const at::Tensor x0 = at::randn({sh.batch, sh.channels, sh.size, sh.size})
+                                .contiguous(at::MemoryFormat::ChannelsLast);
+      const at::Tensor w = at::randn({sh.channels, 1, sh.kernel, sh.kernel});
+      const at::Tensor x = x0.clone().requires_grad_();
+      const at::Tensor y = depthwise_conv2d(x, w, stride, padding, dilation);
+      const at::Tensor gy = at::randn_like(y);
+      ASSERT_TRUE(gy.is_contiguous(at::MemoryFormat::ChannelsLast));
+      const int before = StridedKernelCalls::calls_;
+      at::Tensor got;
+      {
+        StridedKernelCalls calls;
+        got = torch::autograd::grad({y}, {x}, {gy})[0];
+      }
+      EXPECT_EQ(StridedKernelCalls::calls_ - before, 1) << "the kernel computed the gradient";
+      const at::Tensor libtorch = std::get<0>(at::convolution_backward(
+          gy, x0, w, c10::nullopt, {stride, stride}, {padding, padding}, {dilation, dilation},
+          false, {0, 0}, sh.channels, {true, false, false}));
+      EXPECT_TRUE(at::equal(got, libtorch))
+          << sh.channels << " channels, " << sh.size << "x" << sh.size << ", kernel " << sh.kernel
+          << ", " << t << " threads: largest difference "
+          << (got - libtorch).abs().max().item<float>();
+      EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
+
+      if (sh.batch > 3) continue;  // the plain loop on the small shapes
+      const auto ga = gy.accessor<float, 4>();
+      const auto wa = w.accessor<float, 4>();
+      at::Tensor want = at::zeros_like(x0);
+      auto out = want.accessor<float, 4>();
+      for (int64_t n = 0; n < sh.batch; ++n)
+        for (int64_t c = 0; c < sh.channels; ++c)
+          for (int64_t iy = 0; iy < sh.size; ++iy)
+            for (int64_t ix = 0; ix < sh.size; ++ix) {
+              float sum = 0;
+              for (int64_t a = sh.kernel - 1; a >= 0; --a)
+                for (int64_t b = sh.kernel - 1; b >= 0; --b) {
+                  const int64_t ty = iy + padding - a * dilation, tx = ix + padding - b * dilation;
+                  if (ty < 0 || tx < 0 || ty % stride || tx % stride) continue;
+                  if (ty / stride >= gy.size(2) || tx / stride >= gy.size(3)) continue;
+                  volatile float product = ga[n][c][ty / stride][tx / stride] * wa[c][0][a][b];
+                  sum += product;
+                }
+              out[n][c][iy][ix] = sum;
+            }
+      EXPECT_TRUE(at::equal(got, want)) << (got - want).abs().max().item<float>();
+    }
+  }
+  at::set_num_threads(threads);
+}
 
 TEST(DepthwiseConv2dDoubleBackward, FallsBackToTheDifferentiableFormula) {
   at::manual_seed(0);
