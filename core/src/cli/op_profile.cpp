@@ -39,8 +39,9 @@ bool g_by_shapes = false;  // set before the callback is added
 // The open frames of this thread, innermost last (backward runs on its own thread).
 thread_local std::vector<Frame*> t_stack;
 
-/// "name [64,8,28,28] [8,1,3,3] 1 (1,1)": the tensors' sizes (`-` undefined), integers
-/// and integer lists, in argument order; what else an operator takes is left out.
+/// "name [64,8,28,28]cl [8,1,3,3] 1 (1,1)": the tensors' sizes (`-` undefined; `cl`
+/// channels-last, `strided` neither layout), integers and integer lists, in argument
+/// order; what else an operator takes is left out.
 std::string shape_key(const at::RecordFunction& fn) {
   std::string key = fn.name();
   for (const c10::IValue& v : fn.inputs()) {
@@ -53,6 +54,11 @@ std::string shape_key(const at::RecordFunction& fn) {
       key += " [";
       for (int64_t d = 0; d < t.dim(); ++d) key += (d ? "," : "") + std::to_string(t.size(d));
       key += "]";
+      // The layout, where it is not the default: channels-last or neither (strided).
+      if (t.dim() == 4 && !t.is_contiguous() && t.is_contiguous(at::MemoryFormat::ChannelsLast))
+        key += "cl";
+      else if (!t.is_contiguous())
+        key += "strided";
     } else if (v.isInt()) {
       key += " " + std::to_string(v.toInt());
     } else if (v.isIntList()) {

@@ -15,9 +15,12 @@ namespace nasx::darts {
 /// gradient 10-17x slower than the forward pass (measured at [64, 32, 28, 28]); it
 /// dominated the DARTS search step. Here the weight gradient is one channels-last
 /// pass (vectorised over channels, one accumulator per thread, summed in a fixed
-/// order, so results do not depend on scheduling); the forward and (for one copy without
-/// ReLU) the input gradient stay LibTorch's. Used for float and double CPU tensors; other
-/// types, CUDA tensors and double backward (create_graph) take LibTorch's own path.
+/// order, so results do not depend on scheduling). The forward stays LibTorch's, and so
+/// does the input gradient, except at stride 1 (the forward convolution with the kernel
+/// flipped) and strided with dilation on channels-last floats (a kernel of nasx's with
+/// oneDNN's bits: oneDNN's only algorithm there took ~60 ms a call). Used for float and
+/// double CPU tensors; other types, CUDA tensors and double backward (create_graph) take
+/// LibTorch's own path.
 at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                             int64_t padding, int64_t dilation);
 
