@@ -1,6 +1,8 @@
 // The nasx side of `nasx bench`: each contender measured in its own process, the way
 // a baseline script measures the reference.
 
+#include <iostream>
+#include <optional>
 #include <random>
 
 #include <ATen/ATen.h>
@@ -18,6 +20,7 @@
 #include "nasx/optim.hpp"
 #include "nasx/space.hpp"
 #include "nasx/supernet.hpp"
+#include "op_profile.hpp"
 
 namespace nasx::cli::bench {
 
@@ -132,9 +135,12 @@ Timing measure_train_epoch(const Setup& setup, const Workload& work) {
   // schedule, so the timed epoch runs at its last value: (epochs - 1) / epochs of it.
   for (int64_t e = 0; e < setup.warmup; ++e) trainer.run_epoch();
   synchronize(setup.device);
+  std::optional<OpProfile> profile;
+  if (setup.profile) profile.emplace(setup.profile_shapes);
   const auto start = std::chrono::steady_clock::now();
   trainer.run_epoch();
   synchronize(setup.device);
+  if (profile) profile->print(std::cout, steps);
   Timing timing;
   timing.seconds = seconds_since(start) / static_cast<double>(steps);
   timing.best = timing.seconds;
