@@ -299,7 +299,9 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
         grad_input =
             at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, groups);
       } else if (dilation > 1 && gy.scalar_type() == at::kFloat &&
-                 gy.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+                 x.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
+        // Where LibTorch runs oneDNN's channels-last algorithm (the input decides; its
+        // contiguous one adds the taps in the opposite order).
         grad_input =
             strided_input_grad(gy, weight, x.size(2), x.size(3), stride, padding, dilation);
       } else {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -121,69 +122,112 @@ class StridedKernelCalls {
   at::CallbackHandle handle_;
 };
 
+/// at::set_num_threads for a scope.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : before_(at::get_num_threads()) {
+    at::set_num_threads(threads);
+  }
+  ~ThreadCount() { at::set_num_threads(before_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int before_;
+};
+
 // A strided, dilated convolution's input gradient (the reduction cells' dil_conv_3x3 and
 // 5x5) is nasx's kernel on channels-last float tensors; it must give LibTorch's bits
 // (oneDNN's gemm algorithm: each product rounded, the taps reaching a pixel added in
-// descending order), on one thread and two, with channels past a multiple of eight, and
-// the plain loop's bits in that order.
+// descending order), the same on one thread and two, with channels past a multiple of
+// eight, and the plain loop's bits in that order. Besides the space's shapes: other
+// strides and dilations, paddings that are not d(k-1)/2, a non-square image, C < 8.
 TEST(DepthwiseStridedInputGradient, FloatChannelsLastHasLibTorchsAndThePlainLoopsBits) {
   struct Shape {
-    int64_t batch, channels, size, kernel;
+    int64_t batch, channels, height, width, kernel, stride, dilation, padding;
   };
-  const int threads = at::get_num_threads();
-  for (const Shape sh : {Shape{64, 64, 28, 5}, Shape{64, 128, 14, 3}, Shape{3, 20, 9, 5},
-                         Shape{2, 13, 8, 3}, Shape{2, 8, 7, 5}}) {
-    for (const int t : {1, 2}) {
-      at::set_num_threads(t);
-      const int64_t dilation = 2, stride = 2, padding = dilation * (sh.kernel - 1) / 2;
-      at::manual_seed(sh.channels + sh.kernel + t);
-      const at::Tensor x0 = at::randn({sh.batch, sh.channels, sh.size, sh.size})
-                                .contiguous(at::MemoryFormat::ChannelsLast);
-      const at::Tensor w = at::randn({sh.channels, 1, sh.kernel, sh.kernel});
+  for (const Shape sh : {Shape{64, 64, 28, 28, 5, 2, 2, 4}, Shape{64, 128, 14, 14, 3, 2, 2, 2},
+                         Shape{3, 20, 9, 9, 5, 2, 2, 4}, Shape{2, 13, 8, 8, 3, 2, 2, 2},
+                         Shape{2, 8, 7, 7, 5, 2, 2, 4}, Shape{2, 16, 11, 11, 3, 2, 3, 3},
+                         Shape{2, 12, 10, 10, 3, 3, 2, 2}, Shape{2, 9, 9, 7, 3, 2, 2, 1},
+                         Shape{2, 3, 8, 8, 5, 2, 2, 3}}) {
+    const std::string what =
+        std::to_string(sh.channels) + " channels, " + std::to_string(sh.height) + "x" +
+        std::to_string(sh.width) + ", kernel " + std::to_string(sh.kernel) + ", stride " +
+        std::to_string(sh.stride) + ", dilation " + std::to_string(sh.dilation) + ", padding " +
+        std::to_string(sh.padding);
+    at::manual_seed(sh.channels + sh.kernel);
+    const at::Tensor x0 = at::randn({sh.batch, sh.channels, sh.height, sh.width})
+                              .contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor w = at::randn({sh.channels, 1, sh.kernel, sh.kernel});
+    const at::Tensor gy =
+        at::randn_like(at::conv2d(x0, w, {}, sh.stride, sh.padding, sh.dilation, sh.channels));
+    ASSERT_TRUE(gy.is_contiguous(at::MemoryFormat::ChannelsLast)) << what;
+    std::vector<at::Tensor> per_thread_count;
+    for (const int threads : {1, 2}) {
+      const ThreadCount scope(threads);
       const at::Tensor x = x0.clone().requires_grad_();
-      const at::Tensor y = depthwise_conv2d(x, w, stride, padding, dilation);
-      const at::Tensor gy = at::randn_like(y);
-      ASSERT_TRUE(gy.is_contiguous(at::MemoryFormat::ChannelsLast));
+      const at::Tensor y = depthwise_conv2d(x, w, sh.stride, sh.padding, sh.dilation);
       const int before = StridedKernelCalls::calls_;
       at::Tensor got;
       {
         StridedKernelCalls calls;
         got = torch::autograd::grad({y}, {x}, {gy})[0];
       }
-      EXPECT_EQ(StridedKernelCalls::calls_ - before, 1) << "the kernel computed the gradient";
+      EXPECT_EQ(StridedKernelCalls::calls_ - before, 1) << "the kernel computed it: " << what;
       const at::Tensor libtorch = std::get<0>(at::convolution_backward(
-          gy, x0, w, c10::nullopt, {stride, stride}, {padding, padding}, {dilation, dilation},
-          false, {0, 0}, sh.channels, {true, false, false}));
+          gy, x0, w, c10::nullopt, {sh.stride, sh.stride}, {sh.padding, sh.padding},
+          {sh.dilation, sh.dilation}, false, {0, 0}, sh.channels, {true, false, false}));
       EXPECT_TRUE(at::equal(got, libtorch))
-          << sh.channels << " channels, " << sh.size << "x" << sh.size << ", kernel " << sh.kernel
-          << ", " << t << " threads: largest difference "
+          << what << ", " << threads << " threads: largest difference "
           << (got - libtorch).abs().max().item<float>();
-      EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast));
-
-      if (sh.batch > 3) continue;  // the plain loop on the small shapes
-      const auto ga = gy.accessor<float, 4>();
-      const auto wa = w.accessor<float, 4>();
-      at::Tensor want = at::zeros_like(x0);
-      auto out = want.accessor<float, 4>();
-      for (int64_t n = 0; n < sh.batch; ++n)
-        for (int64_t c = 0; c < sh.channels; ++c)
-          for (int64_t iy = 0; iy < sh.size; ++iy)
-            for (int64_t ix = 0; ix < sh.size; ++ix) {
-              float sum = 0;
-              for (int64_t a = sh.kernel - 1; a >= 0; --a)
-                for (int64_t b = sh.kernel - 1; b >= 0; --b) {
-                  const int64_t ty = iy + padding - a * dilation, tx = ix + padding - b * dilation;
-                  if (ty < 0 || tx < 0 || ty % stride || tx % stride) continue;
-                  if (ty / stride >= gy.size(2) || tx / stride >= gy.size(3)) continue;
-                  volatile float product = ga[n][c][ty / stride][tx / stride] * wa[c][0][a][b];
-                  sum += product;
-                }
-              out[n][c][iy][ix] = sum;
-            }
-      EXPECT_TRUE(at::equal(got, want)) << (got - want).abs().max().item<float>();
+      EXPECT_TRUE(got.is_contiguous(at::MemoryFormat::ChannelsLast)) << what;
+      per_thread_count.push_back(got);
     }
+    EXPECT_TRUE(at::equal(per_thread_count[0], per_thread_count[1])) << what;
+
+    if (sh.batch > 3) continue;  // the plain loop on the small shapes
+    const auto ga = gy.accessor<float, 4>();
+    const auto wa = w.accessor<float, 4>();
+    at::Tensor want = at::zeros_like(x0);
+    auto out = want.accessor<float, 4>();
+    for (int64_t n = 0; n < sh.batch; ++n)
+      for (int64_t c = 0; c < sh.channels; ++c)
+        for (int64_t iy = 0; iy < sh.height; ++iy)
+          for (int64_t ix = 0; ix < sh.width; ++ix) {
+            float sum = 0;
+            for (int64_t a = sh.kernel - 1; a >= 0; --a)
+              for (int64_t b = sh.kernel - 1; b >= 0; --b) {
+                const int64_t ty = iy + sh.padding - a * sh.dilation;
+                const int64_t tx = ix + sh.padding - b * sh.dilation;
+                if (ty < 0 || tx < 0 || ty % sh.stride || tx % sh.stride) continue;
+                if (ty / sh.stride >= gy.size(2) || tx / sh.stride >= gy.size(3)) continue;
+                volatile float product =
+                    ga[n][c][ty / sh.stride][tx / sh.stride] * wa[c][0][a][b];  // no FMA
+                sum += product;
+              }
+            out[n][c][iy][ix] = sum;
+          }
+    EXPECT_TRUE(at::equal(per_thread_count[0], want))
+        << what << ": " << (per_thread_count[0] - want).abs().max().item<float>();
   }
-  at::set_num_threads(threads);
+}
+
+// Contiguous tensors keep LibTorch's path: oneDNN's contiguous algorithm adds the taps
+// in the other order, and the kernel would not give its bits there.
+TEST(DepthwiseStridedInputGradient, ContiguousTensorsKeepLibTorchsPath) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({2, 16, 12, 12}).requires_grad_();
+  const at::Tensor w = at::randn({16, 1, 3, 3});
+  const at::Tensor y = depthwise_conv2d(x, w, 2, 2, 2);
+  const int before = StridedKernelCalls::calls_;
+  at::Tensor got;
+  {
+    StridedKernelCalls calls;
+    got = torch::autograd::grad({y}, {x}, {at::ones_like(y)})[0];
+  }
+  EXPECT_EQ(StridedKernelCalls::calls_ - before, 0);
+  EXPECT_TRUE(got.is_contiguous());
 }
 
 TEST(DepthwiseConv2dDoubleBackward, FallsBackToTheDifferentiableFormula) {
