@@ -19,6 +19,7 @@
 #include <torch/nn/modules/batchnorm.h>
 
 #include "nasx/distributed.hpp"
+#include "support/thread_count.hpp"
 
 namespace nasx {
 namespace {
@@ -121,20 +122,6 @@ class KernelCalls {
   at::CallbackHandle handle_;
 };
 
-/// at::set_num_threads for a scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : before_(at::get_num_threads()) {
-    at::set_num_threads(threads);
-  }
-  ~ThreadCount() { at::set_num_threads(before_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int before_;
-};
-
 /// Where LibTorch runs kernels that fuse multiply-adds (AVX2 or AVX-512), as the SDK's
 /// channels-last BatchNorm kernels do; elsewhere LibTorch's own run.
 bool lib_torch_fuses_multiply_adds() {
@@ -158,7 +145,7 @@ TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
   at::manual_seed(9);
   const auto cl = at::MemoryFormat::ChannelsLast;
   for (const int threads : {1, 2}) {
-    const ThreadCount thread_count(threads);
+    const test::ThreadCount thread_count(threads);
     for (const double momentum : {0.1, 0.9})
       for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40})
         for (const auto& shape : {std::vector<int64_t>{6, channels, 5, 7},
@@ -199,7 +186,7 @@ TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
         }
   }
   // No more rows than threads: LibTorch's own path (it reduces otherwise there).
-  const ThreadCount two(2);
+  const test::ThreadCount two(2);
   KernelCalls calls;
   const int before = KernelCalls::forward_;
   const at::Tensor x = at::randn({1, 8, 1, 2}).contiguous(cl);

@@ -13,6 +13,8 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/thread_count.hpp"
+
 namespace nasx::darts {
 namespace {
 
@@ -122,20 +124,6 @@ class StridedKernelCalls {
   at::CallbackHandle handle_;
 };
 
-/// at::set_num_threads for a scope.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : before_(at::get_num_threads()) {
-    at::set_num_threads(threads);
-  }
-  ~ThreadCount() { at::set_num_threads(before_); }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int before_;
-};
-
 // A strided, dilated convolution's input gradient (the reduction cells' dil_conv_3x3 and
 // 5x5) is nasx's kernel on channels-last float tensors; it must give LibTorch's bits
 // (oneDNN's gemm algorithm: each product rounded, the taps reaching a pixel added in
@@ -165,7 +153,7 @@ TEST(DepthwiseStridedInputGradient, FloatChannelsLastHasLibTorchsAndThePlainLoop
     ASSERT_TRUE(gy.is_contiguous(at::MemoryFormat::ChannelsLast)) << what;
     std::vector<at::Tensor> per_thread_count;
     for (const int threads : {1, 2}) {
-      const ThreadCount scope(threads);
+      const test::ThreadCount scope(threads);
       const at::Tensor x = x0.clone().requires_grad_();
       const at::Tensor y = depthwise_conv2d(x, w, sh.stride, sh.padding, sh.dilation);
       const int before = StridedKernelCalls::calls_;
