@@ -131,12 +131,22 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
       " --steps 1 --warmup 0 --rounds 1 --threads 1 --image-size 8 "
       "--baseline " +
       dir_.string() + " --python /bin/sh";
-  // DARTS_V2 at a tiny size: the step, the trainer's epoch per step, the reference.
-  const Outcome train =
-      run_nasx("bench --what train --channels 4 --layers 3 --batch 4 --drop-path 0.1" + common);
+  // DARTS_V2 at a tiny size: the step, the trainer's epoch per step against the steps'
+  // mean, the reference; profiled by input shapes, the epoch too.
+  const Outcome train = run_nasx(
+      "bench --what train --channels 4 --layers 3 --batch 4 --drop-path 0.1 --profile-shapes" +
+      common);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_THAT(train.output, HasSubstr("nasx step over reference channels-last: speed-up"));
   EXPECT_THAT(train.output, HasSubstr("nasx epoch, per step over reference contiguous"));
+  EXPECT_THAT(train.output, HasSubstr("nasx epoch, per step against nasx steps, mean: "));
+  EXPECT_THAT(train.output, HasSubstr("x the time (rounds: "));
+  EXPECT_THAT(train.output, HasSubstr("nasx step (train-step), profiled:"));
+  EXPECT_THAT(train.output, HasSubstr("nasx epoch, per step (train-epoch), profiled:"));
+  EXPECT_THAT(train.output, Not(HasSubstr("nasx steps, mean (train-step), profiled:")));
+  // Operators by input: a convolution of the batch of 4, its layout marked.
+  EXPECT_THAT(train.output, HasSubstr("_convolution [4,"));
+  EXPECT_THAT(train.output, HasSubstr("]cl"));
   // Another architecture has no reference: nasx alone, and it says why.
   const Outcome other = run_nasx(
       "bench --what train --channels 4 --layers 3 --batch 4 --arch "

@@ -41,6 +41,7 @@ struct Setup {
 struct Timing {
   double seconds = 0;  ///< median seconds per unit (step, architecture, child)
   double best = 0;     ///< the fastest unit
+  double mean = 0;     ///< mean seconds per unit (0: not reported)
   double peak_mb = 0;  ///< peak memory while measuring (0: not known)
 };
 
@@ -50,22 +51,26 @@ struct Contender {
   bool reference = false;
   std::function<Timing()> measure;
   std::string single;  ///< a nasx contender's --single name ("" for a baseline)
+  /// Another contender's name: compare() also prints this one's time as a multiple of
+  /// that one's, round by round (an overhead, rather than a speed-up over a baseline).
+  std::string relative_to = {};
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 void synchronize(const c10::Device& device);
 /// The process's peak resident memory on CPU, the caching allocator's peak on CUDA.
 double peak_mb(const c10::Device& device);
-/// "median_s=... min_s=... peak_rss_mib=..." (peak_cuda_mib on CUDA): how a nasx
+/// "median_s=... min_s=... mean_s=... peak_rss_mib=..." (peak_cuda_mib on CUDA): how a nasx
 /// contender prints its figures, the way the baseline scripts print theirs.
 std::string figures_line(const Timing& timing, const c10::Device& device);
 /// Runs `argv` and reads its last line's key=value words into a Timing: `seconds_key`
-/// (seconds per unit), min_s, peak_rss_mib / peak_cuda_mib. `what` names it in errors.
+/// (seconds per unit), min_s, mean_s, peak_rss_mib / peak_cuda_mib. `what` names it in
+/// errors.
 Timing run_measurement(const std::vector<std::string>& argv, const std::string& seconds_key,
                        const std::string& what);
 double median(std::vector<double> values);
 
-/// Runs `unit` warmup times untimed, then `steps` times timed: median, best and the
+/// Runs `unit` warmup times untimed, then `steps` times timed: median, best, mean and the
 /// process's peak so far (a whole-process peak, as the baselines report theirs).
 Timing time_units(const std::function<void()>& unit, const Setup& setup);
 
@@ -77,7 +82,8 @@ Timing run_baseline(const Setup& setup, const std::string& script, std::vector<s
 
 /// Measures every contender `setup.rounds` times, rotating who goes first each round,
 /// and prints a table of the rounds, the medians, the peaks and each nasx contender's
-/// speed-up over each reference (the median of the rounds' ratios). `unit`: what one
+/// speed-up over each reference (the median of the rounds' ratios), and each contender's
+/// time relative to its `relative_to` (the same way). `unit`: what one
 /// timed unit is ("s/step", "s/arch").
 void compare(const std::string& title, const std::vector<Contender>& contenders, const Setup& setup,
              const std::string& unit);

@@ -188,11 +188,16 @@ Args single_argv(const Args& args, const std::string& name, bool profile) {
   return argv;
 }
 
-/// A nasx contender: this executable with --single NAME, in its own process.
-Contender nasx_contender(const Args& args, const std::string& label, const std::string& name) {
+/// A nasx contender: this executable with --single NAME, in its own process; its
+/// figure is the `seconds_key` it prints (median_s, or mean_s).
+Contender nasx_contender(const Args& args, const std::string& label, const std::string& name,
+                         const std::string& seconds_key = "median_s") {
   const Args argv = single_argv(args, name, /*profile=*/false);
   return {label, false,
-          [argv, name] { return bench::run_measurement(argv, "median_s", "nasx " + name); }, name};
+          [argv, name, seconds_key] {
+            return bench::run_measurement(argv, seconds_key, "nasx " + name);
+          },
+          name};
 }
 
 /// With --profile: each nasx contender once more, printing where its time goes.
@@ -307,8 +312,14 @@ int bench_step(const Args& args, const Setup& s, const std::string& order_option
 }
 
 int bench_train(const Args& args, const Setup& s, const Workload& work) {
+  // The epoch's figure is a mean (its time over its steps), so it is set against the
+  // steps' mean, not their median: the slow steps count in both.
+  Contender steps_mean = nasx_contender(args, "nasx steps, mean", "train-step", "mean_s");
+  steps_mean.single.clear();  // profiled as "nasx step"
+  Contender epoch = nasx_contender(args, "nasx epoch, per step", "train-epoch");
+  epoch.relative_to = steps_mean.name;
   std::vector<Contender> contenders = {nasx_contender(args, "nasx step", "train-step"),
-                                       nasx_contender(args, "nasx epoch, per step", "train-epoch")};
+                                       std::move(steps_mean), std::move(epoch)};
   const auto space = core::make_space(*s.registry, s.space);
   const bool v2 = s.space.name == "darts" && space->format(space->parse(work.archs.at(0))) ==
                                                  space->format(space->parse(kDartsV2));
@@ -329,7 +340,8 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
   print_profiles(args, s, contenders);
   note("epoch: the trainer's loop over " + std::to_string(s.steps) +
        " minibatches with loading, crops, flips and cutout, per step; step: forward, loss, "
-       "backward and SGD alone");
+       "backward and SGD alone (median of the steps; steps, mean: their mean, which the "
+       "epoch's time per step compares with)");
   if (!s.baseline_dir.empty() && !reference)
     note(
         "the reference training step is DARTS_V2 on the darts space or any cell of nb201 "

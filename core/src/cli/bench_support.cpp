@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <sstream>
 
@@ -69,8 +70,13 @@ Timing time_units(const std::function<void()>& unit, const Setup& setup) {
     seconds.push_back(seconds_since(start));
   }
   if (profile) profile->print(std::cout, setup.steps);
-  return {median(seconds), *std::min_element(seconds.begin(), seconds.end()),
-          peak_mb(setup.device)};
+  Timing timing;
+  timing.seconds = median(seconds);
+  timing.best = *std::min_element(seconds.begin(), seconds.end());
+  timing.mean =
+      std::accumulate(seconds.begin(), seconds.end(), 0.0) / static_cast<double>(seconds.size());
+  timing.peak_mb = peak_mb(setup.device);
+  return timing;
 }
 
 namespace {
@@ -99,7 +105,7 @@ std::string last_line(const std::string& text) {
 std::string figures_line(const Timing& timing, const c10::Device& device) {
   std::ostringstream line;
   line << std::fixed << std::setprecision(5) << "median_s=" << timing.seconds
-       << " min_s=" << timing.best << std::setprecision(0)
+       << " min_s=" << timing.best << " mean_s=" << timing.mean << std::setprecision(0)
        << (device.is_cuda() ? " peak_cuda_mib=" : " peak_rss_mib=") << timing.peak_mb;
   return line.str();
 }
@@ -119,6 +125,8 @@ Timing run_measurement(const std::vector<std::string>& argv, const std::string& 
   timing.seconds = std::stod(seconds->second);
   if (const auto best = figures.find("min_s"); best != figures.end())
     timing.best = std::stod(best->second);
+  if (const auto mean = figures.find("mean_s"); mean != figures.end())
+    timing.mean = std::stod(mean->second);
   for (const char* key : {"peak_rss_mib", "peak_cuda_mib"})
     if (const auto peak = figures.find(key); peak != figures.end())
       timing.peak_mb = std::stod(peak->second);
@@ -205,6 +213,22 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
         std::cout << ", peak memory " << fixed(peaks[i] / peaks[j], 2) << "x";
       std::cout << "\n";
     }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (contenders[i].relative_to.empty()) continue;
+    const auto j = static_cast<size_t>(
+        std::find_if(contenders.begin(), contenders.end(),
+                     [&](const Contender& c) { return c.name == contenders[i].relative_to; }) -
+        contenders.begin());
+    if (j == n) throw Error("bench: no contender '" + contenders[i].relative_to + "'");
+    std::vector<double> ratios;
+    for (int r = 0; r < rounds; ++r)
+      ratios.push_back(timings[i][static_cast<size_t>(r)].seconds /
+                       timings[j][static_cast<size_t>(r)].seconds);
+    std::cout << "  " << contenders[i].name << " against " << contenders[j].name << ": "
+              << fixed(median(ratios), 3) << "x the time (rounds: ";
+    for (size_t r = 0; r < ratios.size(); ++r) std::cout << (r ? ", " : "") << fixed(ratios[r], 3);
+    std::cout << ")\n";
   }
   std::cout << std::flush;
 }
