@@ -194,21 +194,25 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
     medians[i] = median(s);
     peaks[i] = *std::max_element(p.begin(), p.end());
   }
+  // "1.23x<what> (rounds: 1.20, 1.23, 1.31)": contender a's time over b's, round by
+  // round, and their median.
+  auto ratios_text = [&](size_t a, size_t b, int digits, const std::string& what) {
+    std::vector<double> ratios;
+    for (int r = 0; r < rounds; ++r)
+      ratios.push_back(timings[a][static_cast<size_t>(r)].seconds /
+                       timings[b][static_cast<size_t>(r)].seconds);
+    std::string text = fixed(median(ratios), digits) + "x" + what + " (rounds: ";
+    for (size_t r = 0; r < ratios.size(); ++r) text += (r ? ", " : "") + fixed(ratios[r], digits);
+    return text + ")";
+  };
   row("median", [&](size_t i) { return fixed(medians[i], 4); });
   row("peak MB", [&](size_t i) { return peaks[i] > 0 ? fixed(peaks[i], 0) : std::string("-"); });
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].reference) continue;
     for (size_t j = 0; j < n; ++j) {
       if (!contenders[j].reference) continue;
-      std::vector<double> ratios;
-      for (int r = 0; r < rounds; ++r)
-        ratios.push_back(timings[j][static_cast<size_t>(r)].seconds /
-                         timings[i][static_cast<size_t>(r)].seconds);
       std::cout << "  " << contenders[i].name << " over " << contenders[j].name << ": speed-up "
-                << fixed(median(ratios), 2) << "x (rounds: ";
-      for (size_t r = 0; r < ratios.size(); ++r)
-        std::cout << (r ? ", " : "") << fixed(ratios[r], 2);
-      std::cout << ")";
+                << ratios_text(j, i, 2, "");
       if (peaks[i] > 0 && peaks[j] > 0)
         std::cout << ", peak memory " << fixed(peaks[i] / peaks[j], 2) << "x";
       std::cout << "\n";
@@ -221,14 +225,8 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
                      [&](const Contender& c) { return c.name == contenders[i].relative_to; }) -
         contenders.begin());
     if (j == n) throw Error("bench: no contender '" + contenders[i].relative_to + "'");
-    std::vector<double> ratios;
-    for (int r = 0; r < rounds; ++r)
-      ratios.push_back(timings[i][static_cast<size_t>(r)].seconds /
-                       timings[j][static_cast<size_t>(r)].seconds);
     std::cout << "  " << contenders[i].name << " against " << contenders[j].name << ": "
-              << fixed(median(ratios), 3) << "x the time (rounds: ";
-    for (size_t r = 0; r < ratios.size(); ++r) std::cout << (r ? ", " : "") << fixed(ratios[r], 3);
-    std::cout << ")\n";
+              << ratios_text(i, j, 3, " the time") << "\n";
   }
   std::cout << std::flush;
 }
