@@ -1,45 +1,43 @@
 #include "darts/network.hpp"
 
+#include <array>
 #include <map>
 #include <string>
 
 #include <ATen/ATen.h>
 
+#include "darts/drop_path.hpp"
 #include "darts/ops.hpp"
-#include "nasx/memory_format.hpp"
 #include "nasx/error.hpp"
+#include "nasx/memory_format.hpp"
 
 namespace nasx::darts {
-
-namespace {
-
-/// The reference's drop_path: zero whole samples with probability `drop_prob` and
-/// rescale the rest by 1 / (1 - drop_prob), so the expectation is unchanged.
-at::Tensor drop_path(const at::Tensor& x, double drop_prob, at::Generator& generator) {
-  const double keep = 1.0 - drop_prob;
-  at::Tensor mask = at::empty({x.size(0), 1, 1, 1}, at::kFloat);
-  mask.bernoulli_(keep, generator);
-  return x * mask.to(x.options()).div_(keep);
-}
-
-}  // namespace
 
 EvalCellImpl::EvalCellImpl(const std::vector<GenotypeEdge>& edges, const std::vector<int>& concat,
                            int64_t c_prev_prev, int64_t c_prev, int64_t channels, bool reduction,
                            bool reduction_prev)
     : edges_(edges), concat_(concat), channels_(channels) {
   if (reduction_prev)
-    preprocess0_ = torch::nn::AnyModule(FactorizedReduce(c_prev_prev, channels, true));
+    reduce_preprocess0_ =
+        register_module("preprocess0", FactorizedReduce(c_prev_prev, channels, true));
   else
-    preprocess0_ = torch::nn::AnyModule(ReLUConvBN(c_prev_prev, channels, 1, 1, 0, true));
-  preprocess1_ = torch::nn::AnyModule(ReLUConvBN(c_prev, channels, 1, 1, 0, true));
-  register_module("preprocess0", preprocess0_.ptr());
-  register_module("preprocess1", preprocess1_.ptr());
+    preprocess_[0] =
+        register_module("preprocess0", ReLUConvBN(c_prev_prev, channels, 1, 1, 0, true));
+  preprocess_[1] = register_module("preprocess1", ReLUConvBN(c_prev, channels, 1, 1, 0, true));
   for (size_t i = 0; i < edges_.size(); ++i) {
     const int64_t stride = reduction && edges_[i].input < 2 ? 2 : 1;
     ops_.push_back(make_operation(edges_[i].op, channels, stride, /*affine=*/true));
     register_module("op" + std::to_string(i), ops_.back().ptr());
     identity_.push_back(edges_[i].op == "skip_connect" && stride == 1);
+    // A pooling of a state that an earlier edge pools the same way has the same output
+    // (pools hold no parameters): DARTS_V2's reduction cell pools s0 twice and s1 thrice.
+    same_as_.push_back(-1);
+    const bool pooling = edges_[i].op == "max_pool_3x3" || edges_[i].op == "avg_pool_3x3";
+    for (size_t j = 0; j < i && pooling; ++j)
+      if (edges_[j].op == edges_[i].op && edges_[j].input == edges_[i].input) {
+        same_as_.back() = static_cast<int>(j);
+        break;
+      }
   }
 }
 
@@ -47,18 +45,31 @@ int64_t EvalCellImpl::out_channels() const {
   return static_cast<int64_t>(concat_.size()) * channels_;
 }
 
+at::Tensor EvalCellImpl::preprocess(int slot, const at::Tensor& state) {
+  return preprocess_[slot] ? preprocess_[slot]->forward(state)
+                           : reduce_preprocess0_->forward(state);
+}
+
 at::Tensor EvalCellImpl::forward(const at::Tensor& s0, const at::Tensor& s1, double drop_prob,
                                  at::Generator generator) {
-  std::vector<at::Tensor> states{preprocess0_.forward(s0), preprocess1_.forward(s1)};
+  return forward_preprocessed(preprocess(0, s0), preprocess(1, s1), drop_prob,
+                              std::move(generator));
+}
+
+at::Tensor EvalCellImpl::forward_preprocessed(const at::Tensor& p0, const at::Tensor& p1,
+                                              double drop_prob, at::Generator generator) {
+  std::vector<at::Tensor> states{p0, p1}, outputs_of_edges(edges_.size());
   const bool drop = is_training() && drop_prob > 0;
   for (size_t node = 0; 2 * node + 1 < edges_.size(); ++node) {
-    at::Tensor sum;
-    for (size_t k = 2 * node; k < 2 * node + 2; ++k) {
-      at::Tensor h = ops_[k].forward(states.at(static_cast<size_t>(edges_[k].input)));
-      if (drop && !identity_[k]) h = drop_path(h, drop_prob, generator);
-      sum = sum.defined() ? sum + h : h;
+    std::array<at::Tensor, 2> h, scale;
+    for (size_t e = 0; e < 2; ++e) {
+      const size_t k = 2 * node + e;
+      h[e] = same_as_[k] >= 0 ? outputs_of_edges[static_cast<size_t>(same_as_[k])]
+                              : ops_[k].forward(states.at(static_cast<size_t>(edges_[k].input)));
+      outputs_of_edges[k] = h[e];
+      if (drop && !identity_[k]) scale[e] = drop_path_scale(h[e].size(0), drop_prob, generator);
     }
-    states.push_back(sum);
+    states.push_back(drop_path_sum(h[0], scale[0], h[1], scale[1]));
   }
   std::vector<at::Tensor> outputs;
   for (int index : concat_) outputs.push_back(states.at(static_cast<size_t>(index)));
@@ -131,17 +142,40 @@ EvalNetwork::EvalNetwork(const Genotype& genotype, const DataShape& shape,
   classifier_ = register_module("classifier", torch::nn::Linear(c_prev, shape.classes));
 }
 
+void EvalNetwork::preprocess(const at::Tensor& state,
+                             const std::vector<std::pair<size_t, int>>& readers,
+                             std::vector<std::array<at::Tensor, 2>>& inputs) {
+  std::vector<std::shared_ptr<ReLUConvBNImpl>> together;
+  std::vector<at::Tensor*> outputs;
+  for (const auto& [cell, slot] : readers) {
+    if (cell >= cells_.size()) continue;
+    if (const ReLUConvBN layer = cells_[cell]->relu_conv_bn(slot)) {
+      together.push_back(layer.ptr());
+      outputs.push_back(&inputs[cell][static_cast<size_t>(slot)]);
+    } else {
+      inputs[cell][static_cast<size_t>(slot)] = cells_[cell]->preprocess(slot, state);
+    }
+  }
+  const std::vector<at::Tensor> results = relu_conv_bn_together(together, state);
+  for (size_t i = 0; i < results.size(); ++i) *outputs[i] = results[i];
+}
+
 std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, bool auxiliary) {
   const at::Tensor x = channels_last(images);
-  at::Tensor s0 = stem_bn_(stem_conv_(x)), s1 = s0, aux;
+  at::Tensor state = stem_bn_(stem_conv_(x)), aux;
+  // Each state is read by the next cell (as s1) and the one after (as s0); the stem's by
+  // both inputs of the first cell and s0 of the second. Its preprocessing for all of them
+  // runs when it is made.
+  std::vector<std::array<at::Tensor, 2>> inputs(cells_.size());
+  preprocess(state, {{0, 0}, {0, 1}, {1, 0}}, inputs);
   for (size_t i = 0; i < cells_.size(); ++i) {
-    at::Tensor next = cells_[i]->forward(s0, s1, drop_prob_, generator_);
-    s0 = s1;
-    s1 = next;
+    state = cells_[i]->forward_preprocessed(inputs[i][0], inputs[i][1], drop_prob_, generator_);
+    inputs[i] = {};
+    preprocess(state, {{i + 1, 1}, {i + 2, 0}}, inputs);
     if (static_cast<int64_t>(i) == auxiliary_after_ && auxiliary && is_training())
-      aux = auxiliary_(s1);
+      aux = auxiliary_(state);
   }
-  return {classifier_(s1.mean({2, 3})), aux};
+  return {classifier_(state.mean({2, 3})), aux};
 }
 
 std::pair<at::Tensor, at::Tensor> EvalNetwork::forward_with_auxiliary(const at::Tensor& images) {
@@ -161,14 +195,21 @@ namespace {
 /// cnn/operations.py: nn.Sequential indices count the ReLUs, which hold no tensors).
 std::string reference_child(const std::string& parent, const std::string& child) {
   static const std::map<std::string, std::map<std::string, std::string>> renames = {
-      {"EvalNetwork", {{"stem_conv", "stem.0"}, {"stem_bn", "stem.1"}, {"auxiliary", "auxiliary_head"}}},
+      {"EvalNetwork",
+       {{"stem_conv", "stem.0"}, {"stem_bn", "stem.1"}, {"auxiliary", "auxiliary_head"}}},
       {"ReLUConvBNImpl", {{"conv", "op.1"}, {"bn", "op.2"}}},
       {"SepConvImpl",
-       {{"depthwise_1", "op.1"}, {"pointwise_1", "op.2"}, {"bn_1", "op.3"},
-        {"depthwise_2", "op.5"}, {"pointwise_2", "op.6"}, {"bn_2", "op.7"}}},
+       {{"depthwise_1", "op.1"},
+        {"pointwise_1", "op.2"},
+        {"bn_1", "op.3"},
+        {"depthwise_2", "op.5"},
+        {"pointwise_2", "op.6"},
+        {"bn_2", "op.7"}}},
       {"DilConvImpl", {{"depthwise", "op.1"}, {"pointwise", "op.2"}, {"bn", "op.3"}}},
       {"AuxiliaryHeadImpl",
-       {{"conv1", "features.2"}, {"bn1", "features.3"}, {"conv2", "features.5"},
+       {{"conv1", "features.2"},
+        {"bn1", "features.3"},
+        {"conv2", "features.5"},
         {"bn2", "features.6"}}},
   };
   const std::string cls = parent.substr(parent.rfind(':') + 1);
@@ -199,13 +240,16 @@ std::string EvalNetwork::reference_module() const {
 
 std::string EvalNetwork::reference_python() const {
   return "# In the DARTS reference's cnn/ folder (the stem's Conv2d edited for " +
-         std::to_string(shape_.channels) + " input channel(s) if not 3):\n"
+         std::to_string(shape_.channels) +
+         " input channel(s) if not 3):\n"
          "from genotypes import Genotype\n"
          "from model import NetworkCIFAR\n"
-         "genotype = eval(open(\"genotype.txt\").read(), {\"Genotype\": Genotype, \"range\": range})\n"
-         "model = NetworkCIFAR(" + std::to_string(options_.channels) + ", " +
-         std::to_string(shape_.classes) + ", " + std::to_string(options_.layers) + ", " +
-         (options_.auxiliary ? "True" : "False") + ", genotype)\n"
+         "genotype = eval(open(\"genotype.txt\").read(), {\"Genotype\": Genotype, \"range\": "
+         "range})\n"
+         "model = NetworkCIFAR(" +
+         std::to_string(options_.channels) + ", " + std::to_string(shape_.classes) + ", " +
+         std::to_string(options_.layers) + ", " + (options_.auxiliary ? "True" : "False") +
+         ", genotype)\n"
          "model.load_state_dict(state, strict=True)\n"
          "model.eval()\n"
          "model.drop_path_prob = 0.0  # its forward reads it\n"

@@ -3,7 +3,9 @@
 /// into a deeper, wider network that is trained from scratch. Affine BatchNorm, drop
 /// path on the non-identity operations, an auxiliary head after the cell at 2/3 depth.
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -13,6 +15,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "darts/genotype.hpp"
+#include "darts/ops.hpp"
 #include "nasx/data.hpp"
 #include "nasx/export.hpp"
 #include "nasx/pytorch_reference.hpp"
@@ -39,15 +42,27 @@ class EvalCellImpl : public torch::nn::Module {
   /// sample with that probability, rescaling the kept ones; masks come from `generator`.
   at::Tensor forward(const at::Tensor& s0, const at::Tensor& s1, double drop_prob,
                      at::Generator generator);
+  /// forward(), given the two inputs already preprocessed: `p0` = preprocess(0, s0), `p1` =
+  /// preprocess(1, s1).
+  at::Tensor forward_preprocessed(const at::Tensor& p0, const at::Tensor& p1, double drop_prob,
+                                  at::Generator generator);
+  /// Input `slot` (0: s0, 1: s1) brought to the cell's channels (and, for s0 after a
+  /// reduction, its resolution).
+  at::Tensor preprocess(int slot, const at::Tensor& state);
+  /// The layer that preprocess(slot) runs when it is a ReLU-conv-BN (else empty), for a
+  /// caller that runs it together with others reading the same state.
+  ReLUConvBN relu_conv_bn(int slot) const { return preprocess_[slot]; }
   int64_t out_channels() const;
 
  private:
   std::vector<GenotypeEdge> edges_;
   std::vector<int> concat_;
   int64_t channels_;
-  torch::nn::AnyModule preprocess0_, preprocess1_;
+  ReLUConvBN preprocess_[2] = {nullptr, nullptr};
+  FactorizedReduce reduce_preprocess0_{nullptr};  // s0 after a reduction cell
   std::vector<torch::nn::AnyModule> ops_;
   std::vector<bool> identity_;  // ops that drop path leaves alone
+  std::vector<int> same_as_;    // an earlier edge whose output is this one's, or -1
 };
 TORCH_MODULE(EvalCell);
 
@@ -82,6 +97,10 @@ class EvalNetwork : public nasx::Network, public nasx::PytorchReference {
 
  private:
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& images, bool auxiliary);
+  /// The preprocessing of `state` by each reader (cell, slot) that exists, into
+  /// inputs[cell][slot]; the ReLU-conv-BN ones together.
+  void preprocess(const at::Tensor& state, const std::vector<std::pair<size_t, int>>& readers,
+                  std::vector<std::array<at::Tensor, 2>>& inputs);
 
   Genotype genotype_;
   DataShape shape_;

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include "darts/supernet.hpp"
 #include "nasx/space.hpp"
@@ -128,6 +129,107 @@ TEST(DartsEvalNetwork, DropPathLeavesIdentitiesAloneAndDropsWholeSamples) {
   }
   EXPECT_GT(dropped_count, 10);
   EXPECT_GT(kept_count, 10);
+}
+
+/// Gradients of every parameter of `module` (undefined ones as zeros), in order.
+std::vector<at::Tensor> parameter_grads(const torch::nn::Module& module) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : module.parameters())
+    grads.push_back(p.grad().defined() ? p.grad().clone() : at::zeros_like(p));
+  return grads;
+}
+
+void expect_all_close(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& b,
+                      const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_floating_point()) {
+      EXPECT_TRUE(at::equal(a[i], b[i])) << what << " " << i;
+      continue;
+    }
+    // Sums in another order: differences relative to the tensor's largest entry.
+    const double scale = b[i].numel() ? b[i].abs().max().item<double>() : 0.0;
+    EXPECT_TRUE(at::allclose(a[i], b[i], 1e-4, 1e-5 * (1 + scale)))
+        << what << " " << i << ": max difference " << (a[i] - b[i]).abs().max().item<double>()
+        << " of " << scale;
+  }
+}
+
+TEST(ReLUConvBNTogether, EachOutputGradientAndRunningStatisticIsTheLayersOwn) {
+  const at::Tensor x =
+      at::randn({6, 12, 5, 7}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  const auto make = [] {
+    at::manual_seed(3);
+    return std::vector<ReLUConvBN>{ReLUConvBN(12, 16, 1, 1, 0, true),
+                                   ReLUConvBN(12, 8, 1, 1, 0, true),
+                                   ReLUConvBN(12, 24, 1, 1, 0, true)};
+  };
+  std::vector<ReLUConvBN> alone = make(), together = make();
+  std::vector<std::shared_ptr<ReLUConvBNImpl>> pointers;
+  for (auto& layer : together) pointers.push_back(layer.ptr());
+  const std::vector<at::Tensor> outputs = relu_conv_bn_together(pointers, x);
+  ASSERT_EQ(outputs.size(), 3u);
+  at::Tensor loss_together = at::zeros({}), loss_alone = at::zeros({});
+  at::manual_seed(4);
+  std::vector<at::Tensor> projections;
+  for (size_t i = 0; i < 3; ++i) {
+    const at::Tensor y = alone[i]->forward(x);
+    EXPECT_TRUE(outputs[i].is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(at::allclose(outputs[i], y, 1e-5, 1e-6)) << "output " << i;
+    const at::Tensor projection = at::randn(y.sizes());
+    loss_together = loss_together + (outputs[i] * projection).sum();
+    loss_alone = loss_alone + (y * projection).sum();
+  }
+  const at::Tensor dx_together = torch::autograd::grad({loss_together}, {x}, {}, true)[0];
+  const at::Tensor dx_alone = torch::autograd::grad({loss_alone}, {x}, {}, true)[0];
+  EXPECT_TRUE(at::allclose(dx_together, dx_alone, 1e-4, 1e-5));
+  loss_together.backward();
+  loss_alone.backward();
+  for (size_t i = 0; i < 3; ++i) {
+    expect_all_close(parameter_grads(*together[i]), parameter_grads(*alone[i]), "grad");
+    expect_all_close(together[i]->buffers(), alone[i]->buffers(), "buffer");
+  }
+}
+
+TEST(DartsEvalNetwork, SharedPreprocessingIsTheCellByCellNetwork) {
+  EvalNetworkOptions options;
+  options.channels = 4;
+  options.layers = 6;
+  options.auxiliary = false;
+  const auto make = [&] {
+    at::manual_seed(7);
+    return std::make_unique<EvalNetwork>(Genotype::parse(kDartsV2), DataShape{1, 12, 12, 5},
+                                         options);
+  };
+  const auto shared = make(), by_cell = make();
+  at::manual_seed(8);
+  const at::Tensor images = at::randn({8, 1, 12, 12});
+  shared->train();
+  by_cell->train();
+  shared->set_drop_path(0.3, at::make_generator<at::CPUGeneratorImpl>(9));
+  const at::Tensor logits = shared->forward(images);
+
+  // The same network as NetworkCIFAR's loop: each cell preprocesses its own two inputs.
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(9);
+  const auto children = by_cell->named_children();
+  const at::Tensor x = images.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor s0 = children["stem_bn"]->as<torch::nn::BatchNorm2dImpl>()->forward(
+      children["stem_conv"]->as<torch::nn::Conv2dImpl>()->forward(x));
+  at::Tensor s1 = s0;
+  for (int64_t i = 0; i < options.layers; ++i) {
+    at::Tensor next =
+        children["cell" + std::to_string(i)]->as<EvalCellImpl>()->forward(s0, s1, 0.3, generator);
+    s0 = s1;
+    s1 = next;
+  }
+  const at::Tensor expected =
+      children["classifier"]->as<torch::nn::LinearImpl>()->forward(s1.mean({2, 3}));
+  EXPECT_TRUE(at::allclose(logits, expected, 1e-4, 1e-5))
+      << (logits - expected).abs().max().item<double>();
+  logits.sum().backward();
+  expected.sum().backward();
+  expect_all_close(parameter_grads(*shared), parameter_grads(*by_cell), "grad");
+  expect_all_close(shared->buffers(), by_cell->buffers(), "buffer");
 }
 
 }  // namespace

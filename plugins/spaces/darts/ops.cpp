@@ -2,12 +2,14 @@
 
 #include "nasx/distributed.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <ATen/ATen.h>
 
 #include "darts/avg_pool.hpp"
 #include "darts/depthwise.hpp"
+#include "nasx/batch_norm_blocks.hpp"
 #include "nasx/error.hpp"
 
 namespace nasx::darts {
@@ -61,11 +63,42 @@ int operation_index(const std::string& name) {
 
 ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t stride,
                                int64_t padding, bool affine)
-    : conv_(register_module("conv", conv(c_in, c_out, kernel, stride, padding))),
+    : stride_(stride),
+      padding_(padding),
+      conv_(register_module("conv", conv(c_in, c_out, kernel, stride, padding))),
       bn_(register_module("bn", batchnorm(c_out, affine))) {}
 
 at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) {
   return batch_norm(bn_, conv_(at::relu(x)));
+}
+
+std::vector<at::Tensor> relu_conv_bn_together(
+    const std::vector<std::shared_ptr<ReLUConvBNImpl>>& layers, const at::Tensor& x) {
+  std::vector<at::Tensor> outputs;
+  const auto same_convolution = [&](const std::shared_ptr<ReLUConvBNImpl>& layer) {
+    const auto& first = *layers.front();
+    return layer->conv_->weight.sizes().slice(1) == first.conv_->weight.sizes().slice(1) &&
+           layer->stride_ == first.stride_ && layer->padding_ == first.padding_;
+  };
+  if (layers.size() < 2 || !std::all_of(layers.begin(), layers.end(), same_convolution)) {
+    for (const auto& layer : layers) outputs.push_back(layer->forward(x));
+    return outputs;
+  }
+  std::vector<at::Tensor> weights;
+  std::vector<torch::nn::BatchNorm2d> norms;
+  std::vector<int64_t> channels;
+  for (const auto& layer : layers) {
+    weights.push_back(layer->conv_->weight);
+    norms.push_back(layer->bn_);
+    channels.push_back(layer->conv_->weight.size(0));
+  }
+  const int64_t stride = layers.front()->stride_, padding = layers.front()->padding_;
+  const at::Tensor y =
+      batch_norm_blocks(norms, at::conv2d(at::relu(x), at::cat(weights), at::Tensor(),
+                                          {stride, stride}, {padding, padding}));
+  for (const at::Tensor& block : at::split_with_sizes(y, channels, 1))
+    outputs.push_back(block.contiguous(at::MemoryFormat::ChannelsLast));
+  return outputs;
 }
 
 FactorizedReduceImpl::FactorizedReduceImpl(int64_t c_in, int64_t c_out, bool affine, int64_t copies)
