@@ -15,11 +15,17 @@ at::Tensor scaled(const at::Tensor& x, const at::Tensor& scale) {
 }
 
 /// Whether a and b are float CPU tensors of the same sizes laid out the same way, each
-/// sample one dense block: what the kernel walks.
-bool kernel_applies(const at::Tensor& a, const at::Tensor& b) {
-  if (!a.device().is_cpu() || !b.device().is_cpu() || a.scalar_type() != at::kFloat ||
-      b.scalar_type() != at::kFloat || a.dim() != 4 || b.sizes() != a.sizes() || a.numel() == 0)
+/// sample one dense block, and each factor (if any) N float CPU values: what the kernel
+/// walks. Anything else takes LibTorch's operators (and their errors).
+bool kernel_applies(const at::Tensor& a, const at::Tensor& scale_a, const at::Tensor& b,
+                    const at::Tensor& scale_b) {
+  const auto float_cpu = [](const at::Tensor& t) {
+    return t.layout() == at::kStrided && t.device().is_cpu() && t.scalar_type() == at::kFloat;
+  };
+  if (!float_cpu(a) || !float_cpu(b) || a.dim() != 4 || b.sizes() != a.sizes() || a.numel() == 0)
     return false;
+  for (const at::Tensor& scale : {scale_a, scale_b})
+    if (scale.defined() && (!float_cpu(scale) || scale.numel() != a.size(0))) return false;
   for (const auto format : {at::MemoryFormat::ChannelsLast, at::MemoryFormat::Contiguous})
     if (a.is_contiguous(format) && b.is_contiguous(format) && a.strides() == b.strides())
       return true;
@@ -76,8 +82,8 @@ at::Tensor restored(const c10::IValue& v) { return v.isNone() ? at::Tensor() : v
 
 class DropPathSumFunction : public torch::autograd::Function<DropPathSumFunction> {
  public:
-  // The factors travel outside the tensor arguments: an undefined tensor cannot be an input
-  // of a LibTorch 1.13 custom function.
+  // The factors are constants to autograd, so they travel in a struct, not as tensor
+  // arguments: LibTorch 1.13 refuses an undefined at::Tensor argument (an identity's).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b,
                             const Factors& factors) {
     ctx->set_materialize_grads(false);
@@ -108,7 +114,7 @@ at::Tensor drop_path_sum(const at::Tensor& a, const at::Tensor& scale_a, const a
                          const at::Tensor& scale_b) {
   const bool differentiable =
       at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
-  if (!kernel_applies(a, b)) return scaled(a, scale_a) + scaled(b, scale_b);
+  if (!kernel_applies(a, scale_a, b, scale_b)) return scaled(a, scale_a) + scaled(b, scale_b);
   if (!differentiable) return sum_kernel(a, scale_a, b, scale_b);
   return DropPathSumFunction::apply(a, b, Factors{scale_a, scale_b});
 }

@@ -16,7 +16,7 @@ TEST(DropPath, FactorsAreTheReferencesMaskOverTheKeepProbability) {
   auto reference = at::make_generator<at::CPUGeneratorImpl>(11);
   for (int draw = 0; draw < 3; ++draw) {
     const at::Tensor scale = drop_path_scale(64, 0.3, ours);
-    // utils.drop_path: a [N, 1, 1, 1] Bernoulli mask of the keep probability, x / keep * mask.
+    // utils.drop_path's mask: [N, 1, 1, 1], one Bernoulli draw of the keep probability each.
     const at::Tensor mask = at::empty({64, 1, 1, 1}).bernoulli_(0.7, reference);
     EXPECT_TRUE(at::equal(scale, mask.div(0.7).view({64})));
   }
@@ -48,7 +48,7 @@ TEST(DropPath, SumHasTheReferencesBitsForwardAndBackward) {
       const at::Tensor b = at::randn({9, 13, 5, 6}).contiguous(format).requires_grad_();
       const at::Tensor out = drop_path_sum(a, scale_a, b, scale_b);
       const at::Tensor expected = reference_node(a, scale_a, b, scale_b);
-      EXPECT_EQ(out.grad_fn()->name().find("DropPathSumFunction") != std::string::npos, true)
+      EXPECT_NE(out.grad_fn()->name().find("DropPathSumFunction"), std::string::npos)
           << what << ": " << out.grad_fn()->name();
       EXPECT_TRUE(at::equal(out, expected)) << what;
       EXPECT_TRUE(out.is_contiguous(format)) << what;
@@ -59,6 +59,25 @@ TEST(DropPath, SumHasTheReferencesBitsForwardAndBackward) {
       EXPECT_TRUE(at::equal(ours[1], theirs[1])) << what;
     }
   }
+}
+
+TEST(DropPath, OneTensorOnBothEdgesAndTheNoGradPathKeepTheBits) {
+  at::manual_seed(1);
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(6);
+  const at::Tensor sa = drop_path_scale(5, 0.5, generator), sb = drop_path_scale(5, 0.5, generator);
+  const at::Tensor x =
+      at::randn({5, 11, 4, 4}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
+  // Two edges with one output (a cell's repeated pool): each gets its own factors.
+  const at::Tensor out = drop_path_sum(x, sa, x, sb);
+  const at::Tensor expected = reference_node(x, sa, x, sb);
+  EXPECT_TRUE(at::equal(out, expected));
+  const at::Tensor g = at::randn(out.sizes());
+  EXPECT_TRUE(at::equal(torch::autograd::grad({out}, {x}, {g})[0],
+                        torch::autograd::grad({expected}, {x}, {g})[0]));
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(drop_path_sum(x, sa, x, {}), reference_node(x, sa, x, {})));
+  // Factors of another length are LibTorch's error, not a read past their end.
+  EXPECT_THROW(drop_path_sum(x, at::ones({4}), x, {}), c10::Error);
 }
 
 TEST(DropPath, OtherTypesAndMixedLayoutsTakeLibTorchsOperators) {

@@ -29,11 +29,14 @@ EvalCellImpl::EvalCellImpl(const std::vector<GenotypeEdge>& edges, const std::ve
     ops_.push_back(make_operation(edges_[i].op, channels, stride, /*affine=*/true));
     register_module("op" + std::to_string(i), ops_.back().ptr());
     identity_.push_back(edges_[i].op == "skip_connect" && stride == 1);
-    // A pooling of a state that an earlier edge pools the same way has the same output
-    // (pools hold no parameters): DARTS_V2's reduction cell pools s0 twice and s1 thrice.
+    // A pooling of a state that an earlier edge pools the same way has the same output:
+    // DARTS_V2's reduction cell pools s0 twice and s1 thrice. Only when the pool holds no
+    // state (no BatchNorm, whose running statistics each edge would update); the shared
+    // output is never modified in place (drop path makes a new tensor).
     same_as_.push_back(-1);
     const bool pooling = edges_[i].op == "max_pool_3x3" || edges_[i].op == "avg_pool_3x3";
-    for (size_t j = 0; j < i && pooling; ++j)
+    const bool stateless = ops_[i].ptr()->parameters().empty() && ops_[i].ptr()->buffers().empty();
+    for (size_t j = 0; j < i && pooling && stateless; ++j)
       if (edges_[j].op == edges_[i].op && edges_[j].input == edges_[i].input) {
         same_as_.back() = static_cast<int>(j);
         break;
@@ -142,9 +145,9 @@ EvalNetwork::EvalNetwork(const Genotype& genotype, const DataShape& shape,
   classifier_ = register_module("classifier", torch::nn::Linear(c_prev, shape.classes));
 }
 
-void EvalNetwork::preprocess(const at::Tensor& state,
-                             const std::vector<std::pair<size_t, int>>& readers,
-                             std::vector<std::array<at::Tensor, 2>>& inputs) {
+void EvalNetwork::preprocess_for_readers(const at::Tensor& state,
+                                         const std::vector<std::pair<size_t, int>>& readers,
+                                         std::vector<std::array<at::Tensor, 2>>& inputs) {
   std::vector<std::shared_ptr<ReLUConvBNImpl>> together;
   std::vector<at::Tensor*> outputs;
   for (const auto& [cell, slot] : readers) {
@@ -167,11 +170,11 @@ std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, boo
   // both inputs of the first cell and s0 of the second. Its preprocessing for all of them
   // runs when it is made.
   std::vector<std::array<at::Tensor, 2>> inputs(cells_.size());
-  preprocess(state, {{0, 0}, {0, 1}, {1, 0}}, inputs);
+  preprocess_for_readers(state, {{0, 0}, {0, 1}, {1, 0}}, inputs);
   for (size_t i = 0; i < cells_.size(); ++i) {
     state = cells_[i]->forward_preprocessed(inputs[i][0], inputs[i][1], drop_prob_, generator_);
     inputs[i] = {};
-    preprocess(state, {{i + 1, 1}, {i + 2, 0}}, inputs);
+    preprocess_for_readers(state, {{i + 1, 1}, {i + 2, 0}}, inputs);
     if (static_cast<int64_t>(i) == auxiliary_after_ && auxiliary && is_training())
       aux = auxiliary_(state);
   }

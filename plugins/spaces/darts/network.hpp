@@ -99,8 +99,9 @@ class EvalNetwork : public nasx::Network, public nasx::PytorchReference {
   std::pair<at::Tensor, at::Tensor> run(const at::Tensor& images, bool auxiliary);
   /// The preprocessing of `state` by each reader (cell, slot) that exists, into
   /// inputs[cell][slot]; the ReLU-conv-BN ones together.
-  void preprocess(const at::Tensor& state, const std::vector<std::pair<size_t, int>>& readers,
-                  std::vector<std::array<at::Tensor, 2>>& inputs);
+  void preprocess_for_readers(const at::Tensor& state,
+                              const std::vector<std::pair<size_t, int>>& readers,
+                              std::vector<std::array<at::Tensor, 2>>& inputs);
 
   Genotype genotype_;
   DataShape shape_;

@@ -232,5 +232,72 @@ TEST(DartsEvalNetwork, SharedPreprocessingIsTheCellByCellNetwork) {
   expect_all_close(shared->buffers(), by_cell->buffers(), "buffer");
 }
 
+/// An edge's operation on x, called through its module's own type (the cell holds them
+/// type-erased); the stride-1 skip_connect is the reference's Identity.
+at::Tensor operation(const std::shared_ptr<torch::nn::Module>& op, const GenotypeEdge& edge,
+                     const at::Tensor& x, bool reduction) {
+  if (auto* sep = op->as<SepConvImpl>()) return sep->forward(x);
+  if (auto* dil = op->as<DilConvImpl>()) return dil->forward(x);
+  if (auto* pool = op->as<PoolBNImpl>()) return pool->forward(x);
+  if (auto* reduce = op->as<FactorizedReduceImpl>()) return reduce->forward(x);
+  EXPECT_EQ(edge.op, "skip_connect");
+  EXPECT_FALSE(reduction && edge.input < 2);
+  return x;
+}
+
+// The reference's cell loop (cnn/model.py Cell._compute): per node, each edge's operation,
+// then for a non-identity edge utils.drop_path's [N, 1, 1, 1] mask drawn in edge order,
+// then the two summed. Its x.div_(keep).mul_(mask) is written x * (mask / keep), the
+// formula nasx has always used (a true division on the CPU can differ in the last bit).
+TEST(DartsEvalNetwork, ACellUnderDropPathIsTheReferencesLoopBitForBit) {
+  // A pool twice in one node and again in another, identities, convolutions, a node
+  // reading a node; and DARTS_V2's reduction cell (strided pools, FactorizedReduce skip).
+  const Genotype genotype = Genotype::parse(
+      "Genotype(normal=[('max_pool_3x3', 0), ('max_pool_3x3', 0), ('sep_conv_3x3', 1), "
+      "('skip_connect', 0), ('max_pool_3x3', 0), ('dil_conv_3x3', 2), ('avg_pool_3x3', 1), "
+      "('skip_connect', 3)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), "
+      "('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+      "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
+      "reduce_concat=[2, 3, 4, 5])");
+  const double drop = 0.4, keep = 1 - drop;
+  for (const bool reduction : {false, true}) {
+    const auto& edges = reduction ? genotype.reduce : genotype.normal;
+    at::manual_seed(5);
+    EvalCell cell(edges, genotype.normal_concat, 6, 6, 4, reduction, false);
+    cell->train();
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    const at::Tensor s0 = at::randn({16, 6, 8, 8}).contiguous(cl).requires_grad_();
+    const at::Tensor s1 = at::randn({16, 6, 8, 8}).contiguous(cl).requires_grad_();
+    auto ours = at::make_generator<at::CPUGeneratorImpl>(21);
+    const at::Tensor out = cell->forward(s0, s1, drop, ours);
+
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(21);
+    const auto children = cell->named_children();
+    std::vector<at::Tensor> states{cell->preprocess(0, s0), cell->preprocess(1, s1)};
+    for (size_t node = 0; node < 4; ++node) {
+      at::Tensor sum;
+      for (size_t k = 2 * node; k < 2 * node + 2; ++k) {
+        const GenotypeEdge& edge = edges[k];
+        at::Tensor h = operation(children["op" + std::to_string(k)], edge,
+                                 states[static_cast<size_t>(edge.input)], reduction);
+        const bool identity = edge.op == "skip_connect" && !(reduction && edge.input < 2);
+        if (!identity) {
+          at::Tensor mask = at::empty({16, 1, 1, 1});
+          mask.bernoulli_(keep, generator);
+          h = h * mask.div(keep);
+        }
+        sum = sum.defined() ? sum + h : h;
+      }
+      states.push_back(sum);
+    }
+    const at::Tensor expected = at::cat({states[2], states[3], states[4], states[5]}, 1);
+    EXPECT_TRUE(at::equal(out, expected)) << (reduction ? "reduction" : "normal") << " cell";
+    const at::Tensor g = at::randn(out.sizes());
+    const auto grads = torch::autograd::grad({out}, {s0, s1}, {g});
+    const auto expected_grads = torch::autograd::grad({expected}, {s0, s1}, {g});
+    expect_all_close({grads[0], grads[1]}, {expected_grads[0], expected_grads[1]}, "input grad");
+  }
+}
+
 }  // namespace
 }  // namespace nasx::darts

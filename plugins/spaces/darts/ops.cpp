@@ -97,7 +97,7 @@ std::vector<at::Tensor> relu_conv_bn_together(
       batch_norm_blocks(norms, at::conv2d(at::relu(x), at::cat(weights), at::Tensor(),
                                           {stride, stride}, {padding, padding}));
   for (const at::Tensor& block : at::split_with_sizes(y, channels, 1))
-    outputs.push_back(block.contiguous(at::MemoryFormat::ChannelsLast));
+    outputs.push_back(block.contiguous(x.suggest_memory_format()));
   return outputs;
 }
 

@@ -34,6 +34,8 @@ class ReLUConvBNImpl : public torch::nn::Module {
  private:
   friend std::vector<at::Tensor> relu_conv_bn_together(
       const std::vector<std::shared_ptr<ReLUConvBNImpl>>& layers, const at::Tensor& x);
+  // Kept as given: the convolution's padding option is a variant of another type in
+  // each LibTorch version.
   int64_t stride_, padding_;
   torch::nn::Conv2d conv_{nullptr};
   torch::nn::BatchNorm2d bn_{nullptr};
@@ -43,11 +45,12 @@ TORCH_MODULE(ReLUConvBN);
 /// Layers that read the same x, run as one: the ReLU once, one convolution with the
 /// layers' weights concatenated, one BatchNorm over the layers' channel blocks. Output i
 /// is layers[i]->forward(x) (the same values; the convolution's sums may run in another
-/// order), channels-last. Why: each state of the evaluation network feeds the next two
-/// cells, whose 1x1 preprocessing layers each read it — the widest tensor of the cell.
-/// Together, its ReLU and its ReLU's backward run once, the convolution reads it once
-/// and its input gradient is one convolution instead of two and a sum. Layers with other
-/// kernels, strides or paddings than the first's run one by one.
+/// order), each block copied out dense in x's layout, as downstream kernels (depthwise
+/// convolutions, the drop-path sum) need. Why: each state of the evaluation network feeds
+/// the next two cells, whose 1x1 preprocessing layers each read it — the widest tensor
+/// of the cell. Together, its ReLU and its ReLU's backward run once, the convolution
+/// reads it once and its input gradient is one convolution instead of two and a sum.
+/// Layers with other kernels, strides or paddings than the first's run one by one.
 std::vector<at::Tensor> relu_conv_bn_together(
     const std::vector<std::shared_ptr<ReLUConvBNImpl>>& layers, const at::Tensor& x);
 
