@@ -9,7 +9,7 @@ namespace nasx::darts {
 
 namespace {
 
-/// The reference's formula on LibTorch's operators: its sum with broadcast factors.
+/// x times its per-sample factors on LibTorch's operators (x itself without factors).
 at::Tensor scaled(const at::Tensor& x, const at::Tensor& scale) {
   return scale.defined() ? x * scale.view({-1, 1, 1, 1}).to(x.options()) : x;
 }
@@ -32,9 +32,9 @@ bool kernel_applies(const at::Tensor& a, const at::Tensor& scale_a, const at::Te
   return false;
 }
 
-/// out = a·sa + b·sb per sample, skipping the product where a factor is absent. The file
-/// is compiled without fused multiply-adds, so each product is rounded as LibTorch's
-/// separate multiplication rounds it.
+/// out = a·sa + b·sb per sample, an absent factor taken as 1: x·1 is x exactly, so that
+/// edge's term is its value as LibTorch's sum reads it. The file is compiled without fused
+/// multiply-adds, so each product is rounded as LibTorch's separate multiplication rounds it.
 at::Tensor sum_kernel(const at::Tensor& a, const at::Tensor& scale_a, const at::Tensor& b,
                       const at::Tensor& scale_b) {
   RECORD_FUNCTION("nasx::darts::drop_path_sum", std::vector<c10::IValue>{});
@@ -52,18 +52,8 @@ at::Tensor sum_kernel(const at::Tensor& a, const at::Tensor& scale_a, const at::
       const float* x = pa + n * per_sample;
       const float* y = pb + n * per_sample;
       float* o = po + n * per_sample;
-      if (sa && sb) {
-        const float u = sa[n], v = sb[n];
-        for (int64_t i = 0; i < per_sample; ++i) o[i] = x[i] * u + y[i] * v;
-      } else if (sa) {
-        const float u = sa[n];
-        for (int64_t i = 0; i < per_sample; ++i) o[i] = x[i] * u + y[i];
-      } else if (sb) {
-        const float v = sb[n];
-        for (int64_t i = 0; i < per_sample; ++i) o[i] = x[i] + y[i] * v;
-      } else {
-        for (int64_t i = 0; i < per_sample; ++i) o[i] = x[i] + y[i];
-      }
+      const float u = sa ? sa[n] : 1.0f, v = sb ? sb[n] : 1.0f;
+      for (int64_t i = 0; i < per_sample; ++i) o[i] = x[i] * u + y[i] * v;
     }
   });
   return out;
