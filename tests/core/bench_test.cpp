@@ -348,6 +348,10 @@ TEST_F(Bench, BadUsageIsNamed) {
   const Outcome arch = run_nasx("bench --what train --arch nonsense --steps 1");
   EXPECT_EQ(arch.exit_code, 1);
   EXPECT_THAT(arch.output, HasSubstr("nonsense"));
+  const Outcome drop = run_nasx("bench --what train --drop-path 1.5 --steps 1");
+  EXPECT_EQ(drop.exit_code, 1);
+  EXPECT_THAT(drop.output, HasSubstr("--drop-path must be in [0, 0.95], not 1.5\n"));
+  EXPECT_THAT(drop.output, Not(HasSubstr("a bug in nasx")));
 }
 
 }  // namespace

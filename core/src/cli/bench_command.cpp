@@ -510,6 +510,11 @@ int bench_command(const Args& args) {
 
   Workload work;
   work.drop_path = vm["drop-path"].as<double>();
+  if (!(work.drop_path >= 0 && work.drop_path <= 0.95)) {  // what [train] drop_path_prob takes
+    std::ostringstream text;
+    text << "bench: --drop-path must be in [0, 0.95], not " << work.drop_path;
+    throw ConfigError(text.str());
+  }
   if (vm.count("arch")) work.archs = vm["arch"].as<std::vector<std::string>>();
   const auto space = core::make_space(registry, s.space);
   for (const auto& arch : work.archs) space->parse(arch);  // a bad one fails here, named
