@@ -23,6 +23,26 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+/// The number of operator rows in each profile table of `output`: the lines between a
+/// table's header ("operator ... calls") and its "all operators" total.
+std::vector<int> profile_table_rows(const std::string& output) {
+  std::vector<int> rows;
+  std::istringstream lines(output);
+  std::string line;
+  int counting = -1;  // -1: outside a table
+  while (std::getline(lines, line)) {
+    if (line.rfind("operator ", 0) == 0 && line.find("calls") != std::string::npos) {
+      counting = 0;
+    } else if (counting >= 0 && line.rfind("all operators", 0) == 0) {
+      rows.push_back(counting);
+      counting = -1;
+    } else if (counting >= 0) {
+      ++counting;
+    }
+  }
+  return rows;
+}
+
 class Bench : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -167,8 +187,9 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   fs::remove(dir_ / "calls.txt");
   // Shared-weight evaluation: the children together and the one-hot mixture against the
   // single path one by one, profiled; 16 sampled children of a large space.
-  const Outcome evaluate =
-      run_nasx("bench --what evaluate --channels 2 --layers 3 --batch 4 --profile" + common);
+  const Outcome evaluate = run_nasx(
+      "bench --what evaluate --channels 2 --layers 3 --batch 4 --profile --profile-rows 3" +
+      common);
   ASSERT_EQ(evaluate.exit_code, 0) << evaluate.output;
   EXPECT_THAT(evaluate.output, HasSubstr("children: 16 "));
   EXPECT_THAT(evaluate.output,
@@ -176,6 +197,10 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   EXPECT_THAT(evaluate.output, HasSubstr("one-hot mixture over single path, one by one: speed-up"));
   EXPECT_THAT(evaluate.output, HasSubstr("operators by self time"));
   EXPECT_THAT(evaluate.output, HasSubstr("aten::"));
+  // --profile-rows: every table lists that many operators before its total.
+  const std::vector<int> rows = profile_table_rows(evaluate.output);
+  ASSERT_FALSE(rows.empty()) << evaluate.output;
+  for (int count : rows) EXPECT_EQ(count, 3) << evaluate.output;
   // Every child of a space of 64; --arch names them instead.
   const Outcome all = run_nasx(
       "bench --what evaluate --space ws64 --channels 2 --layers 1 "
@@ -352,6 +377,9 @@ TEST_F(Bench, BadUsageIsNamed) {
   EXPECT_EQ(drop.exit_code, 1);
   EXPECT_THAT(drop.output, HasSubstr("--drop-path must be in [0, 0.95], not 1.5\n"));
   EXPECT_THAT(drop.output, Not(HasSubstr("a bug in nasx")));
+  const Outcome rows = run_nasx("bench --what train --profile --profile-rows 0 --steps 1");
+  EXPECT_EQ(rows.exit_code, 1);
+  EXPECT_THAT(rows.output, HasSubstr("--profile-rows must be at least 1"));
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ struct Setup {
   int rounds = 1;               ///< alternations of every contender
   bool profile = false;         ///< a nasx contender prints its operators by self time
   bool profile_shapes = false;  ///< ... split by their inputs' shapes
+  int profile_rows = 25;        ///< ... the first this many
 };
 
 /// What one measurement of a contender gives.

@@ -140,7 +140,7 @@ Timing measure_train_epoch(const Setup& setup, const Workload& work) {
   const auto start = std::chrono::steady_clock::now();
   trainer.run_epoch();
   synchronize(setup.device);
-  if (profile) profile->print(std::cout, steps);
+  if (profile) profile->print(std::cout, steps, setup.profile_rows);
   Timing timing;
   timing.seconds = seconds_since(start) / static_cast<double>(steps);
   timing.best = timing.seconds;

@@ -118,6 +118,8 @@ po::options_description bench_options() {
       "profile-shapes", po::bool_switch(),
       "--profile, with each operator split by its inputs' shapes and integer arguments "
       "(a convolution's groups, strides, ...)")(
+      "profile-rows", po::value<int>()->default_value(25),
+      "--profile: how many operators (or operator and shape pairs) to list")(
       "single", po::value<std::string>()->default_value(""),
       "internal: measure one nasx contender in this process and print its figures");
   add_plugin_path_option(options);
@@ -488,6 +490,8 @@ int bench_command(const Args& args) {
   s.python = vm["python"].as<std::string>();
   s.profile_shapes = vm["profile-shapes"].as<bool>();
   s.profile = vm["profile"].as<bool>() || s.profile_shapes;
+  s.profile_rows = vm["profile-rows"].as<int>();
+  if (s.profile_rows < 1) throw ConfigError("bench: --profile-rows must be at least 1");
   if (s.batch < 0 || s.steps < 1 || s.warmup < 0 || s.rounds < 1)
     throw ConfigError("bench: --batch, --steps and --rounds must be positive, --warmup >= 0");
   s.device = c10::Device(vm["device"].as<std::string>());

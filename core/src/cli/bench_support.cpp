@@ -69,7 +69,7 @@ Timing time_units(const std::function<void()>& unit, const Setup& setup) {
     synchronize(setup.device);
     seconds.push_back(seconds_since(start));
   }
-  if (profile) profile->print(std::cout, setup.steps);
+  if (profile) profile->print(std::cout, setup.steps, setup.profile_rows);
   Timing timing;
   timing.seconds = median(seconds);
   timing.best = *std::min_element(seconds.begin(), seconds.end());
