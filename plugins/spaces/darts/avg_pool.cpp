@@ -28,6 +28,21 @@ Span window(int64_t o, int64_t stride, int64_t size) {
   return {std::max<int64_t>(start, 0), std::min<int64_t>(start + 3, size)};
 }
 
+/// The nine vectors of a full 3x3 window at p (rows `row` apart, columns `column` apart)
+/// summed in row-major order from zero: what the general loops below compute for it, as
+/// straight-line code (their variable trip counts kept the compiler from unrolling them,
+/// and interior windows are nearly all of them).
+inline __attribute__((always_inline)) float8 sum_of_nine(const float* p, int64_t row,
+                                                         int64_t column) {
+  float8 sum = {};
+  for (int i = 0; i < 3; ++i, p += row) {
+    sum += load8(p);
+    sum += load8(p + column);
+    sum += load8(p + 2 * column);
+  }
+  return sum;
+}
+
 /// Output rows [first, last) of the flattened (n, oy): each output's window summed in
 /// row-major order (each window row left to right), from zero, then divided by its count,
 /// as LibTorch's kernel does per channel.
@@ -41,12 +56,18 @@ void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int6
       const Span cols = window(ox, s.stride, s.width);
       const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
       float* out = y + (row * s.out_width + ox) * channels;
-      for (int64_t c = 0; c < blocks; c += 8) {
-        float8 sum = {};
-        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
-          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
-            sum += load8(x + ((n * s.height + iy) * s.width + ix) * channels + c);
-        store8(out + c, sum / count);
+      if (rows.end - rows.begin == 3 && cols.end - cols.begin == 3) {
+        const float* corner = x + ((n * s.height + rows.begin) * s.width + cols.begin) * channels;
+        for (int64_t c = 0; c < blocks; c += 8)
+          store8(out + c, sum_of_nine(corner + c, s.width * channels, channels) / count);
+      } else {
+        for (int64_t c = 0; c < blocks; c += 8) {
+          float8 sum = {};
+          for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+            for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+              sum += load8(x + ((n * s.height + iy) * s.width + ix) * channels + c);
+          store8(out + c, sum / count);
+        }
       }
       for (int64_t c = blocks; c < channels; ++c) {
         float sum = 0;
@@ -95,12 +116,19 @@ void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t fir
     for (int64_t ix = 0; ix < s.width; ++ix) {
       const Span outs_x = covering(ix, s.stride, s.out_width);
       float* out = gx + (row * s.width + ix) * channels;
-      for (int64_t c = 0; c < blocks; c += 8) {
-        float8 sum = {};
-        for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
-          for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
-            sum += load8(shares + ((n * s.out_height + oy) * s.out_width + ox) * channels + c);
-        store8(out + c, sum);
+      if (outs_y.end - outs_y.begin == 3 && outs_x.end - outs_x.begin == 3) {
+        const float* corner =
+            shares + ((n * s.out_height + outs_y.begin) * s.out_width + outs_x.begin) * channels;
+        for (int64_t c = 0; c < blocks; c += 8)
+          store8(out + c, sum_of_nine(corner + c, s.out_width * channels, channels));
+      } else {
+        for (int64_t c = 0; c < blocks; c += 8) {
+          float8 sum = {};
+          for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
+            for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
+              sum += load8(shares + ((n * s.out_height + oy) * s.out_width + ox) * channels + c);
+          store8(out + c, sum);
+        }
       }
       for (int64_t c = blocks; c < channels; ++c) {
         float sum = 0;
@@ -135,18 +163,25 @@ at::Tensor pool(const at::Tensor& x, int64_t stride) {
   return y;
 }
 
+/// The input's gradient, image by image: an image's shares (its outputs' gradients over
+/// their counts) go to a buffer of the thread's that stays in cache while the image's cells
+/// gather them, rather than to a tensor of the whole batch written out and read back. The
+/// same sums as the two passes over the whole batch, so the same bits.
 at::Tensor unpool(const at::Tensor& grad_output, const PoolShape& s) {
   const at::Tensor gy = grad_output.contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor shares = at::empty_like(gy);
   at::Tensor gx = empty_channels_last(s.batch, s.channels, s.height, s.width, gy);
+  const int64_t out_per_image = s.out_height * s.out_width * s.channels;
+  const int64_t in_per_image = s.height * s.width * s.channels;
   const float* gy_data = gy.data_ptr<float>();
-  float* shares_data = shares.data_ptr<float>();
   float* gx_data = gx.data_ptr<float>();
-  at::parallel_for(0, s.batch * s.out_height, 1, [&](int64_t begin, int64_t end) {
-    share_rows(gy_data, shares_data, s, begin, end);
-  });
-  at::parallel_for(0, s.batch * s.height, 1, [&](int64_t begin, int64_t end) {
-    gather_rows(shares_data, gx_data, s, begin, end);
+  at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> shares(static_cast<size_t>(out_per_image));
+    PoolShape image = s;
+    image.batch = 1;
+    for (int64_t n = begin; n < end; ++n) {
+      share_rows(gy_data + n * out_per_image, shares.data(), image, 0, s.out_height);
+      gather_rows(shares.data(), gx_data + n * in_per_image, image, 0, s.height);
+    }
   });
   return gx;
 }
