@@ -11,6 +11,7 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "darts/depthwise_fma.hpp"
 #include "darts/float8.hpp"
 
 namespace nasx::darts {
@@ -262,6 +263,8 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     ctx->saved_data["dilation"] = dilation;
     ctx->saved_data["copies"] = copies;
     ctx->saved_data["relu"] = relu;
+    if (depthwise_conv_fma_applies(x, weight.size(2)))
+      return depthwise_conv_fma(x, weight, stride, padding, dilation, copies, relu);
     return at::conv2d(input, weight, {}, stride, padding, dilation, weight.size(0));
   }
 
@@ -293,9 +296,25 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     const int64_t transposed_padding = dilation * (kernel - 1) - padding;
     if (want_input) {
       at::Tensor grad_input;
-      if (stride == 1 && transposed_padding >= 0) {
-        // At stride 1 the input gradient is the same convolution with the kernel
-        // flipped, which runs at forward speed (oneDNN's backward kernel is ~3x slower).
+      if (stride == 1 && transposed_padding >= 0 && depthwise_conv_fma_applies(gy, kernel)) {
+        // At stride 1 the input gradient is the same convolution with the kernel flipped
+        // (oneDNN's backward kernel is ~3x slower than its forward); one operation alone
+        // gets the ReLU's mask as the convolution writes.
+        const at::Tensor flipped = weight.flip({2, 3});
+        if (copies == 1)
+          return {depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false,
+                                     relu ? x : at::Tensor()),
+                  want_weight ? depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding,
+                                                             dilation, copies, relu)
+                              : at::Tensor(),
+                  at::Tensor(),
+                  at::Tensor(),
+                  at::Tensor(),
+                  at::Tensor(),
+                  at::Tensor(),
+                  at::Tensor()};
+        grad_input = depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false);
+      } else if (stride == 1 && transposed_padding >= 0) {
         grad_input =
             at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, groups);
       } else if (dilation > 1 && gy.scalar_type() == at::kFloat &&
@@ -365,6 +384,10 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64
   return depthwise_conv2d_of_relu(x, weight, stride, padding, dilation, 1, false);
 }
 
+bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x, int64_t kernel) {
+  return !depthwise_conv_fma_applies(x, kernel);
+}
+
 at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                                     int64_t padding, int64_t dilation, int64_t copies, bool relu,
                                     const at::Tensor& input) {
@@ -375,7 +398,9 @@ at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weigh
     return at::conv2d(activate(x, copies, relu), weight, {}, stride, padding, dilation,
                       weight.size(0));
   at::Tensor activated = input;
-  if (!activated.defined()) {
+  if (depthwise_conv_fma_applies(x, weight.size(2))) {
+    activated = x;  // not read: the kernel applies the ReLU and reads the copies itself
+  } else if (!activated.defined()) {
     const at::NoGradGuard only_read;
     activated = activate(x, copies, relu);
   }

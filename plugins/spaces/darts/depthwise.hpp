@@ -33,10 +33,17 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64
 /// whatever else reads it (the cell's state, or the BatchNorm before it): the weight
 /// gradient applies the ReLU as it reads x, the input gradient sums the copies' gradients
 /// and applies the ReLU's mask in one pass. `input`: relu(x) repeated, when the caller
-/// already made it for several such convolutions (only read, never kept).
+/// already made it for several such convolutions (only read, never kept; not read at all
+/// where depthwise_conv2d_of_relu_reads_input is false).
 at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                                     int64_t padding, int64_t dilation, int64_t copies = 1,
                                     bool relu = true, const at::Tensor& input = {});
+
+/// Whether depthwise_conv2d_of_relu would read a caller's `input` for this x and kernel
+/// size; false where its kernel applies the ReLU and reads the copies itself (channels-last
+/// floats, channels a multiple of eight, on a CPU with AVX2 and FMA): there the caller need
+/// not make relu(x) and its copies at all.
+bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x, int64_t kernel);
 
 /// The weight gradient alone: d(sum(grad_output * conv(a, w))) / dw, [copies·C, 1, k, k],
 /// with a = relu(x) (when `relu`; else x) repeated `copies` times along channels.

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "darts/depthwise.hpp"
 #include "darts/mixture.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
@@ -63,9 +64,11 @@ EdgeGroupImpl::EdgeGroupImpl(int64_t c, int64_t edges, int64_t stride,
 std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Tensor& weights) {
   // relu(x) in every edge's copy, side by side on channels: the input of the four
   // operations' first (grouped) convolutions, made once for all four and only read by
-  // them — their backward passes keep x itself, which the cell keeps anyway.
+  // them — their backward passes keep x itself, which the cell keeps anyway. Not made
+  // where the convolutions read x themselves (nasx's channels-last kernel).
   at::Tensor activated;
-  if (sep_3_ || sep_5_ || dil_3_ || dil_5_) {
+  const bool read_as_input = (sep_3_ || dil_3_) && depthwise_conv2d_of_relu_reads_input(x, 3);
+  if (read_as_input || ((sep_5_ || dil_5_) && depthwise_conv2d_of_relu_reads_input(x, 5))) {
     const at::NoGradGuard only_read;
     const at::Tensor relu_x = at::relu(x);
     activated = edges_ == 1

@@ -1,0 +1,208 @@
+#include "darts/depthwise_fma.hpp"
+
+#include <algorithm>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define NASX_DEPTHWISE_FMA 1
+#endif
+
+namespace nasx::darts {
+
+namespace {
+
+/// Sizes of one convolution: x [N, H, W, Cx], output [N, Ho, Wo, C], C = copies·Cx (or C
+/// = Cx), channel c of the output reading x's channel c mod Cx.
+struct ConvShape {
+  int64_t channels, x_channels, height, width, out_height, out_width, stride, padding, dilation;
+};
+
+#if defined(NASX_DEPTHWISE_FMA)
+
+#define NASX_FMA_TARGET __attribute__((target("avx2,fma")))
+
+NASX_FMA_TARGET inline __attribute__((always_inline)) __m256 read(const float* p, bool relu) {
+  const __m256 v = _mm256_loadu_ps(p);
+  // at::relu's: max(0, v) keeps NaN (the second operand wins when unordered).
+  return relu ? _mm256_max_ps(_mm256_setzero_ps(), v) : v;
+}
+
+/// Zero where mask <= 0, as threshold_backward (NaN in the mask passes the value on).
+NASX_FMA_TARGET inline __attribute__((always_inline)) __m256 masked(__m256 v, const float* mask) {
+  const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(mask), _mm256_setzero_ps(), _CMP_NLE_UQ);
+  return _mm256_and_ps(v, keep);
+}
+
+/// One output's eight channels from c (reading x's lane), any position: the taps inside the
+/// image, row-major, fused multiply-adds from zero.
+template <int K, bool kRelu>
+NASX_FMA_TARGET inline __attribute__((always_inline)) __m256 output_at(const float* image,
+                                                                       const float* taps,
+                                                                       const ConvShape& s,
+                                                                       int64_t oy, int64_t ox,
+                                                                       int64_t c, int64_t lane) {
+  __m256 sum = _mm256_setzero_ps();
+  for (int a = 0; a < K; ++a) {
+    const int64_t iy = oy * s.stride - s.padding + a * s.dilation;
+    if (iy < 0 || iy >= s.height) continue;
+    for (int b = 0; b < K; ++b) {
+      const int64_t ix = ox * s.stride - s.padding + b * s.dilation;
+      if (ix < 0 || ix >= s.width) continue;
+      sum = _mm256_fmadd_ps(read(image + (iy * s.width + ix) * s.x_channels + lane, kRelu),
+                            _mm256_loadu_ps(taps + (a * K + b) * s.channels + c), sum);
+    }
+  }
+  return sum;
+}
+
+template <bool kMask>
+NASX_FMA_TARGET inline __attribute__((always_inline)) void store(float* out, const float* mask,
+                                                                 __m256 v) {
+  if constexpr (kMask) v = masked(v, mask);
+  _mm256_storeu_ps(out, v);
+}
+
+/// Columns [begin, end) of one output row, each tap checked (those near the edges).
+template <int K, bool kRelu, bool kMask>
+NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
+    const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
+    int64_t oy, int64_t begin, int64_t end) {
+  for (int64_t ox = begin; ox < end; ++ox)
+    for (int64_t c = 0; c < s.channels; c += 8) {
+      const int64_t at = ox * s.channels + c;
+      store<kMask>(out + at, kMask ? mask_row + at : nullptr,
+                   output_at<K, kRelu>(image, taps, s, oy, ox, c, c % s.x_channels));
+    }
+}
+
+/// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
+/// the image go four at a time (four independent chains, the same operations each).
+template <int K, bool kRelu, bool kMask>
+NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const float* mask, float* y,
+                                   int64_t first, int64_t last, const ConvShape& s) {
+  const int64_t channels = s.channels, x_channels = s.x_channels, width = s.width;
+  const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
+  const int64_t out_width = s.out_width;
+  const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
+  const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
+  const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t row = first; row < last; ++row) {
+    const int64_t n = row / s.out_height, oy = row % s.out_height;
+    const float* image = x + n * s.height * width * x_channels;
+    float* out = y + row * out_width * channels;
+    const float* mask_row = kMask ? mask + row * out_width * channels : nullptr;
+    int a_begin = 0, a_end = K;  // the kernel rows inside the image
+    while (a_begin < K && oy * stride - padding + a_begin * dilation < 0) ++a_begin;
+    while (a_end > a_begin && oy * stride - padding + (a_end - 1) * dilation >= s.height) --a_end;
+    checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, 0, lo);
+    const int64_t body_end = lo + (hi - lo) / 4 * 4;
+    for (int64_t ox = lo; ox < body_end; ox += 4) {
+      for (int64_t c = 0; c < channels; c += 8) {
+        const int64_t lane = c % x_channels;
+        __m256 y0 = zero, y1 = zero, y2 = zero, y3 = zero;
+        for (int a = a_begin; a < a_end; ++a) {
+          const float* p =
+              image +
+              ((oy * stride - padding + a * dilation) * width + ox * stride - padding) *
+                  x_channels +
+              lane;
+          const float* t = taps + a * K * channels + c;
+          for (int b = 0; b < K; ++b, p += dilation * x_channels, t += channels) {
+            const __m256 w = _mm256_loadu_ps(t);
+            y0 = _mm256_fmadd_ps(read(p, kRelu), w, y0);
+            y1 = _mm256_fmadd_ps(read(p + stride * x_channels, kRelu), w, y1);
+            y2 = _mm256_fmadd_ps(read(p + 2 * stride * x_channels, kRelu), w, y2);
+            y3 = _mm256_fmadd_ps(read(p + 3 * stride * x_channels, kRelu), w, y3);
+          }
+        }
+        const int64_t at = ox * channels + c;
+        store<kMask>(out + at, kMask ? mask_row + at : nullptr, y0);
+        store<kMask>(out + at + channels, kMask ? mask_row + at + channels : nullptr, y1);
+        store<kMask>(out + at + 2 * channels, kMask ? mask_row + at + 2 * channels : nullptr, y2);
+        store<kMask>(out + at + 3 * channels, kMask ? mask_row + at + 3 * channels : nullptr, y3);
+      }
+    }
+    checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, body_end, out_width);
+  }
+}
+
+template <int K>
+void convolve(const float* x, const float* taps, const float* mask, float* y, int64_t first,
+              int64_t last, const ConvShape& s, bool relu) {
+  if (mask != nullptr)
+    convolve_rows<K, false, true>(x, taps, mask, y, first, last, s);
+  else if (relu)
+    convolve_rows<K, true, false>(x, taps, mask, y, first, last, s);
+  else
+    convolve_rows<K, false, false>(x, taps, mask, y, first, last, s);
+}
+
+bool cpu_has_avx2_and_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+#else
+
+bool cpu_has_avx2_and_fma() { return false; }
+
+#endif
+
+bool channels_last_floats(const at::Tensor& t) {
+  return t.device().is_cpu() && t.layout() == at::kStrided && t.scalar_type() == at::kFloat &&
+         t.dim() == 4 && t.numel() > 0 && t.size(1) % 8 == 0 &&
+         t.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+}  // namespace
+
+bool depthwise_conv_fma_applies(const at::Tensor& x, int64_t kernel) {
+  return (kernel == 3 || kernel == 5) && channels_last_floats(x) && cpu_has_avx2_and_fma();
+}
+
+at::Tensor depthwise_conv_fma(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                              int64_t padding, int64_t dilation, int64_t copies, bool relu,
+                              const at::Tensor& mask) {
+  RECORD_FUNCTION("nasx::darts::depthwise_conv_fma", std::vector<c10::IValue>{});
+  const int64_t kernel = weight.size(2);
+  TORCH_CHECK(depthwise_conv_fma_applies(x, kernel) && weight.dim() == 4 &&
+                  weight.size(0) == copies * x.size(1) && weight.size(1) == 1 &&
+                  weight.size(3) == kernel && stride >= 1 && dilation >= 1 && padding >= 0,
+              "depthwise_conv_fma: unsupported convolution");
+  const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
+  const int64_t out_height = (height + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
+  const int64_t out_width = (width + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
+  TORCH_CHECK(out_height > 0 && out_width > 0, "depthwise_conv_fma: empty output");
+  const int64_t channels = weight.size(0);
+  at::Tensor y = at::empty({batch, channels, out_height, out_width},
+                           x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const at::Tensor mask_cl =
+      mask.defined() ? mask.contiguous(at::MemoryFormat::ChannelsLast) : at::Tensor();
+  TORCH_CHECK(
+      !mask.defined() || (!relu && mask.sizes() == y.sizes() && mask.scalar_type() == at::kFloat),
+      "depthwise_conv_fma: a mask of the output's sizes, without the ReLU");
+#if defined(NASX_DEPTHWISE_FMA)
+  const ConvShape shape{channels,  x.size(1), height,  width,   out_height,
+                        out_width, stride,    padding, dilation};
+  // [k·k, C]: each tap's weights for all channels side by side.
+  const at::Tensor taps = weight.reshape({channels, kernel * kernel}).t().contiguous();
+  const float* x_data = x.data_ptr<float>();
+  const float* tap_data = taps.data_ptr<float>();
+  const float* mask_data = mask_cl.defined() ? mask_cl.data_ptr<float>() : nullptr;
+  float* y_data = y.data_ptr<float>();
+  at::parallel_for(0, batch * out_height, 1, [&](int64_t begin, int64_t end) {
+    if (kernel == 3)
+      convolve<3>(x_data, tap_data, mask_data, y_data, begin, end, shape, relu);
+    else
+      convolve<5>(x_data, tap_data, mask_data, y_data, begin, end, shape, relu);
+  });
+#endif
+  return y;
+}
+
+}  // namespace nasx::darts

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+
+namespace nasx::darts {
+
+/// Whether depthwise_conv_fma runs for a convolution of `x` in `copies` copies with square
+/// kernels of `kernel` taps a side: a float CPU tensor laid out channels-last, channels a
+/// multiple of eight, kernel 3 or 5, on an x86-64 CPU with AVX2 and FMA.
+bool depthwise_conv_fma_applies(const at::Tensor& x, int64_t kernel);
+
+/// conv(a, weight) with a = relu(x) (when `relu`; else x) repeated `copies` times along
+/// channels, weight [copies·C, 1, k, k], without making a: the ReLU is applied as the
+/// kernel reads x, each copy reads x's channels. When `mask` is given (the output the size
+/// of `mask`), each output is then zero where mask <= 0 (threshold_backward's rule: the
+/// input gradient of conv(relu(mask)) in one pass).
+///
+/// The bits are oneDNN's (LibTorch's CPU convolution): each output is a chain of fused
+/// multiply-adds from zero over the kernel's taps in row-major order, the taps that fall in
+/// the padding left out; the ReLU is at::relu's (NaN and -0 kept). The test compares with
+/// at::conv2d bit for bit at the spaces' shapes. Each output is one thread's, so the bits
+/// do not depend on the threads. Channels-last output.
+///
+/// Why: on the CPU each depthwise convolution of the DARTS cells reads a ReLU's output,
+/// which was one more pass over the tensor written and read (and its backward's mask one
+/// more), and the supernet's edge groups made a copy of relu(x) per edge to convolve them
+/// as one. Here x is read once, by the convolution.
+at::Tensor depthwise_conv_fma(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                              int64_t padding, int64_t dilation, int64_t copies, bool relu,
+                              const at::Tensor& mask = {});
+
+}  // namespace nasx::darts
