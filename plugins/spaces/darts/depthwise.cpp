@@ -263,7 +263,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     ctx->saved_data["dilation"] = dilation;
     ctx->saved_data["copies"] = copies;
     ctx->saved_data["relu"] = relu;
-    if (depthwise_conv_fma_applies(x, weight.size(2)))
+    if (depthwise_conv_fma_applies(x, weight, stride, padding, dilation))
       return depthwise_conv_fma(x, weight, stride, padding, dilation, copies, relu);
     return at::conv2d(input, weight, {}, stride, padding, dilation, weight.size(0));
   }
@@ -296,11 +296,12 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
     const int64_t transposed_padding = dilation * (kernel - 1) - padding;
     if (want_input) {
       at::Tensor grad_input;
-      if (stride == 1 && transposed_padding >= 0 && depthwise_conv_fma_applies(gy, kernel)) {
+      const at::Tensor flipped = stride == 1 ? weight.flip({2, 3}) : at::Tensor();
+      if (stride == 1 && transposed_padding >= 0 &&
+          depthwise_conv_fma_applies(gy, flipped, 1, transposed_padding, dilation)) {
         // At stride 1 the input gradient is the same convolution with the kernel flipped
         // (oneDNN's backward kernel is ~3x slower than its forward); one operation alone
         // gets the ReLU's mask as the convolution writes.
-        const at::Tensor flipped = weight.flip({2, 3});
         if (copies == 1)
           return {depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false,
                                      relu ? x : at::Tensor()),
@@ -315,8 +316,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
                   at::Tensor()};
         grad_input = depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false);
       } else if (stride == 1 && transposed_padding >= 0) {
-        grad_input =
-            at::conv2d(gy, weight.flip({2, 3}), {}, 1, transposed_padding, dilation, groups);
+        grad_input = at::conv2d(gy, flipped, {}, 1, transposed_padding, dilation, groups);
       } else if (dilation > 1 && gy.scalar_type() == at::kFloat &&
                  x.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
         // Where LibTorch runs oneDNN's channels-last algorithm (the input decides; its
@@ -384,8 +384,12 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64
   return depthwise_conv2d_of_relu(x, weight, stride, padding, dilation, 1, false);
 }
 
-bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x, int64_t kernel) {
-  return !depthwise_conv_fma_applies(x, kernel);
+bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x) {
+  // On other devices and types the operation is LibTorch's convolution of its own
+  // activation; on channels-last floats the kernel reads x.
+  const bool reads_own_input =
+      !x.device().is_cpu() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble);
+  return !reads_own_input && !depthwise_conv_fma_reads(x);
 }
 
 at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
@@ -398,7 +402,7 @@ at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weigh
     return at::conv2d(activate(x, copies, relu), weight, {}, stride, padding, dilation,
                       weight.size(0));
   at::Tensor activated = input;
-  if (depthwise_conv_fma_applies(x, weight.size(2))) {
+  if (depthwise_conv_fma_applies(x, weight, stride, padding, dilation)) {
     activated = x;  // not read: the kernel applies the ReLU and reads the copies itself
   } else if (!activated.defined()) {
     const at::NoGradGuard only_read;

@@ -39,11 +39,12 @@ at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weigh
                                     int64_t padding, int64_t dilation, int64_t copies = 1,
                                     bool relu = true, const at::Tensor& input = {});
 
-/// Whether depthwise_conv2d_of_relu would read a caller's `input` for this x and kernel
-/// size; false where its kernel applies the ReLU and reads the copies itself (channels-last
-/// floats, channels a multiple of eight, on a CPU with AVX2 and FMA): there the caller need
-/// not make relu(x) and its copies at all.
-bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x, int64_t kernel);
+/// Whether depthwise_conv2d_of_relu reads a caller's `input` for this x; false where its
+/// kernel applies the ReLU and reads the copies itself (channels-last floats, channels a
+/// multiple of eight, on a CPU with AVX2 and FMA), and on devices and types where it makes
+/// its own: there the caller need not make relu(x) and its copies. (Where the kernel turns
+/// a convolution down after all, the operation makes the activation itself.)
+bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x);
 
 /// The weight gradient alone: d(sum(grad_output * conv(a, w))) / dw, [copies·C, 1, k, k],
 /// with a = relu(x) (when `relu`; else x) repeated `copies` times along channels.

@@ -159,25 +159,44 @@ bool channels_last_floats(const at::Tensor& t) {
          t.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+/// Output pixels along a side of `size` (LibTorch's formula; < 1 where it refuses).
+int64_t output_size(int64_t size, int64_t kernel, int64_t stride, int64_t padding,
+                    int64_t dilation) {
+  const int64_t span = size + 2 * padding - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
 }  // namespace
 
-bool depthwise_conv_fma_applies(const at::Tensor& x, int64_t kernel) {
-  return (kernel == 3 || kernel == 5) && channels_last_floats(x) && cpu_has_avx2_and_fma();
+bool depthwise_conv_fma_reads(const at::Tensor& x) {
+  return channels_last_floats(x) && cpu_has_avx2_and_fma();
+}
+
+bool depthwise_conv_fma_applies(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                                int64_t padding, int64_t dilation) {
+  if (!depthwise_conv_fma_reads(x) || !weight.device().is_cpu() ||
+      weight.layout() != at::kStrided || weight.scalar_type() != at::kFloat || weight.dim() != 4)
+    return false;
+  const int64_t kernel = weight.size(2);
+  if ((kernel != 3 && kernel != 5) || weight.size(3) != kernel || weight.size(1) != 1 ||
+      weight.size(0) % x.size(1) != 0 || weight.size(0) % 8 != 0)
+    return false;
+  if (stride < 1 || dilation < 1 || padding < 0) return false;
+  return output_size(x.size(2), kernel, stride, padding, dilation) > 0 &&
+         output_size(x.size(3), kernel, stride, padding, dilation) > 0;
 }
 
 at::Tensor depthwise_conv_fma(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                               int64_t padding, int64_t dilation, int64_t copies, bool relu,
                               const at::Tensor& mask) {
   RECORD_FUNCTION("nasx::darts::depthwise_conv_fma", std::vector<c10::IValue>{});
-  const int64_t kernel = weight.size(2);
-  TORCH_CHECK(depthwise_conv_fma_applies(x, kernel) && weight.dim() == 4 &&
-                  weight.size(0) == copies * x.size(1) && weight.size(1) == 1 &&
-                  weight.size(3) == kernel && stride >= 1 && dilation >= 1 && padding >= 0,
+  TORCH_CHECK(depthwise_conv_fma_applies(x, weight, stride, padding, dilation) &&
+                  weight.size(0) == copies * x.size(1),
               "depthwise_conv_fma: unsupported convolution");
+  const int64_t kernel = weight.size(2);
   const int64_t batch = x.size(0), height = x.size(2), width = x.size(3);
-  const int64_t out_height = (height + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
-  const int64_t out_width = (width + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
-  TORCH_CHECK(out_height > 0 && out_width > 0, "depthwise_conv_fma: empty output");
+  const int64_t out_height = output_size(height, kernel, stride, padding, dilation);
+  const int64_t out_width = output_size(width, kernel, stride, padding, dilation);
   const int64_t channels = weight.size(0);
   at::Tensor y = at::empty({batch, channels, out_height, out_width},
                            x.options().memory_format(at::MemoryFormat::ChannelsLast));

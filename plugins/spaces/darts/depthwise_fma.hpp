@@ -6,10 +6,15 @@
 
 namespace nasx::darts {
 
-/// Whether depthwise_conv_fma runs for a convolution of `x` in `copies` copies with square
-/// kernels of `kernel` taps a side: a float CPU tensor laid out channels-last, channels a
-/// multiple of eight, kernel 3 or 5, on an x86-64 CPU with AVX2 and FMA.
-bool depthwise_conv_fma_applies(const at::Tensor& x, int64_t kernel);
+/// Whether the kernel reads this input: a float CPU tensor laid out channels-last, its
+/// channels a multiple of eight, on an x86-64 CPU with AVX2 and FMA.
+bool depthwise_conv_fma_reads(const at::Tensor& x);
+
+/// Whether depthwise_conv_fma computes this convolution: x as above, the weight a float
+/// CPU tensor [copies·C, 1, k, k] with k 3 or 5, and an output of at least one pixel
+/// (anything else goes to LibTorch, and its errors).
+bool depthwise_conv_fma_applies(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                                int64_t padding, int64_t dilation);
 
 /// conv(a, weight) with a = relu(x) (when `relu`; else x) repeated `copies` times along
 /// channels, weight [copies·C, 1, k, k], without making a: the ReLU is applied as the

@@ -66,11 +66,16 @@ std::vector<Conv> cases() {
 class DepthwiseConvFma : public ::testing::Test {
  protected:
   void SetUp() override {
-    const at::Tensor probe = at::zeros({1, 8, 3, 3}).contiguous(kChannelsLast);
-    if (!depthwise_conv_fma_applies(probe, 3))
+    if (!depthwise_conv_fma_reads(at::zeros({1, 8, 3, 3}).contiguous(kChannelsLast)))
       GTEST_SKIP() << "this CPU has no AVX2 and FMA: LibTorch's convolution runs instead";
   }
 };
+
+/// The same bits, the sign of zeros included (at::equal compares values: -0 == +0).
+bool same_bits(const at::Tensor& a, const at::Tensor& b) {
+  return a.sizes() == b.sizes() &&
+         at::equal(a.contiguous().view(at::kInt), b.contiguous().view(at::kInt));
+}
 
 TEST_F(DepthwiseConvFma, IsLibTorchsConvolutionBitForBitOnOneThreadAndTwo) {
   at::manual_seed(0);
@@ -86,7 +91,7 @@ TEST_F(DepthwiseConvFma, IsLibTorchsConvolutionBitForBitOnOneThreadAndTwo) {
             depthwise_conv_fma(x, w, c.stride, c.padding(), c.dilation, c.copies, relu);
         ASSERT_EQ(got.sizes(), want.sizes());
         EXPECT_TRUE(got.is_contiguous(kChannelsLast));
-        EXPECT_TRUE(at::equal(got, want))
+        EXPECT_TRUE(same_bits(got, want))
             << threads << " threads: largest difference " << (got - want).abs().max().item<float>();
       }
     }
@@ -117,23 +122,34 @@ TEST_F(DepthwiseConvFma, MaskedOutputIsThresholdBackwardOfTheConvolution) {
     mask[1][1][1][1] = std::numeric_limits<float>::quiet_NaN();  // NaN: passed on
     const at::Tensor got = depthwise_conv_fma(g, w, 1, c.padding(), c.dilation, 1, false, mask);
     const at::Tensor want = at::threshold_backward(libtorch_conv(g, w, c, false), mask, 0);
-    EXPECT_TRUE(at::equal(got, want)) << (got - want).abs().max().item<float>();
+    EXPECT_TRUE(same_bits(got, want)) << (got - want).abs().max().item<float>();
   }
 }
 
 TEST_F(DepthwiseConvFma, RefusesWhatItDoesNotCompute) {
-  const at::Tensor w = at::randn({12, 1, 3, 3});
-  EXPECT_FALSE(depthwise_conv_fma_applies(at::randn({2, 12, 5, 5}).contiguous(kChannelsLast), 3))
+  const auto cl = [](at::Tensor t) { return t.contiguous(kChannelsLast); };
+  const at::Tensor x = cl(at::randn({2, 16, 5, 5})), w = at::randn({16, 1, 3, 3});
+  EXPECT_TRUE(depthwise_conv_fma_applies(x, w, 1, 1, 1));
+  EXPECT_FALSE(
+      depthwise_conv_fma_applies(cl(at::randn({2, 12, 5, 5})), at::randn({12, 1, 3, 3}), 1, 1, 1))
       << "12 channels: not a multiple of eight";
-  EXPECT_FALSE(depthwise_conv_fma_applies(at::randn({2, 16, 5, 5}), 3)) << "contiguous";
-  EXPECT_FALSE(depthwise_conv_fma_applies(
-      at::randn({2, 16, 5, 5}, at::kDouble).contiguous(kChannelsLast), 3))
+  EXPECT_FALSE(depthwise_conv_fma_applies(at::randn({2, 16, 5, 5}), w, 1, 1, 1)) << "contiguous";
+  EXPECT_FALSE(depthwise_conv_fma_applies(cl(at::randn({2, 16, 5, 5}, at::kDouble)),
+                                          w.to(at::kDouble), 1, 1, 1))
       << "double";
-  EXPECT_FALSE(depthwise_conv_fma_applies(at::randn({2, 16, 5, 5}).contiguous(kChannelsLast), 7))
-      << "7x7 kernel";
-  EXPECT_THROW(
-      depthwise_conv_fma(at::randn({2, 12, 5, 5}).contiguous(kChannelsLast), w, 1, 1, 1, 1, true),
-      c10::Error);
+  EXPECT_FALSE(depthwise_conv_fma_applies(x, at::randn({16, 1, 7, 7}), 1, 3, 1)) << "7x7 kernel";
+  EXPECT_FALSE(depthwise_conv_fma_applies(x, at::randn({16, 1, 3, 5}), 1, 1, 1)) << "3x5 kernel";
+  EXPECT_FALSE(depthwise_conv_fma_applies(x, w.to(at::kDouble), 1, 1, 1)) << "double weight";
+  EXPECT_FALSE(depthwise_conv_fma_applies(x, at::randn({24, 1, 3, 3}), 1, 1, 1))
+      << "24 channels of weight for 16 of input";
+  // A kernel that does not fit the image: no output, which LibTorch refuses with its error.
+  const at::Tensor small = cl(at::randn({1, 16, 2, 2}));
+  EXPECT_FALSE(depthwise_conv_fma_applies(small, w, 2, 0, 1));
+  EXPECT_THROW(at::conv2d(small, w, at::Tensor(), std::vector<int64_t>{2, 2},
+                          std::vector<int64_t>{0, 0}),
+               c10::Error);
+  EXPECT_THROW(depthwise_conv2d(small, w, 2, 0, 1), c10::Error);
+  EXPECT_THROW(depthwise_conv_fma(small, w, 2, 0, 1, 1, true), c10::Error);
 }
 
 // Through the operation: the output and both gradients are what the formula it replaced
@@ -153,7 +169,7 @@ TEST_F(DepthwiseConvFma, TheOperationsGradientsAreTheFormerFormulasBits) {
       const at::Tensor gy = at::randn_like(y);
       const auto grads = torch::autograd::grad({y}, {x, w}, {gy});
 
-      EXPECT_TRUE(at::equal(y, libtorch_conv(x0, w0, c, relu))) << "output";
+      EXPECT_TRUE(same_bits(y, libtorch_conv(x0, w0, c, relu))) << "output";
       const int64_t transposed_padding = c.dilation * (c.kernel - 1) - c.padding();
       at::Tensor gx = at::conv2d(gy, w0.flip({2, 3}), {}, 1, transposed_padding, c.dilation,
                                  c.copies * c.channels);
@@ -163,7 +179,7 @@ TEST_F(DepthwiseConvFma, TheOperationsGradientsAreTheFormerFormulasBits) {
         gx = sum;
       }
       if (relu) gx = at::threshold_backward(gx, x0, 0);
-      EXPECT_TRUE(at::equal(grads[0], gx))
+      EXPECT_TRUE(same_bits(grads[0], gx))
           << "input gradient: largest difference " << (grads[0] - gx).abs().max().item<float>();
       EXPECT_TRUE(
           at::equal(grads[1], depthwise_conv2d_weight_grad(x0, gy, c.kernel, c.stride, c.padding(),

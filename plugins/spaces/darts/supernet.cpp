@@ -67,8 +67,7 @@ std::vector<at::Tensor> EdgeGroupImpl::forward(const at::Tensor& x, const at::Te
   // them — their backward passes keep x itself, which the cell keeps anyway. Not made
   // where the convolutions read x themselves (nasx's channels-last kernel).
   at::Tensor activated;
-  const bool read_as_input = (sep_3_ || dil_3_) && depthwise_conv2d_of_relu_reads_input(x, 3);
-  if (read_as_input || ((sep_5_ || dil_5_) && depthwise_conv2d_of_relu_reads_input(x, 5))) {
+  if ((sep_3_ || sep_5_ || dil_3_ || dil_5_) && depthwise_conv2d_of_relu_reads_input(x)) {
     const at::NoGradGuard only_read;
     const at::Tensor relu_x = at::relu(x);
     activated = edges_ == 1
