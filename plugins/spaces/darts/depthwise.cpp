@@ -303,18 +303,10 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
         // (oneDNN's backward kernel is ~3x slower than its forward); one operation alone
         // gets the ReLU's mask as the convolution writes.
         if (copies == 1)
-          return {depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false,
-                                     relu ? x : at::Tensor()),
-                  want_weight ? depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding,
-                                                             dilation, copies, relu)
-                              : at::Tensor(),
-                  at::Tensor(),
-                  at::Tensor(),
-                  at::Tensor(),
-                  at::Tensor(),
-                  at::Tensor(),
-                  at::Tensor()};
-        grad_input = depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false);
+          grad_x = depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false,
+                                      relu ? x : at::Tensor());
+        else
+          grad_input = depthwise_conv_fma(gy, flipped, 1, transposed_padding, dilation, 1, false);
       } else if (stride == 1 && transposed_padding >= 0) {
         grad_input = at::conv2d(gy, flipped, {}, 1, transposed_padding, dilation, groups);
       } else if (dilation > 1 && gy.scalar_type() == at::kFloat &&
@@ -331,7 +323,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
             gy, shape, weight, c10::nullopt, {stride, stride}, {padding, padding},
             {dilation, dilation}, false, {0, 0}, groups, {true, false, false}));
       }
-      grad_x = fold_copies(grad_input, x, copies, relu);
+      if (!grad_x.defined()) grad_x = fold_copies(grad_input, x, copies, relu);
     }
     if (want_weight)
       grad_w = depthwise_conv2d_weight_grad(x, gy, kernel, stride, padding, dilation, copies, relu);
