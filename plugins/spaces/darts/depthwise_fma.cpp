@@ -189,7 +189,8 @@ bool depthwise_conv_fma_applies(const at::Tensor& x, const at::Tensor& weight, i
 at::Tensor depthwise_conv_fma(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                               int64_t padding, int64_t dilation, int64_t copies, bool relu,
                               const at::Tensor& mask) {
-  RECORD_FUNCTION("nasx::darts::depthwise_conv_fma", std::vector<c10::IValue>{});
+  // Its inputs named, so that --profile-shapes lists each shape.
+  RECORD_FUNCTION("nasx::darts::depthwise_conv_fma", std::vector<c10::IValue>({x, weight}));
   TORCH_CHECK(depthwise_conv_fma_applies(x, weight, stride, padding, dilation) &&
                   weight.size(0) == copies * x.size(1),
               "depthwise_conv_fma: unsupported convolution");
