@@ -37,28 +37,6 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) __m256 masked(__m256 v, co
   return _mm256_and_ps(v, keep);
 }
 
-/// One output's eight channels from c (reading x's lane), any position: the taps inside the
-/// image, row-major, fused multiply-adds from zero.
-template <int K, bool kRelu>
-NASX_FMA_TARGET inline __attribute__((always_inline)) __m256 output_at(const float* image,
-                                                                       const float* taps,
-                                                                       const ConvShape& s,
-                                                                       int64_t oy, int64_t ox,
-                                                                       int64_t c, int64_t lane) {
-  __m256 sum = _mm256_setzero_ps();
-  for (int a = 0; a < K; ++a) {
-    const int64_t iy = oy * s.stride - s.padding + a * s.dilation;
-    if (iy < 0 || iy >= s.height) continue;
-    for (int b = 0; b < K; ++b) {
-      const int64_t ix = ox * s.stride - s.padding + b * s.dilation;
-      if (ix < 0 || ix >= s.width) continue;
-      sum = _mm256_fmadd_ps(read(image + (iy * s.width + ix) * s.x_channels + lane, kRelu),
-                            _mm256_loadu_ps(taps + (a * K + b) * s.channels + c), sum);
-    }
-  }
-  return sum;
-}
-
 template <bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void store(float* out, const float* mask,
                                                                  __m256 v) {
@@ -66,17 +44,61 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void store(float* out, con
   _mm256_storeu_ps(out, v);
 }
 
-/// Columns [begin, end) of one output row, each tap checked (those near the edges).
+/// Outputs (first + j, channels c..c+8) for j < N of one row, each tap checked: each its
+/// own chain over the taps inside the image, row-major, fused multiply-adds from zero (the
+/// same operations as the body's). N is a compile-time count, so the chains stay in
+/// registers.
+template <int K, int N, bool kRelu, bool kMask>
+NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_block(
+    const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
+    int64_t oy, int64_t first, int64_t c) {
+  const int64_t channels = s.channels, x_channels = s.x_channels, lane = c % x_channels;
+  __m256 sum[N];
+#pragma GCC unroll 4
+  for (int j = 0; j < N; ++j) sum[j] = _mm256_setzero_ps();
+  for (int a = 0; a < K; ++a) {
+    const int64_t iy = oy * s.stride - s.padding + a * s.dilation;
+    if (iy < 0 || iy >= s.height) continue;
+    const float* row = image + iy * s.width * x_channels + lane;
+    for (int b = 0; b < K; ++b) {
+      const __m256 w = _mm256_loadu_ps(taps + (a * K + b) * channels + c);
+#pragma GCC unroll 4
+      for (int j = 0; j < N; ++j) {
+        const int64_t ix = (first + j) * s.stride - s.padding + b * s.dilation;
+        if (ix >= 0 && ix < s.width)
+          sum[j] = _mm256_fmadd_ps(read(row + ix * x_channels, kRelu), w, sum[j]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < N; ++j) {
+    const int64_t at = (first + j) * channels + c;
+    store<kMask>(out + at, kMask ? mask_row + at : nullptr, sum[j]);
+  }
+}
+
+/// Columns [begin, end) of one output row, each tap checked (those near the edges), four at
+/// a time: one column alone is a chain of up to 25 dependent multiply-adds that waits on
+/// each one's latency, and a 5x5 kernel on a 7x7 image has no column whose taps are all
+/// inside.
 template <int K, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
     int64_t oy, int64_t begin, int64_t end) {
-  for (int64_t ox = begin; ox < end; ++ox)
-    for (int64_t c = 0; c < s.channels; c += 8) {
-      const int64_t at = ox * s.channels + c;
-      store<kMask>(out + at, kMask ? mask_row + at : nullptr,
-                   output_at<K, kRelu>(image, taps, s, oy, ox, c, c % s.x_channels));
-    }
+  for (int64_t first = begin; first < end; first += 4)
+    for (int64_t c = 0; c < s.channels; c += 8) switch (std::min<int64_t>(4, end - first)) {
+        case 4:
+          checked_block<K, 4, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
+          break;
+        case 3:
+          checked_block<K, 3, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
+          break;
+        case 2:
+          checked_block<K, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
+          break;
+        default:
+          checked_block<K, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
+      }
 }
 
 /// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
