@@ -376,12 +376,18 @@ at::Tensor depthwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64
   return depthwise_conv2d_of_relu(x, weight, stride, padding, dilation, 1, false);
 }
 
+namespace {
+
+/// Where the operation is LibTorch's convolution of an activation it makes itself (other
+/// devices and types): no autograd function of nasx's, no caller's input read.
+bool convolves_on_libtorch(const at::Tensor& x) {
+  return !x.device().is_cpu() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble);
+}
+
+}  // namespace
+
 bool depthwise_conv2d_of_relu_reads_input(const at::Tensor& x) {
-  // On other devices and types the operation is LibTorch's convolution of its own
-  // activation; on channels-last floats the kernel reads x.
-  const bool reads_own_input =
-      !x.device().is_cpu() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble);
-  return !reads_own_input && !depthwise_conv_fma_reads(x);
+  return !convolves_on_libtorch(x) && !depthwise_conv_fma_reads(x);
 }
 
 at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
@@ -390,7 +396,7 @@ at::Tensor depthwise_conv2d_of_relu(const at::Tensor& x, const at::Tensor& weigh
   TORCH_CHECK(weight.size(0) == copies * x.size(1), "depthwise convolution: weight for ",
               weight.size(0), " channels, an input of ", x.size(1), " channels in ", copies,
               " copies");
-  if (!x.device().is_cpu() || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble))
+  if (convolves_on_libtorch(x))
     return at::conv2d(activate(x, copies, relu), weight, {}, stride, padding, dilation,
                       weight.size(0));
   at::Tensor activated = input;
