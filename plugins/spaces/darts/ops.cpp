@@ -9,6 +9,7 @@
 
 #include "darts/avg_pool.hpp"
 #include "darts/depthwise.hpp"
+#include "darts/pointwise.hpp"
 #include "nasx/batch_norm_blocks.hpp"
 #include "nasx/error.hpp"
 
@@ -36,13 +37,29 @@ at::Tensor block(const at::Tensor& weight, int64_t copy, int64_t copies) {
   return weight.narrow(0, copy * rows, rows);
 }
 
+/// A 1x1 convolution of stride 1 (the module's own groups).
+at::Tensor pointwise(const torch::nn::Conv2d& conv, const at::Tensor& x) {
+  return pointwise_conv2d(x, conv->weight, conv->options.groups());
+}
+
 /// A 1x1 convolution of `copies` groups, copy `copy` alone (an ungrouped convolution
 /// with its block of the weight).
 at::Tensor pointwise_copy(const torch::nn::Conv2d& conv, const at::Tensor& x, int64_t copy,
                           int64_t copies) {
   const std::array<int64_t, 2>& stride = *conv->options.stride();
+  if (stride == std::array<int64_t, 2>{1, 1})
+    return pointwise_conv2d(x, block(conv->weight, copy, copies));
   const std::array<int64_t, 2> no_padding = {0, 0};
   return at::conv2d(x, block(conv->weight, copy, copies), at::Tensor(), stride, no_padding);
+}
+
+/// relu(x) convolved with a ReLUConvBN layer's kernel (or several side by side): a 1x1
+/// convolution of stride 1 through pointwise_conv2d.
+at::Tensor convolve_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
+                         int64_t padding) {
+  if (weight.size(2) == 1 && weight.size(3) == 1 && stride == 1 && padding == 0)
+    return pointwise_conv2d(at::relu(x), weight);
+  return at::conv2d(at::relu(x), weight, at::Tensor(), {stride, stride}, {padding, padding});
 }
 
 }  // namespace
@@ -69,7 +86,7 @@ ReLUConvBNImpl::ReLUConvBNImpl(int64_t c_in, int64_t c_out, int64_t kernel, int6
       bn_(register_module("bn", batchnorm(c_out, affine))) {}
 
 at::Tensor ReLUConvBNImpl::forward(const at::Tensor& x) {
-  return batch_norm(bn_, conv_(at::relu(x)));
+  return batch_norm(bn_, convolve_relu(x, conv_->weight, stride_, padding_));
 }
 
 std::vector<at::Tensor> relu_conv_bn_together(
@@ -94,8 +111,7 @@ std::vector<at::Tensor> relu_conv_bn_together(
   }
   const int64_t stride = layers.front()->stride_, padding = layers.front()->padding_;
   const at::Tensor y =
-      batch_norm_blocks(norms, at::conv2d(at::relu(x), at::cat(weights), at::Tensor(),
-                                          {stride, stride}, {padding, padding}));
+      batch_norm_blocks(norms, convolve_relu(x, at::cat(weights), stride, padding));
   for (const at::Tensor& block : at::split_with_sizes(y, channels, 1))
     outputs.push_back(block.contiguous(x.suggest_memory_format()));
   return outputs;
@@ -158,10 +174,11 @@ SepConvImpl::SepConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
 
 at::Tensor SepConvImpl::forward(const at::Tensor& x, const at::Tensor& activated) {
   const at::Tensor y = batch_norm(
-      bn_1_, pointwise_1_(depthwise_conv2d_of_relu(x, depthwise_1_->weight, stride_, padding_, 1,
-                                                   copies_, true, activated)));
-  return batch_norm(
-      bn_2_, pointwise_2_(depthwise_conv2d_of_relu(y, depthwise_2_->weight, 1, padding_, 1)));
+      bn_1_,
+      pointwise(pointwise_1_, depthwise_conv2d_of_relu(x, depthwise_1_->weight, stride_, padding_,
+                                                       1, copies_, true, activated)));
+  return batch_norm(bn_2_, pointwise(pointwise_2_, depthwise_conv2d_of_relu(y, depthwise_2_->weight,
+                                                                            1, padding_, 1)));
 }
 
 at::Tensor SepConvImpl::forward_copy(const at::Tensor& x, int64_t copy) {
@@ -186,8 +203,8 @@ DilConvImpl::DilConvImpl(int64_t c_in, int64_t c_out, int64_t kernel, int64_t st
 
 at::Tensor DilConvImpl::forward(const at::Tensor& x, const at::Tensor& activated) {
   return batch_norm(
-      bn_, pointwise_(depthwise_conv2d_of_relu(x, depthwise_->weight, stride_, padding_, dilation_,
-                                               copies_, true, activated)));
+      bn_, pointwise(pointwise_, depthwise_conv2d_of_relu(x, depthwise_->weight, stride_, padding_,
+                                                          dilation_, copies_, true, activated)));
 }
 
 at::Tensor DilConvImpl::forward_copy(const at::Tensor& x, int64_t copy) {
