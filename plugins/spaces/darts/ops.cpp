@@ -37,9 +37,14 @@ at::Tensor block(const at::Tensor& weight, int64_t copy, int64_t copies) {
   return weight.narrow(0, copy * rows, rows);
 }
 
-/// A 1x1 convolution of stride 1 (the module's own groups).
+/// A 1x1 convolution module of stride 1, without bias, built with padding 0 (conv(c_in,
+/// c_out, 1, 1, 0, ...) above), in the module's own groups.
 at::Tensor pointwise(const torch::nn::Conv2d& conv, const at::Tensor& x) {
-  return pointwise_conv2d(x, conv->weight, conv->options.groups());
+  const auto& o = conv->options;
+  const std::array<int64_t, 2> one = {1, 1};
+  TORCH_CHECK(*o.kernel_size() == one && *o.stride() == one && *o.dilation() == one && !o.bias(),
+              "pointwise: a 1x1 convolution of stride 1 without bias expected");
+  return pointwise_conv2d(x, conv->weight, o.groups());
 }
 
 /// A 1x1 convolution of `copies` groups, copy `copy` alone (an ungrouped convolution

@@ -52,6 +52,8 @@ std::vector<Conv> cases() {
       {2, 3, 8, 1, 1, 1},      // one pixel, three inputs a group
       {1, 3, 16, 2, 1, 1},     // two images of one pixel
       {5, 1, 8, 2, 3, 7},      // one input a group
+      {4, 8, 8, 16, 5, 5},     // a batch of 16: oneDNN (and the kernel) on one thread too
+      {2, 16, 32, 1, 3, 3},    // 9 pixels: the widest block's one-pixel remainder
   };
 }
 
