@@ -1,5 +1,7 @@
 #include "darts/depthwise_fma.hpp"
 
+#include "darts/cpu_features.hpp"
+
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -165,15 +167,6 @@ void convolve(const float* x, const float* taps, const float* mask, float* y, in
   else
     convolve_rows<K, false, false>(x, taps, mask, y, first, last, s);
 }
-
-bool cpu_has_avx2_and_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
-#else
-
-bool cpu_has_avx2_and_fma() { return false; }
 
 #endif
 

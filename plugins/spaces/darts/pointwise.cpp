@@ -1,5 +1,7 @@
 #include "darts/pointwise.hpp"
 
+#include "darts/cpu_features.hpp"
+
 #include <array>
 #include <tuple>
 #include <vector>
@@ -85,15 +87,6 @@ NASX_FMA_TARGET void convolve(const float* x, const float* taps, float* y, int64
       for (int64_t first = 0; first < s.out; first += kChannels)
         block<kVectors, 1>(x, taps, y, pixel, g, first, s);
 }
-
-bool cpu_has_avx2_and_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-}
-
-#else
-
-bool cpu_has_avx2_and_fma() { return false; }
 
 #endif
 
