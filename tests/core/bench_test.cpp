@@ -152,9 +152,10 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
       "--baseline " +
       dir_.string() + " --python /bin/sh";
   // DARTS_V2 at a tiny size: the step, the trainer's epoch per step against the steps'
-  // mean, the reference; profiled by input shapes, the epoch too.
+  // mean, the reference; profiled by input shapes, the epoch too, time and memory.
   const Outcome train = run_nasx(
-      "bench --what train --channels 4 --layers 3 --batch 4 --drop-path 0.1 --profile-shapes" +
+      "bench --what train --channels 4 --layers 3 --batch 4 --drop-path 0.1 --profile "
+      "--profile-memory --profile-shapes" +
       common);
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_THAT(train.output, HasSubstr("nasx step over reference channels-last: speed-up"));
@@ -167,6 +168,23 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
   // Operators by input: a convolution of the batch of 4, its layout marked.
   EXPECT_THAT(train.output, HasSubstr("_convolution [4,"));
   EXPECT_THAT(train.output, HasSubstr("]cl"));
+  // The memory profile of the step and of the epoch, its rows by shapes too.
+  const std::regex memory_header(
+      "tensors live at the peak of tensor memory, by the operator "
+      "that allocated them: [0-9.]+ MiB \\([0-9]+ allocations");
+  EXPECT_EQ(
+      std::distance(std::sregex_iterator(train.output.begin(), train.output.end(), memory_header),
+                    std::sregex_iterator()),
+      2)
+      << train.output;
+  EXPECT_THAT(train.output, HasSubstr("at that peak: resident "));
+  const size_t memory_table = train.output.find("at that peak: resident ");
+  ASSERT_NE(memory_table, std::string::npos);
+  const std::string memory_rows = train.output.substr(
+      memory_table, train.output.find("median_s=", memory_table) - memory_table);
+  EXPECT_TRUE(std::regex_search(
+      memory_rows, std::regex("\naten::[a-z_]+ \\[4,[^\n]* +[0-9]+ +[0-9.]+ +[0-9.]+\n")))
+      << memory_rows;
   // Another architecture has no reference: nasx alone, and it says why.
   const Outcome other = run_nasx(
       "bench --what train --channels 4 --layers 3 --batch 4 --arch "

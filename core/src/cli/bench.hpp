@@ -36,6 +36,7 @@ struct Setup {
   bool profile = false;         ///< a nasx contender prints its operators by self time
   bool profile_shapes = false;  ///< ... split by their inputs' shapes
   int profile_rows = 25;        ///< ... the first this many
+  bool profile_memory = false;  ///< ... and the tensors live at its memory peak
 };
 
 /// What one measurement of a contender gives.

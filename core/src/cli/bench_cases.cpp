@@ -9,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "bench.hpp"
+#include "memory_profile.hpp"
 #include "nasx/bilevel.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
@@ -133,6 +134,8 @@ Timing measure_train_epoch(const Setup& setup, const Workload& work) {
   // Warm-up epochs of one step each would change the loader; whole epochs instead,
   // the last one timed. Drop path reaches work.drop_path only at the end of the
   // schedule, so the timed epoch runs at its last value: (epochs - 1) / epochs of it.
+  std::optional<MemoryProfile> memory;  // this thread's tensors: the loader's are not counted
+  if (setup.profile_memory) memory.emplace(setup.profile_shapes);
   for (int64_t e = 0; e < setup.warmup; ++e) trainer.run_epoch();
   synchronize(setup.device);
   std::optional<OpProfile> profile;
@@ -141,6 +144,7 @@ Timing measure_train_epoch(const Setup& setup, const Workload& work) {
   trainer.run_epoch();
   synchronize(setup.device);
   if (profile) profile->print(std::cout, steps, setup.profile_rows);
+  if (memory) memory->print(std::cout, setup.profile_rows);
   Timing timing;
   timing.seconds = seconds_since(start) / static_cast<double>(steps);
   timing.best = timing.seconds;

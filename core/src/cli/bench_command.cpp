@@ -118,6 +118,9 @@ po::options_description bench_options() {
       "profile-shapes", po::bool_switch(),
       "--profile, with each operator split by its inputs' shapes and integer arguments "
       "(a convolution's groups, strides, ...)")(
+      "profile-memory", po::bool_switch(),
+      "also list, for each nasx contender, the tensors live at its memory peak by the "
+      "operator that allocated them (with --profile-shapes, by its inputs' shapes)")(
       "profile-rows", po::value<int>()->default_value(25),
       "--profile: how many operators (or operator and shape pairs) to list")(
       "single", po::value<std::string>()->default_value(""),
@@ -184,7 +187,8 @@ std::string describe(const Setup& s, const std::string& what) {
 Args single_argv(const Args& args, const std::string& name, bool profile) {
   Args argv = {self_binary(), "bench"};
   for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
-    if (profile || (a != "--profile" && a != "--profile-shapes")) argv.push_back(a);
+    if (profile || (a != "--profile" && a != "--profile-shapes" && a != "--profile-memory"))
+      argv.push_back(a);
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
@@ -204,7 +208,7 @@ Contender nasx_contender(const Args& args, const std::string& label, const std::
 
 /// With --profile: each nasx contender once more, printing where its time goes.
 void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
-  if (!s.profile) return;
+  if (!s.profile && !s.profile_memory) return;
   for (const Contender& c : contenders) {
     if (c.single.empty()) continue;
     const core::CommandOutput out = core::run_and_capture(single_argv(args, c.single, true));
@@ -489,7 +493,9 @@ int bench_command(const Args& args) {
   s.baseline_dir = vm["baseline"].as<std::string>();
   s.python = vm["python"].as<std::string>();
   s.profile_shapes = vm["profile-shapes"].as<bool>();
-  s.profile = vm["profile"].as<bool>() || s.profile_shapes;
+  s.profile_memory = vm["profile-memory"].as<bool>();
+  // --profile-shapes splits whichever profile is asked for; alone, the time profile.
+  s.profile = vm["profile"].as<bool>() || (s.profile_shapes && !s.profile_memory);
   s.profile_rows = vm["profile-rows"].as<int>();
   if (s.profile_rows < 1) throw ConfigError("bench: --profile-rows must be at least 1");
   if (s.batch < 0 || s.steps < 1 || s.warmup < 0 || s.rounds < 1)

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bench.hpp"
+#include "memory_profile.hpp"
 #include "nasx/core/process.hpp"
 #include "nasx/error.hpp"
 #include "op_profile.hpp"
@@ -58,6 +59,10 @@ double median(std::vector<double> values) {
 }
 
 Timing time_units(const std::function<void()>& unit, const Setup& setup) {
+  // From the warm-up on, so that what the first steps allocate and keep (gradients,
+  // optimiser state) is counted too.
+  std::optional<MemoryProfile> memory;
+  if (setup.profile_memory) memory.emplace(setup.profile_shapes);
   for (int64_t i = 0; i < setup.warmup; ++i) unit();
   synchronize(setup.device);
   std::vector<double> seconds;
@@ -70,6 +75,7 @@ Timing time_units(const std::function<void()>& unit, const Setup& setup) {
     seconds.push_back(seconds_since(start));
   }
   if (profile) profile->print(std::cout, setup.steps, setup.profile_rows);
+  if (memory) memory->print(std::cout, setup.profile_rows);
   Timing timing;
   timing.seconds = median(seconds);
   timing.best = *std::min_element(seconds.begin(), seconds.end());

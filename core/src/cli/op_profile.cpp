@@ -39,9 +39,30 @@ bool g_by_shapes = false;  // set before the callback is added
 // The open frames of this thread, innermost last (backward runs on its own thread).
 thread_local std::vector<Frame*> t_stack;
 
-/// "name [64,8,28,28]cl [8,1,3,3] 1 (1,1)": the tensors' sizes (`-` undefined; `cl`
-/// channels-last, `strided` neither layout), integers and integer lists, in argument
-/// order; what else an operator takes is left out.
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+  auto frame = std::make_unique<Frame>();
+  // The inputs are only there while the operator starts: read them now.
+  if (g_by_shapes) frame->key = shape_key(fn);
+  frame->start = Clock::now();
+  t_stack.push_back(frame.get());
+  return frame;
+}
+
+void on_end(const at::RecordFunction& fn, at::ObserverContext* context) {
+  auto* frame = static_cast<Frame*>(context);
+  if (frame == nullptr) return;
+  const double total = std::chrono::duration<double>(Clock::now() - frame->start).count();
+  if (!t_stack.empty() && t_stack.back() == frame) t_stack.pop_back();
+  if (!t_stack.empty()) t_stack.back()->children += total;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  OpTotals& totals = g_totals[frame->key.empty() ? std::string(fn.name()) : frame->key];
+  ++totals.calls;
+  totals.total += total;
+  totals.self += std::max(0.0, total - frame->children);
+}
+
+}  // namespace
+
 std::string shape_key(const at::RecordFunction& fn) {
   std::string key = fn.name();
   for (const c10::IValue& v : fn.inputs()) {
@@ -70,30 +91,6 @@ std::string shape_key(const at::RecordFunction& fn) {
   }
   return key;
 }
-
-std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
-  auto frame = std::make_unique<Frame>();
-  // The inputs are only there while the operator starts: read them now.
-  if (g_by_shapes) frame->key = shape_key(fn);
-  frame->start = Clock::now();
-  t_stack.push_back(frame.get());
-  return frame;
-}
-
-void on_end(const at::RecordFunction& fn, at::ObserverContext* context) {
-  auto* frame = static_cast<Frame*>(context);
-  if (frame == nullptr) return;
-  const double total = std::chrono::duration<double>(Clock::now() - frame->start).count();
-  if (!t_stack.empty() && t_stack.back() == frame) t_stack.pop_back();
-  if (!t_stack.empty()) t_stack.back()->children += total;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  OpTotals& totals = g_totals[frame->key.empty() ? std::string(fn.name()) : frame->key];
-  ++totals.calls;
-  totals.total += total;
-  totals.self += std::max(0.0, total - frame->children);
-}
-
-}  // namespace
 
 OpProfile::OpProfile(bool by_shapes) : by_shapes_(by_shapes) {
   std::lock_guard<std::mutex> lock(g_mutex);

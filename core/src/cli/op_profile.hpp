@@ -5,8 +5,18 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <string>
+
+namespace at {
+struct RecordFunction;
+}
 
 namespace nasx::cli::bench {
+
+/// "name [64,8,28,28]cl [8,1,3,3] 1 (1,1)": the operator's name, then its tensors' sizes
+/// (`-` undefined; `cl` channels-last, `strided` neither layout), integers and integer
+/// lists, in argument order (the callback must have asked for its inputs).
+std::string shape_key(const at::RecordFunction& fn);
 
 /// Records while alive (one at a time); print() lists the operators by self time,
 /// `by_shapes`: each operator per distinct shapes of its inputs (and integer arguments).

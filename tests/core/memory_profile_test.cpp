@@ -1,0 +1,115 @@
+// The bench's memory profile: which operator's tensors are live at the peak of tensor
+// memory, checked against tensors of known sizes allocated inside named scopes.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "../../core/src/cli/memory_profile.hpp"
+
+namespace {
+
+using nasx::cli::bench::MemoryAtPeak;
+using nasx::cli::bench::MemoryProfile;
+using nasx::cli::bench::OperatorMemory;
+using ::testing::HasSubstr;
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+/// A float tensor of `mib` MiB, allocated inside an operator scope named `scope`.
+at::Tensor allocate_in(const char* scope, double mib) {
+  RECORD_FUNCTION(scope, std::vector<c10::IValue>());
+  return at::empty({static_cast<int64_t>(mib * kMiB / 4)}, at::kFloat);
+}
+
+/// The row whose operator key starts with `prefix`.
+const OperatorMemory* row_of(const MemoryAtPeak& peak, const std::string& prefix) {
+  for (const OperatorMemory& row : peak.by_operator)
+    if (row.op.rfind(prefix, 0) == 0) return &row;
+  return nullptr;
+}
+
+std::string keys_of(const MemoryAtPeak& peak) {
+  std::string keys;
+  for (const OperatorMemory& row : peak.by_operator) keys += row.op + "\n";
+  return keys;
+}
+
+TEST(MemoryProfile, ListsTheTensorsLiveAtThePeakByTheOperatorThatAllocatedThem) {
+  at::Tensor before = at::empty({kMiB / 4}, at::kFloat);  // 1 MiB, not recorded
+  MemoryProfile profile;
+  at::Tensor a1 = allocate_in("test::op_a", 1);
+  at::Tensor a2 = allocate_in("test::op_a", 1);
+  before.reset();  // a free of a tensor from before recording changes nothing
+  at::Tensor b1 = allocate_in("test::op_b", 3);
+  // The peak: a1, a2 and b1, 5 MiB. After it, less is live.
+  b1.reset();
+  a2.reset();
+  at::Tensor b2 = allocate_in("test::op_b", 0.5);
+  at::Tensor c1 = allocate_in("test::op_c", 2);  // 3.5 MiB live: under the peak
+  const MemoryAtPeak peak = profile.peak();
+
+  EXPECT_EQ(peak.tensor_bytes, 5 * kMiB);
+  EXPECT_EQ(peak.allocations, 5);
+  EXPECT_EQ(peak.live_at_end, 3 * kMiB + kMiB / 2);
+  ASSERT_EQ(peak.by_operator.size(), 2u);           // op_c's tensor came after the peak
+  EXPECT_EQ(peak.by_operator[0].op, "test::op_b");  // most bytes first
+  EXPECT_EQ(peak.by_operator[0].tensors, 1);
+  EXPECT_EQ(peak.by_operator[0].bytes, 3 * kMiB);
+  EXPECT_EQ(peak.by_operator[1].op, "test::op_a");  // not aten::empty, which it called
+  EXPECT_EQ(peak.by_operator[1].tensors, 2);
+  EXPECT_EQ(peak.by_operator[1].bytes, 2 * kMiB);
+#if defined(__GLIBC__)
+  EXPECT_GT(peak.resident, 0);
+  EXPECT_GE(peak.heap_in_use, peak.tensor_bytes);
+  EXPECT_GE(peak.heap_free, 0);
+#endif
+
+  std::ostringstream out;
+  profile.print(out, 1);  // one row
+  EXPECT_THAT(out.str(), HasSubstr("peak of tensor memory, by the operator that allocated them: "
+                                   "5.0 MiB (5 allocations recorded"));
+  EXPECT_THAT(out.str(), HasSubstr("live at the end: 3.5 MiB"));
+  EXPECT_THAT(out.str(), HasSubstr("test::op_b"));
+  EXPECT_THAT(out.str(), HasSubstr("3.00    60.0\n"));
+  EXPECT_THAT(out.str(), ::testing::Not(HasSubstr("test::op_a")));
+}
+
+// Autograd's CPU backward runs on the calling thread: its tensors are recorded, and the
+// ones it frees leave the count. By shapes, an operator's key carries its inputs' sizes.
+TEST(MemoryProfile, RecordsTheBackwardAndSplitsByShapes) {
+  at::Tensor x = at::ones({kMiB / 4}, at::kFloat).set_requires_grad(true);  // not recorded
+  MemoryProfile profile(/*by_shapes=*/true);
+  {
+    at::Tensor loss = x.exp().sum();  // exp's 1 MiB output is saved for its backward
+    torch::autograd::backward({loss});
+  }
+  const MemoryAtPeak peak = profile.peak();
+  // At the peak, in the backward: exp's saved output and the product gy * exp(x), which
+  // becomes x.grad; the sum's gradient is an expanded scalar.
+  const OperatorMemory* exp = row_of(peak, "aten::exp [262144]");
+  const OperatorMemory* mul = row_of(peak, "aten::mul [262144]");
+  ASSERT_NE(exp, nullptr) << keys_of(peak);
+  ASSERT_NE(mul, nullptr) << keys_of(peak);
+  EXPECT_EQ(exp->bytes, kMiB);
+  EXPECT_EQ(mul->bytes, kMiB);
+  EXPECT_GE(peak.tensor_bytes, 2 * kMiB);
+  EXPECT_LT(peak.tensor_bytes, 2 * kMiB + 4096);  // and scalars
+  // The graph is gone with its saved output; x.grad stays.
+  EXPECT_GE(peak.live_at_end, kMiB);
+  EXPECT_LT(peak.live_at_end, kMiB + 4096);
+  ASSERT_TRUE(x.grad().defined());
+}
+
+TEST(MemoryProfile, OneAtATime) {
+  MemoryProfile first;
+  EXPECT_THROW(MemoryProfile second, std::exception);
+}
+
+}  // namespace
