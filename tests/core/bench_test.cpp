@@ -178,6 +178,9 @@ TEST_F(Bench, TrainEvaluateAndNaswotRunAgainstTheirBaselines) {
       2)
       << train.output;
   EXPECT_THAT(train.output, HasSubstr("at that peak: resident "));
+  // Each profile a run of its own, so the memory profile's bookkeeping is not timed.
+  EXPECT_THAT(train.output, HasSubstr("nasx step (train-step), memory profiled:"));
+  EXPECT_THAT(train.output, HasSubstr("nasx epoch, per step (train-epoch), memory profiled:"));
   const size_t memory_table = train.output.find("at that peak: resident ");
   ASSERT_NE(memory_table, std::string::npos);
   const std::string memory_rows = train.output.substr(
@@ -398,6 +401,11 @@ TEST_F(Bench, BadUsageIsNamed) {
   const Outcome rows = run_nasx("bench --what train --profile --profile-rows 0 --steps 1");
   EXPECT_EQ(rows.exit_code, 1);
   EXPECT_THAT(rows.output, HasSubstr("--profile-rows must be at least 1"));
+  // The memory profile reads LibTorch's CPU allocator: another device is refused.
+  const Outcome memory = run_nasx("bench --profile-memory --device meta --steps 1");
+  EXPECT_EQ(memory.exit_code, 1);
+  EXPECT_THAT(memory.output, HasSubstr("--profile-memory records LibTorch's CPU allocator only; "
+                                       "on meta leave it out"));
 }
 
 }  // namespace

@@ -116,15 +116,15 @@ po::options_description bench_options() {
       "profile", po::bool_switch(),
       "also list each nasx contender's operators by self time (a run of its own)")(
       "profile-shapes", po::bool_switch(),
-      "--profile, with each operator split by its inputs' shapes and integer arguments "
-      "(a convolution's groups, strides, ...)")(
+      "--profile (and --profile-memory), with each operator split by its inputs' shapes and "
+      "integer arguments (a convolution's groups, strides, ...); alone, --profile so split")(
       "profile-memory", po::bool_switch(),
-      "also list, for each nasx contender, the tensors live at its memory peak by the "
-      "operator that allocated them (with --profile-shapes, by its inputs' shapes)")(
+      "also list, for each nasx contender (a run of its own; CPU only), the tensors live at "
+      "the peak of tensor memory by the operator that allocated them")(
       "profile-rows", po::value<int>()->default_value(25),
-      "--profile: how many operators (or operator and shape pairs) to list")(
-      "single", po::value<std::string>()->default_value(""),
-      "internal: measure one nasx contender in this process and print its figures");
+      "--profile / --profile-memory: how many operators (or operator and shape pairs) to "
+      "list")("single", po::value<std::string>()->default_value(""),
+              "internal: measure one nasx contender in this process and print its figures");
   add_plugin_path_option(options);
   return options;
 }
@@ -182,13 +182,26 @@ std::string describe(const Setup& s, const std::string& what) {
   return text.str();
 }
 
+/// Which profile a --single run of a contender prints.
+enum class Profiled { none, time, memory };
+
 /// This executable measuring nasx contender `name` alone (--single), with the
-/// invocation's other options.
-Args single_argv(const Args& args, const std::string& name, bool profile) {
+/// invocation's other options; of the profile options, those of `profiled` only (each
+/// profile is a run of its own: the memory profile's bookkeeping would count in the
+/// time profile's operators).
+Args single_argv(const Args& args, const std::string& name, Profiled profiled) {
   Args argv = {self_binary(), "bench"};
-  for (const auto& a : without_option(without_option(args, "--single"), "--rounds"))
-    if (profile || (a != "--profile" && a != "--profile-shapes" && a != "--profile-memory"))
-      argv.push_back(a);
+  for (const auto& a : without_option(without_option(args, "--single"), "--rounds")) {
+    const bool time_option = a == "--profile", memory_option = a == "--profile-memory";
+    const bool shapes_option = a == "--profile-shapes";
+    if (time_option && profiled != Profiled::time) continue;
+    if (memory_option && profiled != Profiled::memory) continue;
+    if (shapes_option && profiled == Profiled::none) continue;
+    argv.push_back(a);
+  }
+  // --profile-shapes alone is the time profile; a time run may hold it alone.
+  if (profiled == Profiled::time && std::find(args.begin(), args.end(), "--profile") == args.end())
+    argv.push_back("--profile");
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
@@ -198,7 +211,7 @@ Args single_argv(const Args& args, const std::string& name, bool profile) {
 /// figure is the `seconds_key` it prints (median_s, or mean_s).
 Contender nasx_contender(const Args& args, const std::string& label, const std::string& name,
                          const std::string& seconds_key = "median_s") {
-  const Args argv = single_argv(args, name, /*profile=*/false);
+  const Args argv = single_argv(args, name, Profiled::none);
   return {label, false,
           [argv, name, seconds_key] {
             return bench::run_measurement(argv, seconds_key, "nasx " + name);
@@ -206,13 +219,19 @@ Contender nasx_contender(const Args& args, const std::string& label, const std::
           name};
 }
 
-/// With --profile: each nasx contender once more, printing where its time goes.
+/// With --profile / --profile-memory: each nasx contender once more per profile, printing
+/// where its time goes, then where its memory goes.
 void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
-  if (!s.profile && !s.profile_memory) return;
   for (const Contender& c : contenders) {
     if (c.single.empty()) continue;
-    const core::CommandOutput out = core::run_and_capture(single_argv(args, c.single, true));
-    std::cout << "\n" << c.name << " (" << c.single << "), profiled:" << out.output << std::flush;
+    for (const Profiled profiled : {Profiled::time, Profiled::memory}) {
+      if (profiled == Profiled::time ? !s.profile : !s.profile_memory) continue;
+      const core::CommandOutput out = core::run_and_capture(single_argv(args, c.single, profiled));
+      std::cout << "\n"
+                << c.name << " (" << c.single << "), "
+                << (profiled == Profiled::time ? "profiled" : "memory profiled") << ":"
+                << out.output << std::flush;
+    }
   }
 }
 
@@ -430,7 +449,7 @@ int bench_data_parallel(const Args& args, const Setup& s, const std::vector<int>
       for (const int n : rank_counts)
         for (const bool sync : {false, true}) {
           if (sync && (!sync_batchnorm || n == 1)) continue;
-          Args argv = single_argv(unsynced, "step:" + order + ":" + format, /*profile=*/false);
+          Args argv = single_argv(unsynced, "step:" + order + ":" + format, Profiled::none);
           argv.push_back("--nproc");
           argv.push_back(std::to_string(n));
           if (sync) argv.push_back("--sync-batchnorm");
@@ -503,6 +522,11 @@ int bench_command(const Args& args) {
   s.device = c10::Device(vm["device"].as<std::string>());
   if (s.device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
+  if (s.profile_memory && !s.device.is_cpu())
+    throw ConfigError("bench: --profile-memory records LibTorch's CPU allocator only; on " +
+                      s.device.str() +
+                      " leave it out (the figures' peak_cuda_mib is the "
+                      "caching allocator's peak)");
   apply_defaults(s, what, *core::make_space(registry, s.space));
 
   // Threads: every contender gets the same number, the baselines included.

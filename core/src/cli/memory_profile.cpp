@@ -42,8 +42,10 @@ using Total = TotalsOf<decltype(&c10::MemoryReportingInfoBase::reportMemoryUsage
 
 // Allocations made while these run are the operator's that called them.
 bool is_allocation_helper(const std::string& key) {
-  for (const char* name : {"aten::empty", "aten::empty_like", "aten::empty_strided",
-                           "aten::resize_", "aten::new_empty", "aten::new_empty_strided"})
+  for (const char* name :
+       {"aten::empty", "aten::empty_like", "aten::empty_strided", "aten::resize_",
+        "aten::new_empty", "aten::new_empty_strided", "aten::zeros", "aten::zeros_like",
+        "aten::ones_like", "aten::full", "aten::new_zeros"})
     if (key == name || key.rfind(std::string(name) + " ", 0) == 0) return true;
   return false;
 }
@@ -91,7 +93,8 @@ struct MemoryProfile::State : c10::MemoryReportingInfoBase {
   int64_t live_bytes = 0, peak_bytes = 0, allocations = 0;
   // At the peak: the process's resident bytes, malloc's bytes in use and its free bytes
   // kept inside the heap (freed chunks it could not give back or reuse); -1: not known.
-  int64_t resident_at_peak = -1, heap_used_at_peak = -1, heap_free_at_peak = -1;
+  int64_t resident_at_peak = -1, heap_used_at_peak = -1, heap_free_at_peak = -1,
+          heap_top_at_peak = -1;
   int statm = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
   ~State() override {
@@ -102,6 +105,9 @@ struct MemoryProfile::State : c10::MemoryReportingInfoBase {
     if (device.type() != c10::DeviceType::CPU || ptr == nullptr) return;
     std::lock_guard<std::mutex> lock(mutex);
     if (alloc_size > 0) {
+      // An address still marked live was freed where no report came (another thread):
+      // that block is gone.
+      if (const auto stale = live.find(ptr); stale != live.end()) forget(stale);
       const size_t key = key_of_current_operator();
       live[ptr] = {alloc_size, key};
       now[key].bytes += alloc_size;
@@ -116,21 +122,25 @@ struct MemoryProfile::State : c10::MemoryReportingInfoBase {
         const struct mallinfo2 heap = ::mallinfo2();
         heap_used_at_peak = static_cast<int64_t>(heap.uordblks + heap.hblkhd);
         heap_free_at_peak = static_cast<int64_t>(heap.fordblks);
+        heap_top_at_peak = static_cast<int64_t>(heap.keepcost);
 #endif
       }
       return;
     }
-    const auto it = live.find(ptr);
-    if (it == live.end()) return;  // allocated before recording started
+    if (const auto it = live.find(ptr); it != live.end()) forget(it);
+    // else allocated before recording started
+  }
+
+  bool memoryProfilingEnabled() const override { return true; }
+
+ private:
+  void forget(std::unordered_map<void*, Block>::iterator it) {
     now[it->second.key].bytes -= it->second.bytes;
     --now[it->second.key].tensors;
     live_bytes -= it->second.bytes;
     live.erase(it);
   }
 
-  bool memoryProfilingEnabled() const override { return true; }
-
- private:
   // /proc/self/statm's second field (resident pages), re-read in place.
   int64_t resident_bytes() const {
     char text[128];
@@ -161,11 +171,11 @@ struct MemoryProfile::State : c10::MemoryReportingInfoBase {
 
 MemoryProfile::MemoryProfile(bool by_shapes) : state_(std::make_shared<State>()) {
   if (g_active) throw Error("bench: one memory profile at a time");
-  g_active = true;
   g_by_shapes = by_shapes;
   installed_ = std::make_unique<c10::DebugInfoGuard>(c10::DebugInfoKind::PROFILER_STATE, state_);
   handle_ = at::addThreadLocalCallback(
       at::RecordFunctionCallback(&on_start, &on_end).needsInputs(by_shapes));
+  g_active = true;  // last: a constructor that threw leaves the next one free to start
 }
 
 MemoryProfile::~MemoryProfile() {
@@ -184,6 +194,7 @@ MemoryAtPeak MemoryProfile::peak() const {
   peak.resident = state_->resident_at_peak;
   peak.heap_in_use = state_->heap_used_at_peak;
   peak.heap_free = state_->heap_free_at_peak;
+  peak.heap_top = state_->heap_top_at_peak;
   for (size_t k = 0; k < state_->at_peak.size(); ++k)
     if (state_->at_peak[k].bytes > 0)
       peak.by_operator.push_back(
@@ -209,8 +220,9 @@ void MemoryProfile::print(std::ostream& out, int top) const {
       << peak.allocations << " allocations recorded; tensors from before, such as the "
       << "weights, are not counted; live at the end: " << mib(peak.live_at_end) << " MiB)\n"
       << "at that peak: resident " << known_mib(peak.resident) << ", malloc in use "
-      << known_mib(peak.heap_in_use) << ", free inside malloc's heap " << known_mib(peak.heap_free)
-      << " (freed, not yet reused or returned)\n"
+      << known_mib(peak.heap_in_use) << ", freed but kept by malloc " << known_mib(peak.heap_free)
+      << " (" << known_mib(peak.heap_top) << " of it at the main heap's top, the rest in gaps "
+      << "between live blocks and in other threads' arenas)\n"
       << std::left << std::setw(name_width) << "operator" << std::right << std::setw(9) << "tensors"
       << std::setw(11) << "MiB" << std::setw(8) << "%"
       << "\n";

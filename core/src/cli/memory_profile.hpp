@@ -31,7 +31,8 @@ struct MemoryAtPeak {
   int64_t live_at_end = 0;   ///< recorded tensors' bytes still live now
   int64_t resident = -1;     ///< the process's resident bytes then (-1: not known)
   int64_t heap_in_use = -1;  ///< malloc's bytes in use then (-1: not known)
-  int64_t heap_free = -1;    ///< freed bytes malloc kept in its heap then (-1: not known)
+  int64_t heap_free = -1;    ///< freed bytes malloc kept in its heaps then (-1: not known)
+  int64_t heap_top = -1;     ///< ... of which at the main heap's top (-1: not known)
   std::vector<OperatorMemory> by_operator;  ///< most bytes first; none of 0 bytes
 };
 
