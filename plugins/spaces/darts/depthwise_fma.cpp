@@ -1,12 +1,12 @@
 #include "darts/depthwise_fma.hpp"
 
-#include "darts/cpu_features.hpp"
-
 #include <algorithm>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
+
+#include "darts/cpu_features.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

@@ -1,7 +1,5 @@
 #include "darts/pointwise.hpp"
 
-#include "darts/cpu_features.hpp"
-
 #include <array>
 #include <tuple>
 #include <vector>
@@ -11,6 +9,8 @@
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include "darts/cpu_features.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
