@@ -43,6 +43,46 @@ inline __attribute__((always_inline)) float8 sum_of_nine(const float* p, int64_t
   return sum;
 }
 
+/// sum_of_nine of `vectors` windows side by side, their corners 8 floats apart (a run of
+/// interior outputs at stride 1, with channels a multiple of eight: the windows of
+/// consecutive output vectors start at consecutive input vectors), each stored divided by
+/// `divisor` when Divide. Four windows at a time: each is its own chain of additions in
+/// sum_of_nine's order, so the bits are the same, but the CPU overlaps four chains where
+/// one alone waited on every addition's latency.
+template <bool Divide>
+inline __attribute__((always_inline)) void sum_of_nine_run(const float* corner, float* out,
+                                                           int64_t vectors, int64_t row,
+                                                           int64_t column, float divisor) {
+  int64_t k = 0;
+  for (; k + 4 <= vectors; k += 4) {
+    float8 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+    const float* p = corner + 8 * k;
+    for (int i = 0; i < 3; ++i, p += row)
+      for (int j = 0; j < 3; ++j) {
+        const float* q = p + j * column;
+        s0 += load8(q);
+        s1 += load8(q + 8);
+        s2 += load8(q + 16);
+        s3 += load8(q + 24);
+      }
+    float* o = out + 8 * k;
+    if (Divide) {
+      s0 /= divisor;
+      s1 /= divisor;
+      s2 /= divisor;
+      s3 /= divisor;
+    }
+    store8(o, s0);
+    store8(o + 8, s1);
+    store8(o + 16, s2);
+    store8(o + 24, s3);
+  }
+  for (; k < vectors; ++k) {
+    const float8 sum = sum_of_nine(corner + 8 * k, row, column);
+    store8(out + 8 * k, Divide ? sum / divisor : sum);
+  }
+}
+
 /// Output rows [first, last) of the flattened (n, oy): each output's window summed in
 /// row-major order (each window row left to right), from zero, then divided by its count,
 /// as LibTorch's kernel does per channel.
@@ -52,7 +92,18 @@ void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int6
   for (int64_t row = first; row < last; ++row) {
     const int64_t n = row / s.out_height, oy = row % s.out_height;
     const Span rows = window(oy, s.stride, s.height);
+    // At stride 1 the outputs between the first and the last column have full windows
+    // whose corners are consecutive: one run, when whole vectors make the channels.
+    const bool run =
+        s.stride == 1 && blocks == channels && rows.end - rows.begin == 3 && s.out_width >= 3;
     for (int64_t ox = 0; ox < s.out_width; ++ox) {
+      if (run && ox == 1) {
+        const float* corner = x + (n * s.height + rows.begin) * s.width * channels;
+        sum_of_nine_run<true>(corner, y + (row * s.out_width + 1) * channels,
+                              (s.out_width - 2) * channels / 8, s.width * channels, channels, 9.0f);
+        ox = s.out_width - 2;  // the loop goes on with the last column
+        continue;
+      }
       const Span cols = window(ox, s.stride, s.width);
       const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
       float* out = y + (row * s.out_width + ox) * channels;
@@ -113,7 +164,19 @@ void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t fir
   for (int64_t row = first; row < last; ++row) {
     const int64_t n = row / s.height;
     const Span outs_y = covering(row % s.height, s.stride, s.out_height);
+    // As in pool_rows: at stride 1 the cells between the first and the last column gather
+    // full 3x3 blocks of shares whose corners are consecutive.
+    const bool run =
+        s.stride == 1 && blocks == channels && outs_y.end - outs_y.begin == 3 && s.width >= 3;
     for (int64_t ix = 0; ix < s.width; ++ix) {
+      if (run && ix == 1) {
+        const float* corner = shares + (n * s.out_height + outs_y.begin) * s.out_width * channels;
+        sum_of_nine_run<false>(corner, gx + (row * s.width + 1) * channels,
+                               (s.width - 2) * channels / 8, s.out_width * channels, channels,
+                               1.0f);
+        ix = s.width - 2;
+        continue;
+      }
       const Span outs_x = covering(ix, s.stride, s.out_width);
       float* out = gx + (row * s.width + ix) * channels;
       if (outs_y.end - outs_y.begin == 3 && outs_x.end - outs_x.begin == 3) {
