@@ -4,6 +4,7 @@
 // that print figures the way the reference scripts do and record how they were called;
 // no timing is asserted.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -387,6 +388,54 @@ TEST_F(Bench, DataParallelRowsAlternateRankCountsWithAndWithoutSyncBatchNorm) {
   EXPECT_THAT(other.output, HasSubstr("--nproc measures --what step only"));
 }
 
+TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
+  // A plugin folder: here a copy of the one plugin the step needs, loaded instead of
+  // nasx's own folder; and an executable: this nasx itself (an A/A comparison).
+  const fs::path plugins = fs::path(kNasx).parent_path().parent_path() / "lib" / "nasx" / "plugins";
+  const fs::path folder = dir_ / "plugins-before";
+  fs::create_directories(folder);
+  fs::copy_file(plugins / "nasx_space_darts.so", folder / "nasx_space_darts.so");
+  const Outcome out = run_nasx(std::string(kTinyStep) + " --rounds 2 --against " + folder.string() +
+                               " --against " + kNasx);
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_THAT(out.output, HasSubstr("[B]: " + folder.string() + " (plugin folder"));
+  EXPECT_THAT(out.output, HasSubstr("[C]: " + fs::path(kNasx).lexically_normal().string() +
+                                    " (nasx executable"));
+  EXPECT_THAT(out.output, HasSubstr("nasx channels_last [B]"));
+  // Each round: nasx, then its twins on [B] and [C]; the speed-ups are round by round.
+  const std::vector<double> rounds[2] = {row(out.output, "1"), row(out.output, "2")};
+  for (const auto& r : rounds) ASSERT_EQ(r.size(), 3u) << out.output;
+  for (const auto& [tag, column] : {std::pair<std::string, size_t>{"B", 1}, {"C", 2}}) {
+    const std::regex speedup("nasx channels_last over nasx channels_last \\[" + tag +
+                             "\\]: speed-up ([0-9.]+)x \\(rounds: ([0-9.]+), ([0-9.]+)\\)");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(out.output, m, speedup)) << out.output;
+    for (int r = 0; r < 2; ++r)
+      EXPECT_NEAR(std::stod(m[2 + r].str()), rounds[r][column] / rounds[r][0],
+                  0.01 * rounds[r][column] / rounds[r][0] + 0.01)
+          << out.output;
+  }
+  // With --profile, each twin's operators set against the contender's, cut to the rows
+  // asked for, the totals last.
+  const Outcome profiled =
+      run_nasx(std::string(kTinyStep) + " --against " + kNasx + " --profile --profile-rows 4");
+  ASSERT_EQ(profiled.exit_code, 0) << profiled.output;
+  EXPECT_THAT(profiled.output,
+              HasSubstr("self ms per unit, nasx channels_last against nasx channels_last [B]"));
+  EXPECT_EQ(profile_table_rows(profiled.output), (std::vector<int>{4, 4})) << profiled.output;
+  const std::string change =
+      profiled.output.substr(profiled.output.find("self ms per unit, nasx channels_last"));
+  EXPECT_EQ(std::count(change.begin(), change.end(), '\n'), 2 + 4 + 1) << change;
+  EXPECT_THAT(change, ::testing::ContainsRegex("all operators +[0-9.]+ +[0-9.]+ +[-+][0-9.]+"));
+  // The folder replaces nasx's own: without the space's plugin the twin fails, named.
+  fs::remove(folder / "nasx_space_darts.so");
+  fs::copy_file(plugins / "nasx_space_nb201.so", folder / "nasx_space_nb201.so");
+  const Outcome missing = run_nasx(std::string(kTinyStep) + " --against " + folder.string());
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("on " + folder.string() + " failed"));
+  EXPECT_THAT(missing.output, HasSubstr("no space plugin named 'darts' (available spaces: nb201"));
+}
+
 TEST_F(Bench, BadUsageIsNamed) {
   const Outcome what = run_nasx("bench --what everything");
   EXPECT_EQ(what.exit_code, 1);
@@ -406,6 +455,26 @@ TEST_F(Bench, BadUsageIsNamed) {
   EXPECT_EQ(memory.exit_code, 1);
   EXPECT_THAT(memory.output, HasSubstr("--profile-memory records LibTorch's CPU allocator only; "
                                        "on meta leave it out"));
+  // --against: a path that is not there, a folder without plugins, a file nasx cannot
+  // run, and data-parallel rows, each refused before anything is measured.
+  const Outcome nowhere = run_nasx(std::string(kTinyStep) + " --against " + (dir_ / "x").string());
+  EXPECT_EQ(nowhere.exit_code, 1);
+  EXPECT_THAT(nowhere.output, HasSubstr("--against " + (dir_ / "x").string() +
+                                        ": no such file or folder; give "
+                                        "another nasx executable"));
+  const Outcome empty = run_nasx(std::string(kTinyStep) + " --against " + dir_.string());
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_THAT(empty.output, HasSubstr("a folder without plugins (no .so file in it)"));
+  std::ofstream(dir_ / "notes.txt") << "not a program\n";
+  const Outcome file =
+      run_nasx(std::string(kTinyStep) + " --against " + (dir_ / "notes.txt").string());
+  EXPECT_EQ(file.exit_code, 1);
+  EXPECT_THAT(file.output, HasSubstr("neither a folder nor an executable file"));
+  const Outcome ranks = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --against " + kNasx);
+  EXPECT_EQ(ranks.exit_code, 1);
+  EXPECT_THAT(ranks.output, HasSubstr("--against measures one-process contenders"));
+  for (const Outcome* o : {&nowhere, &empty, &file, &ranks})
+    EXPECT_THAT(o->output, Not(HasSubstr("round")));
 }
 
 }  // namespace

@@ -37,6 +37,9 @@ struct Setup {
   bool profile_shapes = false;  ///< ... split by their inputs' shapes
   int profile_rows = 25;        ///< ... the first this many
   bool profile_memory = false;  ///< ... and the tensors live at its memory peak
+  /// Other builds every nasx contender is also measured on (--against, absolute paths):
+  /// a nasx executable, or a plugin folder this executable loads instead of its own.
+  std::vector<std::string> against;
 };
 
 /// What one measurement of a contender gives.
@@ -56,6 +59,12 @@ struct Contender {
   /// Another contender's name: compare() also prints this one's time as a multiple of
   /// that one's, round by round (an overhead, rather than a speed-up over a baseline).
   std::string relative_to = {};
+  /// Other contenders' names: compare() also prints this one's speed-up over each, as
+  /// over a reference (a nasx contender over its twins on other builds, --against).
+  std::vector<std::string> speedup_over = {};
+  /// A nasx contender's build: "" for this one, else an --against path (another nasx
+  /// executable, or a plugin folder this executable loads instead of its own).
+  std::string build = {};
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start);

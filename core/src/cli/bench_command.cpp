@@ -11,11 +11,14 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -30,6 +33,7 @@
 #include "nasx/enumerate.hpp"
 #include "nasx/error.hpp"
 #include "nasx/space.hpp"
+#include "op_profile.hpp"
 
 namespace po = boost::program_options;
 
@@ -75,7 +79,13 @@ Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet
 Fashion-MNIST preset (C=16, 8 cells, batch 96) or the space's protocol, naswot NB201's
 network (C=16, N=5, batch 128). All on random data.
 
+--against PATH measures every nasx contender on another build too, alternating, and
+prints the speed-up over it: PATH is another nasx executable (with the plugins beside it)
+or a folder of plugins this nasx loads instead of its own, such as a copy of
+build/lib/nasx/plugins taken before a change.
+
   nasx bench --what step --baseline DIR --rounds 3
+  nasx bench --what train --space nb201 --against /tmp/plugins-before --rounds 5
   nasx bench --what step --nproc 1,2 [--sync-batchnorm]    data-parallel rows)help";
 
 po::options_description bench_options() {
@@ -123,8 +133,13 @@ po::options_description bench_options() {
       "the peak of tensor memory by the operator that allocated them")(
       "profile-rows", po::value<int>()->default_value(25),
       "--profile / --profile-memory: how many operators (or operator and shape pairs) to "
-      "list")("single", po::value<std::string>()->default_value(""),
-              "internal: measure one nasx contender in this process and print its figures");
+      "list")("against", po::value<std::vector<std::string>>()->composing(),
+              "another build to measure every nasx contender on as well (repeatable): a nasx "
+              "executable, or a plugin folder loaded instead of this nasx's own")(
+      "single", po::value<std::string>()->default_value(""),
+      "internal: measure one nasx contender in this process and print its figures")(
+      "plugins-from", po::value<std::string>()->default_value(""),
+      "internal: load plugins from this folder instead of nasx's own (--against a folder)");
   add_plugin_path_option(options);
   return options;
 }
@@ -185,13 +200,18 @@ std::string describe(const Setup& s, const std::string& what) {
 /// Which profile a --single run of a contender prints.
 enum class Profiled { none, time, memory };
 
-/// This executable measuring nasx contender `name` alone (--single), with the
-/// invocation's other options; of the profile options, those of `profiled` only (each
-/// profile is a run of its own: the memory profile's bookkeeping would count in the
-/// time profile's operators).
-Args single_argv(const Args& args, const std::string& name, Profiled profiled) {
-  Args argv = {self_binary(), "bench"};
-  for (const auto& a : without_option(without_option(args, "--single"), "--rounds")) {
+bool is_plugin_folder(const std::string& build) { return std::filesystem::is_directory(build); }
+
+/// This executable (or the --against `build`) measuring nasx contender `name` alone
+/// (--single), with the invocation's other options; of the profile options, those of
+/// `profiled` only (each profile is a run of its own: the memory profile's bookkeeping
+/// would count in the time profile's operators).
+Args single_argv(const Args& args, const std::string& name, Profiled profiled,
+                 const std::string& build = "") {
+  const bool folder = !build.empty() && is_plugin_folder(build);
+  Args argv = {build.empty() || folder ? self_binary() : build, "bench"};
+  const Args passed = without_option(without_option(args, "--single"), "--rounds");
+  for (const auto& a : without_option(passed, "--against")) {
     const bool time_option = a == "--profile", memory_option = a == "--profile-memory";
     const bool shapes_option = a == "--profile-shapes";
     if (time_option && profiled != Profiled::time) continue;
@@ -202,37 +222,113 @@ Args single_argv(const Args& args, const std::string& name, Profiled profiled) {
   // --profile-shapes alone is the time profile; a time run may hold it alone.
   if (profiled == Profiled::time && std::find(args.begin(), args.end(), "--profile") == args.end())
     argv.push_back("--profile");
+  if (folder) {
+    argv.push_back("--plugins-from");
+    argv.push_back(build);
+  }
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
 }
 
-/// A nasx contender: this executable with --single NAME, in its own process; its
-/// figure is the `seconds_key` it prints (median_s, or mean_s).
+/// A nasx contender: this executable (or the --against `build`) with --single NAME, in
+/// its own process; its figure is the `seconds_key` it prints (median_s, or mean_s).
 Contender nasx_contender(const Args& args, const std::string& label, const std::string& name,
-                         const std::string& seconds_key = "median_s") {
-  const Args argv = single_argv(args, name, Profiled::none);
-  return {label, false,
-          [argv, name, seconds_key] {
-            return bench::run_measurement(argv, seconds_key, "nasx " + name);
-          },
-          name};
+                         const std::string& seconds_key = "median_s",
+                         const std::string& build = "") {
+  const Args argv = single_argv(args, name, Profiled::none, build);
+  const std::string what = "nasx " + name + (build.empty() ? "" : " on " + build);
+  Contender contender{
+      label, false,
+      [argv, what, seconds_key] { return bench::run_measurement(argv, seconds_key, what); }, name};
+  contender.build = build;
+  return contender;
+}
+
+/// An --against path, absolute: a nasx executable or a folder holding plugins.
+std::string other_build(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const std::string absolute = fs::absolute(path, error).lexically_normal().string();
+  const auto usage = [&](const std::string& what) {
+    return ConfigError("bench: --against " + path + ": " + what +
+                       "; give another nasx executable (such as an older build's bin/nasx) or "
+                       "a folder of plugins (such as a copy of build/lib/nasx/plugins)");
+  };
+  if (fs::is_directory(absolute, error)) {
+    for (const auto& entry : fs::directory_iterator(absolute, error))
+      if (entry.path().extension() == ".so") return absolute;
+    throw usage("a folder without plugins (no .so file in it)");
+  }
+  if (!fs::exists(absolute, error)) throw usage("no such file or folder");
+  if (!fs::is_regular_file(absolute, error) || ::access(absolute.c_str(), X_OK) != 0)
+    throw usage("neither a folder nor an executable file");
+  return absolute;
+}
+
+/// The tag of --against's k-th build in contender names: "B", "C", ... (this build is A).
+std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + k)); }
+
+/// `contenders`, each nasx contender measured on its own (not an overhead) followed by
+/// its twin on every --against build: the same --single run by that build, named
+/// "NAME [B]", the contender's speed-up over it printed.
+std::vector<Contender> with_other_builds(const std::vector<Contender>& contenders, const Args& args,
+                                         const Setup& s) {
+  std::vector<Contender> all;
+  for (const Contender& c : contenders) {
+    if (c.single.empty() || !c.relative_to.empty() || !c.build.empty()) {
+      all.push_back(c);
+      continue;
+    }
+    Contender self = c;
+    std::vector<Contender> twins;
+    for (size_t k = 0; k < s.against.size(); ++k) {
+      twins.push_back(nasx_contender(args, c.name + " [" + build_tag(k) + "]", c.single, "median_s",
+                                     s.against[k]));
+      self.speedup_over.push_back(twins.back().name);
+    }
+    all.push_back(self);
+    all.insert(all.end(), twins.begin(), twins.end());
+  }
+  return all;
 }
 
 /// With --profile / --profile-memory: each nasx contender once more per profile, printing
-/// where its time goes, then where its memory goes.
+/// where its time goes, then where its memory goes. With --against, each contender's
+/// time profile then set against each twin's, operator by operator: what a change bought.
 void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
+  std::map<std::string, bench::PrintedProfile> time_profiles;  // by contender
   for (const Contender& c : contenders) {
     if (c.single.empty()) continue;
     for (const Profiled profiled : {Profiled::time, Profiled::memory}) {
       if (profiled == Profiled::time ? !s.profile : !s.profile_memory) continue;
-      const core::CommandOutput out = core::run_and_capture(single_argv(args, c.single, profiled));
+      Args argv = single_argv(args, c.single, profiled, c.build);
+      const bool compared = profiled == Profiled::time && !s.against.empty();
+      if (compared) {
+        // Every operator, so that the comparison finds each one in both profiles; the
+        // table printed is cut to --profile-rows as usual.
+        argv = without_option(argv, "--profile-rows");
+        argv.insert(argv.end(), {"--profile-rows", "1000000"});
+      }
+      const core::CommandOutput out = core::run_and_capture(argv);
+      if (compared) time_profiles[c.name] = bench::read_printed_profile(out.output);
       std::cout << "\n"
                 << c.name << " (" << c.single << "), "
                 << (profiled == Profiled::time ? "profiled" : "memory profiled") << ":"
-                << out.output << std::flush;
+                << (compared ? bench::cut_printed_profile(out.output, s.profile_rows) : out.output)
+                << std::flush;
     }
   }
+  for (const Contender& c : contenders)
+    for (const std::string& twin : c.speedup_over) {
+      const auto after = time_profiles.find(c.name), before = time_profiles.find(twin);
+      if (after == time_profiles.end() || before == time_profiles.end() || !after->second.found ||
+          !before->second.found)
+        continue;
+      bench::print_profile_change(std::cout, twin, before->second, c.name, after->second,
+                                  s.profile_rows);
+    }
+  std::cout << std::flush;
 }
 
 /// The baseline script's size arguments for this setup.
@@ -326,6 +422,7 @@ int bench_step(const Args& args, const Setup& s, const std::string& order_option
       a.insert(a.end(), extra.begin(), extra.end());
       for (auto& c : reference_pair(s, "ref_darts_step.py", a)) contenders.push_back(c);
     }
+    contenders = with_other_builds(contenders, args, s);
     bench::compare("search step, " + order + " order", contenders, s, "s/step");
     print_profiles(args, s, contenders);
     if (!s.baseline_dir.empty() && !reference)
@@ -361,6 +458,7 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
     for (auto& c : reference_pair(s, "ref_train_step.py", a)) contenders.push_back(c);
   }
   std::cout << "network: " << work.archs.at(0) << "\n";
+  contenders = with_other_builds(contenders, args, s);
   bench::compare("training step of the evaluation network", contenders, s, "s/step");
   print_profiles(args, s, contenders);
   note("epoch: the trainer's loop over " + std::to_string(s.steps) +
@@ -396,6 +494,7 @@ int bench_evaluate(const Args& args, const Setup& s, const Workload& work) {
   contenders[1].reference = true;  // the straightforward way is this bench's baseline
   std::cout << "children: " << work.archs.size()
             << " (each contender's; the one-hot mixture times warm-up + steps of them in turn)\n";
+  contenders = with_other_builds(contenders, args, s);
   bench::compare("evaluation of children on the shared weights (4 minibatches each)", contenders, s,
                  "s/child");
   print_profiles(args, s, contenders);
@@ -424,6 +523,7 @@ int bench_naswot(const Args& args, const Setup& s, const Workload& work) {
          [s, a] { return bench::run_baseline(s, "ref_naswot_score.py", a, "median_s"); }, ""});
   }
   std::cout << "architectures: " << work.archs.size() << " (the same for every contender)\n";
+  contenders = with_other_builds(contenders, args, s);
   bench::compare("NASWOT: build and score one network", contenders, s, "s/arch");
   print_profiles(args, s, contenders);
   if (!s.baseline_dir.empty() && !reference)
@@ -496,7 +596,7 @@ int bench_command(const Args& args) {
   if (what != "step" && what != "train" && what != "evaluate" && what != "naswot")
     throw ConfigError("bench: --what must be step, train, evaluate or naswot, not '" + what + "'");
   core::PluginRegistry registry;
-  load_plugins(registry, vm);
+  load_plugins(registry, vm, vm["plugins-from"].as<std::string>());
   Setup s;
   s.registry = &registry;
   s.space.name = vm["space"].as<std::string>();
@@ -527,6 +627,9 @@ int bench_command(const Args& args) {
                       s.device.str() +
                       " leave it out (the figures' peak_cuda_mib is the "
                       "caching allocator's peak)");
+  if (vm.count("against"))
+    for (const std::string& build : vm["against"].as<std::vector<std::string>>())
+      s.against.push_back(other_build(build));
   apply_defaults(s, what, *core::make_space(registry, s.space));
 
   // Threads: every contender gets the same number, the baselines included.
@@ -567,6 +670,8 @@ int bench_command(const Args& args) {
   const bool sync = vm["sync-batchnorm"].as<bool>();
   if (data_parallel && what != "step")
     throw ConfigError("bench: --nproc measures --what step only");
+  if (data_parallel && !s.against.empty())
+    throw ConfigError("bench: --against measures one-process contenders; leave out --nproc");
   if (!single.empty() && data_parallel)
     return bench_single_data_parallel(args, s, rank_setup, rank_counts.back(), sync, single);
   if (!single.empty()) {
@@ -581,6 +686,12 @@ int bench_command(const Args& args) {
     return bench_data_parallel(args, s, rank_counts, order, format, sync);
   }
   std::cout << describe(s, what) << "\n";
+  for (size_t k = 0; k < s.against.size(); ++k)
+    std::cout << "[" << build_tag(k) << "]: " << s.against[k]
+              << (is_plugin_folder(s.against[k])
+                      ? " (plugin folder: this nasx with its plugins instead of its own)"
+                      : " (nasx executable, with its own plugins)")
+              << "\n";
   if (what == "step") return bench_step(args, s, order, format);
   if (what == "train") return bench_train(args, s, work);
   if (what == "evaluate") return bench_evaluate(args, s, work);

@@ -159,9 +159,12 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
             << title << "  (" << unit << ", median of " << setup.steps << " after " << setup.warmup
             << " warm-up; " << rounds << " round" << (rounds > 1 ? "s" : "")
             << ", contenders alternating)\n";
-  constexpr int kWidth = 26;
+  // Columns as wide as the longest name (and a figure) needs.
+  int width = 12;
+  for (const Contender& c : contenders)
+    width = std::max(width, static_cast<int>(c.name.size()) + 2);
   std::cout << std::left << std::setw(8) << "round";
-  for (const Contender& c : contenders) std::cout << std::setw(kWidth) << c.name;
+  for (const Contender& c : contenders) std::cout << std::setw(width) << c.name;
   std::cout << "\n" << std::flush;
   std::vector<std::vector<Timing>> timings(n);
   for (int round = 0; round < rounds; ++round) {
@@ -176,13 +179,13 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
       timings[i].push_back(this_round[i]);
       std::ostringstream cell;
       cell << std::fixed << std::setprecision(4) << this_round[i].seconds;
-      std::cout << std::setw(kWidth) << cell.str();
+      std::cout << std::setw(width) << cell.str();
     }
     std::cout << "\n" << std::flush;
   }
   auto row = [&](const std::string& name, const std::function<std::string(size_t)>& cell) {
     std::cout << std::left << std::setw(8) << name;
-    for (size_t i = 0; i < n; ++i) std::cout << std::setw(kWidth) << cell(i);
+    for (size_t i = 0; i < n; ++i) std::cout << std::setw(width) << cell(i);
     std::cout << "\n";
   };
   auto fixed = [](double v, int digits) {
@@ -213,26 +216,42 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
   };
   row("median", [&](size_t i) { return fixed(medians[i], 4); });
   row("peak MB", [&](size_t i) { return peaks[i] > 0 ? fixed(peaks[i], 0) : std::string("-"); });
+  // The contender named `name` (a relative_to or speedup_over).
+  auto index_of = [&](const std::string& name) {
+    const auto j =
+        static_cast<size_t>(std::find_if(contenders.begin(), contenders.end(),
+                                         [&](const Contender& c) { return c.name == name; }) -
+                            contenders.begin());
+    if (j == n) throw Error("bench: no contender '" + name + "'");
+    return j;
+  };
+  auto print_speedup = [&](size_t i, size_t over) {
+    std::cout << "  " << contenders[i].name << " over " << contenders[over].name << ": speed-up "
+              << ratios_text(over, i, 2, "");
+    if (peaks[i] > 0 && peaks[over] > 0)
+      std::cout << ", peak memory " << fixed(peaks[i] / peaks[over], 2) << "x";
+    std::cout << "\n";
+  };
+  // A pair of twins (one contender on two builds) is printed once, the way round
+  // speedup_over says, even when the first twin is a reference.
+  auto twins = [&](size_t i, size_t j) {
+    const auto& a = contenders[i].speedup_over;
+    const auto& b = contenders[j].speedup_over;
+    return std::find(a.begin(), a.end(), contenders[j].name) != a.end() ||
+           std::find(b.begin(), b.end(), contenders[i].name) != b.end();
+  };
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].reference) continue;
-    for (size_t j = 0; j < n; ++j) {
-      if (!contenders[j].reference) continue;
-      std::cout << "  " << contenders[i].name << " over " << contenders[j].name << ": speed-up "
-                << ratios_text(j, i, 2, "");
-      if (peaks[i] > 0 && peaks[j] > 0)
-        std::cout << ", peak memory " << fixed(peaks[i] / peaks[j], 2) << "x";
-      std::cout << "\n";
-    }
+    for (size_t j = 0; j < n; ++j)
+      if (contenders[j].reference && !twins(i, j)) print_speedup(i, j);
   }
+  for (size_t i = 0; i < n; ++i)
+    for (const std::string& other : contenders[i].speedup_over) print_speedup(i, index_of(other));
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].relative_to.empty()) continue;
-    const auto j = static_cast<size_t>(
-        std::find_if(contenders.begin(), contenders.end(),
-                     [&](const Contender& c) { return c.name == contenders[i].relative_to; }) -
-        contenders.begin());
-    if (j == n) throw Error("bench: no contender '" + contenders[i].relative_to + "'");
-    std::cout << "  " << contenders[i].name << " against " << contenders[j].name << ": "
-              << ratios_text(i, j, 3, " the time") << "\n";
+    std::cout << "  " << contenders[i].name << " against "
+              << contenders[index_of(contenders[i].relative_to)].name << ": "
+              << ratios_text(i, index_of(contenders[i].relative_to), 3, " the time") << "\n";
   }
   std::cout << std::flush;
 }

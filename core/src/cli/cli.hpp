@@ -49,8 +49,10 @@ void write_report_at_end(const std::string& dir, const core::PluginRegistry& reg
 /// Adds --plugin-path to `options`.
 void add_plugin_path_option(boost::program_options::options_description& options);
 
-/// The registry with the default folders plus every --plugin-path (which must exist).
-void load_plugins(core::PluginRegistry& registry, const boost::program_options::variables_map& vm);
+/// The registry with the default folders plus every --plugin-path (which must exist);
+/// with `instead_of_defaults`, that folder (which must exist) replaces the default ones.
+void load_plugins(core::PluginRegistry& registry, const boost::program_options::variables_map& vm,
+                  const std::string& instead_of_defaults = "");
 
 /// Parses `args` against `options` (+ positional names); prints usage and returns
 /// false when --help was given. The first `required_positionals` positionals

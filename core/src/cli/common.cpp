@@ -19,9 +19,13 @@ void add_plugin_path_option(po::options_description& options) {
       "also load plugins from this folder (repeatable; see also $NASX_PLUGIN_PATH)");
 }
 
-void load_plugins(core::PluginRegistry& registry, const po::variables_map& vm) {
-  for (const auto& dir : core::PluginRegistry::default_directories())
-    registry.add_directory(dir, /*required=*/false);
+void load_plugins(core::PluginRegistry& registry, const po::variables_map& vm,
+                  const std::string& instead_of_defaults) {
+  if (!instead_of_defaults.empty())
+    registry.add_directory(instead_of_defaults, /*required=*/true);
+  else
+    for (const auto& dir : core::PluginRegistry::default_directories())
+      registry.add_directory(dir, /*required=*/false);
   if (vm.count("plugin-path"))
     for (const auto& dir : vm["plugin-path"].as<std::vector<std::string>>())
       registry.add_directory(dir, /*required=*/true);

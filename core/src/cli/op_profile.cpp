@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iomanip>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -142,6 +144,120 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
   out << std::left << std::setw(name_width) << "all operators" << std::right << std::setw(8) << ""
       << std::fixed << std::setprecision(2) << std::setw(11) << all * per << std::defaultfloat
       << "\n";
+}
+
+namespace {
+
+bool is_table_header(const std::string& line) {
+  return line.rfind("operator ", 0) == 0 && line.find("calls") != std::string::npos &&
+         line.find("self ms") != std::string::npos;
+}
+
+/// An operator row of print(): the name (which may hold spaces), then calls, self ms,
+/// total ms and self %; false when the line has not those four numbers at its end.
+bool read_row(const std::string& line, std::string& name, double& self_ms) {
+  std::vector<size_t> starts;  // of the last words, from the right
+  size_t end = line.find_last_not_of(' ');
+  while (starts.size() < 4 && end != std::string::npos) {
+    const size_t space = line.find_last_of(' ', end);
+    const size_t start = space == std::string::npos ? 0 : space + 1;
+    starts.push_back(start);
+    if (start == 0) break;
+    end = line.find_last_not_of(' ', start - 1);
+  }
+  if (starts.size() < 4) return false;
+  try {
+    self_ms = std::stod(line.substr(starts[2]));
+  } catch (const std::exception&) {
+    return false;
+  }
+  name = line.substr(0, starts[3]);
+  name.erase(name.find_last_not_of(' ') + 1);
+  return !name.empty();
+}
+
+}  // namespace
+
+PrintedProfile read_printed_profile(const std::string& output) {
+  PrintedProfile profile;
+  std::istringstream lines(output);
+  bool inside = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (is_table_header(line)) {
+      inside = profile.found = true;
+    } else if (inside && line.rfind("all operators", 0) == 0) {
+      std::istringstream words(line.substr(13));
+      words >> profile.all_ms;
+      break;
+    } else if (inside) {
+      std::string name;
+      double ms = 0;
+      if (read_row(line, name, ms)) profile.self_ms.emplace_back(name, ms);
+    }
+  }
+  return profile;
+}
+
+std::string cut_printed_profile(const std::string& output, int top) {
+  std::istringstream lines(output);
+  std::string kept;
+  int rows = -1;  // -1: outside the table
+  for (std::string line; std::getline(lines, line);) {
+    if (is_table_header(line))
+      rows = 0;
+    else if (rows >= 0 && line.rfind("all operators", 0) == 0)
+      rows = -1;
+    else if (rows >= 0 && rows++ >= top)
+      continue;
+    kept += line + "\n";
+  }
+  return kept;
+}
+
+void print_profile_change(std::ostream& out, const std::string& before_name,
+                          const PrintedProfile& before, const std::string& after_name,
+                          const PrintedProfile& after, int top) {
+  struct Change {
+    std::string name;
+    double before = 0, after = 0;
+  };
+  std::vector<Change> changes;
+  std::map<std::string, size_t> index;
+  auto entry = [&](const std::string& name) -> Change& {
+    const auto [at, added] = index.emplace(name, changes.size());
+    if (added) changes.push_back({name});
+    return changes[at->second];
+  };
+  for (const auto& [name, ms] : before.self_ms) entry(name).before += ms;
+  for (const auto& [name, ms] : after.self_ms) entry(name).after += ms;
+  std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+    return std::abs(a.after - a.before) > std::abs(b.after - b.before);
+  });
+  size_t width = 64;
+  for (size_t i = 0; i < changes.size() && i < static_cast<size_t>(top); ++i)
+    width = std::max(width, std::min<size_t>(160, changes[i].name.size() + 1));
+  const int name_width = static_cast<int>(width);
+  const int column =
+      static_cast<int>(std::max<size_t>(12, std::max(before_name.size(), after_name.size()) + 2));
+  auto line = [&](const std::string& name, double b, double a) {
+    std::ostringstream change;
+    change << std::showpos << std::fixed << std::setprecision(2) << a - b;
+    out << std::left << std::setw(name_width) << name.substr(0, width - 1) << std::right
+        << std::fixed << std::setprecision(2) << std::setw(column) << b << std::setw(column) << a
+        << std::setw(12) << change.str() << std::defaultfloat << "\n";
+  };
+  out << "\nself ms per unit, " << after_name << " against " << before_name
+      << " (the operators that changed most first; change: " << after_name << " - " << before_name
+      << ")\n"
+      << std::left << std::setw(name_width) << "operator" << std::right << std::setw(column)
+      << before_name << std::setw(column) << after_name << std::setw(12) << "change"
+      << "\n";
+  int shown = 0;
+  for (const Change& c : changes) {
+    if (shown++ == top) break;
+    line(c.name, c.before, c.after);
+  }
+  line("all operators", before.all_ms, after.all_ms);
 }
 
 }  // namespace nasx::cli::bench

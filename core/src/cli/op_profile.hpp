@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace at {
 struct RecordFunction;
@@ -35,5 +37,26 @@ class OpProfile {
   uint64_t handle_;
   bool by_shapes_;
 };
+
+/// A time profile as OpProfile::print wrote it, read back from a bench process's output:
+/// each operator's self milliseconds per unit, in the order printed, and their total.
+struct PrintedProfile {
+  bool found = false;  ///< the output held a profile table
+  std::vector<std::pair<std::string, double>> self_ms;
+  double all_ms = 0;
+};
+PrintedProfile read_printed_profile(const std::string& output);
+
+/// `output` with its profile table cut to the first `top` operators (the rest of the
+/// output as it was).
+std::string cut_printed_profile(const std::string& output, int top);
+
+/// Two profiles of one unit of work side by side, `before` (named `before_name`) and
+/// `after`: the `top` operators whose self time changed most, each one's milliseconds
+/// in both and the change (negative: less time after), then the totals. An operator in
+/// one profile only counts 0 in the other.
+void print_profile_change(std::ostream& out, const std::string& before_name,
+                          const PrintedProfile& before, const std::string& after_name,
+                          const PrintedProfile& after, int top);
 
 }  // namespace nasx::cli::bench
