@@ -427,6 +427,33 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
       profiled.output.substr(profiled.output.find("self ms per unit, nasx channels_last"));
   EXPECT_EQ(std::count(change.begin(), change.end(), '\n'), 2 + 4 + 1) << change;
   EXPECT_THAT(change, ::testing::ContainsRegex("all operators +[0-9.]+ +[0-9.]+ +[-+][0-9.]+"));
+  // Another executable is called as nasx would be: the invocation's options but
+  // --against and --rounds, then --single NAME; for its time profile, every operator.
+  const fs::path fake = dir_ / "fake-nasx";
+  std::ofstream(fake) << "#!/bin/sh\necho \"$@\" >> " << (dir_ / "argv.txt").string()
+                      << "\necho 'median_s=0.5 min_s=0.5'\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  const Outcome faked =
+      run_nasx(std::string(kTinyStep) + " --rounds 2 --profile --against " + fake.string());
+  ASSERT_EQ(faked.exit_code, 0) << faked.output;
+  std::vector<std::string> argvs;
+  {
+    std::ifstream in(dir_ / "argv.txt");
+    for (std::string line; std::getline(in, line);) argvs.push_back(line);
+  }
+  ASSERT_EQ(argvs.size(), 3u) << faked.output;  // two rounds, one profile
+  for (const std::string& argv : argvs) {
+    EXPECT_THAT(argv, ::testing::StartsWith("bench --what step --order first --channels 2"));
+    EXPECT_THAT(argv, ::testing::EndsWith(" --single step:first:channels_last"));
+    for (const char* never : {"--against", "--rounds", "--plugins-from"})
+      EXPECT_THAT(argv, Not(HasSubstr(never))) << argv;
+  }
+  EXPECT_THAT(argvs[2], HasSubstr("--profile --profile-rows 1000000 --single"));
+  EXPECT_EQ(row(faked.output, "1").at(1), 0.5);
+  // A build that prints no profile is said, not silently left out.
+  EXPECT_THAT(faked.output,
+              HasSubstr("(nasx channels_last [B] printed no time profile: the two are not "
+                        "compared)"));
   // The folder replaces nasx's own: without the space's plugin the twin fails, named.
   fs::remove(folder / "nasx_space_darts.so");
   fs::copy_file(plugins / "nasx_space_nb201.so", folder / "nasx_space_nb201.so");

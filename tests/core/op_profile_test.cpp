@@ -62,6 +62,30 @@ TEST(OpProfileText, ReadsBackEveryOperatorThatPrintWrote) {
   EXPECT_FALSE(read_printed_profile("median_s=0.1 min_s=0.1\n").found);
 }
 
+TEST(OpProfileText, ReadsBackANameCutToTheColumnAndOneEndingInANumber) {
+  const std::string long_name =
+      "nasx_test::an_operator_whose_name_is_longer_than_the_sixty_four_columns_of_the_table";
+  std::ostringstream text;
+  {
+    OpProfile profile;
+    {
+      RECORD_FUNCTION(long_name.c_str(), std::vector<c10::IValue>());
+      { RECORD_FUNCTION("nasx_test::step 1", std::vector<c10::IValue>()); }
+    }
+    profile.print(text, 1);
+  }
+  const PrintedProfile read = read_printed_profile(text.str());
+  std::vector<std::string> names;
+  for (const auto& row : read.self_ms) names.push_back(row.first);
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre(long_name.substr(0, 63), "nasx_test::step 1"))
+      << text.str();
+  // A stray line in the table (another process's message) is no row.
+  const PrintedProfile stray = read_printed_profile(
+      "operator  calls  self ms  total ms  self %\nwarning: 1 2 3abc 4\nall operators 1.00\n");
+  EXPECT_TRUE(stray.found);
+  EXPECT_TRUE(stray.self_ms.empty());
+}
+
 constexpr const char* kPrinted =
     "median_s=0.5\n"
     "\n"

@@ -21,6 +21,14 @@ class PluginRegistry;
 
 namespace nasx::cli::bench {
 
+/// The build a nasx contender runs: this one (an empty path), or an --against path,
+/// absolute: another nasx executable, or a plugin folder this executable loads instead
+/// of the folders it loads by default.
+struct Build {
+  std::string path;
+  bool plugin_folder = false;
+};
+
 /// One invocation's settings (`nasx bench --help` lists them).
 struct Setup {
   const core::PluginRegistry* registry = nullptr;
@@ -37,9 +45,8 @@ struct Setup {
   bool profile_shapes = false;  ///< ... split by their inputs' shapes
   int profile_rows = 25;        ///< ... the first this many
   bool profile_memory = false;  ///< ... and the tensors live at its memory peak
-  /// Other builds every nasx contender is also measured on (--against, absolute paths):
-  /// a nasx executable, or a plugin folder this executable loads instead of its own.
-  std::vector<std::string> against;
+  /// Other builds the nasx contenders are also measured on (--against).
+  std::vector<Build> against;
 };
 
 /// What one measurement of a contender gives.
@@ -55,16 +62,17 @@ struct Contender {
   std::string name;
   bool reference = false;
   std::function<Timing()> measure;
-  std::string single;  ///< a nasx contender's --single name ("" for a baseline)
+  std::string single;                    ///< a nasx contender's --single name ("" for a baseline)
+  std::string seconds_key = "median_s";  ///< a nasx contender's figure
   /// Another contender's name: compare() also prints this one's time as a multiple of
   /// that one's, round by round (an overhead, rather than a speed-up over a baseline).
   std::string relative_to = {};
   /// Other contenders' names: compare() also prints this one's speed-up over each, as
   /// over a reference (a nasx contender over its twins on other builds, --against).
   std::vector<std::string> speedup_over = {};
-  /// A nasx contender's build: "" for this one, else an --against path (another nasx
-  /// executable, or a plugin folder this executable loads instead of its own).
-  std::string build = {};
+  /// The build a nasx contender runs; speed-ups over references are printed within one
+  /// build only (a baseline counts as this build's).
+  Build build = {};
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start);

@@ -79,9 +79,10 @@ Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet
 Fashion-MNIST preset (C=16, 8 cells, batch 96) or the space's protocol, naswot NB201's
 network (C=16, N=5, batch 128). All on random data.
 
---against PATH measures every nasx contender on another build too, alternating, and
-prints the speed-up over it: PATH is another nasx executable (with the plugins beside it)
-or a folder of plugins this nasx loads instead of its own, such as a copy of
+--against PATH measures each nasx contender (the epoch's overhead rows aside) on another
+build too, alternating, and prints the speed-up over it: PATH is another nasx executable
+(with the plugins beside it) or a folder of plugins this nasx loads instead of the ones
+it loads by default (its own, $NASX_PLUGIN_PATH's), such as a copy of
 build/lib/nasx/plugins taken before a change.
 
   nasx bench --what step --baseline DIR --rounds 3
@@ -134,8 +135,8 @@ po::options_description bench_options() {
       "profile-rows", po::value<int>()->default_value(25),
       "--profile / --profile-memory: how many operators (or operator and shape pairs) to "
       "list")("against", po::value<std::vector<std::string>>()->composing(),
-              "another build to measure every nasx contender on as well (repeatable): a nasx "
-              "executable, or a plugin folder loaded instead of this nasx's own")(
+              "another build to measure the nasx contenders on as well (repeatable): a nasx "
+              "executable, or a plugin folder loaded instead of the default ones")(
       "single", po::value<std::string>()->default_value(""),
       "internal: measure one nasx contender in this process and print its figures")(
       "plugins-from", po::value<std::string>()->default_value(""),
@@ -200,16 +201,14 @@ std::string describe(const Setup& s, const std::string& what) {
 /// Which profile a --single run of a contender prints.
 enum class Profiled { none, time, memory };
 
-bool is_plugin_folder(const std::string& build) { return std::filesystem::is_directory(build); }
-
-/// This executable (or the --against `build`) measuring nasx contender `name` alone
+/// This executable (or another `build`) measuring nasx contender `name` alone
 /// (--single), with the invocation's other options; of the profile options, those of
 /// `profiled` only (each profile is a run of its own: the memory profile's bookkeeping
 /// would count in the time profile's operators).
 Args single_argv(const Args& args, const std::string& name, Profiled profiled,
-                 const std::string& build = "") {
-  const bool folder = !build.empty() && is_plugin_folder(build);
-  Args argv = {build.empty() || folder ? self_binary() : build, "bench"};
+                 const bench::Build& build = {}) {
+  const bool executable = !build.path.empty() && !build.plugin_folder;
+  Args argv = {executable ? build.path : self_binary(), "bench"};
   const Args passed = without_option(without_option(args, "--single"), "--rounds");
   for (const auto& a : without_option(passed, "--against")) {
     const bool time_option = a == "--profile", memory_option = a == "--profile-memory";
@@ -222,31 +221,32 @@ Args single_argv(const Args& args, const std::string& name, Profiled profiled,
   // --profile-shapes alone is the time profile; a time run may hold it alone.
   if (profiled == Profiled::time && std::find(args.begin(), args.end(), "--profile") == args.end())
     argv.push_back("--profile");
-  if (folder) {
+  if (build.plugin_folder) {
     argv.push_back("--plugins-from");
-    argv.push_back(build);
+    argv.push_back(build.path);
   }
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
 }
 
-/// A nasx contender: this executable (or the --against `build`) with --single NAME, in
-/// its own process; its figure is the `seconds_key` it prints (median_s, or mean_s).
+/// A nasx contender: this executable (or another `build`) with --single NAME, in its
+/// own process; its figure is the `seconds_key` it prints (median_s, or mean_s).
 Contender nasx_contender(const Args& args, const std::string& label, const std::string& name,
                          const std::string& seconds_key = "median_s",
-                         const std::string& build = "") {
+                         const bench::Build& build = {}) {
   const Args argv = single_argv(args, name, Profiled::none, build);
-  const std::string what = "nasx " + name + (build.empty() ? "" : " on " + build);
+  const std::string what = "nasx " + name + (build.path.empty() ? "" : " on " + build.path);
   Contender contender{
       label, false,
       [argv, what, seconds_key] { return bench::run_measurement(argv, seconds_key, what); }, name};
+  contender.seconds_key = seconds_key;
   contender.build = build;
   return contender;
 }
 
-/// An --against path, absolute: a nasx executable or a folder holding plugins.
-std::string other_build(const std::string& path) {
+/// An --against path: a nasx executable or a folder holding plugins.
+bench::Build other_build(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code error;
   const std::string absolute = fs::absolute(path, error).lexically_normal().string();
@@ -257,34 +257,36 @@ std::string other_build(const std::string& path) {
   };
   if (fs::is_directory(absolute, error)) {
     for (const auto& entry : fs::directory_iterator(absolute, error))
-      if (entry.path().extension() == ".so") return absolute;
+      if (entry.path().extension() == ".so") return {absolute, /*plugin_folder=*/true};
     throw usage("a folder without plugins (no .so file in it)");
   }
   if (!fs::exists(absolute, error)) throw usage("no such file or folder");
   if (!fs::is_regular_file(absolute, error) || ::access(absolute.c_str(), X_OK) != 0)
     throw usage("neither a folder nor an executable file");
-  return absolute;
+  return {absolute, /*plugin_folder=*/false};
 }
 
 /// The tag of --against's k-th build in contender names: "B", "C", ... (this build is A).
 std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + k)); }
 
-/// `contenders`, each nasx contender measured on its own (not an overhead) followed by
-/// its twin on every --against build: the same --single run by that build, named
-/// "NAME [B]", the contender's speed-up over it printed.
+/// `contenders`, each nasx contender measured on its own (not an overhead row) followed
+/// by its twin on every --against build: the same --single run by that build, named
+/// "NAME [B]", a reference if the contender is one (of its build), the contender's
+/// speed-up over it printed.
 std::vector<Contender> with_other_builds(const std::vector<Contender>& contenders, const Args& args,
                                          const Setup& s) {
   std::vector<Contender> all;
   for (const Contender& c : contenders) {
-    if (c.single.empty() || !c.relative_to.empty() || !c.build.empty()) {
+    if (c.single.empty() || !c.relative_to.empty() || !c.build.path.empty()) {
       all.push_back(c);
       continue;
     }
     Contender self = c;
     std::vector<Contender> twins;
     for (size_t k = 0; k < s.against.size(); ++k) {
-      twins.push_back(nasx_contender(args, c.name + " [" + build_tag(k) + "]", c.single, "median_s",
-                                     s.against[k]));
+      twins.push_back(nasx_contender(args, c.name + " [" + build_tag(k) + "]", c.single,
+                                     c.seconds_key, s.against[k]));
+      twins.back().reference = c.reference;
       self.speedup_over.push_back(twins.back().name);
     }
     all.push_back(self);
@@ -292,6 +294,8 @@ std::vector<Contender> with_other_builds(const std::vector<Contender>& contender
   }
   return all;
 }
+
+void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
 
 /// With --profile / --profile-memory: each nasx contender once more per profile, printing
 /// where its time goes, then where its memory goes. With --against, each contender's
@@ -308,7 +312,7 @@ void print_profiles(const Args& args, const Setup& s, const std::vector<Contende
         // Every operator, so that the comparison finds each one in both profiles; the
         // table printed is cut to --profile-rows as usual.
         argv = without_option(argv, "--profile-rows");
-        argv.insert(argv.end(), {"--profile-rows", "1000000"});
+        argv.insert(argv.end() - 2, {"--profile-rows", "1000000"});  // before --single NAME
       }
       const core::CommandOutput out = core::run_and_capture(argv);
       if (compared) time_profiles[c.name] = bench::read_printed_profile(out.output);
@@ -322,9 +326,12 @@ void print_profiles(const Args& args, const Setup& s, const std::vector<Contende
   for (const Contender& c : contenders)
     for (const std::string& twin : c.speedup_over) {
       const auto after = time_profiles.find(c.name), before = time_profiles.find(twin);
-      if (after == time_profiles.end() || before == time_profiles.end() || !after->second.found ||
-          !before->second.found)
+      if (after == time_profiles.end() || before == time_profiles.end()) continue;
+      if (!after->second.found || !before->second.found) {
+        note((before->second.found ? c.name : twin) +
+             " printed no time profile: the two are not compared");
         continue;
+      }
       bench::print_profile_change(std::cout, twin, before->second, c.name, after->second,
                                   s.profile_rows);
     }
@@ -352,8 +359,6 @@ std::vector<Contender> reference_pair(const Setup& s, const std::string& script,
   }
   return pair;
 }
-
-void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
 
 /// An NB-201 baseline: nasx's script `name` (share/nasx beside bin/nasx, in the build tree
 /// as installed) running the reference's code from the baseline folder (each of `needs`
@@ -687,8 +692,8 @@ int bench_command(const Args& args) {
   }
   std::cout << describe(s, what) << "\n";
   for (size_t k = 0; k < s.against.size(); ++k)
-    std::cout << "[" << build_tag(k) << "]: " << s.against[k]
-              << (is_plugin_folder(s.against[k])
+    std::cout << "[" << build_tag(k) << "]: " << s.against[k].path
+              << (s.against[k].plugin_folder
                       ? " (plugin folder: this nasx with its plugins instead of its own)"
                       : " (nasx executable, with its own plugins)")
               << "\n";

@@ -124,9 +124,13 @@ Timing run_measurement(const std::vector<std::string>& argv, const std::string& 
   if (!out.started) throw Error("bench: cannot run " + what + ": " + command);
   const auto figures = key_values(last_line(out.output));
   const auto seconds = figures.find(seconds_key);
-  if (out.exit_code != 0 || seconds == figures.end())
+  if (out.exit_code != 0)
     throw Error("bench: " + what + " failed (exit " + std::to_string(out.exit_code) +
                 "): " + command + "\n" + out.output);
+  if (seconds == figures.end())
+    throw Error("bench: " + what + " printed no " + seconds_key + "= figure on its last line (" +
+                command + "); is it a nasx executable, or the reference script asked for?\n" +
+                out.output);
   Timing timing;
   timing.seconds = std::stod(seconds->second);
   if (const auto best = figures.find("min_s"); best != figures.end())
@@ -232,26 +236,20 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
       std::cout << ", peak memory " << fixed(peaks[i] / peaks[over], 2) << "x";
     std::cout << "\n";
   };
-  // A pair of twins (one contender on two builds) is printed once, the way round
-  // speedup_over says, even when the first twin is a reference.
-  auto twins = [&](size_t i, size_t j) {
-    const auto& a = contenders[i].speedup_over;
-    const auto& b = contenders[j].speedup_over;
-    return std::find(a.begin(), a.end(), contenders[j].name) != a.end() ||
-           std::find(b.begin(), b.end(), contenders[i].name) != b.end();
-  };
+  // Over the references of its own build (two builds meet only in speedup_over).
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].reference) continue;
     for (size_t j = 0; j < n; ++j)
-      if (contenders[j].reference && !twins(i, j)) print_speedup(i, j);
+      if (contenders[j].reference && contenders[j].build.path == contenders[i].build.path)
+        print_speedup(i, j);
   }
   for (size_t i = 0; i < n; ++i)
     for (const std::string& other : contenders[i].speedup_over) print_speedup(i, index_of(other));
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].relative_to.empty()) continue;
-    std::cout << "  " << contenders[i].name << " against "
-              << contenders[index_of(contenders[i].relative_to)].name << ": "
-              << ratios_text(i, index_of(contenders[i].relative_to), 3, " the time") << "\n";
+    const size_t j = index_of(contenders[i].relative_to);
+    std::cout << "  " << contenders[i].name << " against " << contenders[j].name << ": "
+              << ratios_text(i, j, 3, " the time") << "\n";
   }
   std::cout << std::flush;
 }

@@ -20,6 +20,11 @@ namespace nasx::cli::bench {
 
 namespace {
 
+// The words of the printed table that read_printed_profile finds again.
+constexpr const char* kCalls = "calls";
+constexpr const char* kSelfMs = "self ms";
+constexpr const char* kAllOperators = "all operators";
+
 using Clock = std::chrono::steady_clock;
 
 struct OpTotals {
@@ -129,8 +134,8 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
   const auto name_width = static_cast<int>(width);
   out << "\noperators by self time, per unit (" << units << " units recorded; self: the "
       << "operator's own time, total: with what it called)\n"
-      << std::left << std::setw(name_width) << "operator" << std::right << std::setw(8) << "calls"
-      << std::setw(11) << "self ms" << std::setw(11) << "total ms" << std::setw(8) << "self %"
+      << std::left << std::setw(name_width) << "operator" << std::right << std::setw(8) << kCalls
+      << std::setw(11) << kSelfMs << std::setw(11) << "total ms" << std::setw(8) << "self %"
       << "\n";
   int shown = 0;
   for (const auto& [name, t] : ops) {
@@ -141,7 +146,7 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
         << std::setprecision(1) << std::setw(8) << (all > 0 ? 100.0 * t.self / all : 0.0)
         << std::defaultfloat << "\n";
   }
-  out << std::left << std::setw(name_width) << "all operators" << std::right << std::setw(8) << ""
+  out << std::left << std::setw(name_width) << kAllOperators << std::right << std::setw(8) << ""
       << std::fixed << std::setprecision(2) << std::setw(11) << all * per << std::defaultfloat
       << "\n";
 }
@@ -149,29 +154,44 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
 namespace {
 
 bool is_table_header(const std::string& line) {
-  return line.rfind("operator ", 0) == 0 && line.find("calls") != std::string::npos &&
-         line.find("self ms") != std::string::npos;
+  return line.rfind("operator ", 0) == 0 && line.find(kCalls) != std::string::npos &&
+         line.find(kSelfMs) != std::string::npos;
 }
 
-/// An operator row of print(): the name (which may hold spaces), then calls, self ms,
-/// total ms and self %; false when the line has not those four numbers at its end.
-bool read_row(const std::string& line, std::string& name, double& self_ms) {
-  std::vector<size_t> starts;  // of the last words, from the right
-  size_t end = line.find_last_not_of(' ');
-  while (starts.size() < 4 && end != std::string::npos) {
-    const size_t space = line.find_last_of(' ', end);
-    const size_t start = space == std::string::npos ? 0 : space + 1;
-    starts.push_back(start);
-    if (start == 0) break;
-    end = line.find_last_not_of(' ', start - 1);
-  }
-  if (starts.size() < 4) return false;
+bool is_table_total(const std::string& line) { return line.rfind(kAllOperators, 0) == 0; }
+
+/// Whether `word` is a number and nothing else.
+bool is_number(const std::string& word, double& value) {
   try {
-    self_ms = std::stod(line.substr(starts[2]));
+    size_t used = 0;
+    value = std::stod(word, &used);
+    return used == word.size();
   } catch (const std::exception&) {
     return false;
   }
-  name = line.substr(0, starts[3]);
+}
+
+/// An operator row of print(): the name (which may hold spaces and end in a number),
+/// then calls, self ms, total ms and self %; false unless the line ends in those four
+/// numbers after a name.
+bool read_row(const std::string& line, std::string& name, double& self_ms) {
+  std::vector<std::string> numbers;  // the last four words, from the right
+  size_t end = line.find_last_not_of(' ');
+  size_t start = 0;
+  while (numbers.size() < 4 && end != std::string::npos) {
+    const size_t space = line.find_last_of(' ', end);
+    start = space == std::string::npos ? 0 : space + 1;
+    numbers.push_back(line.substr(start, end + 1 - start));
+    if (start == 0) return false;  // no name before the numbers
+    end = line.find_last_not_of(' ', start - 1);
+  }
+  if (numbers.size() < 4) return false;
+  double value = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    if (!is_number(numbers[k], value)) return false;
+    if (k == 2) self_ms = value;
+  }
+  name = line.substr(0, start);
   name.erase(name.find_last_not_of(' ') + 1);
   return !name.empty();
 }
@@ -185,8 +205,8 @@ PrintedProfile read_printed_profile(const std::string& output) {
   for (std::string line; std::getline(lines, line);) {
     if (is_table_header(line)) {
       inside = profile.found = true;
-    } else if (inside && line.rfind("all operators", 0) == 0) {
-      std::istringstream words(line.substr(13));
+    } else if (inside && is_table_total(line)) {
+      std::istringstream words(line.substr(std::string(kAllOperators).size()));
       words >> profile.all_ms;
       break;
     } else if (inside) {
@@ -205,7 +225,7 @@ std::string cut_printed_profile(const std::string& output, int top) {
   for (std::string line; std::getline(lines, line);) {
     if (is_table_header(line))
       rows = 0;
-    else if (rows >= 0 && line.rfind("all operators", 0) == 0)
+    else if (rows >= 0 && is_table_total(line))
       rows = -1;
     else if (rows >= 0 && rows++ >= top)
       continue;
@@ -257,7 +277,7 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
     if (shown++ == top) break;
     line(c.name, c.before, c.after);
   }
-  line("all operators", before.all_ms, after.all_ms);
+  line(kAllOperators, before.all_ms, after.all_ms);
 }
 
 }  // namespace nasx::cli::bench

@@ -52,7 +52,7 @@ inline __attribute__((always_inline)) float8 sum_of_nine(const float* p, int64_t
 template <bool Divide>
 inline __attribute__((always_inline)) void sum_of_nine_run(const float* corner, float* out,
                                                            int64_t vectors, int64_t row,
-                                                           int64_t column, float divisor) {
+                                                           int64_t column, float divisor = 1) {
   int64_t k = 0;
   for (; k + 4 <= vectors; k += 4) {
     float8 s0 = {}, s1 = {}, s2 = {}, s3 = {};
@@ -93,41 +93,42 @@ void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int6
     const int64_t n = row / s.out_height, oy = row % s.out_height;
     const Span rows = window(oy, s.stride, s.height);
     // At stride 1 the outputs between the first and the last column have full windows
-    // whose corners are consecutive: one run, when whole vectors make the channels.
+    // whose corners are consecutive: one run, when whole vectors make the channels. The
+    // loop below takes the columns it leaves (all of them without it).
+    const int64_t width = s.out_width;
     const bool run =
-        s.stride == 1 && blocks == channels && rows.end - rows.begin == 3 && s.out_width >= 3;
-    for (int64_t ox = 0; ox < s.out_width; ++ox) {
-      if (run && ox == 1) {
-        const float* corner = x + (n * s.height + rows.begin) * s.width * channels;
-        sum_of_nine_run<true>(corner, y + (row * s.out_width + 1) * channels,
-                              (s.out_width - 2) * channels / 8, s.width * channels, channels, 9.0f);
-        ox = s.out_width - 2;  // the loop goes on with the last column
-        continue;
-      }
-      const Span cols = window(ox, s.stride, s.width);
-      const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
-      float* out = y + (row * s.out_width + ox) * channels;
-      if (rows.end - rows.begin == 3 && cols.end - cols.begin == 3) {
-        const float* corner = x + ((n * s.height + rows.begin) * s.width + cols.begin) * channels;
-        for (int64_t c = 0; c < blocks; c += 8)
-          store8(out + c, sum_of_nine(corner + c, s.width * channels, channels) / count);
-      } else {
-        for (int64_t c = 0; c < blocks; c += 8) {
-          float8 sum = {};
+        s.stride == 1 && blocks == channels && rows.end - rows.begin == 3 && width >= 3;
+    if (run)
+      sum_of_nine_run<true>(x + (n * s.height + rows.begin) * s.width * channels,
+                            y + (row * width + 1) * channels, (width - 2) * channels / 8,
+                            s.width * channels, channels, 9.0f);
+    const int64_t left[2][2] = {{0, run ? 1 : width}, {run ? width - 1 : width, width}};
+    for (const auto& columns : left)
+      for (int64_t ox = columns[0]; ox < columns[1]; ++ox) {
+        const Span cols = window(ox, s.stride, s.width);
+        const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+        float* out = y + (row * s.out_width + ox) * channels;
+        if (rows.end - rows.begin == 3 && cols.end - cols.begin == 3) {
+          const float* corner = x + ((n * s.height + rows.begin) * s.width + cols.begin) * channels;
+          for (int64_t c = 0; c < blocks; c += 8)
+            store8(out + c, sum_of_nine(corner + c, s.width * channels, channels) / count);
+        } else {
+          for (int64_t c = 0; c < blocks; c += 8) {
+            float8 sum = {};
+            for (int64_t iy = rows.begin; iy < rows.end; ++iy)
+              for (int64_t ix = cols.begin; ix < cols.end; ++ix)
+                sum += load8(x + ((n * s.height + iy) * s.width + ix) * channels + c);
+            store8(out + c, sum / count);
+          }
+        }
+        for (int64_t c = blocks; c < channels; ++c) {
+          float sum = 0;
           for (int64_t iy = rows.begin; iy < rows.end; ++iy)
             for (int64_t ix = cols.begin; ix < cols.end; ++ix)
-              sum += load8(x + ((n * s.height + iy) * s.width + ix) * channels + c);
-          store8(out + c, sum / count);
+              sum += x[((n * s.height + iy) * s.width + ix) * channels + c];
+          out[c] = sum / count;
         }
       }
-      for (int64_t c = blocks; c < channels; ++c) {
-        float sum = 0;
-        for (int64_t iy = rows.begin; iy < rows.end; ++iy)
-          for (int64_t ix = cols.begin; ix < cols.end; ++ix)
-            sum += x[((n * s.height + iy) * s.width + ix) * channels + c];
-        out[c] = sum / count;
-      }
-    }
   }
 }
 
@@ -165,42 +166,41 @@ void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t fir
     const int64_t n = row / s.height;
     const Span outs_y = covering(row % s.height, s.stride, s.out_height);
     // As in pool_rows: at stride 1 the cells between the first and the last column gather
-    // full 3x3 blocks of shares whose corners are consecutive.
+    // full 3x3 blocks of shares whose corners are consecutive; the loop takes the others.
+    const int64_t width = s.width;
     const bool run =
-        s.stride == 1 && blocks == channels && outs_y.end - outs_y.begin == 3 && s.width >= 3;
-    for (int64_t ix = 0; ix < s.width; ++ix) {
-      if (run && ix == 1) {
-        const float* corner = shares + (n * s.out_height + outs_y.begin) * s.out_width * channels;
-        sum_of_nine_run<false>(corner, gx + (row * s.width + 1) * channels,
-                               (s.width - 2) * channels / 8, s.out_width * channels, channels,
-                               1.0f);
-        ix = s.width - 2;
-        continue;
-      }
-      const Span outs_x = covering(ix, s.stride, s.out_width);
-      float* out = gx + (row * s.width + ix) * channels;
-      if (outs_y.end - outs_y.begin == 3 && outs_x.end - outs_x.begin == 3) {
-        const float* corner =
-            shares + ((n * s.out_height + outs_y.begin) * s.out_width + outs_x.begin) * channels;
-        for (int64_t c = 0; c < blocks; c += 8)
-          store8(out + c, sum_of_nine(corner + c, s.out_width * channels, channels));
-      } else {
-        for (int64_t c = 0; c < blocks; c += 8) {
-          float8 sum = {};
+        s.stride == 1 && blocks == channels && outs_y.end - outs_y.begin == 3 && width >= 3;
+    if (run)
+      sum_of_nine_run<false>(shares + (n * s.out_height + outs_y.begin) * s.out_width * channels,
+                             gx + (row * width + 1) * channels, (width - 2) * channels / 8,
+                             s.out_width * channels, channels);
+    const int64_t left[2][2] = {{0, run ? 1 : width}, {run ? width - 1 : width, width}};
+    for (const auto& columns : left)
+      for (int64_t ix = columns[0]; ix < columns[1]; ++ix) {
+        const Span outs_x = covering(ix, s.stride, s.out_width);
+        float* out = gx + (row * s.width + ix) * channels;
+        if (outs_y.end - outs_y.begin == 3 && outs_x.end - outs_x.begin == 3) {
+          const float* corner =
+              shares + ((n * s.out_height + outs_y.begin) * s.out_width + outs_x.begin) * channels;
+          for (int64_t c = 0; c < blocks; c += 8)
+            store8(out + c, sum_of_nine(corner + c, s.out_width * channels, channels));
+        } else {
+          for (int64_t c = 0; c < blocks; c += 8) {
+            float8 sum = {};
+            for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
+              for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
+                sum += load8(shares + ((n * s.out_height + oy) * s.out_width + ox) * channels + c);
+            store8(out + c, sum);
+          }
+        }
+        for (int64_t c = blocks; c < channels; ++c) {
+          float sum = 0;
           for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
             for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
-              sum += load8(shares + ((n * s.out_height + oy) * s.out_width + ox) * channels + c);
-          store8(out + c, sum);
+              sum += shares[((n * s.out_height + oy) * s.out_width + ox) * channels + c];
+          out[c] = sum;
         }
       }
-      for (int64_t c = blocks; c < channels; ++c) {
-        float sum = 0;
-        for (int64_t oy = outs_y.begin; oy < outs_y.end; ++oy)
-          for (int64_t ox = outs_x.begin; ox < outs_x.end; ++ox)
-            sum += shares[((n * s.out_height + oy) * s.out_width + ox) * channels + c];
-        out[c] = sum;
-      }
-    }
   }
 }
 

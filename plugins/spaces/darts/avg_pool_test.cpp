@@ -23,7 +23,8 @@ TEST(AvgPool3x3, IsLibTorchsPoolingBitForBitForwardAndBackward) {
   at::manual_seed(0);
   for (const int64_t channels : {1, 3, 8, 13, 16, 24, 40})
     for (const int64_t stride : {1, 2})
-      for (const auto& [height, width] : {std::pair<int64_t, int64_t>{7, 9}, {28, 28}, {1, 2}}) {
+      for (const auto& [height, width] :
+           {std::pair<int64_t, int64_t>{7, 9}, {28, 28}, {3, 3}, {1, 2}}) {
         const at::Tensor x = at::randn({3, channels, height, width})
                                  .contiguous(at::MemoryFormat::ChannelsLast)
                                  .requires_grad_();
