@@ -421,7 +421,10 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
       run_nasx(std::string(kTinyStep) + " --against " + kNasx + " --profile --profile-rows 4");
   ASSERT_EQ(profiled.exit_code, 0) << profiled.output;
   EXPECT_THAT(profiled.output,
-              HasSubstr("self ms per unit, nasx channels_last against nasx channels_last [B]"));
+              HasSubstr("self ms per unit, nasx channels_last against nasx channels_last [B], "
+                        "medians of 3 profiles each"));
+  EXPECT_THAT(profiled.output, HasSubstr("nasx channels_last [B] (step:first:channels_last), "
+                                         "profiled (the first of 3):"));
   EXPECT_EQ(profile_table_rows(profiled.output), (std::vector<int>{4, 4})) << profiled.output;
   const std::string change =
       profiled.output.substr(profiled.output.find("self ms per unit, nasx channels_last"));
@@ -441,14 +444,15 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
     std::ifstream in(dir_ / "argv.txt");
     for (std::string line; std::getline(in, line);) argvs.push_back(line);
   }
-  ASSERT_EQ(argvs.size(), 3u) << faked.output;  // two rounds, one profile
+  ASSERT_EQ(argvs.size(), 4u) << faked.output;  // two rounds, then two profiles
   for (const std::string& argv : argvs) {
     EXPECT_THAT(argv, ::testing::StartsWith("bench --what step --order first --channels 2"));
     EXPECT_THAT(argv, ::testing::EndsWith(" --single step:first:channels_last"));
     for (const char* never : {"--against", "--rounds", "--plugins-from"})
       EXPECT_THAT(argv, Not(HasSubstr(never))) << argv;
   }
-  EXPECT_THAT(argvs[2], HasSubstr("--profile --profile-rows 1000000 --single"));
+  for (size_t k : {2, 3})
+    EXPECT_THAT(argvs[k], HasSubstr("--profile --profile-rows 1000000 --single"));
   EXPECT_EQ(row(faked.output, "1").at(1), 0.5);
   // A build that prints no profile is said, not silently left out.
   EXPECT_THAT(faked.output,

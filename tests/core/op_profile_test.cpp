@@ -112,6 +112,27 @@ TEST(OpProfileText, CutKeepsTheFirstRowsTheTotalAndTheRest) {
   EXPECT_DOUBLE_EQ(read.all_ms, 50.0);
 }
 
+TEST(OpProfileText, MedianProfileTakesEachOperatorsMedianAMissingOneAsZero) {
+  PrintedProfile one, two, three;
+  one.found = two.found = three.found = true;
+  one.self_ms = {{"b", 5}, {"a", 1}};
+  one.all_ms = 10;
+  two.self_ms = {{"c", 9}, {"b", 4}, {"a", 3}};
+  two.all_ms = 20;
+  three.self_ms = {{"a", 2}};
+  three.all_ms = 15;
+  const PrintedProfile median = nasx::cli::bench::median_profile({one, two, three});
+  EXPECT_TRUE(median.found);
+  // b: 5, 4, 0 -> 4; a: 1, 3, 2 -> 2; c: 0, 9, 0 -> 0; by the median, largest first.
+  EXPECT_EQ(median.self_ms,
+            (std::vector<std::pair<std::string, double>>{{"b", 4}, {"a", 2}, {"c", 0}}));
+  EXPECT_DOUBLE_EQ(median.all_ms, 15);
+  EXPECT_DOUBLE_EQ(nasx::cli::bench::median_profile({one, two}).all_ms, 15);  // (10 + 20) / 2
+  PrintedProfile none;
+  EXPECT_FALSE(nasx::cli::bench::median_profile({one, none}).found);
+  EXPECT_FALSE(nasx::cli::bench::median_profile({}).found);
+}
+
 /// The numbers after `name` on its line of `table`.
 std::vector<double> change_row(const std::string& table, const std::string& name) {
   std::istringstream lines(table);

@@ -297,43 +297,58 @@ std::vector<Contender> with_other_builds(const std::vector<Contender>& contender
 
 void note(const std::string& text) { std::cout << "(" << text << ")\n"; }
 
+/// The profile of nasx contender `c` (its own run): its output, the table cut to
+/// --profile-rows; `every_operator` asks for all of them, for read_printed_profile.
+std::string profile_output(const Args& args, const Setup& s, const Contender& c, Profiled profiled,
+                           bool every_operator) {
+  Args argv = single_argv(args, c.single, profiled, c.build);
+  if (!every_operator) return core::run_and_capture(argv).output;
+  argv = without_option(argv, "--profile-rows");
+  argv.insert(argv.end() - 2, {"--profile-rows", "1000000"});  // before --single NAME
+  return core::run_and_capture(argv).output;
+}
+
 /// With --profile / --profile-memory: each nasx contender once more per profile, printing
-/// where its time goes, then where its memory goes. With --against, each contender's
-/// time profile then set against each twin's, operator by operator: what a change bought.
+/// where its time goes, then where its memory goes. With --against, the time profiles
+/// are taken --rounds times, the builds alternating as in the timing, and each
+/// contender's median profile set against each twin's, operator by operator: what a
+/// change bought (one profile alone moves too much: the same convolutions took up to
+/// 1.4x as long in one run as in the next on a 2-core machine).
 void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
-  std::map<std::string, bench::PrintedProfile> time_profiles;  // by contender
-  for (const Contender& c : contenders) {
-    if (c.single.empty()) continue;
-    for (const Profiled profiled : {Profiled::time, Profiled::memory}) {
-      if (profiled == Profiled::time ? !s.profile : !s.profile_memory) continue;
-      Args argv = single_argv(args, c.single, profiled, c.build);
-      const bool compared = profiled == Profiled::time && !s.against.empty();
-      if (compared) {
-        // Every operator, so that the comparison finds each one in both profiles; the
-        // table printed is cut to --profile-rows as usual.
-        argv = without_option(argv, "--profile-rows");
-        argv.insert(argv.end() - 2, {"--profile-rows", "1000000"});  // before --single NAME
-      }
-      const core::CommandOutput out = core::run_and_capture(argv);
-      if (compared) time_profiles[c.name] = bench::read_printed_profile(out.output);
-      std::cout << "\n"
-                << c.name << " (" << c.single << "), "
-                << (profiled == Profiled::time ? "profiled" : "memory profiled") << ":"
-                << (compared ? bench::cut_printed_profile(out.output, s.profile_rows) : out.output)
+  std::vector<const Contender*> measured;
+  for (const Contender& c : contenders)
+    if (!c.single.empty()) measured.push_back(&c);
+  const bool compared = s.profile && !s.against.empty();
+  std::map<std::string, std::vector<bench::PrintedProfile>> time_profiles;  // by contender
+  const int rounds = compared ? s.rounds : 1;
+  for (int round = 0; s.profile && round < rounds; ++round)
+    for (size_t k = 0; k < measured.size(); ++k) {
+      const Contender& c = *measured[(k + static_cast<size_t>(round)) % measured.size()];
+      const std::string output = profile_output(args, s, c, Profiled::time, compared);
+      if (compared) time_profiles[c.name].push_back(bench::read_printed_profile(output));
+      if (round > 0) continue;
+      std::cout << "\n" << c.name << " (" << c.single << "), profiled";
+      if (compared) std::cout << " (the first of " << rounds << ")";
+      std::cout << ":" << (compared ? bench::cut_printed_profile(output, s.profile_rows) : output)
                 << std::flush;
     }
-  }
+  for (const Contender* c : measured)
+    if (s.profile_memory)
+      std::cout << "\n"
+                << c->name << " (" << c->single
+                << "), memory profiled:" << profile_output(args, s, *c, Profiled::memory, false)
+                << std::flush;
   for (const Contender& c : contenders)
     for (const std::string& twin : c.speedup_over) {
       const auto after = time_profiles.find(c.name), before = time_profiles.find(twin);
       if (after == time_profiles.end() || before == time_profiles.end()) continue;
-      if (!after->second.found || !before->second.found) {
-        note((before->second.found ? c.name : twin) +
-             " printed no time profile: the two are not compared");
+      const bench::PrintedProfile a = bench::median_profile(after->second);
+      const bench::PrintedProfile b = bench::median_profile(before->second);
+      if (!a.found || !b.found) {
+        note((b.found ? c.name : twin) + " printed no time profile: the two are not compared");
         continue;
       }
-      bench::print_profile_change(std::cout, twin, before->second, c.name, after->second,
-                                  s.profile_rows);
+      bench::print_profile_change(std::cout, twin, b, c.name, a, s.profile_rows, rounds);
     }
   std::cout << std::flush;
 }

@@ -218,6 +218,33 @@ PrintedProfile read_printed_profile(const std::string& output) {
   return profile;
 }
 
+PrintedProfile median_profile(const std::vector<PrintedProfile>& profiles) {
+  PrintedProfile median;
+  if (profiles.empty()) return median;
+  median.found = std::all_of(profiles.begin(), profiles.end(),
+                             [](const PrintedProfile& p) { return p.found; });
+  auto median_of = [](std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+  };
+  std::map<std::string, std::vector<double>> times;  // each operator's, one per profile
+  std::vector<std::string> names;                    // in order of first appearance
+  for (size_t k = 0; k < profiles.size(); ++k)
+    for (const auto& [name, ms] : profiles[k].self_ms) {
+      auto [at, added] = times.emplace(name, std::vector<double>(profiles.size(), 0.0));
+      if (added) names.push_back(name);
+      at->second[k] += ms;
+    }
+  for (const std::string& name : names) median.self_ms.emplace_back(name, median_of(times[name]));
+  std::stable_sort(median.self_ms.begin(), median.self_ms.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<double> totals;
+  for (const PrintedProfile& p : profiles) totals.push_back(p.all_ms);
+  median.all_ms = median_of(totals);
+  return median;
+}
+
 std::string cut_printed_profile(const std::string& output, int top) {
   std::istringstream lines(output);
   std::string kept;
@@ -236,7 +263,7 @@ std::string cut_printed_profile(const std::string& output, int top) {
 
 void print_profile_change(std::ostream& out, const std::string& before_name,
                           const PrintedProfile& before, const std::string& after_name,
-                          const PrintedProfile& after, int top) {
+                          const PrintedProfile& after, int top, int rounds) {
   struct Change {
     std::string name;
     double before = 0, after = 0;
@@ -266,8 +293,9 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
         << std::fixed << std::setprecision(2) << std::setw(column) << b << std::setw(column) << a
         << std::setw(12) << change.str() << std::defaultfloat << "\n";
   };
-  out << "\nself ms per unit, " << after_name << " against " << before_name
-      << " (the operators that changed most first; change: " << after_name << " - " << before_name
+  out << "\nself ms per unit, " << after_name << " against " << before_name;
+  if (rounds > 1) out << ", medians of " << rounds << " profiles each";
+  out << " (the operators that changed most first; change: " << after_name << " - " << before_name
       << ")\n"
       << std::left << std::setw(name_width) << "operator" << std::right << std::setw(column)
       << before_name << std::setw(column) << after_name << std::setw(12) << "change"

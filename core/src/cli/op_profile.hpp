@@ -47,16 +47,22 @@ struct PrintedProfile {
 };
 PrintedProfile read_printed_profile(const std::string& output);
 
+/// Profiles of one unit of work taken in turn, as one: each operator's median self time
+/// over them (0 in a profile that lacks it), ordered by it, and the median total; found
+/// when every one was.
+PrintedProfile median_profile(const std::vector<PrintedProfile>& profiles);
+
 /// `output` with its profile table cut to the first `top` operators (the rest of the
 /// output as it was).
 std::string cut_printed_profile(const std::string& output, int top);
 
 /// Two profiles of one unit of work side by side, `before` (named `before_name`) and
-/// `after`: the `top` operators whose self time changed most, each one's milliseconds
-/// in both and the change (negative: less time after), then the totals. An operator in
-/// one profile only counts 0 in the other.
+/// `after`, each the median of `rounds` (1: a single profile): the `top` operators whose
+/// self time changed most, each one's milliseconds in both and the change (negative:
+/// less time after), then the totals. An operator in one profile only counts 0 in the
+/// other.
 void print_profile_change(std::ostream& out, const std::string& before_name,
                           const PrintedProfile& before, const std::string& after_name,
-                          const PrintedProfile& after, int top);
+                          const PrintedProfile& after, int top, int rounds = 1);
 
 }  // namespace nasx::cli::bench
