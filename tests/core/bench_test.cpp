@@ -463,7 +463,9 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
   fs::copy_file(plugins / "nasx_space_nb201.so", folder / "nasx_space_nb201.so");
   const Outcome missing = run_nasx(std::string(kTinyStep) + " --against " + folder.string());
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.output, HasSubstr("on " + folder.string() + " failed"));
+  EXPECT_THAT(missing.output, HasSubstr("on " + folder.string() +
+                                        " (a plugin folder given to --against replaces nasx's "
+                                        "own: it must hold every plugin this bench needs) failed"));
   EXPECT_THAT(missing.output, HasSubstr("no space plugin named 'darts' (available spaces: nb201"));
 }
 
@@ -501,10 +503,15 @@ TEST_F(Bench, BadUsageIsNamed) {
       run_nasx(std::string(kTinyStep) + " --against " + (dir_ / "notes.txt").string());
   EXPECT_EQ(file.exit_code, 1);
   EXPECT_THAT(file.output, HasSubstr("neither a folder nor an executable file"));
+  const fs::path plugin = fs::path(kNasx).parent_path().parent_path() / "lib" / "nasx" / "plugins" /
+                          "nasx_space_darts.so";
+  const Outcome so = run_nasx(std::string(kTinyStep) + " --against " + plugin.string());
+  EXPECT_EQ(so.exit_code, 1);
+  EXPECT_THAT(so.output, HasSubstr("a plugin file, not a build; put it in a folder"));
   const Outcome ranks = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --against " + kNasx);
   EXPECT_EQ(ranks.exit_code, 1);
   EXPECT_THAT(ranks.output, HasSubstr("--against measures one-process contenders"));
-  for (const Outcome* o : {&nowhere, &empty, &file, &ranks})
+  for (const Outcome* o : {&nowhere, &empty, &file, &so, &ranks})
     EXPECT_THAT(o->output, Not(HasSubstr("round")));
 }
 

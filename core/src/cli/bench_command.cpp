@@ -236,7 +236,11 @@ Contender nasx_contender(const Args& args, const std::string& label, const std::
                          const std::string& seconds_key = "median_s",
                          const bench::Build& build = {}) {
   const Args argv = single_argv(args, name, Profiled::none, build);
-  const std::string what = "nasx " + name + (build.path.empty() ? "" : " on " + build.path);
+  std::string what = "nasx " + name + (build.path.empty() ? "" : " on " + build.path);
+  if (build.plugin_folder)
+    what +=
+        " (a plugin folder given to --against replaces nasx's own: it must hold every "
+        "plugin this bench needs)";
   Contender contender{
       label, false,
       [argv, what, seconds_key] { return bench::run_measurement(argv, seconds_key, what); }, name};
@@ -261,6 +265,10 @@ bench::Build other_build(const std::string& path) {
     throw usage("a folder without plugins (no .so file in it)");
   }
   if (!fs::exists(absolute, error)) throw usage("no such file or folder");
+  if (fs::path(absolute).extension() == ".so")
+    throw usage(
+        "a plugin file, not a build; put it in a folder (a copy of the plugin folder, "
+        "it in place of the newer one) and give the folder");
   if (!fs::is_regular_file(absolute, error) || ::access(absolute.c_str(), X_OK) != 0)
     throw usage("neither a folder nor an executable file");
   return {absolute, /*plugin_folder=*/false};

@@ -294,7 +294,9 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
         << std::setw(12) << change.str() << std::defaultfloat << "\n";
   };
   out << "\nself ms per unit, " << after_name << " against " << before_name;
-  if (rounds > 1) out << ", medians of " << rounds << " profiles each";
+  if (rounds > 1)
+    out << ", medians of " << rounds << " profiles each (all operators: the median total, "
+        << "not the sum of the rows)";
   out << " (the operators that changed most first; change: " << after_name << " - " << before_name
       << ")\n"
       << std::left << std::setw(name_width) << "operator" << std::right << std::setw(column)
