@@ -211,9 +211,9 @@ void MemoryProfile::print(std::ostream& out, int top) const {
     return bytes < 0 ? std::string("unknown") : std::to_string(std::lround(mib(bytes))) + " MiB";
   };
   const size_t shown = std::min(peak.by_operator.size(), static_cast<size_t>(std::max(0, top)));
-  size_t width = 64;  // shapes make long keys: the column widens to the longest shown
-  for (size_t i = 0; i < shown; ++i)
-    width = std::max(width, std::min<size_t>(160, peak.by_operator[i].op.size() + 1));
+  const size_t width =
+      name_column_width(peak.by_operator, static_cast<int>(shown),
+                        [](const OperatorMemory& row) -> const std::string& { return row.op; });
   const auto name_width = static_cast<int>(width);
   out << "\ntensors live at the peak of tensor memory, by the operator that allocated them: "
       << std::fixed << std::setprecision(1) << mib(peak.tensor_bytes) << " MiB ("

@@ -126,11 +126,10 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
   std::sort(ops.begin(), ops.end(),
             [](const auto& a, const auto& b) { return a.second.self > b.second.self; });
   const double per = 1000.0 / static_cast<double>(std::max<int64_t>(1, units));
-  // Shapes make long keys: the column widens to the longest shown (at most 160).
-  size_t width = 64;
-  if (by_shapes_)
-    for (size_t i = 0; i < ops.size() && i < static_cast<size_t>(top); ++i)
-      width = std::max(width, std::min<size_t>(160, ops[i].first.size() + 1));
+  const size_t width =
+      by_shapes_ ? name_column_width(ops, top,
+                                     [](const auto& op) -> const std::string& { return op.first; })
+                 : 64;
   const auto name_width = static_cast<int>(width);
   out << "\noperators by self time, per unit (" << units << " units recorded; self: the "
       << "operator's own time, total: with what it called)\n"
@@ -280,9 +279,8 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
   std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
     return std::abs(a.after - a.before) > std::abs(b.after - b.before);
   });
-  size_t width = 64;
-  for (size_t i = 0; i < changes.size() && i < static_cast<size_t>(top); ++i)
-    width = std::max(width, std::min<size_t>(160, changes[i].name.size() + 1));
+  const size_t width =
+      name_column_width(changes, top, [](const Change& c) -> const std::string& { return c.name; });
   const int name_width = static_cast<int>(width);
   const int column =
       static_cast<int>(std::max<size_t>(12, std::max(before_name.size(), after_name.size()) + 2));

@@ -3,6 +3,8 @@
 // in 1.13 and 2.x) time every operator and autograd node the process runs; self time is
 // an operator's time minus that of the operators it called.
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -37,6 +39,19 @@ class OpProfile {
   uint64_t handle_;
   bool by_shapes_;
 };
+
+/// The width of a profile table's name column: 64, widened to the longest name among
+/// the first `top` rows (shapes make long keys), at most 160. `name_of(row)` gives a
+/// row's name.
+template <typename Rows, typename NameOf>
+size_t name_column_width(const Rows& rows, int top, NameOf name_of) {
+  size_t width = 64, shown = 0;
+  for (const auto& row : rows) {
+    if (shown++ == static_cast<size_t>(top)) break;
+    width = std::max(width, std::min<size_t>(160, name_of(row).size() + 1));
+  }
+  return width;
+}
 
 /// A time profile as OpProfile::print wrote it, read back from a bench process's output:
 /// each operator's self milliseconds per unit, in the order printed, and their total.

@@ -1,6 +1,7 @@
 #include "darts/avg_pool.hpp"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -83,6 +84,13 @@ inline __attribute__((always_inline)) void sum_of_nine_run(const float* corner, 
   }
 }
 
+/// The columns of a row that a run (sum_of_nine_run over columns 1 .. width - 2) leaves
+/// to the general loop: the first and the last, or all `width` without a run.
+std::array<Span, 2> columns_left(bool run, int64_t width) {
+  if (!run) return {Span{0, width}, Span{width, width}};
+  return {Span{0, 1}, Span{width - 1, width}};
+}
+
 /// Output rows [first, last) of the flattened (n, oy): each output's window summed in
 /// row-major order (each window row left to right), from zero, then divided by its count,
 /// as LibTorch's kernel does per channel.
@@ -102,9 +110,8 @@ void pool_rows(const float* x, float* y, const PoolShape& s, int64_t first, int6
       sum_of_nine_run<true>(x + (n * s.height + rows.begin) * s.width * channels,
                             y + (row * width + 1) * channels, (width - 2) * channels / 8,
                             s.width * channels, channels, 9.0f);
-    const int64_t left[2][2] = {{0, run ? 1 : width}, {run ? width - 1 : width, width}};
-    for (const auto& columns : left)
-      for (int64_t ox = columns[0]; ox < columns[1]; ++ox) {
+    for (const Span& columns : columns_left(run, width))
+      for (int64_t ox = columns.begin; ox < columns.end; ++ox) {
         const Span cols = window(ox, s.stride, s.width);
         const float count = static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
         float* out = y + (row * s.out_width + ox) * channels;
@@ -174,9 +181,8 @@ void gather_rows(const float* shares, float* gx, const PoolShape& s, int64_t fir
       sum_of_nine_run<false>(shares + (n * s.out_height + outs_y.begin) * s.out_width * channels,
                              gx + (row * width + 1) * channels, (width - 2) * channels / 8,
                              s.out_width * channels, channels);
-    const int64_t left[2][2] = {{0, run ? 1 : width}, {run ? width - 1 : width, width}};
-    for (const auto& columns : left)
-      for (int64_t ix = columns[0]; ix < columns[1]; ++ix) {
+    for (const Span& columns : columns_left(run, width))
+      for (int64_t ix = columns.begin; ix < columns.end; ++ix) {
         const Span outs_x = covering(ix, s.stride, s.out_width);
         float* out = gx + (row * s.width + ix) * channels;
         if (outs_y.end - outs_y.begin == 3 && outs_x.end - outs_x.begin == 3) {
