@@ -13,6 +13,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "../../core/src/cli/memory_profile.hpp"
+#include "../../core/src/cli/op_profile.hpp"
 
 namespace {
 
@@ -128,6 +129,38 @@ TEST(MemoryProfile, AnAddressAllocatedAgainReplacesItsUnreportedFree) {
   EXPECT_EQ(peak.by_operator[0].op, "test::second");
   c10::reportMemoryUsageToProfiler(&block, -2 * kMiB, 0, 0, c10::Device(c10::kCPU));
   EXPECT_EQ(profile.peak().live_at_end, 0);
+}
+
+// What print wrote is read back (nasx bench --against compares two builds' tables): each
+// operator's MiB, names with spaces included, the peak as the total; cut to its first rows
+// with the rest of the output kept; a time table in the same output is not taken for it.
+TEST(MemoryProfile, ItsPrintedTableIsReadBackAndCut) {
+  using nasx::cli::bench::ProfileKind;
+  std::ostringstream out;
+  {
+    MemoryProfile profile;
+    at::Tensor a = allocate_in("test::op a", 1);
+    at::Tensor b = allocate_in("test::op_b", 2.5);
+    at::Tensor c = allocate_in("test::op_c 3", 0.25);  // a name ending in a number
+    out << "operators by self time, per unit (1 unit recorded)\n"
+        << "operator   calls    self ms   total ms  self %\n"
+        << "aten::mm       1      99.00      99.00   100.0\n"
+        << "all operators         99.00\n";
+    profile.print(out, 10);
+    out << "median_s=0.5 min_s=0.4 peak_rss_mib=100\n";
+  }
+  const auto read = nasx::cli::bench::read_printed_profile(out.str(), ProfileKind::memory);
+  ASSERT_TRUE(read.found) << out.str();
+  EXPECT_EQ(read.rows, (std::vector<std::pair<std::string, double>>{
+                           {"test::op_b", 2.5}, {"test::op a", 1.0}, {"test::op_c 3", 0.25}}))
+      << out.str();
+  EXPECT_DOUBLE_EQ(read.total, 3.8);  // 3.75 MiB, printed to 0.1
+  const std::string cut = nasx::cli::bench::cut_printed_profile(out.str(), 1, ProfileKind::memory);
+  EXPECT_THAT(cut, HasSubstr("test::op_b"));
+  EXPECT_THAT(cut, ::testing::Not(HasSubstr("test::op a")));
+  EXPECT_THAT(cut, HasSubstr("aten::mm"));  // the time table is not the memory table
+  EXPECT_THAT(cut, HasSubstr("median_s=0.5 min_s=0.4 peak_rss_mib=100\n"));
+  EXPECT_FALSE(nasx::cli::bench::read_printed_profile("median_s=0.5\n", ProfileKind::memory).found);
 }
 
 TEST(MemoryProfile, OneAtATime) {

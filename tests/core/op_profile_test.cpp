@@ -43,7 +43,7 @@ TEST(OpProfileText, ReadsBackEveryOperatorThatPrintWrote) {
   ASSERT_TRUE(read.found) << text.str();
   std::vector<std::string> names;
   double sum = 0;
-  for (const auto& [name, ms] : read.self_ms) {
+  for (const auto& [name, ms] : read.rows) {
     names.push_back(name);
     sum += ms;
     EXPECT_GE(ms, 0.0);
@@ -54,10 +54,10 @@ TEST(OpProfileText, ReadsBackEveryOperatorThatPrintWrote) {
       << text.str();
   // In the printed order (by self time), and summing to the total (each row rounded to
   // 0.01 ms).
-  for (size_t i = 1; i < read.self_ms.size(); ++i)
-    EXPECT_GE(read.self_ms[i - 1].second, read.self_ms[i].second);
-  EXPECT_NEAR(sum, read.all_ms, 0.005 * static_cast<double>(read.self_ms.size()) + 0.01);
-  EXPECT_GT(read.all_ms, 0.0);
+  for (size_t i = 1; i < read.rows.size(); ++i)
+    EXPECT_GE(read.rows[i - 1].second, read.rows[i].second);
+  EXPECT_NEAR(sum, read.total, 0.005 * static_cast<double>(read.rows.size()) + 0.01);
+  EXPECT_GT(read.total, 0.0);
 
   EXPECT_FALSE(read_printed_profile("median_s=0.1 min_s=0.1\n").found);
 }
@@ -76,14 +76,14 @@ TEST(OpProfileText, ReadsBackANameCutToTheColumnAndOneEndingInANumber) {
   }
   const PrintedProfile read = read_printed_profile(text.str());
   std::vector<std::string> names;
-  for (const auto& row : read.self_ms) names.push_back(row.first);
+  for (const auto& row : read.rows) names.push_back(row.first);
   EXPECT_THAT(names, ::testing::UnorderedElementsAre(long_name.substr(0, 63), "nasx_test::step 1"))
       << text.str();
   // A stray line in the table (another process's message) is no row.
   const PrintedProfile stray = read_printed_profile(
       "operator  calls  self ms  total ms  self %\nwarning: 1 2 3abc 4\nall operators 1.00\n");
   EXPECT_TRUE(stray.found);
-  EXPECT_TRUE(stray.self_ms.empty());
+  EXPECT_TRUE(stray.rows.empty());
 }
 
 constexpr const char* kPrinted =
@@ -106,28 +106,28 @@ TEST(OpProfileText, CutKeepsTheFirstRowsTheTotalAndTheRest) {
                              "median_s=0.5 min_s=0.4\n"));
   EXPECT_EQ(cut_printed_profile(kPrinted, 100), kPrinted);
   const PrintedProfile read = read_printed_profile(kPrinted);
-  ASSERT_EQ(read.self_ms.size(), 3u);
-  EXPECT_EQ(read.self_ms[1].first, "aten::add [4,8] [4,8] 1");
-  EXPECT_DOUBLE_EQ(read.self_ms[1].second, 15.0);
-  EXPECT_DOUBLE_EQ(read.all_ms, 50.0);
+  ASSERT_EQ(read.rows.size(), 3u);
+  EXPECT_EQ(read.rows[1].first, "aten::add [4,8] [4,8] 1");
+  EXPECT_DOUBLE_EQ(read.rows[1].second, 15.0);
+  EXPECT_DOUBLE_EQ(read.total, 50.0);
 }
 
 TEST(OpProfileText, MedianProfileTakesEachOperatorsMedianAMissingOneAsZero) {
   PrintedProfile one, two, three;
   one.found = two.found = three.found = true;
-  one.self_ms = {{"b", 5}, {"a", 1}};
-  one.all_ms = 10;
-  two.self_ms = {{"c", 9}, {"b", 4}, {"a", 3}};
-  two.all_ms = 20;
-  three.self_ms = {{"a", 2}};
-  three.all_ms = 15;
+  one.rows = {{"b", 5}, {"a", 1}};
+  one.total = 10;
+  two.rows = {{"c", 9}, {"b", 4}, {"a", 3}};
+  two.total = 20;
+  three.rows = {{"a", 2}};
+  three.total = 15;
   const PrintedProfile median = nasx::cli::bench::median_profile({one, two, three});
   EXPECT_TRUE(median.found);
   // b: 5, 4, 0 -> 4; a: 1, 3, 2 -> 2; c: 0, 9, 0 -> 0; by the median, largest first.
-  EXPECT_EQ(median.self_ms,
+  EXPECT_EQ(median.rows,
             (std::vector<std::pair<std::string, double>>{{"b", 4}, {"a", 2}, {"c", 0}}));
-  EXPECT_DOUBLE_EQ(median.all_ms, 15);
-  EXPECT_DOUBLE_EQ(nasx::cli::bench::median_profile({one, two}).all_ms, 15);  // (10 + 20) / 2
+  EXPECT_DOUBLE_EQ(median.total, 15);
+  EXPECT_DOUBLE_EQ(nasx::cli::bench::median_profile({one, two}).total, 15);  // (10 + 20) / 2
   PrintedProfile none;
   EXPECT_FALSE(nasx::cli::bench::median_profile({one, none}).found);
   EXPECT_FALSE(nasx::cli::bench::median_profile({}).found);
@@ -149,10 +149,10 @@ std::vector<double> change_row(const std::string& table, const std::string& name
 TEST(OpProfileText, ChangeListsTheOperatorsThatChangedMostFirstAMissingOneAsZero) {
   PrintedProfile before, after;
   before.found = after.found = true;
-  before.self_ms = {{"op a", 10}, {"op b", 5}, {"op c", 1}};
-  before.all_ms = 16;
-  after.self_ms = {{"op a", 9}, {"op b", 8}, {"op d", 2}};
-  after.all_ms = 19;
+  before.rows = {{"op a", 10}, {"op b", 5}, {"op c", 1}};
+  before.total = 16;
+  after.rows = {{"op a", 9}, {"op b", 8}, {"op d", 2}};
+  after.total = 19;
   std::ostringstream out;
   print_profile_change(out, "nasx [B]", before, "nasx", after, /*top=*/3);
   const std::string table = out.str();

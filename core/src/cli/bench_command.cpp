@@ -191,9 +191,10 @@ void apply_defaults(Setup& s, const std::string& what, const SearchSpace& space)
 std::string describe(const Setup& s, const std::string& what) {
   std::ostringstream text;
   text << "nasx bench --what " << what << ": space " << s.space.name << ", C=" << s.channels << ", "
-       << s.layers << (s.space.name == "nb201" ? " cells per stage" : " cells") << ", batch "
-       << s.batch << ", " << s.shape.channels << "x" << s.shape.height << "x" << s.shape.width
-       << ", " << s.shape.classes << " classes, device " << s.device << ", " << s.threads
+       << s.layers << (s.layers == 1 ? " cell" : " cells")
+       << (s.space.name == "nb201" ? " per stage" : "") << ", batch " << s.batch << ", "
+       << s.shape.channels << "x" << s.shape.height << "x" << s.shape.width << ", "
+       << s.shape.classes << " classes, device " << s.device << ", " << s.threads
        << " threads per contender";
   return text.str();
 }
@@ -277,10 +278,42 @@ bench::Build other_build(const std::string& path) {
 /// The tag of --against's k-th build in contender names: "B", "C", ... (this build is A).
 std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + k)); }
 
+/// With --against, which space plugin file each build measures: this one's, and a plugin
+/// folder's (loaded here too, so that a folder lacking the space is refused before
+/// anything is measured); an executable uses the plugins beside it.
+void describe_builds(const po::variables_map& vm, const Setup& s) {
+  if (s.against.empty()) return;
+  const auto space_file = [&](const core::PluginRegistry& registry) {
+    return "space '" + s.space.name + "' from " + registry.find(NASX_KIND_SPACE, s.space.name).path;
+  };
+  std::cout << "[A]: this nasx, " << space_file(*s.registry) << "\n";
+  for (size_t k = 0; k < s.against.size(); ++k) {
+    const bench::Build& build = s.against[k];
+    std::cout << "[" << build_tag(k) << "]: " << build.path;
+    if (!build.plugin_folder) {
+      std::cout << " (nasx executable, with its own plugins)\n";
+      continue;
+    }
+    core::PluginRegistry folder;
+    load_plugins(folder, vm, build.path);
+    std::string file;
+    try {
+      file = space_file(folder);
+    } catch (const PluginError& e) {
+      throw ConfigError("bench: --against " + build.path +
+                        ": the folder replaces nasx's own plugins, and it lacks one this bench "
+                        "needs: " +
+                        e.what());
+    }
+    std::cout << " (plugin folder: this nasx with its plugins instead of its own), " << file
+              << "\n";
+  }
+}
+
 /// `contenders`, each nasx contender measured on its own (not an overhead row) followed
 /// by its twin on every --against build: the same --single run by that build, named
 /// "NAME [B]", a reference if the contender is one (of its build), the contender's
-/// speed-up over it printed.
+/// speed-up over it printed (and [B]'s over [C], ...).
 std::vector<Contender> with_other_builds(const std::vector<Contender>& contenders, const Args& args,
                                          const Setup& s) {
   std::vector<Contender> all;
@@ -297,6 +330,10 @@ std::vector<Contender> with_other_builds(const std::vector<Contender>& contender
       twins.back().reference = c.reference;
       self.speedup_over.push_back(twins.back().name);
     }
+    // Each build over the ones named after it too: [B] over [C] says what lies between
+    // two older builds, measured in the same rotation.
+    for (size_t k = 0; k < twins.size(); ++k)
+      for (size_t j = k + 1; j < twins.size(); ++j) twins[k].speedup_over.push_back(twins[j].name);
     all.push_back(self);
     all.insert(all.end(), twins.begin(), twins.end());
   }
@@ -316,17 +353,39 @@ std::string profile_output(const Args& args, const Setup& s, const Contender& c,
   return core::run_and_capture(argv).output;
 }
 
+/// Prints the change from each contender's twin on another build to the contender, per
+/// operator, for the profiles of `kind` taken of both (`profiles`, by contender name, the
+/// median of `rounds` each).
+void print_profile_changes(const std::vector<Contender>& contenders,
+                           const std::map<std::string, bench::PrintedProfile>& profiles,
+                           const Setup& s, int rounds, bench::ProfileKind kind) {
+  const char* what = kind == bench::ProfileKind::time ? "time" : "memory";
+  for (const Contender& c : contenders)
+    for (const std::string& twin : c.speedup_over) {
+      const auto after = profiles.find(c.name), before = profiles.find(twin);
+      if (after == profiles.end() || before == profiles.end()) continue;
+      if (!after->second.found || !before->second.found) {
+        note((before->second.found ? c.name : twin) + " printed no " + what +
+             " profile: the two are not compared");
+        continue;
+      }
+      bench::print_profile_change(std::cout, twin, before->second, c.name, after->second,
+                                  s.profile_rows, rounds, kind);
+    }
+}
+
 /// With --profile / --profile-memory: each nasx contender once more per profile, printing
-/// where its time goes, then where its memory goes. With --against, the time profiles
-/// are taken --rounds times, the builds alternating as in the timing, and each
-/// contender's median profile set against each twin's, operator by operator: what a
-/// change bought (one profile alone moves too much: the same convolutions took up to
-/// 1.4x as long in one run as in the next on a 2-core machine).
+/// where its time goes, then where its memory goes. With --against, each contender's
+/// profiles are set against each twin's, operator by operator: what a change bought. The
+/// time profiles are taken --rounds times, the builds alternating as in the timing, and
+/// their medians compared (one profile alone moves too much: the same convolutions took
+/// up to 1.4x as long in one run as in the next on a 2-core machine); the memory profile
+/// once each (the same code allocates the same tensors).
 void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
   std::vector<const Contender*> measured;
   for (const Contender& c : contenders)
     if (!c.single.empty()) measured.push_back(&c);
-  const bool compared = s.profile && !s.against.empty();
+  const bool compared = !s.against.empty();
   std::map<std::string, std::vector<bench::PrintedProfile>> time_profiles;  // by contender
   const int rounds = compared ? s.rounds : 1;
   for (int round = 0; s.profile && round < rounds; ++round)
@@ -340,24 +399,24 @@ void print_profiles(const Args& args, const Setup& s, const std::vector<Contende
       std::cout << ":" << (compared ? bench::cut_printed_profile(output, s.profile_rows) : output)
                 << std::flush;
     }
-  for (const Contender* c : measured)
-    if (s.profile_memory)
-      std::cout << "\n"
-                << c->name << " (" << c->single
-                << "), memory profiled:" << profile_output(args, s, *c, Profiled::memory, false)
-                << std::flush;
-  for (const Contender& c : contenders)
-    for (const std::string& twin : c.speedup_over) {
-      const auto after = time_profiles.find(c.name), before = time_profiles.find(twin);
-      if (after == time_profiles.end() || before == time_profiles.end()) continue;
-      const bench::PrintedProfile a = bench::median_profile(after->second);
-      const bench::PrintedProfile b = bench::median_profile(before->second);
-      if (!a.found || !b.found) {
-        note((b.found ? c.name : twin) + " printed no time profile: the two are not compared");
-        continue;
-      }
-      bench::print_profile_change(std::cout, twin, b, c.name, a, s.profile_rows, rounds);
-    }
+  std::map<std::string, bench::PrintedProfile> memory_profiles;
+  for (const Contender* c : measured) {
+    if (!s.profile_memory) break;
+    const std::string output = profile_output(args, s, *c, Profiled::memory, compared);
+    if (compared)
+      memory_profiles[c->name] = bench::read_printed_profile(output, bench::ProfileKind::memory);
+    std::cout << "\n"
+              << c->name << " (" << c->single << "), memory profiled:"
+              << (compared ? bench::cut_printed_profile(output, s.profile_rows,
+                                                        bench::ProfileKind::memory)
+                           : output)
+              << std::flush;
+  }
+  std::map<std::string, bench::PrintedProfile> median_times;
+  for (const auto& [name, profiles] : time_profiles)
+    median_times[name] = bench::median_profile(profiles);
+  print_profile_changes(contenders, median_times, s, rounds, bench::ProfileKind::time);
+  print_profile_changes(contenders, memory_profiles, s, 1, bench::ProfileKind::memory);
   std::cout << std::flush;
 }
 
@@ -515,10 +574,9 @@ std::vector<std::string> evaluation_children(const SearchSpace& space, std::mt19
 }
 
 int bench_evaluate(const Args& args, const Setup& s, const Workload& work) {
-  std::vector<Contender> contenders = {
-      nasx_contender(args, "nasx children together", "evaluate:paths"),
-      nasx_contender(args, "single path, one by one", "evaluate:path"),
-      nasx_contender(args, "one-hot mixture", "evaluate:onehot")};
+  std::vector<Contender> contenders = {nasx_contender(args, "nasx together", "evaluate:paths"),
+                                       nasx_contender(args, "nasx one by one", "evaluate:path"),
+                                       nasx_contender(args, "nasx one-hot", "evaluate:onehot")};
   contenders[1].reference = true;  // the straightforward way is this bench's baseline
   std::cout << "children: " << work.archs.size()
             << " (each contender's; the one-hot mixture times warm-up + steps of them in turn)\n";
@@ -527,10 +585,10 @@ int bench_evaluate(const Args& args, const Setup& s, const Workload& work) {
                  "s/child");
   print_profiles(args, s, contenders);
   note(
-      "children together: evaluate_paths, one pass over the data for all of them, the work "
+      "together: evaluate_paths, one pass over the data for all the children, the work "
       "they share (the stem, the first cell's edges on the same input) done once, the same "
-      "figures bit for bit; single path: evaluate_path for each in turn; one-hot: the "
-      "supernet's mixture, one child per unit");
+      "figures bit for bit; one by one: evaluate_path, the single path of each in turn; "
+      "one-hot: the supernet's mixture with one-hot weights, one child per unit");
   return 0;
 }
 
@@ -714,12 +772,11 @@ int bench_command(const Args& args) {
     return bench_data_parallel(args, s, rank_counts, order, format, sync);
   }
   std::cout << describe(s, what) << "\n";
-  for (size_t k = 0; k < s.against.size(); ++k)
-    std::cout << "[" << build_tag(k) << "]: " << s.against[k].path
-              << (s.against[k].plugin_folder
-                      ? " (plugin folder: this nasx with its plugins instead of its own)"
-                      : " (nasx executable, with its own plugins)")
-              << "\n";
+  describe_builds(vm, s);
+  if (s.warmup == 0)
+    note(
+        "--warmup 0: each measurement's first unit also pays for what is done once (memory "
+        "first touched, oneDNN choosing its kernels), so its figures and ratios move widely");
   if (what == "step") return bench_step(args, s, order, format);
   if (what == "train") return bench_train(args, s, work);
   if (what == "evaluate") return bench_evaluate(args, s, work);

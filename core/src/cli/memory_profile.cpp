@@ -215,16 +215,16 @@ void MemoryProfile::print(std::ostream& out, int top) const {
       name_column_width(peak.by_operator, static_cast<int>(shown),
                         [](const OperatorMemory& row) -> const std::string& { return row.op; });
   const auto name_width = static_cast<int>(width);
-  out << "\ntensors live at the peak of tensor memory, by the operator that allocated them: "
-      << std::fixed << std::setprecision(1) << mib(peak.tensor_bytes) << " MiB ("
+  out << "\n"
+      << kMemoryPeakLead << std::fixed << std::setprecision(1) << mib(peak.tensor_bytes) << " MiB ("
       << peak.allocations << " allocations recorded; tensors from before, such as the "
       << "weights, are not counted; live at the end: " << mib(peak.live_at_end) << " MiB)\n"
       << "at that peak: resident " << known_mib(peak.resident) << ", malloc in use "
       << known_mib(peak.heap_in_use) << ", freed but kept by malloc " << known_mib(peak.heap_free)
       << " (" << known_mib(peak.heap_top) << " of it at the main heap's top, the rest in gaps "
       << "between live blocks and in other threads' arenas)\n"
-      << std::left << std::setw(name_width) << "operator" << std::right << std::setw(9) << "tensors"
-      << std::setw(11) << "MiB" << std::setw(8) << "%"
+      << std::left << std::setw(name_width) << "operator" << std::right << std::setw(9)
+      << kTensorsColumn << std::setw(11) << "MiB" << std::setw(8) << "%"
       << "\n";
   for (size_t i = 0; i < shown; ++i) {
     const OperatorMemory& row = peak.by_operator[i];

@@ -131,7 +131,8 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
                                      [](const auto& op) -> const std::string& { return op.first; })
                  : 64;
   const auto name_width = static_cast<int>(width);
-  out << "\noperators by self time, per unit (" << units << " units recorded; self: the "
+  out << "\noperators by self time, per unit (" << units << (units == 1 ? " unit" : " units")
+      << " recorded; self: the "
       << "operator's own time, total: with what it called)\n"
       << std::left << std::setw(name_width) << "operator" << std::right << std::setw(8) << kCalls
       << std::setw(11) << kSelfMs << std::setw(11) << "total ms" << std::setw(8) << "self %"
@@ -152,9 +153,21 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
 
 namespace {
 
-bool is_table_header(const std::string& line) {
-  return line.rfind("operator ", 0) == 0 && line.find(kCalls) != std::string::npos &&
-         line.find(kSelfMs) != std::string::npos;
+/// How a table of `kind` is laid out: its header, how many numbers end each row and which
+/// of them (counted from the right) is the row's figure.
+struct TableLayout {
+  size_t numbers, figure_from_right;
+};
+TableLayout layout_of(ProfileKind kind) {
+  // time: calls, self ms, total ms, self %; memory: tensors, MiB, %.
+  return kind == ProfileKind::time ? TableLayout{4, 2} : TableLayout{3, 1};
+}
+
+bool is_table_header(const std::string& line, ProfileKind kind) {
+  if (line.rfind("operator ", 0) != 0) return false;
+  if (kind == ProfileKind::time)
+    return line.find(kCalls) != std::string::npos && line.find(kSelfMs) != std::string::npos;
+  return line.find(kTensorsColumn) != std::string::npos && line.find("MiB") != std::string::npos;
 }
 
 bool is_table_total(const std::string& line) { return line.rfind(kAllOperators, 0) == 0; }
@@ -170,48 +183,65 @@ bool is_number(const std::string& word, double& value) {
   }
 }
 
-/// An operator row of print(): the name (which may hold spaces and end in a number),
-/// then calls, self ms, total ms and self %; false unless the line ends in those four
+/// An operator row of a table laid out as `layout`: the name (which may hold spaces and
+/// end in a number), then the layout's numbers; false unless the line ends in those
 /// numbers after a name.
-bool read_row(const std::string& line, std::string& name, double& self_ms) {
-  std::vector<std::string> numbers;  // the last four words, from the right
+bool read_row(const std::string& line, TableLayout layout, std::string& name, double& figure) {
+  std::vector<std::string> numbers;  // the last words, from the right
   size_t end = line.find_last_not_of(' ');
   size_t start = 0;
-  while (numbers.size() < 4 && end != std::string::npos) {
+  while (numbers.size() < layout.numbers && end != std::string::npos) {
     const size_t space = line.find_last_of(' ', end);
     start = space == std::string::npos ? 0 : space + 1;
     numbers.push_back(line.substr(start, end + 1 - start));
     if (start == 0) return false;  // no name before the numbers
     end = line.find_last_not_of(' ', start - 1);
   }
-  if (numbers.size() < 4) return false;
+  if (numbers.size() < layout.numbers) return false;
   double value = 0;
-  for (size_t k = 0; k < 4; ++k) {
+  for (size_t k = 0; k < layout.numbers; ++k) {
     if (!is_number(numbers[k], value)) return false;
-    if (k == 2) self_ms = value;
+    if (k == layout.figure_from_right) figure = value;
   }
   name = line.substr(0, start);
   name.erase(name.find_last_not_of(' ') + 1);
   return !name.empty();
 }
 
+/// Whether the table that `line` is in ends before it: at the time table's total row, or
+/// at the first line of a memory table that is not a row.
+bool ends_table(const std::string& line, ProfileKind kind) {
+  std::string name;
+  double figure = 0;
+  return kind == ProfileKind::time ? is_table_total(line)
+                                   : !read_row(line, layout_of(kind), name, figure);
+}
+
 }  // namespace
 
-PrintedProfile read_printed_profile(const std::string& output) {
+PrintedProfile read_printed_profile(const std::string& output, ProfileKind kind) {
   PrintedProfile profile;
   std::istringstream lines(output);
   bool inside = false;
+  double memory_peak = 0;  // the memory table's total, from the line before it
   for (std::string line; std::getline(lines, line);) {
-    if (is_table_header(line)) {
+    if (kind == ProfileKind::memory && line.rfind(kMemoryPeakLead, 0) == 0) {
+      std::istringstream words(line.substr(std::string(kMemoryPeakLead).size()));
+      words >> memory_peak;
+    } else if (is_table_header(line, kind)) {
       inside = profile.found = true;
-    } else if (inside && is_table_total(line)) {
+      profile.total = memory_peak;
+    } else if (inside && kind == ProfileKind::time && is_table_total(line)) {
       std::istringstream words(line.substr(std::string(kAllOperators).size()));
-      words >> profile.all_ms;
+      words >> profile.total;
       break;
     } else if (inside) {
       std::string name;
-      double ms = 0;
-      if (read_row(line, name, ms)) profile.self_ms.emplace_back(name, ms);
+      double figure = 0;
+      if (read_row(line, layout_of(kind), name, figure))
+        profile.rows.emplace_back(name, figure);
+      else if (kind == ProfileKind::memory)
+        break;
     }
   }
   return profile;
@@ -227,31 +257,31 @@ PrintedProfile median_profile(const std::vector<PrintedProfile>& profiles) {
     const size_t n = values.size();
     return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
   };
-  std::map<std::string, std::vector<double>> times;  // each operator's, one per profile
-  std::vector<std::string> names;                    // in order of first appearance
+  std::map<std::string, std::vector<double>> figures;  // each operator's, one per profile
+  std::vector<std::string> names;                      // in order of first appearance
   for (size_t k = 0; k < profiles.size(); ++k)
-    for (const auto& [name, ms] : profiles[k].self_ms) {
-      auto [at, added] = times.emplace(name, std::vector<double>(profiles.size(), 0.0));
+    for (const auto& [name, figure] : profiles[k].rows) {
+      auto [at, added] = figures.emplace(name, std::vector<double>(profiles.size(), 0.0));
       if (added) names.push_back(name);
-      at->second[k] += ms;
+      at->second[k] += figure;
     }
-  for (const std::string& name : names) median.self_ms.emplace_back(name, median_of(times[name]));
-  std::stable_sort(median.self_ms.begin(), median.self_ms.end(),
+  for (const std::string& name : names) median.rows.emplace_back(name, median_of(figures[name]));
+  std::stable_sort(median.rows.begin(), median.rows.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   std::vector<double> totals;
-  for (const PrintedProfile& p : profiles) totals.push_back(p.all_ms);
-  median.all_ms = median_of(totals);
+  for (const PrintedProfile& p : profiles) totals.push_back(p.total);
+  median.total = median_of(totals);
   return median;
 }
 
-std::string cut_printed_profile(const std::string& output, int top) {
+std::string cut_printed_profile(const std::string& output, int top, ProfileKind kind) {
   std::istringstream lines(output);
   std::string kept;
   int rows = -1;  // -1: outside the table
   for (std::string line; std::getline(lines, line);) {
-    if (is_table_header(line))
+    if (is_table_header(line, kind))
       rows = 0;
-    else if (rows >= 0 && is_table_total(line))
+    else if (rows >= 0 && ends_table(line, kind))
       rows = -1;
     else if (rows >= 0 && rows++ >= top)
       continue;
@@ -262,7 +292,7 @@ std::string cut_printed_profile(const std::string& output, int top) {
 
 void print_profile_change(std::ostream& out, const std::string& before_name,
                           const PrintedProfile& before, const std::string& after_name,
-                          const PrintedProfile& after, int top, int rounds) {
+                          const PrintedProfile& after, int top, int rounds, ProfileKind kind) {
   struct Change {
     std::string name;
     double before = 0, after = 0;
@@ -274,8 +304,8 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
     if (added) changes.push_back({name});
     return changes[at->second];
   };
-  for (const auto& [name, ms] : before.self_ms) entry(name).before += ms;
-  for (const auto& [name, ms] : after.self_ms) entry(name).after += ms;
+  for (const auto& [name, figure] : before.rows) entry(name).before += figure;
+  for (const auto& [name, figure] : after.rows) entry(name).after += figure;
   std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
     return std::abs(a.after - a.before) > std::abs(b.after - b.before);
   });
@@ -291,7 +321,9 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
         << std::fixed << std::setprecision(2) << std::setw(column) << b << std::setw(column) << a
         << std::setw(12) << change.str() << std::defaultfloat << "\n";
   };
-  out << "\nself ms per unit, " << after_name << " against " << before_name;
+  out << "\n"
+      << (kind == ProfileKind::time ? "self ms per unit" : "MiB of tensors live at the peak")
+      << ", " << after_name << " against " << before_name;
   if (rounds > 1)
     out << ", medians of " << rounds << " profiles each (all operators: the median total, "
         << "not the sum of the rows)";
@@ -305,7 +337,7 @@ void print_profile_change(std::ostream& out, const std::string& before_name,
     if (shown++ == top) break;
     line(c.name, c.before, c.after);
   }
-  line(kAllOperators, before.all_ms, after.all_ms);
+  line(kAllOperators, before.total, after.total);
 }
 
 }  // namespace nasx::cli::bench

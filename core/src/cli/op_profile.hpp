@@ -53,31 +53,47 @@ size_t name_column_width(const Rows& rows, int top, NameOf name_of) {
   return width;
 }
 
-/// A time profile as OpProfile::print wrote it, read back from a bench process's output:
-/// each operator's self milliseconds per unit, in the order printed, and their total.
-struct PrintedProfile {
-  bool found = false;  ///< the output held a profile table
-  std::vector<std::pair<std::string, double>> self_ms;
-  double all_ms = 0;
-};
-PrintedProfile read_printed_profile(const std::string& output);
+/// Which of the bench's profile tables: OpProfile::print's (self milliseconds per unit of
+/// work, ending in an "all operators" total) or MemoryProfile::print's (MiB of tensors live
+/// at the peak of tensor memory, the peak's total in the line above the table).
+enum class ProfileKind { time, memory };
 
-/// Profiles of one unit of work taken in turn, as one: each operator's median self time
+/// The line MemoryProfile::print starts its table with, before the peak's MiB.
+inline constexpr const char* kMemoryPeakLead =
+    "tensors live at the peak of tensor memory, by the operator that allocated them: ";
+/// The memory table's column of tensor counts (read back by its header).
+inline constexpr const char* kTensorsColumn = "tensors";
+
+/// A profile as OpProfile::print or MemoryProfile::print wrote it, read back from a bench
+/// process's output: each operator's figure (self ms per unit, or MiB live at the peak),
+/// in the order printed, and their total (all operators' self ms, or all tensors' MiB at
+/// the peak).
+struct PrintedProfile {
+  bool found = false;  ///< the output held a profile table of its kind
+  std::vector<std::pair<std::string, double>> rows;
+  double total = 0;
+};
+PrintedProfile read_printed_profile(const std::string& output,
+                                    ProfileKind kind = ProfileKind::time);
+
+/// Profiles of one unit of work taken in turn, as one: each operator's median figure
 /// over them (0 in a profile that lacks it), ordered by it, and the median total; found
 /// when every one was.
 PrintedProfile median_profile(const std::vector<PrintedProfile>& profiles);
 
-/// `output` with its profile table cut to the first `top` operators (the rest of the
-/// output as it was).
-std::string cut_printed_profile(const std::string& output, int top);
+/// `output` with its profile table of `kind` cut to the first `top` operators (the rest
+/// of the output as it was).
+std::string cut_printed_profile(const std::string& output, int top,
+                                ProfileKind kind = ProfileKind::time);
 
 /// Two profiles of one unit of work side by side, `before` (named `before_name`) and
 /// `after`, each the median of `rounds` (1: a single profile): the `top` operators whose
-/// self time changed most, each one's milliseconds in both and the change (negative:
-/// less time after), then the totals. An operator in one profile only counts 0 in the
-/// other.
+/// figure changed most, each one's figure in both and the change (negative: less time,
+/// or less memory, after), then the totals. An operator in one profile only counts 0 in
+/// the other.
 void print_profile_change(std::ostream& out, const std::string& before_name,
                           const PrintedProfile& before, const std::string& after_name,
-                          const PrintedProfile& after, int top, int rounds = 1);
+                          const PrintedProfile& after, int top, int rounds = 1,
+                          ProfileKind kind = ProfileKind::time);
 
 }  // namespace nasx::cli::bench
