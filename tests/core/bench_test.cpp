@@ -509,6 +509,38 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
   EXPECT_THAT(missing.output, Not(HasSubstr("round")));
 }
 
+// tools/scaling-table: each point of a sweep measured --rounds times, the points
+// alternating (each round starting one point later), a point's time the median of its
+// rounds, its peak the largest; per unit relative to the sweep's first point.
+TEST_F(Bench, ScalingTableAlternatesASweepsPointsAndTakesTheMedianOfTheirRounds) {
+  // A stand-in nasx: the n-th measurement of a batch size takes batch/100 s times 1, 3 or
+  // 2 (a drifting machine) and peaks at batch * 10 + n MB.
+  const fs::path fake = dir_ / "fake-nasx";
+  std::ofstream(fake) << "#!/bin/sh\nlog=" << (dir_ / "calls.txt").string() << "\n"
+                      << R"sh(batch=$(echo "$@" | sed 's/.*--batch \([0-9]*\).*/\1/')
+echo "$batch" >> "$log"
+n=$(grep -c "^$batch\$" "$log")
+factor=$(echo "1 3 2" | cut -d' ' -f"$n")
+echo "median  $(awk "BEGIN { print $batch * $factor / 100 }")"
+echo "peak MB $((batch * 10 + n))"
+)sh";
+  fs::permissions(fake, fs::perms::owner_all);
+  const std::string tool = std::string(NASX_TEST_SOURCE_DIR) + "/tools/scaling-table";
+  const Outcome out = run_shell("python3 " + tool + " --nasx " + fake.string() +
+                                " --orders first --sweeps batch --rounds 3 --steps 1");
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(calls(), (std::vector<std::string>{"32", "64", "128", "256", "64", "128", "256", "32",
+                                               "128", "256", "32", "64"}));
+  // The median of (1, 3, 2) x batch / 100: linear growth, 1.00 per unit.
+  EXPECT_THAT(out.output, HasSubstr("| first | batch | 32 | 8 | 5 | 0.640 | 0.320 0.960 0.640 | "
+                                    "323 | 1.00 | 1.00 |"));
+  EXPECT_THAT(out.output, HasSubstr("| first | batch | 256 | 8 | 5 | 5.120 | 2.560 7.680 5.120 | "
+                                    "2563 | 1.00 | 0.99 |"));
+  const Outcome rounds = run_shell("python3 " + tool + " --nasx " + fake.string() + " --rounds 0");
+  EXPECT_NE(rounds.exit_code, 0);
+  EXPECT_THAT(rounds.output, HasSubstr("--rounds and --steps must be at least 1"));
+}
+
 TEST_F(Bench, BadUsageIsNamed) {
   const Outcome what = run_nasx("bench --what everything");
   EXPECT_EQ(what.exit_code, 1);
