@@ -395,7 +395,7 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
   fs::create_directories(folder);
   fs::copy_file(plugins / "nasx_space_darts.so", folder / "nasx_space_darts.so");
   const Outcome out = run_nasx(std::string(kTinyStep) + " --rounds 2 --against " + folder.string() +
-                               " --against " + kNasx);
+                               " --against " + kNasx + " --profile-memory --profile-rows 3");
   ASSERT_EQ(out.exit_code, 0) << out.output;
   // Which space plugin file each build measures; an executable uses its own.
   EXPECT_THAT(out.output,
@@ -406,7 +406,9 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
                                     "own), space 'darts' from " +
                                     fs::canonical(folder / "nasx_space_darts.so").string()));
   EXPECT_THAT(out.output, HasSubstr("[C]: " + fs::path(kNasx).lexically_normal().string() +
-                                    " (nasx executable"));
+                                    " (nasx executable, with the plugins it loads), space "
+                                    "'darts' from " +
+                                    fs::canonical(plugins / "nasx_space_darts.so").string()));
   // kTinyStep measures without warm-up, which is said.
   EXPECT_THAT(out.output, HasSubstr("(--warmup 0: each measurement's first unit also pays"));
   EXPECT_THAT(out.output, HasSubstr("nasx channels_last [B]"));
@@ -429,6 +431,29 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
       EXPECT_NEAR(std::stod(m[2 + r].str()), ratio, 0.01 * ratio + 0.01) << out.output;
     }
   }
+  // With --profile-memory, the tensors live at each build's peak set side by side (A
+  // against B and C, B against C): one profile each, cut to the rows asked for, the
+  // peaks' totals last; the same code on one thread allocates the same tensors (the claim
+  // behind one profile each), so every total is the same and no operator changed.
+  const std::regex memory_total("\nall operators +[0-9]+ +([0-9.]+) +100\\.0\n");
+  std::vector<std::string> peaks;
+  for (auto m = std::sregex_iterator(out.output.begin(), out.output.end(), memory_total);
+       m != std::sregex_iterator(); ++m)
+    peaks.push_back((*m)[1].str());
+  ASSERT_EQ(peaks.size(), 3u) << out.output;
+  for (const std::string& peak : peaks) EXPECT_EQ(peak, peaks[0]);
+  for (const auto& [after, before] : std::vector<std::pair<std::string, std::string>>{
+           {"", " [B]"}, {"", " [C]"}, {" [B]", " [C]"}}) {
+    const std::string title = "MiB of tensors live at the peak, nasx channels_last" + after +
+                              " against nasx channels_last" + before + " (the operators";
+    const size_t at = out.output.find(title);
+    ASSERT_NE(at, std::string::npos) << title << "\n" << out.output;
+    const size_t total = out.output.find("\nall operators", at);
+    ASSERT_NE(total, std::string::npos);
+    const std::string table = out.output.substr(at, out.output.find('\n', total + 1) - at);
+    EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 1 + 3 + 1) << table;  // header, rows
+    EXPECT_THAT(table, ::testing::EndsWith(" " + peaks[0] + "       +0.00")) << table;
+  }
   // With --profile, each twin's operators set against the contender's, cut to the rows
   // asked for, the totals last.
   const Outcome profiled =
@@ -444,30 +469,6 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
       profiled.output.substr(profiled.output.find("self ms per unit, nasx channels_last"));
   EXPECT_EQ(std::count(change.begin(), change.end(), '\n'), 2 + 4 + 1) << change;
   EXPECT_THAT(change, ::testing::ContainsRegex("all operators +[0-9.]+ +[0-9.]+ +[-+][0-9.]+"));
-  // With --profile-memory, the tensors live at each one's peak set side by side: one
-  // profile each, cut to the rows asked for, the peaks' totals last.
-  const Outcome memory = run_nasx(std::string(kTinyStep) + " --against " + kNasx +
-                                  " --profile-memory --profile-rows 3");
-  ASSERT_EQ(memory.exit_code, 0) << memory.output;
-  const size_t memory_change = memory.output.find(
-      "MiB of tensors live at the peak, nasx channels_last against nasx "
-      "channels_last [B] (the operators that changed most first");
-  ASSERT_NE(memory_change, std::string::npos) << memory.output;
-  const std::string memory_rows = memory.output.substr(memory_change);
-  EXPECT_EQ(std::count(memory_rows.begin(), memory_rows.end(), '\n'), 2 + 3 + 1) << memory_rows;
-  // Each build's peak, read back from its table's first line, is its total; the same
-  // code on one thread allocates the same tensors (the claim behind one profile each).
-  const std::regex peak_line(
-      "memory profiled:\ntensors live at the peak of tensor memory, by the operator that "
-      "allocated them: ([0-9.]+) MiB");
-  std::vector<std::string> peaks;
-  for (auto m = std::sregex_iterator(memory.output.begin(), memory.output.end(), peak_line);
-       m != std::sregex_iterator(); ++m)
-    peaks.push_back((*m)[1].str());
-  ASSERT_EQ(peaks.size(), 2u) << memory.output;
-  EXPECT_EQ(peaks[0], peaks[1]) << memory.output;
-  EXPECT_THAT(memory_rows, ::testing::ContainsRegex("all operators +" + peaks[0] + "0 +" +
-                                                    peaks[0] + "0 +\\+0\\.00\n"));
   // Another executable is called as nasx would be: the invocation's options but
   // --against and --rounds, then --single NAME; for its time profile, every operator.
   const fs::path fake = dir_ / "fake-nasx";
@@ -482,7 +483,13 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
     std::ifstream in(dir_ / "argv.txt");
     for (std::string line; std::getline(in, line);) argvs.push_back(line);
   }
-  ASSERT_EQ(argvs.size(), 4u) << faked.output;  // two rounds, then two profiles
+  // Which space plugin file it loads, then two rounds, then two profiles.
+  ASSERT_EQ(argvs.size(), 5u) << faked.output;
+  EXPECT_THAT(argvs[0], ::testing::EndsWith(" --which-space-file"));
+  EXPECT_THAT(faked.output, HasSubstr("[B]: " + fake.string() +
+                                      " (nasx executable, with the plugins it loads), which "
+                                      "does not say which space plugin file it loads"));
+  argvs.erase(argvs.begin());
   for (const std::string& argv : argvs) {
     EXPECT_THAT(argv, ::testing::StartsWith("bench --what step --order first --channels 2"));
     EXPECT_THAT(argv, ::testing::EndsWith(" --single step:first:channels_last"));
@@ -499,14 +506,19 @@ TEST_F(Bench, AgainstAnotherBuildMeasuresEachNasxContenderOnItToo) {
   fs::remove(folder / "nasx_space_darts.so");
   fs::copy_file(plugins / "nasx_space_nb201.so", folder / "nasx_space_nb201.so");
   // The folder replaces nasx's own: without the space's plugin it is refused before
-  // anything is measured.
+  // anything is measured, with what the folder's build said.
   const Outcome missing = run_nasx(std::string(kTinyStep) + " --against " + folder.string());
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.output, HasSubstr("--against " + folder.string() +
-                                        ": the folder replaces nasx's own plugins, and it lacks "
-                                        "one this bench needs: no space plugin named 'darts' "
+  EXPECT_THAT(missing.output,
+              HasSubstr("--against " + folder.string() +
+                        ": the folder replaces nasx's own plugins (and $NASX_PLUGIN_PATH's), and "
+                        "it lacks or cannot load the space plugin 'darts'; copy that plugin's "
+                        ".so (from the build to compare, such as its lib/nasx/plugins) into the "
+                        "folder. It said:\n"));
+  EXPECT_THAT(missing.output, HasSubstr("It said:\nnasx: error: no space plugin named 'darts' "
                                         "(available spaces: nb201"));
   EXPECT_THAT(missing.output, Not(HasSubstr("round")));
+  EXPECT_THAT(missing.output, Not(HasSubstr("[B]:")));
 }
 
 // tools/scaling-table: each point of a sweep measured --rounds times, the points
@@ -526,7 +538,7 @@ echo "peak MB $((batch * 10 + n))"
 )sh";
   fs::permissions(fake, fs::perms::owner_all);
   const std::string tool = std::string(NASX_TEST_SOURCE_DIR) + "/tools/scaling-table";
-  const Outcome out = run_shell("python3 " + tool + " --nasx " + fake.string() +
+  const Outcome out = run_shell(tool + " --nasx " + fake.string() +
                                 " --orders first --sweeps batch --rounds 3 --steps 1");
   ASSERT_EQ(out.exit_code, 0) << out.output;
   EXPECT_EQ(calls(), (std::vector<std::string>{"32", "64", "128", "256", "64", "128", "256", "32",
@@ -536,7 +548,8 @@ echo "peak MB $((batch * 10 + n))"
                                     "323 | 1.00 | 1.00 |"));
   EXPECT_THAT(out.output, HasSubstr("| first | batch | 256 | 8 | 5 | 5.120 | 2.560 7.680 5.120 | "
                                     "2563 | 1.00 | 0.99 |"));
-  const Outcome rounds = run_shell("python3 " + tool + " --nasx " + fake.string() + " --rounds 0");
+  EXPECT_THAT(out.output, HasSubstr("| first | batch | 1.00 | 1.00 |"));  // the fitted exponents
+  const Outcome rounds = run_shell(tool + " --nasx " + fake.string() + " --rounds 0");
   EXPECT_NE(rounds.exit_code, 0);
   EXPECT_THAT(rounds.output, HasSubstr("--rounds and --steps must be at least 1"));
 }

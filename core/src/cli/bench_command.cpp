@@ -83,7 +83,9 @@ network (C=16, N=5, batch 128). All on random data.
 build too, alternating, and prints the speed-up over it: PATH is another nasx executable
 (with the plugins beside it) or a folder of plugins this nasx loads instead of the ones
 it loads by default (its own, $NASX_PLUGIN_PATH's), such as a copy of
-build/lib/nasx/plugins taken before a change.
+build/lib/nasx/plugins taken before a change. The first lines say which space plugin
+file each build measures; a second --against is also set against the first; --profile
+and --profile-memory add what changed per operator.
 
   nasx bench --what step --baseline DIR --rounds 3
   nasx bench --what train --space nb201 --against /tmp/plugins-before --rounds 5
@@ -140,7 +142,9 @@ po::options_description bench_options() {
       "single", po::value<std::string>()->default_value(""),
       "internal: measure one nasx contender in this process and print its figures")(
       "plugins-from", po::value<std::string>()->default_value(""),
-      "internal: load plugins from this folder instead of nasx's own (--against a folder)");
+      "internal: load plugins from this folder instead of nasx's own (--against a folder)")(
+      "which-space-file", po::bool_switch(),
+      "internal: print the file of the space plugin this bench would measure, and end");
   add_plugin_path_option(options);
   return options;
 }
@@ -202,12 +206,11 @@ std::string describe(const Setup& s, const std::string& what) {
 /// Which profile a --single run of a contender prints.
 enum class Profiled { none, time, memory };
 
-/// This executable (or another `build`) measuring nasx contender `name` alone
-/// (--single), with the invocation's other options; of the profile options, those of
-/// `profiled` only (each profile is a run of its own: the memory profile's bookkeeping
-/// would count in the time profile's operators).
-Args single_argv(const Args& args, const std::string& name, Profiled profiled,
-                 const bench::Build& build = {}) {
+/// This executable (or another `build`) with the invocation's options but --against,
+/// --rounds and --single; of the profile options, those of `profiled` only (each profile
+/// is a run of its own: the memory profile's bookkeeping would count in the time
+/// profile's operators). single_argv adds the contender to measure alone.
+Args build_argv(const Args& args, Profiled profiled, const bench::Build& build) {
   const bool executable = !build.path.empty() && !build.plugin_folder;
   Args argv = {executable ? build.path : self_binary(), "bench"};
   const Args passed = without_option(without_option(args, "--single"), "--rounds");
@@ -226,6 +229,12 @@ Args single_argv(const Args& args, const std::string& name, Profiled profiled,
     argv.push_back("--plugins-from");
     argv.push_back(build.path);
   }
+  return argv;
+}
+
+Args single_argv(const Args& args, const std::string& name, Profiled profiled,
+                 const bench::Build& build = {}) {
+  Args argv = build_argv(args, profiled, build);
   argv.push_back("--single");
   argv.push_back(name);
   return argv;
@@ -278,35 +287,46 @@ bench::Build other_build(const std::string& path) {
 /// The tag of --against's k-th build in contender names: "B", "C", ... (this build is A).
 std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + k)); }
 
-/// With --against, which space plugin file each build measures: this one's, and a plugin
-/// folder's (loaded here too, so that a folder lacking the space is refused before
-/// anything is measured); an executable uses the plugins beside it.
-void describe_builds(const po::variables_map& vm, const Setup& s) {
+/// With --against, which space plugin file each build measures, as each build itself
+/// says (--which-space-file, in a process of its own, with the plugins it will load): a
+/// plugin folder that lacks the space, or cannot load it, is refused before anything is
+/// measured, and so is an executable that cannot; an older nasx that does not know the
+/// option is named as such.
+void describe_builds(const Args& args, const Setup& s) {
   if (s.against.empty()) return;
-  const auto space_file = [&](const core::PluginRegistry& registry) {
-    return "space '" + s.space.name + "' from " + registry.find(NASX_KIND_SPACE, s.space.name).path;
+  const std::string prefix = "space_plugin_file=";
+  const auto file_of = [&](const bench::Build& build) -> std::string {
+    Args argv = build_argv(args, Profiled::none, build);
+    argv.push_back("--which-space-file");
+    const core::CommandOutput run = core::run_and_capture(argv);
+    const size_t at = run.output.rfind(prefix);
+    if (run.exit_code == 0 && at != std::string::npos)
+      return "space '" + s.space.name + "' from " +
+             run.output.substr(at + prefix.size(), run.output.find('\n', at) - at - prefix.size());
+    const bool older =
+        run.output.find("unrecognised option '--which-space-file'") != std::string::npos;
+    if (!build.plugin_folder && (older || run.exit_code == 0))
+      return "which does not say which space plugin file it loads (an older nasx?)";
+    const std::string what =
+        build.plugin_folder
+            ? ": the folder replaces nasx's own plugins (and $NASX_PLUGIN_PATH's), and it "
+              "lacks or cannot load the space plugin '" +
+                  s.space.name +
+                  "'; copy that plugin's .so (from the build to compare, such as "
+                  "its lib/nasx/plugins) into the folder"
+            : ": this executable cannot load the space plugin '" + s.space.name + "'";
+    throw ConfigError("bench: --against " + build.path + what + ". It said:\n" + run.output);
   };
-  std::cout << "[A]: this nasx, " << space_file(*s.registry) << "\n";
+  std::cout << "[A]: this nasx, space '" << s.space.name << "' from "
+            << s.registry->find(NASX_KIND_SPACE, s.space.name).path << "\n";
   for (size_t k = 0; k < s.against.size(); ++k) {
     const bench::Build& build = s.against[k];
-    std::cout << "[" << build_tag(k) << "]: " << build.path;
-    if (!build.plugin_folder) {
-      std::cout << " (nasx executable, with its own plugins)\n";
-      continue;
-    }
-    core::PluginRegistry folder;
-    load_plugins(folder, vm, build.path);
-    std::string file;
-    try {
-      file = space_file(folder);
-    } catch (const PluginError& e) {
-      throw ConfigError("bench: --against " + build.path +
-                        ": the folder replaces nasx's own plugins, and it lacks one this bench "
-                        "needs: " +
-                        e.what());
-    }
-    std::cout << " (plugin folder: this nasx with its plugins instead of its own), " << file
-              << "\n";
+    const std::string file = file_of(build);
+    std::cout << "[" << build_tag(k) << "]: " << build.path
+              << (build.plugin_folder
+                      ? " (plugin folder: this nasx with its plugins instead of its own), "
+                      : " (nasx executable, with the plugins it loads), ")
+              << file << "\n";
   }
 }
 
@@ -353,19 +373,18 @@ std::string profile_output(const Args& args, const Setup& s, const Contender& c,
   return core::run_and_capture(argv).output;
 }
 
-/// Prints the change from each contender's twin on another build to the contender, per
-/// operator, for the profiles of `kind` taken of both (`profiles`, by contender name, the
-/// median of `rounds` each).
+/// For each contender set against another (its twin on another build, or a later build
+/// against an earlier one), the change per operator between their profiles of `kind`
+/// (`profiles`, by contender name, each the median of `rounds`).
 void print_profile_changes(const std::vector<Contender>& contenders,
                            const std::map<std::string, bench::PrintedProfile>& profiles,
                            const Setup& s, int rounds, bench::ProfileKind kind) {
-  const char* what = kind == bench::ProfileKind::time ? "time" : "memory";
   for (const Contender& c : contenders)
     for (const std::string& twin : c.speedup_over) {
       const auto after = profiles.find(c.name), before = profiles.find(twin);
       if (after == profiles.end() || before == profiles.end()) continue;
       if (!after->second.found || !before->second.found) {
-        note((before->second.found ? c.name : twin) + " printed no " + what +
+        note((before->second.found ? c.name : twin) + " printed no " + bench::kind_name(kind) +
              " profile: the two are not compared");
         continue;
       }
@@ -374,50 +393,51 @@ void print_profile_changes(const std::vector<Contender>& contenders,
     }
 }
 
-/// With --profile / --profile-memory: each nasx contender once more per profile, printing
-/// where its time goes, then where its memory goes. With --against, each contender's
-/// profiles are set against each twin's, operator by operator: what a change bought. The
-/// time profiles are taken --rounds times, the builds alternating as in the timing, and
-/// their medians compared (one profile alone moves too much: the same convolutions took
-/// up to 1.4x as long in one run as in the next on a 2-core machine); the memory profile
-/// once each (the same code allocates the same tensors).
-void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
+/// Each measured nasx contender's profile of `kind`, `rounds` times, the contenders
+/// alternating as in the timing (each round starting one later); the first of each is
+/// printed. With --against (`compared`) every operator is asked for and read back, the
+/// print cut to --profile-rows, and the change from each twin printed, median against
+/// median.
+void profile_and_compare(const Args& args, const Setup& s, const std::vector<Contender>& contenders,
+                         bench::ProfileKind kind, int rounds) {
   std::vector<const Contender*> measured;
   for (const Contender& c : contenders)
     if (!c.single.empty()) measured.push_back(&c);
   const bool compared = !s.against.empty();
-  std::map<std::string, std::vector<bench::PrintedProfile>> time_profiles;  // by contender
-  const int rounds = compared ? s.rounds : 1;
-  for (int round = 0; s.profile && round < rounds; ++round)
+  const Profiled profiled = kind == bench::ProfileKind::time ? Profiled::time : Profiled::memory;
+  std::map<std::string, std::vector<bench::PrintedProfile>> taken;  // by contender
+  for (int round = 0; round < rounds; ++round)
     for (size_t k = 0; k < measured.size(); ++k) {
       const Contender& c = *measured[(k + static_cast<size_t>(round)) % measured.size()];
-      const std::string output = profile_output(args, s, c, Profiled::time, compared);
-      if (compared) time_profiles[c.name].push_back(bench::read_printed_profile(output));
+      const std::string output = profile_output(args, s, c, profiled, compared);
+      if (compared) taken[c.name].push_back(bench::read_printed_profile(output, kind));
       if (round > 0) continue;
-      std::cout << "\n" << c.name << " (" << c.single << "), profiled";
-      if (compared) std::cout << " (the first of " << rounds << ")";
-      std::cout << ":" << (compared ? bench::cut_printed_profile(output, s.profile_rows) : output)
+      std::cout << "\n"
+                << c.name << " (" << c.single << "), "
+                << (kind == bench::ProfileKind::time ? "profiled" : "memory profiled");
+      if (rounds > 1) std::cout << " (the first of " << rounds << ")";
+      std::cout << ":"
+                << (compared ? bench::cut_printed_profile(output, s.profile_rows, kind) : output)
                 << std::flush;
     }
-  std::map<std::string, bench::PrintedProfile> memory_profiles;
-  for (const Contender* c : measured) {
-    if (!s.profile_memory) break;
-    const std::string output = profile_output(args, s, *c, Profiled::memory, compared);
-    if (compared)
-      memory_profiles[c->name] = bench::read_printed_profile(output, bench::ProfileKind::memory);
-    std::cout << "\n"
-              << c->name << " (" << c->single << "), memory profiled:"
-              << (compared ? bench::cut_printed_profile(output, s.profile_rows,
-                                                        bench::ProfileKind::memory)
-                           : output)
-              << std::flush;
-  }
-  std::map<std::string, bench::PrintedProfile> median_times;
-  for (const auto& [name, profiles] : time_profiles)
-    median_times[name] = bench::median_profile(profiles);
-  print_profile_changes(contenders, median_times, s, rounds, bench::ProfileKind::time);
-  print_profile_changes(contenders, memory_profiles, s, 1, bench::ProfileKind::memory);
+  std::map<std::string, bench::PrintedProfile> medians;
+  for (const auto& [name, profiles] : taken) medians[name] = bench::median_profile(profiles);
+  print_profile_changes(contenders, medians, s, rounds, kind);
   std::cout << std::flush;
+}
+
+/// With --profile / --profile-memory: each nasx contender once more per profile, printing
+/// where its time goes, then where its memory goes. With --against, each contender's
+/// profiles are set against each twin's, operator by operator: what a change bought. The
+/// time profiles are taken --rounds times and their medians compared (one profile alone
+/// moves too much: the same convolutions took up to 1.4x as long in one run as in the
+/// next on a 2-core machine); the memory profile once each (the same code allocates the
+/// same tensors: a test checks it).
+void print_profiles(const Args& args, const Setup& s, const std::vector<Contender>& contenders) {
+  if (s.profile)
+    profile_and_compare(args, s, contenders, bench::ProfileKind::time,
+                        s.against.empty() ? 1 : s.rounds);
+  if (s.profile_memory) profile_and_compare(args, s, contenders, bench::ProfileKind::memory, 1);
 }
 
 /// The baseline script's size arguments for this setup.
@@ -687,6 +707,11 @@ int bench_command(const Args& args) {
   s.registry = &registry;
   s.space.name = vm["space"].as<std::string>();
   if (s.space.name.empty()) s.space.name = what == "naswot" ? "nb201" : "darts";
+  if (vm["which-space-file"].as<bool>()) {  // another build's bench asks (--against)
+    const std::string file = registry.find(NASX_KIND_SPACE, s.space.name).path;  // may throw
+    std::cout << "space_plugin_file=" << file << "\n";
+    return 0;
+  }
   s.channels = vm["channels"].as<int64_t>();
   s.layers = vm["layers"].as<int64_t>();
   s.batch = vm["batch"].as<int64_t>();
@@ -772,11 +797,11 @@ int bench_command(const Args& args) {
     return bench_data_parallel(args, s, rank_counts, order, format, sync);
   }
   std::cout << describe(s, what) << "\n";
-  describe_builds(vm, s);
+  describe_builds(args, s);
   if (s.warmup == 0)
     note(
         "--warmup 0: each measurement's first unit also pays for what is done once (memory "
-        "first touched, oneDNN choosing its kernels), so its figures and ratios move widely");
+        "first touched, kernels chosen), so its figures and ratios move widely");
   if (what == "step") return bench_step(args, s, order, format);
   if (what == "train") return bench_train(args, s, work);
   if (what == "evaluate") return bench_evaluate(args, s, work);

@@ -235,7 +235,12 @@ void MemoryProfile::print(std::ostream& out, int top) const {
                static_cast<double>(std::max<int64_t>(1, peak.tensor_bytes))
         << "\n";
   }
-  out << std::defaultfloat;
+  int64_t tensors = 0;
+  for (const OperatorMemory& row : peak.by_operator) tensors += row.tensors;
+  out << std::left << std::setw(name_width) << kAllOperators << std::right << std::setw(9)
+      << tensors << std::setw(11) << std::setprecision(2) << mib(peak.tensor_bytes) << std::setw(8)
+      << std::setprecision(1) << 100.0 << "\n"
+      << std::defaultfloat;
 }
 
 }  // namespace nasx::cli::bench

@@ -23,7 +23,6 @@ namespace {
 // The words of the printed table that read_printed_profile finds again.
 constexpr const char* kCalls = "calls";
 constexpr const char* kSelfMs = "self ms";
-constexpr const char* kAllOperators = "all operators";
 
 using Clock = std::chrono::steady_clock;
 
@@ -153,14 +152,14 @@ void OpProfile::print(std::ostream& out, int64_t units, int top) const {
 
 namespace {
 
-/// How a table of `kind` is laid out: its header, how many numbers end each row and which
-/// of them (counted from the right) is the row's figure.
-struct TableLayout {
+/// How the rows of a table of `kind` end: how many numbers, and which of them (counted
+/// from the right) is the row's figure.
+struct RowLayout {
   size_t numbers, figure_from_right;
 };
-TableLayout layout_of(ProfileKind kind) {
+RowLayout layout_of(ProfileKind kind) {
   // time: calls, self ms, total ms, self %; memory: tensors, MiB, %.
-  return kind == ProfileKind::time ? TableLayout{4, 2} : TableLayout{3, 1};
+  return kind == ProfileKind::time ? RowLayout{4, 2} : RowLayout{3, 1};
 }
 
 bool is_table_header(const std::string& line, ProfileKind kind) {
@@ -171,6 +170,11 @@ bool is_table_header(const std::string& line, ProfileKind kind) {
 }
 
 bool is_table_total(const std::string& line) { return line.rfind(kAllOperators, 0) == 0; }
+
+/// Whether a table ends at `line`: its total row, or (a memory table of a build that
+/// wrote none) a blank line. Other lines inside a table that are not rows, such as a
+/// warning interleaved from stderr, are passed over.
+bool ends_table(const std::string& line) { return is_table_total(line) || line.empty(); }
 
 /// Whether `word` is a number and nothing else.
 bool is_number(const std::string& word, double& value) {
@@ -186,7 +190,7 @@ bool is_number(const std::string& word, double& value) {
 /// An operator row of a table laid out as `layout`: the name (which may hold spaces and
 /// end in a number), then the layout's numbers; false unless the line ends in those
 /// numbers after a name.
-bool read_row(const std::string& line, TableLayout layout, std::string& name, double& figure) {
+bool read_row(const std::string& line, RowLayout layout, std::string& name, double& figure) {
   std::vector<std::string> numbers;  // the last words, from the right
   size_t end = line.find_last_not_of(' ');
   size_t start = 0;
@@ -208,13 +212,20 @@ bool read_row(const std::string& line, TableLayout layout, std::string& name, do
   return !name.empty();
 }
 
-/// Whether the table that `line` is in ends before it: at the time table's total row, or
-/// at the first line of a memory table that is not a row.
-bool ends_table(const std::string& line, ProfileKind kind) {
+bool is_row(const std::string& line, ProfileKind kind) {
   std::string name;
   double figure = 0;
-  return kind == ProfileKind::time ? is_table_total(line)
-                                   : !read_row(line, layout_of(kind), name, figure);
+  return read_row(line, layout_of(kind), name, figure);
+}
+
+/// The total row's figure: the time table's all-operators self ms (its one number), the
+/// memory table's MiB at the peak (the middle of tensors, MiB, %).
+double total_of(const std::string& line, ProfileKind kind) {
+  std::istringstream words(line.substr(std::string(kAllOperators).size()));
+  std::vector<double> numbers;
+  for (double value = 0; words >> value;) numbers.push_back(value);
+  const size_t at = kind == ProfileKind::time ? 0 : 1;
+  return numbers.size() > at ? numbers[at] : 0;
 }
 
 }  // namespace
@@ -223,7 +234,7 @@ PrintedProfile read_printed_profile(const std::string& output, ProfileKind kind)
   PrintedProfile profile;
   std::istringstream lines(output);
   bool inside = false;
-  double memory_peak = 0;  // the memory table's total, from the line before it
+  double memory_peak = 0;  // from the line before a memory table (for one without a total)
   for (std::string line; std::getline(lines, line);) {
     if (kind == ProfileKind::memory && line.rfind(kMemoryPeakLead, 0) == 0) {
       std::istringstream words(line.substr(std::string(kMemoryPeakLead).size()));
@@ -231,17 +242,13 @@ PrintedProfile read_printed_profile(const std::string& output, ProfileKind kind)
     } else if (is_table_header(line, kind)) {
       inside = profile.found = true;
       profile.total = memory_peak;
-    } else if (inside && kind == ProfileKind::time && is_table_total(line)) {
-      std::istringstream words(line.substr(std::string(kAllOperators).size()));
-      words >> profile.total;
+    } else if (inside && ends_table(line)) {
+      if (is_table_total(line)) profile.total = total_of(line, kind);
       break;
     } else if (inside) {
       std::string name;
       double figure = 0;
-      if (read_row(line, layout_of(kind), name, figure))
-        profile.rows.emplace_back(name, figure);
-      else if (kind == ProfileKind::memory)
-        break;
+      if (read_row(line, layout_of(kind), name, figure)) profile.rows.emplace_back(name, figure);
     }
   }
   return profile;
@@ -281,9 +288,9 @@ std::string cut_printed_profile(const std::string& output, int top, ProfileKind 
   for (std::string line; std::getline(lines, line);) {
     if (is_table_header(line, kind))
       rows = 0;
-    else if (rows >= 0 && ends_table(line, kind))
+    else if (rows >= 0 && ends_table(line))
       rows = -1;
-    else if (rows >= 0 && rows++ >= top)
+    else if (rows >= 0 && is_row(line, kind) && rows++ >= top)
       continue;
     kept += line + "\n";
   }

@@ -54,15 +54,22 @@ size_t name_column_width(const Rows& rows, int top, NameOf name_of) {
 }
 
 /// Which of the bench's profile tables: OpProfile::print's (self milliseconds per unit of
-/// work, ending in an "all operators" total) or MemoryProfile::print's (MiB of tensors live
-/// at the peak of tensor memory, the peak's total in the line above the table).
+/// work) or MemoryProfile::print's (MiB of tensors live at the peak of tensor memory, the
+/// peak also in the line above the table). Each ends in an "all operators" total row
+/// (a memory table of an older build has none; its total is read from the line above).
 enum class ProfileKind { time, memory };
+/// "time" or "memory".
+inline const char* kind_name(ProfileKind kind) {
+  return kind == ProfileKind::time ? "time" : "memory";
+}
 
 /// The line MemoryProfile::print starts its table with, before the peak's MiB.
 inline constexpr const char* kMemoryPeakLead =
     "tensors live at the peak of tensor memory, by the operator that allocated them: ";
 /// The memory table's column of tensor counts (read back by its header).
 inline constexpr const char* kTensorsColumn = "tensors";
+/// The name of both tables' total row.
+inline constexpr const char* kAllOperators = "all operators";
 
 /// A profile as OpProfile::print or MemoryProfile::print wrote it, read back from a bench
 /// process's output: each operator's figure (self ms per unit, or MiB live at the peak),
