@@ -284,6 +284,10 @@ bench::Build other_build(const std::string& path) {
   return {absolute, /*plugin_folder=*/false};
 }
 
+/// How `bench --which-space-file` names its space plugin's file, read back by the build
+/// that asked (describe_builds).
+constexpr const char* kSpacePluginFileKey = "space_plugin_file=";
+
 /// The tag of --against's k-th build in contender names: "B", "C", ... (this build is A).
 std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + k)); }
 
@@ -294,7 +298,7 @@ std::string build_tag(size_t k) { return std::string(1, static_cast<char>('B' + 
 /// option is named as such.
 void describe_builds(const Args& args, const Setup& s) {
   if (s.against.empty()) return;
-  const std::string prefix = "space_plugin_file=";
+  const std::string prefix = kSpacePluginFileKey;
   const auto file_of = [&](const bench::Build& build) -> std::string {
     Args argv = build_argv(args, Profiled::none, build);
     argv.push_back("--which-space-file");
@@ -709,7 +713,7 @@ int bench_command(const Args& args) {
   if (s.space.name.empty()) s.space.name = what == "naswot" ? "nb201" : "darts";
   if (vm["which-space-file"].as<bool>()) {  // another build's bench asks (--against)
     const std::string file = registry.find(NASX_KIND_SPACE, s.space.name).path;  // may throw
-    std::cout << "space_plugin_file=" << file << "\n";
+    std::cout << kSpacePluginFileKey << file << "\n";
     return 0;
   }
   s.channels = vm["channels"].as<int64_t>();
