@@ -138,8 +138,9 @@ bool lib_torch_fuses_multiply_adds() {
 // take the channels past a multiple of their vector width through partial loads, row by
 // row): the same bits as LibTorch's, forward (output, statistics, running statistics at
 // two momenta) and backward (the call the node made before), at channel counts around the
-// kernels' block of eight, with one and two threads (the statistics' sums are split by
-// thread as LibTorch splits them).
+// kernels' vector of eight and their blocks of four vectors (59: a block, three vectors and
+// three channels alone; 96: three blocks), with one and two threads (the statistics' sums
+// are split by thread as LibTorch splits them).
 TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
   if (!lib_torch_fuses_multiply_adds()) GTEST_SKIP() << "LibTorch's own kernels run here";
   at::manual_seed(9);
@@ -147,7 +148,7 @@ TEST(OutputSavingBatchNorm, ChannelsLastFloatIsLibTorchsArithmeticBitForBit) {
   for (const int threads : {1, 2}) {
     const test::ThreadCount thread_count(threads);
     for (const double momentum : {0.1, 0.9})
-      for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40})
+      for (const int64_t channels : {2, 3, 8, 13, 16, 24, 40, 59, 96})
         for (const auto& shape : {std::vector<int64_t>{6, channels, 5, 7},
                                   {3, channels, 1, 1},
                                   {16, channels, 14, 14}}) {
