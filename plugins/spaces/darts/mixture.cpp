@@ -63,8 +63,8 @@ inline __attribute__((always_inline)) void multiply_accumulate(float* acc, const
 }
 
 /// outs[e][r, c] = Σ_k w[e, k]·term_k[r, ...] for the rows [first, first + n), k in
-/// order. kChannels: C when known at compile time (the loops over channels then unroll),
-/// else 0.
+/// order. kChannels: C when known at compile time (a multiple of eight: a row's sums are
+/// then held in registers over the terms, and the loops over channels unroll), else 0.
 template <int kChannels>
 NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* const* outs,
                                       int64_t first, int64_t n) {
@@ -72,34 +72,75 @@ NASX_AVX2_WHERE_PRESENT void mix_rows(const Layout& l, const float* w, float* co
   for (int64_t r = first; r < first + n; ++r)
     for (int64_t e = 0; e < E; ++e) {
       float* o = outs[e] + r * C;
-      for (int64_t k = 0; k < K; ++k)
-        scaled_add(o, l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k], w[e * K + k], C,
-                   k == 0);
+      if constexpr (kChannels > 0) {
+        constexpr int V = kChannels / 8;
+        float8 sum[V] = {};
+        for (int64_t k = 0; k < K; ++k) {
+          const float* t = l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k];
+          const float wk = w[e * K + k];
+          const float8 wv = {wk, wk, wk, wk, wk, wk, wk, wk};
+          for (int v = 0; v < V; ++v)
+            sum[v] = k == 0 ? load8(t + 8 * v) * wv : sum[v] + load8(t + 8 * v) * wv;
+        }
+        for (int v = 0; v < V; ++v) store8(o + 8 * v, sum[v]);
+      } else {
+        for (int64_t k = 0; k < K; ++k)
+          scaled_add(o, l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k], w[e * K + k], C,
+                     k == 0);
+      }
     }
 }
 
 /// For the rows [first, first + n), with g = edge e's output gradient grads[e][r, :]:
 /// each term's gradient (g·w[e, k] per edge; summed over the edges in order for a shared
 /// term), and acc[(e·K + k)·C + c] += g·term_k per channel lane, the rows in order (acc
-/// null: no weights' gradient). kChannels as for mix_rows.
+/// null: no weights' gradient). Term by term and edge by edge over the block's rows, so
+/// that with kChannels known (as for mix_rows) a lane's running sum stays in a register
+/// over the rows: kept in memory, every row's sum waited on a store and a load. The order
+/// of every sum is the same either way.
 template <int kChannels>
 NASX_AVX2_WHERE_PRESENT void mixture_backward_rows(const Layout& l, const float* w,
                                                    const float* const* grads,
                                                    float* const* term_grads, float* acc,
                                                    int64_t first, int64_t n) {
   const int64_t C = kChannels > 0 ? kChannels : l.channels, E = l.edges, K = l.operations;
-  for (int64_t r = first; r < first + n; ++r)
-    for (int64_t k = 0; k < K; ++k) {
-      const bool shared = l.edge_step[k] == 0;
-      float* d = term_grads[k] ? term_grads[k] + r * l.row_stride[k] : nullptr;
-      for (int64_t e = 0; e < E; ++e) {
-        const float* g = grads[e] + r * C;
-        if (acc != nullptr)  // the weights' gradient, not wanted by a weight step
-          multiply_accumulate(acc + (e * K + k) * C, g,
-                              l.terms[k] + r * l.row_stride[k] + e * l.edge_step[k], C);
-        if (d != nullptr) scaled_add(shared ? d : d + e * C, g, w[e * K + k], C, !shared || e == 0);
+  for (int64_t k = 0; k < K; ++k) {
+    const bool shared = l.edge_step[k] == 0;
+    const int64_t stride = l.row_stride[k];
+    for (int64_t e = 0; e < E; ++e) {
+      const float* t = l.terms[k] + e * l.edge_step[k];
+      float* d = term_grads[k] ? term_grads[k] + (shared ? 0 : e * C) : nullptr;
+      const bool d_first = !shared || e == 0;
+      const float wk = w[e * K + k];
+      float* lane = acc != nullptr ? acc + (e * K + k) * C : nullptr;
+      if constexpr (kChannels > 0) {
+        constexpr int V = kChannels / 8;
+        const float8 wv = {wk, wk, wk, wk, wk, wk, wk, wk};
+        float8 sum[V] = {};
+        if (lane != nullptr)  // the weights' gradient, not wanted by a weight step
+          for (int v = 0; v < V; ++v) sum[v] = load8(lane + 8 * v);
+        for (int64_t r = first; r < first + n; ++r) {
+          const float* g = grads[e] + r * C;
+          for (int v = 0; v < V; ++v) {
+            const float8 gv = load8(g + 8 * v);
+            if (lane != nullptr) sum[v] = sum[v] + gv * load8(t + r * stride + 8 * v);
+            if (d != nullptr) {
+              float* out = d + r * stride + 8 * v;
+              store8(out, d_first ? gv * wv : load8(out) + gv * wv);
+            }
+          }
+        }
+        if (lane != nullptr)
+          for (int v = 0; v < V; ++v) store8(lane + 8 * v, sum[v]);
+      } else {
+        for (int64_t r = first; r < first + n; ++r) {
+          const float* g = grads[e] + r * C;
+          if (lane != nullptr) multiply_accumulate(lane, g, t + r * stride, C);
+          if (d != nullptr) scaled_add(d + r * stride, g, wk, C, d_first);
+        }
       }
     }
+  }
 }
 
 /// Calls kernel<C>(...) with the channel count fixed at compile time where it is one of

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -131,6 +132,120 @@ TEST_P(WeightedMixture, GradientsDoNotDependOnTheThreadCount) {
   };
   const auto one = run(1), two = run(2);
   for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(at::equal(one[i], two[i])) << "output " << i;
+}
+
+/// a·b rounded to float on its own: never contracted into a fused multiply-add with the
+/// sum it goes into (the kernels are compiled so; this file need not be).
+__attribute__((noinline)) float product(float a, float b) { return a * b; }
+
+/// The kernel's arithmetic, written out element by element in the order it documents:
+/// each output Σ_k w·term_k, products and sums rounded in float, k in order; each term's
+/// gradient g·w, a shared term's summed over the edges in order; each weight's gradient
+/// summed in float per channel over blocks of 128 rows, the rows in order, then those
+/// sums added in double, block by block and within a block channel by channel.
+struct ScalarMixture {
+  std::vector<at::Tensor> outputs, term_grads;
+  at::Tensor weight_grad;
+};
+
+ScalarMixture scalar_mixture(const at::Tensor& weights, const std::vector<at::Tensor>& terms,
+                             const std::vector<at::Tensor>& grads, int64_t channels) {
+  const int64_t edges = weights.size(0), K = static_cast<int64_t>(terms.size());
+  auto rows_of = [](const at::Tensor& x) {  // [pixels, channels] in channels-last order
+    return x.detach().permute({0, 2, 3, 1}).reshape({-1, x.size(1)}).contiguous();
+  };
+  std::vector<at::Tensor> t, g;
+  for (const at::Tensor& term : terms) t.push_back(rows_of(term));
+  for (const at::Tensor& grad : grads) g.push_back(rows_of(grad));
+  const int64_t rows = t[0].size(0), kBlock = 128;
+  const at::Tensor weight_values = weights.detach().contiguous();
+  const auto w = weight_values.accessor<float, 2>();
+  auto own = [&](int64_t k, int64_t e, int64_t r, int64_t c) {
+    const int64_t column = t[k].size(1) == channels ? c : e * channels + c;
+    return t[k].data_ptr<float>()[r * t[k].size(1) + column];
+  };
+  auto grad = [&](int64_t e, int64_t r, int64_t c) {
+    return g[e].data_ptr<float>()[r * channels + c];
+  };
+  ScalarMixture m;
+  for (int64_t e = 0; e < edges; ++e) {
+    at::Tensor out = at::empty({rows, channels});
+    float* o = out.data_ptr<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < channels; ++c) {
+        float sum = product(own(0, e, r, c), w[e][0]);
+        for (int64_t k = 1; k < K; ++k) sum = sum + product(own(k, e, r, c), w[e][k]);
+        o[r * channels + c] = sum;
+      }
+    m.outputs.push_back(out);
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const bool shared = t[k].size(1) == channels;
+    at::Tensor d = at::empty_like(t[k]);
+    float* dd = d.data_ptr<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < channels; ++c) {
+        float sum = 0;
+        for (int64_t e = 0; e < edges; ++e) {
+          const float term = product(grad(e, r, c), w[e][k]);
+          if (shared)
+            sum = e == 0 ? term : sum + term;
+          else
+            dd[r * d.size(1) + e * channels + c] = term;
+        }
+        if (shared) dd[r * channels + c] = sum;
+      }
+    m.term_grads.push_back(d);
+  }
+  m.weight_grad = at::empty({edges, K});
+  for (int64_t e = 0; e < edges; ++e)
+    for (int64_t k = 0; k < K; ++k) {
+      double total = 0;
+      for (int64_t first = 0; first < rows; first += kBlock)
+        for (int64_t c = 0; c < channels; ++c) {
+          float lane = 0;
+          for (int64_t r = first; r < std::min(rows, first + kBlock); ++r)
+            lane = lane + product(grad(e, r, c), own(k, e, r, c));
+          total += lane;
+        }
+      m.weight_grad.data_ptr<float>()[e * K + k] = static_cast<float>(total);
+    }
+  return m;
+}
+
+// The kernel's bits are its documented order of arithmetic (above), whatever the code that
+// computes it: at the widths held in registers and at one that is not, with more rows than
+// a block, shared and per-edge terms, on two threads.
+TEST(WeightedMixtureKernel, ComputesInItsDocumentedOrderBitForBit) {
+  if (!fused_mixture_requested()) GTEST_SKIP() << "NASX_FUSED_MIXTURE=0";
+  const int before = at::get_num_threads();
+  at::set_num_threads(2);
+  at::manual_seed(11);
+  for (const Case& c :
+       {Case{3, 8, 12, {true, false, false, true}}, Case{2, 16, 9, {false, true, false, true}},
+        Case{2, 24, 9, {true, false}}}) {
+    SCOPED_TRACE(testing::PrintToString(c));
+    const std::vector<at::Tensor> terms = make_terms(c, 2);  // 2·size² rows: several blocks
+    const at::Tensor weights =
+        at::randn({c.edges, static_cast<int64_t>(terms.size())}).requires_grad_();
+    ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
+    const std::vector<at::Tensor> outs = weighted_mixture(weights, terms, c.edges, c.channels);
+    std::vector<at::Tensor> grads;
+    for (int64_t e = 0; e < c.edges; ++e)
+      grads.push_back(at::randn(outs[0].sizes()).contiguous(at::MemoryFormat::ChannelsLast));
+    const auto got = torch::autograd::grad(outs, inputs_of(weights, terms), grads);
+    const ScalarMixture want = scalar_mixture(weights, terms, grads, c.channels);
+    for (int64_t e = 0; e < c.edges; ++e)
+      EXPECT_TRUE(
+          at::equal(outs[e].permute({0, 2, 3, 1}).reshape({-1, c.channels}), want.outputs[e]))
+          << "edge " << e << "'s output";
+    EXPECT_TRUE(at::equal(got[0], want.weight_grad)) << got[0] << want.weight_grad;
+    for (size_t k = 0; k < terms.size(); ++k)
+      EXPECT_TRUE(at::equal(got[k + 1].permute({0, 2, 3, 1}).reshape({-1, got[k + 1].size(1)}),
+                            want.term_grads[k]))
+          << "term " << k << "'s gradient";
+  }
+  at::set_num_threads(before);
 }
 
 INSTANTIATE_TEST_SUITE_P(
