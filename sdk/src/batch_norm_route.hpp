@@ -9,8 +9,9 @@
 namespace nasx {
 
 struct BatchNormRoute {
-  bool synchronized;  ///< the whole batch's statistics over all ranks
-  bool keeps_output;  ///< the output-saving node (no affine parameters, on to a backward)
+  bool synchronized;   ///< the whole batch's statistics over all ranks
+  bool keeps_output;   ///< the output-saving node (no affine parameters, on to a backward)
+  bool affine_kernel;  ///< an affine layer in training on the SDK's channels-last kernels
 };
 
 /// The route of a layer of options `o` normalising x, in training mode or not.

@@ -83,24 +83,27 @@ inline __attribute__((always_inline)) void add_squared_deviations_block(
   for (int v = 0; v < V; ++v) store8(acc + first + 8 * v, sum[v]);
 }
 
-/// The gradient's two sums, Σ dy and Σ y·dy (LibTorch's map2 and map4, its mean being 0).
+/// The gradient's two sums, Σ dy and Σ (x − mean)·dy (LibTorch's map2 and map4; the
+/// output-saving node passes y as x and mean null, which is 0: y − 0 is y).
 template <int V>
-inline __attribute__((always_inline)) void add_gradient_rows_block(const float* dy, const float* y,
+inline __attribute__((always_inline)) void add_gradient_rows_block(const float* dy, const float* x,
+                                                                   const float* mean,
                                                                    int64_t channels, int64_t first,
                                                                    int64_t begin, int64_t end,
                                                                    float* sum, float* dot) {
-  float8 s[V], d[V];
+  float8 s[V], d[V], centre[V];
   for (int v = 0; v < V; ++v) {
     s[v] = load8(sum + first + 8 * v);
     d[v] = load8(dot + first + 8 * v);
+    centre[v] = mean != nullptr ? load8(mean + first + 8 * v) : float8{};
   }
   for (int64_t r = begin; r < end; ++r) {
     const float* g = dy + r * channels + first;
-    const float* value = y + r * channels + first;
+    const float* value = x + r * channels + first;
     for (int v = 0; v < V; ++v) {
       const float8 gv = load8(g + 8 * v);
       s[v] = s[v] + gv;
-      d[v] = fma8(load8(value + 8 * v), gv, d[v]);
+      d[v] = fma8(load8(value + 8 * v) - centre[v], gv, d[v]);
     }
   }
   for (int v = 0; v < V; ++v) {
@@ -175,17 +178,19 @@ NASX_FMA_WHERE_PRESENT void scale_and_shift(const float* x, const float* alpha, 
   }
 }
 
-/// The gradient's sums: Σ dy and Σ y·dy (LibTorch's map2 and map4, its mean being 0).
-NASX_FMA_WHERE_PRESENT void add_gradient_rows(const float* dy, const float* y, int64_t channels,
-                                              int64_t begin, int64_t end, float* sum, float* dot) {
-#define NASX_BLOCK(V) add_gradient_rows_block<V>(dy, y, channels, first, begin, end, sum, dot)
+/// The gradient's sums: Σ dy and Σ (x − mean)·dy (mean null: 0).
+NASX_FMA_WHERE_PRESENT void add_gradient_rows(const float* dy, const float* x, const float* mean,
+                                              int64_t channels, int64_t begin, int64_t end,
+                                              float* sum, float* dot) {
+#define NASX_BLOCK(V) add_gradient_rows_block<V>(dy, x, mean, channels, first, begin, end, sum, dot)
   NASX_FOR_EACH_BLOCK(channels, NASX_BLOCK)
 #undef NASX_BLOCK
   for (int64_t c = channels / 8 * 8; c < channels; ++c) {
+    const float centre = mean != nullptr ? mean[c] : 0.0f;
     float s = sum[c], d = dot[c];
     for (int64_t r = begin; r < end; ++r) {
       s = s + dy[r * channels + c];
-      d = __builtin_fmaf(y[r * channels + c], dy[r * channels + c], d);
+      d = __builtin_fmaf(x[r * channels + c] - centre, dy[r * channels + c], d);
     }
     sum[c] = s;
     dot[c] = d;
@@ -194,22 +199,31 @@ NASX_FMA_WHERE_PRESENT void add_gradient_rows(const float* dy, const float* y, i
 
 #undef NASX_FOR_EACH_BLOCK
 
-/// dx = ((dy − mean_dy) − y·k)·w, the inner difference rounded once (LibTorch's
-/// (dy − grad_mean − (x − 0)·k)·1·w, contracted).
-NASX_FMA_WHERE_PRESENT void gradient_rows(const float* dy, const float* y, const float* mean_dy,
-                                          const float* k, const float* w, int64_t channels,
-                                          int64_t begin, int64_t end, float* dx) {
+/// dx = (((dy − mean_dy) − (x − mean)·k)·invstd)·w, the inner difference rounded once
+/// (LibTorch's (dy − grad_mean − (x − mean)·k)·invstd·w, contracted). The output-saving
+/// node passes y as x, mean and invstd null (0 and 1: exact) and invstd as w.
+NASX_FMA_WHERE_PRESENT void gradient_rows(const float* dy, const float* x, const float* mean,
+                                          const float* mean_dy, const float* k, const float* invstd,
+                                          const float* w, int64_t channels, int64_t begin,
+                                          int64_t end, float* dx) {
   const int64_t vectorised = channels / 8 * 8;
   for (int64_t r = begin; r < end; ++r) {
     const float* g = dy + r * channels;
-    const float* v = y + r * channels;
+    const float* v = x + r * channels;
     float* out = dx + r * channels;
     for (int64_t c = 0; c < vectorised; c += 8) {
       const float8 centred = load8(g + c) - load8(mean_dy + c);
-      store8(out + c, fma8(-load8(v + c), load8(k + c), centred) * load8(w + c));
+      const float8 deviation = mean != nullptr ? load8(v + c) - load8(mean + c) : load8(v + c);
+      float8 inner = fma8(-deviation, load8(k + c), centred);
+      if (invstd != nullptr) inner = inner * load8(invstd + c);
+      store8(out + c, inner * load8(w + c));
     }
-    for (int64_t c = vectorised; c < channels; ++c)
-      out[c] = __builtin_fmaf(-v[c], k[c], g[c] - mean_dy[c]) * w[c];
+    for (int64_t c = vectorised; c < channels; ++c) {
+      const float deviation = mean != nullptr ? v[c] - mean[c] : v[c];
+      float inner = __builtin_fmaf(-deviation, k[c], g[c] - mean_dy[c]);
+      if (invstd != nullptr) inner = inner * invstd[c];
+      out[c] = inner * w[c];
+    }
   }
 }
 
@@ -265,7 +279,8 @@ bool channels_last_batch_norm_applies(const at::Tensor& x) {
          !at::in_parallel_region() && lib_torch_fuses_multiply_adds();
 }
 
-NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& running_mean,
+NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& weight,
+                                         const at::Tensor& bias, const at::Tensor& running_mean,
                                          const at::Tensor& running_var, double momentum,
                                          double eps) {
   TORCH_CHECK(channels_last_batch_norm_applies(x), "channels-last BatchNorm: not for this input");
@@ -294,6 +309,10 @@ NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& 
   at::Tensor alpha = at::empty({channels}, options), beta = at::empty({channels}, options);
   float* a = alpha.data_ptr<float>();
   float* b = beta.data_ptr<float>();
+  const at::Tensor w = weight.defined() ? weight.contiguous() : weight;
+  const at::Tensor shift = bias.defined() ? bias.contiguous() : bias;
+  const float* wd = w.defined() ? w.data_ptr<float>() : nullptr;
+  const float* bd = shift.defined() ? shift.data_ptr<float>() : nullptr;
   float* rm = running_mean.defined() ? running_mean.data_ptr<float>() : nullptr;
   float* rv = running_var.defined() ? running_var.data_ptr<float>() : nullptr;
   // LibTorch's statistics update: momentum in float, the variance sum in float, divided
@@ -306,8 +325,11 @@ NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& 
     invstd[c] = var == 0 && eps == 0  // LibTorch's InvStd: 0, not infinity, there
                     ? 0.0f
                     : static_cast<float>(1 / std::sqrt(static_cast<double>(var) + eps));
-    a[c] = invstd[c];
-    b[c] = 0.0f - mean[c] * a[c];
+    // LibTorch's linear and constant terms: alpha = invstd·weight, beta = bias − mean·alpha
+    // rounded once (contracted in its AVX2 and AVX-512 builds; a missing weight is 1, a
+    // missing bias 0, where both roundings agree).
+    a[c] = wd != nullptr ? invstd[c] * wd[c] : invstd[c];
+    b[c] = __builtin_fmaf(-mean[c], a[c], bd != nullptr ? bd[c] : 0.0f);
     if (rm != nullptr) rm[c] = keep * mean[c] + forget * rm[c];
     if (rv != nullptr) {
       const double unbiased = var_sum / static_cast<float>(rows - 1);
@@ -323,42 +345,86 @@ NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& 
   return out;
 }
 
-at::Tensor channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& y,
-                                             const at::Tensor& invstd) {
-  TORCH_CHECK(channels_last_batch_norm_applies(y), "channels-last BatchNorm: not for this output");
-  RECORD_FUNCTION("nasx::channels_last_batch_norm_backward", std::vector<c10::IValue>{});
+namespace {
+
+/// LibTorch's channels-last backward in training: Σ dy and Σ (x − mean)·dy per channel
+/// (each thread's slice in float, the slices added in double and rounded to float), then
+/// dx row by row. mean and invstd undefined: 0 and 1 (the output-saving node's call).
+BatchNormGradients backward(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& mean, const at::Tensor& invstd, bool input_grad,
+                            bool affine_grads) {
   const auto cl = at::MemoryFormat::ChannelsLast;
   const at::Tensor g = dy.contiguous(cl);
-  const at::Tensor w = invstd.contiguous();
-  const int64_t channels = y.size(1), rows = y.numel() / channels;
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
   const float* gd = g.data_ptr<float>();
-  const float* yd = y.data_ptr<float>();
-  const auto options = y.options().memory_format(at::MemoryFormat::Contiguous);
+  const float* xd = x.data_ptr<float>();
+  const at::Tensor centre = mean.defined() ? mean.contiguous() : mean;
+  const at::Tensor scale = invstd.defined() ? invstd.contiguous() : invstd;
+  const float* md = centre.defined() ? centre.data_ptr<float>() : nullptr;
+  const float* sd = scale.defined() ? scale.data_ptr<float>() : nullptr;
+  const auto options = x.options().memory_format(at::MemoryFormat::Contiguous);
 
   const int64_t threads = at::get_num_threads();
   at::Tensor partial = at::zeros({threads, 2, channels}, options);
   // Each slice's two sums side by side in a row of [threads, 2·C].
   add_by_slice(rows, partial.data_ptr<float>(), threads, 2 * channels,
                [&](int64_t begin, int64_t end, float* acc) {
-                 add_gradient_rows(gd, yd, channels, begin, end, acc, acc + channels);
+                 add_gradient_rows(gd, xd, md, channels, begin, end, acc, acc + channels);
                });
   const at::Tensor sums = partial.select(1, 0).contiguous();
   const at::Tensor dots = partial.select(1, 1).contiguous();
-  at::Tensor mean_dy = at::empty({channels}, options), k = at::empty({channels}, options);
-  float* m = mean_dy.data_ptr<float>();
-  float* kd = k.data_ptr<float>();
-  const float count = static_cast<float>(rows);
+  at::Tensor sum = at::empty({channels}, options), dot = at::empty({channels}, options);
+  float* sum_d = sum.data_ptr<float>();
+  float* dot_d = dot.data_ptr<float>();
   for (int64_t c = 0; c < channels; ++c) {
-    m[c] = static_cast<float>(thread_total(sums, c)) / count;
-    kd[c] = static_cast<float>(thread_total(dots, c)) / count;
+    sum_d[c] = static_cast<float>(thread_total(sums, c));
+    dot_d[c] = static_cast<float>(thread_total(dots, c));
   }
-  at::Tensor dx = at::empty_like(y, y.options().memory_format(cl));
-  float* dxd = dx.data_ptr<float>();
-  const float* wd = w.data_ptr<float>();
-  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-    gradient_rows(gd, yd, m, kd, wd, channels, begin, end, dxd);
-  });
-  return dx;
+  BatchNormGradients out;
+  if (input_grad) {
+    // LibTorch's per-channel factors: grad_mean = Σdy / N, k = Σ(x − mean)·dy·invstd² / N.
+    at::Tensor mean_dy = at::empty({channels}, options), k = at::empty({channels}, options);
+    float* m = mean_dy.data_ptr<float>();
+    float* kd = k.data_ptr<float>();
+    const float count = static_cast<float>(rows);
+    for (int64_t c = 0; c < channels; ++c) {
+      m[c] = sum_d[c] / count;
+      kd[c] = (sd != nullptr ? dot_d[c] * sd[c] * sd[c] : dot_d[c]) / count;
+    }
+    const at::Tensor w = weight.contiguous();
+    const float* wd = w.data_ptr<float>();
+    out.dx = at::empty_like(x, x.options().memory_format(cl));
+    float* dxd = out.dx.data_ptr<float>();
+    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+      gradient_rows(gd, xd, md, m, kd, sd, wd, channels, begin, end, dxd);
+    });
+  }
+  if (affine_grads) {
+    out.dweight = sd != nullptr ? dot * scale : dot;
+    out.dbias = sum;
+  }
+  return out;
+}
+
+}  // namespace
+
+at::Tensor channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& y,
+                                             const at::Tensor& invstd) {
+  TORCH_CHECK(channels_last_batch_norm_applies(y), "channels-last BatchNorm: not for this output");
+  RECORD_FUNCTION("nasx::channels_last_batch_norm_backward", std::vector<c10::IValue>{});
+  // LibTorch's formula told the input was y, with mean 0 and invstd 1, and invstd the
+  // affine weight: invstd·(dy − mean(dy) − y·mean(dy·y)).
+  return backward(dy, y, invstd, at::Tensor(), at::Tensor(), true, false).dx;
+}
+
+BatchNormGradients channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& x,
+                                                     const at::Tensor& weight,
+                                                     const at::Tensor& mean,
+                                                     const at::Tensor& invstd, bool input_grad,
+                                                     bool affine_grads) {
+  TORCH_CHECK(channels_last_batch_norm_applies(x), "channels-last BatchNorm: not for this input");
+  RECORD_FUNCTION("nasx::channels_last_batch_norm_backward", std::vector<c10::IValue>{});
+  return backward(dy, x, weight, mean, invstd, input_grad, affine_grads);
 }
 
 }  // namespace nasx

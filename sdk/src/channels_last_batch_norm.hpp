@@ -1,7 +1,8 @@
 #pragma once
-/// BatchNorm without affine parameters in training mode over channels-last float tensors
-/// on the CPU: LibTorch's own arithmetic, bit for bit, at the speed of any channel count.
-/// Private to the SDK; the output-saving node (output_saving_batch_norm.cpp) runs on it.
+/// BatchNorm in training mode over channels-last float tensors on the CPU: LibTorch's own
+/// arithmetic, bit for bit, at the speed of any channel count. Private to the SDK; the
+/// output-saving node of search networks (output_saving_batch_norm.cpp) and the affine
+/// layers of the networks nasx trains (affine_batch_norm.cpp) run on it.
 ///
 /// Why: LibTorch's channels-last kernels take a vector of channels at a time (16 floats
 /// on an AVX-512 CPU) and the rest through partial loads and stores, row by row. A search
@@ -33,10 +34,11 @@ struct NormalizedBatch {
   at::Tensor invstd;  ///< [C], 1 / sqrt(biased variance + eps)
 };
 
-/// at::native_batch_norm(x, {}, {}, running_mean, running_var, true, momentum, eps):
+/// at::native_batch_norm(x, weight, bias, running_mean, running_var, true, momentum, eps):
 /// the same three tensors, and the running statistics (either may be undefined) updated
-/// in place the same way.
-NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& running_mean,
+/// in place the same way. weight and bias (float, [C]) may be undefined: 1 and 0.
+NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& weight,
+                                         const at::Tensor& bias, const at::Tensor& running_mean,
                                          const at::Tensor& running_var, double momentum,
                                          double eps);
 
@@ -46,5 +48,18 @@ NormalizedBatch channels_last_batch_norm(const at::Tensor& x, const at::Tensor& 
 /// channels-last too (another layout takes another LibTorch kernel: the caller's).
 at::Tensor channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& y,
                                              const at::Tensor& invstd);
+
+struct BatchNormGradients {
+  at::Tensor dx, dweight, dbias;  ///< undefined where not asked for
+};
+
+/// at::native_batch_norm_backward(dy, x, weight, {}, {}, mean, invstd, true, eps, {input_grad,
+/// affine_grads, affine_grads}) for x channels-last (and dy: another layout takes another
+/// LibTorch kernel, the caller's), mean and invstd the forward's: the same bits.
+BatchNormGradients channels_last_batch_norm_backward(const at::Tensor& dy, const at::Tensor& x,
+                                                     const at::Tensor& weight,
+                                                     const at::Tensor& mean,
+                                                     const at::Tensor& invstd, bool input_grad,
+                                                     bool affine_grads);
 
 }  // namespace nasx

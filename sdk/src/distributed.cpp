@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/nn/modules/batchnorm.h>
 
+#include "affine_batch_norm.hpp"
 #include "batch_norm_route.hpp"
+#include "channels_last_batch_norm.hpp"
 #include "nasx/error.hpp"
 #include "output_saving_batch_norm.hpp"
 #include "synchronized_batch_norm.hpp"
@@ -68,6 +70,10 @@ BatchNormRoute batch_norm_route(const torch::nn::BatchNormOptions& o, bool train
   // its output instead of its input (less memory, same arithmetic forward).
   r.keeps_output = training && !r.synchronized && !o.affine() && o.track_running_stats() &&
                    o.momentum().has_value() && at::GradMode::is_enabled() && x.requires_grad();
+  // A trained network's layer on channels-last floats: the SDK's kernels (LibTorch's bits,
+  // its running sums in registers), where the layer's tensors fit them too.
+  r.affine_kernel = training && !r.synchronized && o.affine() && o.track_running_stats() &&
+                    o.momentum().has_value() && channels_last_batch_norm_applies(x);
   return r;
 }
 
@@ -77,6 +83,8 @@ at::Tensor normalize(const BatchNormRoute& r, const torch::nn::BatchNormOptions&
   const double momentum = o.momentum().value_or(0.1);
   if (r.keeps_output) return output_saving_batch_norm(x, mean, var, momentum, o.eps());
   if (r.synchronized) return synchronized_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
+  if (r.affine_kernel && affine_batch_norm_applies(x, weight, bias, mean, var))
+    return affine_batch_norm(x, weight, bias, mean, var, momentum, o.eps());
   return at::batch_norm(x, weight, bias, mean, var, training, momentum, o.eps(),
                         at::globalContext().userEnabledCuDNN());
 }
@@ -91,7 +99,7 @@ at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t co
                       int64_t copies) {
   const auto& o = bn->options;
   const BatchNormRoute r = batch_norm_route(o, bn->is_training(), x);
-  if (!r.synchronized && !r.keeps_output && copies == 1) return bn->forward(x);
+  if (!r.synchronized && !r.keeps_output && !r.affine_kernel && copies == 1) return bn->forward(x);
   if (copies == 1) count_batch(bn);
   return normalize(r, o, bn->is_training(), x, block(bn->weight, copy, copies),
                    block(bn->bias, copy, copies), block(bn->running_mean, copy, copies),

@@ -30,8 +30,8 @@ struct OutputSavingBatchNorm : public torch::autograd::Function<OutputSavingBatc
     at::Tensor y, invstd;
     if (channels_last_batch_norm_applies(x) && float_statistics(running_mean) &&
         float_statistics(running_var)) {
-      NormalizedBatch normalized =
-          channels_last_batch_norm(x, running_mean, running_var, momentum, eps);
+      NormalizedBatch normalized = channels_last_batch_norm(
+          x, at::Tensor(), at::Tensor(), running_mean, running_var, momentum, eps);
       y = normalized.y;
       invstd = normalized.invstd;
     } else {

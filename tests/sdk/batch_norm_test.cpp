@@ -3,9 +3,6 @@
 // LibTorch's own BatchNorm2d: output, running statistics, first and second derivatives;
 // and that the input really is released.
 
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <tuple>
 
@@ -13,12 +10,12 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <ATen/record_function.h>
 #include <c10/util/intrusive_ptr.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/modules/batchnorm.h>
 
 #include "nasx/distributed.hpp"
+#include "support/batch_norm_kernels.hpp"
 #include "support/thread_count.hpp"
 
 namespace nasx {
@@ -102,37 +99,8 @@ INSTANTIATE_TEST_SUITE_P(Layouts, OutputSavingBatchNormTwice,
                          ::testing::Values(at::MemoryFormat::Contiguous,
                                            at::MemoryFormat::ChannelsLast));
 
-/// Counts the calls of the SDK's channels-last BatchNorm kernels while it lives.
-class KernelCalls {
- public:
-  KernelCalls() {
-    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(
-        [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
-          if (std::strcmp(fn.name(), "nasx::channels_last_batch_norm") == 0) ++forward_;
-          if (std::strcmp(fn.name(), "nasx::channels_last_batch_norm_backward") == 0) ++backward_;
-          return nullptr;
-        }));
-  }
-  ~KernelCalls() { at::removeCallback(handle_); }
-  KernelCalls(const KernelCalls&) = delete;
-  KernelCalls& operator=(const KernelCalls&) = delete;
-  static inline std::atomic<int> forward_{0}, backward_{0};
-
- private:
-  at::CallbackHandle handle_;
-};
-
-/// Where LibTorch runs kernels that fuse multiply-adds (AVX2 or AVX-512), as the SDK's
-/// channels-last BatchNorm kernels do; elsewhere LibTorch's own run.
-bool lib_torch_fuses_multiply_adds() {
-#if defined(__x86_64__) && defined(__linux__)
-  const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
-  if (capability != nullptr && std::string(capability) == "default") return false;
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+using test::KernelCalls;
+using test::lib_torch_fuses_multiply_adds;
 
 // The search layer on channels-last float tensors runs the SDK's own kernels (LibTorch's
 // take the channels past a multiple of their vector width through partial loads, row by
