@@ -8,6 +8,7 @@
 
 #include "darts/drop_path.hpp"
 #include "darts/ops.hpp"
+#include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
 #include "nasx/memory_format.hpp"
 
@@ -100,8 +101,8 @@ at::Tensor AuxiliaryHeadImpl::forward(const at::Tensor& x) {
   // 5x5 windows to a 2x2 map as the reference's (8x8, stride 3); smaller maps pool to 2x2.
   y = y.size(2) >= 6 ? at::avg_pool2d(y, 5, pool_stride_, 0, false, false)
                      : at::adaptive_avg_pool2d(y, {2, 2});
-  y = at::relu(bn1_(conv1_(y)));
-  y = at::relu(bn2_(conv2_(y)));
+  y = at::relu(batch_norm(bn1_, conv1_(y)));
+  y = at::relu(batch_norm(bn2_, conv2_(y)));
   return classifier_(y.flatten(1));
 }
 
@@ -165,7 +166,7 @@ void EvalNetwork::preprocess_for_readers(const at::Tensor& state,
 
 std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, bool auxiliary) {
   const at::Tensor x = channels_last(images);
-  at::Tensor state = stem_bn_(stem_conv_(x)), aux;
+  at::Tensor state = batch_norm(stem_bn_, stem_conv_(x)), aux;
   // Each state is read by the next cell (as s1) and the one after (as s0); the stem's by
   // both inputs of the first cell and s0 of the second. Its preprocessing for all of them
   // runs when it is made.

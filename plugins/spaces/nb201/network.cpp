@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "darts/avg_pool.hpp"
+#include "nasx/distributed.hpp"
 #include "nasx/memory_format.hpp"
 
 namespace nasx::nb201 {
@@ -110,9 +111,9 @@ Network::Network(const Arch& arch, const DataShape& shape, NetworkOptions option
 
 at::Tensor Network::forward(const at::Tensor& images) {
   // Channels-last activations: LibTorch's CPU convolutions run fastest in that layout.
-  at::Tensor x = stem_bn_(stem_conv_(channels_last(images)));
+  at::Tensor x = batch_norm(stem_bn_, stem_conv_(channels_last(images)));
   for (auto& module : body_) x = module.forward(x);
-  return classifier_(at::relu(head_bn_(x)).mean({2, 3}));
+  return classifier_(at::relu(batch_norm(head_bn_, x)).mean({2, 3}));
 }
 
 std::string Network::reference_module() const {
