@@ -8,8 +8,10 @@
 /// on an AVX-512 CPU) and the rest through partial loads and stores, row by row. A search
 /// cell's first stage (C = 8, or its edges' 24 channels normalised together) ran almost
 /// all that way: on [64, 24, 28, 28] 1.2 ms forward and 2.4 ms backward, against 0.45 and
-/// 0.37 ms for the 16 channels the vectors fit. These kernels take eight channels at a
-/// time whatever C is, and do each lane's arithmetic in LibTorch's order: per slice of
+/// 0.37 ms for the 16 channels the vectors fit. And they keep each thread's running sums
+/// in a buffer in memory, adding a row at a time, so every row waits on the store and the
+/// load of the row before. These kernels take eight channels at a time whatever C is,
+/// hold the sums in registers, and do each lane's arithmetic in LibTorch's order: per slice of
 /// rows (⌈rows / threads⌉, as at::parallel_for splits LibTorch's reductions), sums row
 /// after row — the statistics' squares and the gradient's dot product with a fused
 /// multiply-add, as LibTorch's AVX2 and AVX-512 kernels are compiled — then the slices

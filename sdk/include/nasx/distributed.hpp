@@ -67,7 +67,10 @@ NASX_API void set_sync_batchnorm(bool on);
 /// training (running statistics tracked with a momentum), on the way to a backward pass,
 /// keeps its output instead of its input for the backward: on the CPU the same values
 /// forward (LibTorch's kernel), the derivatives summed in another order, one activation
-/// less held per layer. Otherwise exactly the layer's own forward.
+/// less held per layer. An affine layer in training on channels-last float CPU tensors
+/// (running statistics tracked with a momentum) runs the SDK's kernels: the layer's
+/// output, running statistics and gradients bit for bit, in less time. Otherwise exactly
+/// the layer's own forward.
 NASX_API at::Tensor batch_norm(torch::nn::BatchNorm2d bn, const at::Tensor& x, int64_t copy = 0,
                                int64_t copies = 1);
 
