@@ -15,11 +15,12 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// A layer's [C] tensor the kernels read: float on the CPU (absent allowed where `optional`).
+/// A layer's [C] tensor the kernels read: float, contiguous, on the CPU (absent allowed
+/// where `optional`). LibTorch takes its channels-last kernel only for contiguous ones too.
 bool float_vector(const at::Tensor& t, int64_t channels, bool optional) {
   if (!t.defined()) return optional;
   return t.scalar_type() == at::kFloat && t.is_cpu() && t.layout() == at::kStrided &&
-         t.dim() == 1 && t.size(0) == channels;
+         t.dim() == 1 && t.size(0) == channels && t.is_contiguous();
 }
 
 struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
@@ -28,36 +29,41 @@ struct AffineBatchNorm : public torch::autograd::Function<AffineBatchNorm> {
                             const at::Tensor& running_var, double momentum, double eps) {
     NormalizedBatch normalized =
         channels_last_batch_norm(x, weight, bias, running_mean, running_var, momentum, eps);
-    ctx->save_for_backward({x, weight, bias, normalized.mean, normalized.invstd});
+    // Not the bias: no gradient reads it (Σdy), and LibTorch's node does not keep it
+    // either, so an in-place change to it before the backward is no error here too.
+    ctx->save_for_backward({x, weight, normalized.mean, normalized.invstd});
     ctx->saved_data["eps"] = eps;
     return normalized.y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1], &bias = saved[2];
-    const at::Tensor &mean = saved[3], &invstd = saved[4];
+    const at::Tensor &x = saved[0], &weight = saved[1];
+    const at::Tensor &mean = saved[2], &invstd = saved[3];
     const double eps = ctx->saved_data["eps"].toDouble();
     const at::Tensor& dy = grads[0];
     const bool want_x = ctx->needs_input_grad(0);
     const bool want_affine = ctx->needs_input_grad(1) || ctx->needs_input_grad(2);
     variable_list out(7);
     if (at::GradMode::is_enabled()) {
-      // create_graph: LibTorch's differentiable layer on the saved input, normalising by
-      // the batch as the forward did (its running statistics are updated already).
+      // create_graph: LibTorch's differentiable layer on the saved input (the bias left
+      // out: its gradient is Σdy), normalising by the batch as the forward did (its running
+      // statistics are updated already).
       std::vector<at::Tensor> inputs;
       std::vector<size_t> positions;
-      for (size_t i = 0; i < 3; ++i)
+      for (size_t i = 0; i < 2; ++i)
         if (ctx->needs_input_grad(i) && saved[i].requires_grad()) {
           inputs.push_back(saved[i]);
           positions.push_back(i);
         }
-      if (inputs.empty()) return out;
-      const at::Tensor y = at::batch_norm(x, weight, bias, {}, {}, /*training=*/true, 0.0, eps,
-                                          /*cudnn_enabled=*/false);
-      const variable_list g = torch::autograd::grad({y}, inputs, {dy}, /*retain_graph=*/true,
-                                                    /*create_graph=*/true, /*allow_unused=*/true);
-      for (size_t i = 0; i < positions.size(); ++i) out[positions[i]] = g[i];
+      if (!inputs.empty()) {
+        const at::Tensor y = at::batch_norm(x, weight, {}, {}, {}, /*training=*/true, 0.0, eps,
+                                            /*cudnn_enabled=*/false);
+        const variable_list g = torch::autograd::grad({y}, inputs, {dy}, /*retain_graph=*/true,
+                                                      /*create_graph=*/true, /*allow_unused=*/true);
+        for (size_t i = 0; i < positions.size(); ++i) out[positions[i]] = g[i];
+      }
+      if (ctx->needs_input_grad(2)) out[2] = dy.sum({0, 2, 3});
       return out;
     }
     if (dy.is_contiguous(at::MemoryFormat::ChannelsLast) && channels_last_batch_norm_applies(x)) {

@@ -10,6 +10,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "support/thread_count.hpp"
+
 namespace nasx::darts {
 namespace {
 
@@ -218,34 +220,40 @@ ScalarMixture scalar_mixture(const at::Tensor& weights, const std::vector<at::Te
 // a block, shared and per-edge terms, on two threads.
 TEST(WeightedMixtureKernel, ComputesInItsDocumentedOrderBitForBit) {
   if (!fused_mixture_requested()) GTEST_SKIP() << "NASX_FUSED_MIXTURE=0";
-  const int before = at::get_num_threads();
-  at::set_num_threads(2);
+  const test::ThreadCount two(2);
   at::manual_seed(11);
-  for (const Case& c :
-       {Case{3, 8, 12, {true, false, false, true}}, Case{2, 16, 9, {false, true, false, true}},
-        Case{2, 24, 9, {true, false}}}) {
-    SCOPED_TRACE(testing::PrintToString(c));
-    const std::vector<at::Tensor> terms = make_terms(c, 2);  // 2·size² rows: several blocks
-    const at::Tensor weights =
-        at::randn({c.edges, static_cast<int64_t>(terms.size())}).requires_grad_();
-    ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
-    const std::vector<at::Tensor> outs = weighted_mixture(weights, terms, c.edges, c.channels);
-    std::vector<at::Tensor> grads;
-    for (int64_t e = 0; e < c.edges; ++e)
-      grads.push_back(at::randn(outs[0].sizes()).contiguous(at::MemoryFormat::ChannelsLast));
-    const auto got = torch::autograd::grad(outs, inputs_of(weights, terms), grads);
-    const ScalarMixture want = scalar_mixture(weights, terms, grads, c.channels);
-    for (int64_t e = 0; e < c.edges; ++e)
-      EXPECT_TRUE(
-          at::equal(outs[e].permute({0, 2, 3, 1}).reshape({-1, c.channels}), want.outputs[e]))
-          << "edge " << e << "'s output";
-    EXPECT_TRUE(at::equal(got[0], want.weight_grad)) << got[0] << want.weight_grad;
-    for (size_t k = 0; k < terms.size(); ++k)
-      EXPECT_TRUE(at::equal(got[k + 1].permute({0, 2, 3, 1}).reshape({-1, got[k + 1].size(1)}),
-                            want.term_grads[k]))
-          << "term " << k << "'s gradient";
+  for (const Case& c : {Case{3, 8, 12, {true, false, false, true}},
+                        Case{2, 16, 9, {false, true, false, true}}, Case{2, 24, 9, {true, false}},
+                        Case{2, 32, 9, {false, true, false}}, Case{2, 64, 9, {true, false}}}) {
+    // The weights' gradient asked for (the architecture step) and not (the weight step).
+    for (const bool weight_grad : {true, false}) {
+      SCOPED_TRACE(testing::PrintToString(c) + (weight_grad ? "" : ", terms' gradients only"));
+      const std::vector<at::Tensor> terms = make_terms(c, 2);  // 2·size² rows: several blocks
+      const at::Tensor weights =
+          at::randn({c.edges, static_cast<int64_t>(terms.size())}).requires_grad_(weight_grad);
+      ASSERT_TRUE(weighted_mixture_has_kernel(weights, terms, c.edges, c.channels));
+      const std::vector<at::Tensor> outs = weighted_mixture(weights, terms, c.edges, c.channels);
+      std::vector<at::Tensor> grads;
+      for (int64_t e = 0; e < c.edges; ++e)
+        grads.push_back(at::randn(outs[0].sizes()).contiguous(at::MemoryFormat::ChannelsLast));
+      const auto got =
+          torch::autograd::grad(outs, weight_grad ? inputs_of(weights, terms) : terms, grads);
+      const size_t first_term = weight_grad ? 1 : 0;
+      const ScalarMixture want = scalar_mixture(weights, terms, grads, c.channels);
+      for (int64_t e = 0; e < c.edges; ++e)
+        EXPECT_TRUE(
+            at::equal(outs[e].permute({0, 2, 3, 1}).reshape({-1, c.channels}), want.outputs[e]))
+            << "edge " << e << "'s output";
+      if (weight_grad) {
+        EXPECT_TRUE(at::equal(got[0], want.weight_grad));
+      }
+      for (size_t k = 0; k < terms.size(); ++k) {
+        const at::Tensor& g = got[first_term + k];
+        EXPECT_TRUE(at::equal(g.permute({0, 2, 3, 1}).reshape({-1, g.size(1)}), want.term_grads[k]))
+            << "term " << k << "'s gradient";
+      }
+    }
   }
-  at::set_num_threads(before);
 }
 
 INSTANTIATE_TEST_SUITE_P(
