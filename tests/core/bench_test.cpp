@@ -531,6 +531,7 @@ TEST_F(Bench, ScalingTableAlternatesASweepsPointsAndTakesTheMedianOfTheirRounds)
   std::ofstream(fake) << "#!/bin/sh\nlog=" << (dir_ / "calls.txt").string() << "\n"
                       << R"sh(batch=$(echo "$@" | sed 's/.*--batch \([0-9]*\).*/\1/')
 echo "$batch" >> "$log"
+echo "$@" >> "$log.argv"
 n=$(grep -c "^$batch\$" "$log")
 factor=$(echo "1 3 2" | cut -d' ' -f"$n")
 echo "median  $(awk "BEGIN { print $batch * $factor / 100 }")"
@@ -552,6 +553,35 @@ echo "peak MB $((batch * 10 + n))"
   const Outcome rounds = run_shell(tool + " --nasx " + fake.string() + " --rounds 0");
   EXPECT_NE(rounds.exit_code, 0);
   EXPECT_THAT(rounds.output, HasSubstr("--rounds and --steps must be at least 1"));
+
+  // The training step of NB-201's network: its own base sizes and sweep, no order.
+  fs::remove(dir_ / "calls.txt");
+  const Outcome train = run_shell(tool + " --nasx " + fake.string() +
+                                  " --what train --space nb201 --sweeps batch --rounds 1 "
+                                  "--steps 1 2>" + (dir_ / "progress.txt").string());
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_EQ(calls(), (std::vector<std::string>{"64", "128", "256", "512"}));
+  EXPECT_THAT(train.output, HasSubstr("nb201, training step of the evaluation network; each "
+                                      "sweep around batch 256, C 16, 5 cells per stage"));
+  EXPECT_THAT(train.output, HasSubstr("| train | batch | 512 | 16 | 5 | 5.120 | 5.120 | 5121 | "
+                                      "1.00 | 1.00 |"));
+  std::ifstream progress(dir_ / "progress.txt");
+  const std::string progress_text((std::istreambuf_iterator<char>(progress)), {});
+  EXPECT_THAT(progress_text, HasSubstr("train batch=64 (round 1)"));
+  std::ifstream argv_log(dir_ / "calls.txt.argv");
+  std::vector<std::string> argvs;
+  for (std::string line; std::getline(argv_log, line);) argvs.push_back(line);
+  ASSERT_EQ(argvs.size(), 16u);  // 12 search steps, then 4 training steps
+  EXPECT_THAT(argvs[0], HasSubstr("bench --what step --space darts --rounds 1 --warmup 1 "
+                                  "--steps 1 --threads 0 --order first --batch 32 --channels 8 "
+                                  "--layers 5"));
+  EXPECT_THAT(argvs[12], HasSubstr("bench --what train --space nb201 --rounds 1 --warmup 1 "
+                                   "--steps 1 --threads 0 --batch 64 --channels 16 --layers 5"));
+  EXPECT_THAT(argvs[15], Not(HasSubstr("--order")));
+  const Outcome orders =
+      run_shell(tool + " --nasx " + fake.string() + " --what train --orders first");
+  EXPECT_NE(orders.exit_code, 0);
+  EXPECT_THAT(orders.output, HasSubstr("--orders is for --what step"));
 }
 
 TEST_F(Bench, BadUsageIsNamed) {
