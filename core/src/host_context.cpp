@@ -73,6 +73,19 @@ void HostContext::report_progress(int64_t done, int64_t total, const MetricsMete
   if (show_now) progress_.update(done, total, metrics);
 }
 
+void HostContext::append(JsonlLog& log, const std::string& line) {
+  if (holding_)
+    held_.emplace_back(&log, line);
+  else
+    log.append(line);
+}
+
+void HostContext::write_held_lines() {
+  holding_ = false;
+  for (const auto& [log, line] : held_) log->append(line);
+  held_.clear();
+}
+
 void HostContext::log_event(const std::string& type, const Json& fields) {
   if (!fields.is_object() && !fields.is_null())
     throw Error("log_event(\"" + type + "\"): the fields must be a JSON object, not " +
@@ -81,7 +94,7 @@ void HostContext::log_event(const std::string& type, const Json& fields) {
   event.add("type", type).add("step", step_ + 1);  // from 1, as the console counts
   if (fields.is_object())
     for (const auto& [key, value] : fields.items()) event.add(key, value);
-  events_.append(event.str());
+  append(events_, event.str());
 }
 
 Evaluation HostContext::evaluate(const Architecture& arch) { return measure(evaluator_, arch); }
@@ -130,7 +143,7 @@ void HostContext::log_measurement(const Evaluator& evaluator, const Architecture
     line.add("loss", result.loss);
   else
     line.add("loss", nullptr);
-  evaluations_.append(line.add("seconds", result.seconds).str());
+  append(evaluations_, line.add("seconds", result.seconds).str());
   evaluation_seconds_ += result.seconds;
 }
 

@@ -493,7 +493,9 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
                   [&] { return search.make_scorer(config, registry, config.evaluator.scorer); });
   ctx.set_params(&config.search.params);
   search.net->train();
-  // setup() is where a strategy refuses a space or a setting: before the folder exists.
+  // setup() is where a strategy refuses a space or a setting: before the folder exists,
+  // so what it logs is held until the folder is there.
+  ctx.hold_lines();
   search.strategy->setup(ctx);
   if (ranks != nullptr)
     check_data_parallel(config, search.strategy->trains_arch_parameters(), ranks->world_size());
@@ -502,6 +504,9 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
     open_run_folder(paths, config, resume, progress);
     remember_plugin_directories(registry, paths.dir);
   }
+  // Where the lines went before the folder was made: ahead of the first step's (a
+  // resume cuts them back to its checkpoint, which holds them from the first run).
+  ctx.write_held_lines();
 
   const HostState state = restore(paths, config, search, logs, mode, progress);
   if (root && resume) ctx.set_evaluation_seconds(logged_evaluation_seconds(paths.evaluations));

@@ -253,6 +253,27 @@ TEST_F(Run, SecondOrderSearchRunsEndToEnd) {
   EXPECT_THAT(read(dir_ / "run/genotype.txt"), HasSubstr("Genotype(normal=["));
 }
 
+// The ranking study logs its children in setup(), which runs before the run folder
+// exists (a refused setting leaves no folder): the line waits for the folder, and the
+// log begins with it.
+TEST_F(Run, WhatAStrategyLogsInItsSetupWaitsForTheRunFolder) {
+  const fs::path run = dir_ / "not" / "yet" / "there";
+  const Outcome outcome =
+      run_nasx("run " + config("", false) +
+               " --set space.name=ws64 --set space.layers=4 --set search.strategy=ranking"
+               " --set search.epochs=1 --set search.eval_images=32 --set search.last_minibatches=2"
+               " --set search.last_eval_images=32 --out " +
+               run.string());
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.output;
+  std::istringstream events(read(run / "events.jsonl"));
+  std::string first, second;
+  std::getline(events, first);
+  std::getline(events, second);
+  EXPECT_THAT(first, HasSubstr("\"type\": \"ranking_setup\"")) << first;
+  EXPECT_THAT(first, HasSubstr("\"children\": [\"111\""));
+  EXPECT_THAT(second, HasSubstr("\"type\": \"start\"")) << second;
+}
+
 TEST_F(Run, InterruptStopsCleanlyAndTheRunResumes) {
   const fs::path run = dir_ / "run";
   const std::string cfg = config("", false);

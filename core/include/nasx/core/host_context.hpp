@@ -6,6 +6,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nasx/context.hpp"
 #include "nasx/core/config.hpp"
@@ -49,6 +51,12 @@ class HostContext final : public Context {
   /// restored from evaluations.jsonl on resume.
   double evaluation_seconds() const { return evaluation_seconds_; }
   void set_evaluation_seconds(double seconds) { evaluation_seconds_ = seconds; }
+  /// Until write_held_lines(), the events and evaluations a strategy logs are kept here:
+  /// its setup() runs before the run folder exists (a refused setting leaves none).
+  void hold_lines() { holding_ = true; }
+  /// Appends the held lines to their logs, in the order they were logged, and stops
+  /// holding.
+  void write_held_lines();
 
   const SearchSpace& space() const override { return space_; }
   Supernet& supernet() override { return net_; }
@@ -84,6 +92,10 @@ class HostContext final : public Context {
   const ParamValues* params_ = nullptr;
   int64_t step_ = 0;
   double evaluation_seconds_ = 0;
+  bool holding_ = false;
+  std::vector<std::pair<JsonlLog*, std::string>> held_;  // (log, line) while holding_
+
+  void append(JsonlLog& log, const std::string& line);
 
   Evaluation measure(Evaluator& evaluator, const Architecture& arch);
   /// One line of evaluations.jsonl for `result`, its seconds counted.
