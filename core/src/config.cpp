@@ -310,15 +310,16 @@ std::string required_string(const toml::table& table, const std::string& section
 }
 
 /// Finds the plugin named by a config key, pointing at the key on failure.
+/// (Section and key as C strings: no temporary is bound to a parameter, so g++ 13 does
+/// not take the returned reference for one into it.)
 const PluginInfo& find_plugin(const PluginRegistry& registry, uint32_t kind,
                               const std::string& name, const toml::table& table,
-                              const std::string& section, const std::string& key,
-                              const Locator& where) {
+                              const char* section, const char* key, const Locator& where) {
   try {
     return registry.find(kind, name);
   } catch (const PluginError& e) {
     const toml::node* node = table.get(key);
-    const std::string key_path = section + "." + key;
+    const std::string key_path = std::string(section) + "." + key;
     fail(node ? where.at(key_path, node->source()) : where.file(),
          "'" + key_path + "': " + e.what());
   }

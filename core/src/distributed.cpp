@@ -19,7 +19,9 @@
 #include <iostream>
 #include <thread>
 
+#if defined(NASX_WITH_GLOO)
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "nasx/core/host_context.hpp"
@@ -110,7 +112,9 @@ std::optional<RankSetup> ranks_from_environment() {
 struct ProcessGroup::State {
   RankSetup setup;
   c10::intrusive_ptr<c10d::Store> store;
+#if defined(NASX_WITH_GLOO)
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+#endif
   std::unique_ptr<SharedMemoryCollectives> shared;  // when every rank is on this machine
 };
 
@@ -177,7 +181,9 @@ std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::Sta
     return nullptr;
   }
   std::vector<at::Tensor> mapped = {at::full({1}, shared ? 1.0 : 0.0)};
+#if defined(NASX_WITH_GLOO)
   state.group->allreduce(mapped)->wait();
+#endif
   if (setup.rank == 0 && shared) shared->unlink();
   if (mapped[0].item<double>() < setup.world_size) {
     if (!failure.empty())
@@ -191,6 +197,12 @@ std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::Sta
 
 ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     : state_(std::make_unique<State>()) {
+#if !defined(NASX_WITH_GLOO)
+  throw ConfigError(
+      "this nasx is built without Gloo (its LibTorch's include folder has no gloo/ headers), "
+      "so it runs no data-parallel ranks: run without --nproc, or build nasx where Gloo's "
+      "headers are installed (Debian: libgloo-dev)");
+#endif
   state_->setup = setup;
   const std::chrono::milliseconds timeout(static_cast<int64_t>(timeout_seconds) * 1000);
   try {
@@ -201,11 +213,13 @@ ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     options.waitWorkers = true;
     options.timeout = timeout;
     state_->store = c10::make_intrusive<c10d::TCPStore>(setup.master_addr, options);
+#if defined(NASX_WITH_GLOO)
     auto gloo = c10d::ProcessGroupGloo::Options::create();
     gloo->timeout = timeout;
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     state_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(state_->store, setup.rank,
                                                                 setup.world_size, gloo);
+#endif
     state_->shared = connect_shared_memory(*state_, timeout_seconds);
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(setup.rank) + " of " + std::to_string(setup.world_size) +
@@ -226,7 +240,9 @@ void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
   if (state_->shared && state_->shared->fits(tensors))
     return state_->shared->all_reduce_sum(tensors);
   try {
+#if defined(NASX_WITH_GLOO)
     state_->group->allreduce(tensors)->wait();
+#endif
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(rank()) + ": an all-reduce with the other ranks failed (" +
                 first_line(e) + "); another rank has probably stopped");
@@ -234,10 +250,12 @@ void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
 }
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
-  c10d::BroadcastOptions options;
-  options.rootRank = root;
   try {
+#if defined(NASX_WITH_GLOO)
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
     state_->group->broadcast(tensors, options)->wait();
+#endif
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(rank()) + ": a broadcast from rank " +
                 std::to_string(root) + " failed (" + first_line(e) + ")");

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Context.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -603,6 +604,20 @@ TEST_F(Bench, BadUsageIsNamed) {
   EXPECT_EQ(memory.exit_code, 1);
   EXPECT_THAT(memory.output, HasSubstr("--profile-memory records LibTorch's CPU allocator only; "
                                        "on meta leave it out"));
+  // A CUDA graph captures the search step on a GPU: on the CPU, or for another unit, it is
+  // refused by name; and a build against a CPU-only LibTorch says it has no CUDA at all.
+  for (const char* misuse : {"bench --cuda-graph --steps 1", "bench --what train --cuda-graph"}) {
+    const Outcome graph = run_nasx(misuse);
+    EXPECT_EQ(graph.exit_code, 1) << misuse;
+    EXPECT_THAT(graph.output, HasSubstr("--cuda-graph captures the search step on a GPU: use it "
+                                        "with --what step --device cuda"))
+        << misuse;
+  }
+  if (!at::hasCUDA()) {
+    const Outcome gpu = run_nasx("bench --cuda-graph --device cuda --steps 1");
+    EXPECT_EQ(gpu.exit_code, 1);
+    EXPECT_THAT(gpu.output, HasSubstr("no CUDA device in this LibTorch build"));
+  }
   // --against: a path that is not there, a folder without plugins, a file nasx cannot
   // run, and data-parallel rows, each refused before anything is measured.
   const Outcome nowhere = run_nasx(std::string(kTinyStep) + " --against " + (dir_ / "x").string());

@@ -45,6 +45,7 @@ struct Setup {
   bool profile_shapes = false;  ///< ... split by their inputs' shapes
   int profile_rows = 25;        ///< ... the first this many
   bool profile_memory = false;  ///< ... and the tensors live at its memory peak
+  bool cuda_graph = false;      ///< the step also captured in a CUDA graph (--cuda-graph)
   /// Other builds the nasx contenders are also measured on (--against).
   std::vector<Build> against;
 };
@@ -55,6 +56,10 @@ struct Timing {
   double best = 0;     ///< the fastest unit
   double mean = 0;     ///< mean seconds per unit (0: not reported)
   double peak_mb = 0;  ///< peak memory while measuring (0: not known)
+  /// A step captured in a CUDA graph: the largest relative difference between the
+  /// losses of its first replays and of a twin's eager steps from the same state
+  /// (-1: not such a contender).
+  double graph_vs_eager = -1;
 };
 
 /// A nasx variant or a baseline; `measure` runs it once (warm-up included).

@@ -1,9 +1,13 @@
 // The nasx side of `nasx bench`: each contender measured in its own process, the way
 // a baseline script measures the reference.
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <random>
+#include <sstream>
+
+#include <torch/serialize/archive.h>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,6 +15,7 @@
 #include "bench.hpp"
 #include "memory_profile.hpp"
 #include "nasx/bilevel.hpp"
+#include "nasx/core/cuda_graph.hpp"
 #include "nasx/core/registry.hpp"
 #include "nasx/core/spaces.hpp"
 #include "nasx/core/trainer.hpp"
@@ -52,19 +57,115 @@ std::unique_ptr<SearchSpace> space_with_format(const Setup& setup, const std::st
   return core::make_space(*setup.registry, section);
 }
 
+/// A supernet with its optimisers and the two batches of a search step: every rig built
+/// in one process starts from the same seed, so two are twins.
+struct StepRig {
+  StepRig(const Setup& setup, const std::string& order, const std::string& format) {
+    at::manual_seed(0);
+    space = space_with_format(setup, format);
+    net = space->build_supernet(setup.shape);
+    net->to(setup.device);
+    net->train();
+    weights = std::make_unique<WeightOptimizer>(net->weight_parameters(), SgdOptions{});
+    alphas = std::make_unique<ArchOptimizer>(net->arch_parameters(), AdamOptions{});
+    // Data-parallel: this rank's slice of the same batches (the whole batch alone).
+    train = shard_batch(random_batch(setup));
+    search = shard_batch(random_batch(setup));
+    options = order_options(order);
+  }
+  BilevelStepResult step() { return bilevel_step(*net, *weights, *alphas, train, search, options); }
+  std::vector<at::Tensor> parameters() const {
+    std::vector<at::Tensor> all = net->weight_parameters();
+    for (const auto& a : net->arch_parameters()) all.push_back(a);
+    return all;
+  }
+
+  std::unique_ptr<SearchSpace> space;
+  std::shared_ptr<Supernet> net;
+  std::unique_ptr<WeightOptimizer> weights;
+  std::unique_ptr<ArchOptimizer> alphas;
+  Batch train, search;
+  BilevelOptions options;
+};
+
+/// A rig's state between steps: parameters, SGD momentum, and the architecture
+/// optimiser serialised (Adam's moments and its step count).
+struct RigState {
+  std::vector<at::Tensor> parameters, momentum;
+  std::string arch_optimizer;
+};
+
+RigState save_state(const StepRig& rig) {
+  RigState state;
+  for (const auto& p : rig.parameters()) state.parameters.push_back(p.detach().clone());
+  for (const auto& m : rig.weights->momentum_buffers()) state.momentum.push_back(m.clone());
+  torch::serialize::OutputArchive archive;
+  rig.alphas->save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  state.arch_optimizer = bytes.str();
+  return state;
+}
+
+void load_state(StepRig& rig, const RigState& state) {
+  at::NoGradGuard no_grad;
+  const std::vector<at::Tensor> parameters = rig.parameters();
+  for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(state.parameters[i]);
+  const auto& momentum = rig.weights->momentum_buffers();
+  for (size_t i = 0; i < momentum.size(); ++i) momentum[i].copy_(state.momentum[i]);
+  torch::serialize::InputArchive archive;
+  std::istringstream bytes(state.arch_optimizer);
+  archive.load_from(bytes, rig.net->arch_parameters().front().device());
+  rig.alphas->load(archive);
+}
+
+double relative_difference(const at::Tensor& a, const at::Tensor& b) {
+  const double x = a.to(at::kCPU, at::kDouble).item<double>();
+  const double y = b.to(at::kCPU, at::kDouble).item<double>();
+  return std::abs(x - y) / std::max(std::abs(y), 1e-12);
+}
+
+/// The step captured in a CUDA graph and replayed. Before it is timed, its first replays
+/// are set against eager steps of a twin put in the very state the capture started from
+/// (parameters, momentum, Adam's moments and count): the architecture and weight losses
+/// of each step must agree. Losses, not parameters: a GPU's sums come in varying orders,
+/// and a step amplifies such rounding in some weights (a BatchNorm-ed convolution's bias
+/// has a gradient of rounding alone) far beyond what a loss shows. A capture that froze an
+/// input or dropped an update would differ by a step's change of the loss, a percent or
+/// so here. Only a few steps, since the graph keeps Adam's bias correction of the
+/// captured count (cuda_graph.hpp).
+Timing measure_captured_step(const Setup& setup, const std::string& order,
+                             const std::string& format) {
+  constexpr int kWarmup = 3, kChecked = 3;
+  StepRig rig(setup, order, format);
+  RigState before_capture;
+  BilevelStepResult replayed;  // the captured step's outputs, rewritten by each replay
+  int calls = 0;
+  core::CapturedStep captured(
+      [&] {
+        replayed = rig.step();
+        if (++calls == kWarmup) before_capture = save_state(rig);
+      },
+      setup.device, kWarmup);
+  StepRig twin(setup, order, format);
+  load_state(twin, before_capture);
+  double difference = 0;
+  for (int i = 0; i < kChecked; ++i) {
+    const BilevelStepResult eager = twin.step();
+    captured.replay();
+    synchronize(setup.device);
+    difference = std::max({difference, relative_difference(replayed.arch_loss, eager.arch_loss),
+                           relative_difference(replayed.weights.loss, eager.weights.loss)});
+  }
+  Timing timing = time_units([&] { captured.replay(); }, setup);
+  timing.graph_vs_eager = difference;
+  return timing;
+}
+
 /// One search step (architecture step + weight step) of the supernet.
 Timing measure_step(const Setup& setup, const std::string& order, const std::string& format) {
-  at::manual_seed(0);
-  const auto space = space_with_format(setup, format);
-  auto net = space->build_supernet(setup.shape);
-  net->to(setup.device);
-  net->train();
-  WeightOptimizer weights(net->weight_parameters(), SgdOptions{});
-  ArchOptimizer alphas(net->arch_parameters(), AdamOptions{});
-  // Data-parallel: this rank's slice of the same batches (the whole batch in one process).
-  const Batch train = shard_batch(random_batch(setup)), search = shard_batch(random_batch(setup));
-  const BilevelOptions options = order_options(order);
-  return time_units([&] { bilevel_step(*net, weights, alphas, train, search, options); }, setup);
+  StepRig rig(setup, order, format);
+  return time_units([&] { rig.step(); }, setup);
 }
 
 /// The evaluation network of `arch` trained as `nasx train` trains it: SGD lr 0.025,
@@ -222,9 +323,19 @@ Timing measure_naswot(const Setup& setup, const Workload& work) {
 
 Timing measure_nasx(const Setup& setup, const std::string& name, const Workload& work) {
   if (name.rfind("step:", 0) == 0) {
+    // step:ORDER:FORMAT, or step:ORDER:FORMAT:graph for the step in a CUDA graph.
     const auto colon = name.find(':', 5);
     if (colon == std::string::npos) throw ConfigError("bench: step:ORDER:FORMAT, not " + name);
-    return measure_step(setup, name.substr(5, colon - 5), name.substr(colon + 1));
+    const std::string order = name.substr(5, colon - 5);
+    std::string format = name.substr(colon + 1);
+    const std::string graph_suffix = ":graph";
+    if (format.size() > graph_suffix.size() &&
+        format.compare(format.size() - graph_suffix.size(), graph_suffix.size(), graph_suffix) ==
+            0) {
+      format.resize(format.size() - graph_suffix.size());
+      return measure_captured_step(setup, order, format);
+    }
+    return measure_step(setup, order, format);
   }
   if (name == "train-step") return measure_train_step(setup, work);
   if (name == "train-epoch") return measure_train_epoch(setup, work);

@@ -26,6 +26,7 @@
 
 #include "bench.hpp"
 #include "cli.hpp"
+#include "nasx/core/cuda_graph.hpp"
 #include "nasx/core/distributed.hpp"
 #include "nasx/core/process.hpp"
 #include "nasx/core/registry.hpp"
@@ -79,6 +80,11 @@ Sizes left at 0 take the what's default: step/evaluate the quickstart's supernet
 Fashion-MNIST preset (C=16, 8 cells, batch 96) or the space's protocol, naswot NB201's
 network (C=16, N=5, batch 128). All on random data.
 
+--device cuda runs every contender on the GPU (the DARTS reference's step too, with
+cuDNN's algorithm search on, as the reference has it); --cuda-graph adds each nasx step
+captured once in a CUDA graph and replayed, after one replay is checked against a twin's
+eager step.
+
 --against PATH measures each nasx contender (the epoch's overhead rows aside) on another
 build too, alternating, and prints the speed-up over it: PATH is another nasx executable
 (with the plugins beside it) or a folder of plugins this nasx loads instead of the ones
@@ -89,7 +95,8 @@ and --profile-memory add what changed per operator.
 
   nasx bench --what step --baseline DIR --rounds 3
   nasx bench --what train --space nb201 --against /tmp/plugins-before --rounds 5
-  nasx bench --what step --nproc 1,2 [--sync-batchnorm]    data-parallel rows)help";
+  nasx bench --what step --nproc 1,2 [--sync-batchnorm]    data-parallel rows
+  nasx bench --what step --device cuda --cuda-graph --baseline DIR)help";
 
 po::options_description bench_options() {
   po::options_description options("options");
@@ -126,6 +133,9 @@ po::options_description bench_options() {
       "step: data-parallel ranks, a list such as 1,2: the same --batch split over each "
       "number of rank processes (threads per rank: --threads, else cores / ranks)")(
       "sync-batchnorm", po::bool_switch(), "step with ranks: synchronized BatchNorm")(
+      "cuda-graph", po::bool_switch(),
+      "step on a GPU: also each nasx step captured in a CUDA graph and replayed, checked "
+      "against the eager step first")(
       "profile", po::bool_switch(),
       "also list each nasx contender's operators by self time (a run of its own)")(
       "profile-shapes", po::bool_switch(),
@@ -516,6 +526,10 @@ int bench_step(const Args& args, const Setup& s, const std::string& order_option
     std::vector<Contender> contenders;
     for (const auto& format : formats)
       contenders.push_back(nasx_contender(args, "nasx " + format, "step:" + order + ":" + format));
+    if (s.cuda_graph)
+      for (const auto& format : formats)
+        contenders.push_back(nasx_contender(args, "nasx " + format + " graph",
+                                            "step:" + order + ":" + format + ":graph"));
     const bool reference =
         !s.baseline_dir.empty() && order != "mixed" &&
         (s.space.name == "darts" || (s.space.name == "nb201" && s.device.is_cpu()));
@@ -737,6 +751,17 @@ int bench_command(const Args& args) {
   s.device = c10::Device(vm["device"].as<std::string>());
   if (s.device.is_cuda() && !at::hasCUDA())
     throw ConfigError("bench: no CUDA device in this LibTorch build");
+  s.cuda_graph = vm["cuda-graph"].as<bool>();
+  if (s.cuda_graph && (what != "step" || !s.device.is_cuda()))
+    throw ConfigError(
+        "bench: --cuda-graph captures the search step on a GPU: use it with "
+        "--what step --device cuda");
+  if (s.cuda_graph && !core::cuda_graphs_available())
+    throw ConfigError(
+        "bench: --cuda-graph: this nasx is built without CUDA graphs (a CPU-only "
+        "LibTorch, or -DNASX_CUDA_GRAPHS=OFF)");
+  // The reference DARTS code searches for cuDNN's fastest algorithms; so does nasx here.
+  if (s.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   if (s.profile_memory && !s.device.is_cpu())
     throw ConfigError("bench: --profile-memory records LibTorch's CPU allocator only; on " +
                       s.device.str() +

@@ -113,6 +113,8 @@ std::string figures_line(const Timing& timing, const c10::Device& device) {
   line << std::fixed << std::setprecision(5) << "median_s=" << timing.seconds
        << " min_s=" << timing.best << " mean_s=" << timing.mean << std::setprecision(0)
        << (device.is_cuda() ? " peak_cuda_mib=" : " peak_rss_mib=") << timing.peak_mb;
+  if (timing.graph_vs_eager >= 0)
+    line << std::scientific << std::setprecision(2) << " graph_vs_eager=" << timing.graph_vs_eager;
   return line.str();
 }
 
@@ -137,6 +139,8 @@ Timing run_measurement(const std::vector<std::string>& argv, const std::string& 
     timing.best = std::stod(best->second);
   if (const auto mean = figures.find("mean_s"); mean != figures.end())
     timing.mean = std::stod(mean->second);
+  if (const auto graph = figures.find("graph_vs_eager"); graph != figures.end())
+    timing.graph_vs_eager = std::stod(graph->second);
   for (const char* key : {"peak_rss_mib", "peak_cuda_mib"})
     if (const auto peak = figures.find(key); peak != figures.end())
       timing.peak_mb = std::stod(peak->second);
@@ -245,6 +249,19 @@ void compare(const std::string& title, const std::vector<Contender>& contenders,
   }
   for (size_t i = 0; i < n; ++i)
     for (const std::string& other : contenders[i].speedup_over) print_speedup(i, index_of(other));
+  for (size_t i = 0; i < n; ++i) {
+    double largest = -1;
+    for (const Timing& t : timings[i]) largest = std::max(largest, t.graph_vs_eager);
+    if (largest >= 0)
+      std::cout << "  " << contenders[i].name
+                << ": its first replays against a twin's eager steps from the same state, "
+                   "losses differ by at most "
+                << std::scientific << std::setprecision(2) << largest << std::defaultfloat
+                << " (relative, largest over rounds)"
+                // A GPU's sums come in varying orders (about 1e-6 on a loss); a wrong
+                // capture (a frozen input, an update left out) differs by a step's change.
+                << (largest < 1e-3 ? "" : ": NOT THE SAME STEP, its times mean nothing") << "\n";
+  }
   for (size_t i = 0; i < n; ++i) {
     if (contenders[i].relative_to.empty()) continue;
     const size_t j = index_of(contenders[i].relative_to);
