@@ -58,7 +58,8 @@ CapturedStep::CapturedStep(const std::function<void()>& step, const c10::Device&
 }
 
 void CapturedStep::replay() {
-  c10::cuda::CUDAStreamGuard on_stream(state_->stream);
+  // On the caller's current stream, as PyTorch replays: ordered with what the caller
+  // ran before and runs after (a copy of the results, say).
   state_->graph.replay();
 }
 

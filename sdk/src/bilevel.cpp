@@ -271,7 +271,10 @@ BilevelStepResult bilevel_step(Supernet& net, WeightOptimizer& weight_optimizer,
                                ArchOptimizer& arch_optimizer, const Batch& train_batch,
                                const Batch& search_batch, const BilevelOptions& options) {
   BilevelStepResult result;
-  arch_optimizer.zero_grad();
+  // Every gradient below replaces the alphas' (set_gradients); the old ones are let go
+  // rather than zeroed first, which in a CUDA graph would be a write into memory freed
+  // while the graph was captured.
+  clear_gradients(net.arch_parameters());
   switch (options.gradient) {
     case ArchGradient::FirstOrder:
       result.arch_loss = first_order_arch_gradient(net, search_batch).loss;

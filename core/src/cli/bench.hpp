@@ -60,6 +60,10 @@ struct Timing {
   /// losses of its first replays and of a twin's eager steps from the same state
   /// (-1: not such a contender).
   double graph_vs_eager = -1;
+  /// ... and between the first replay's updates and the twin's first step's, the norm
+  /// of their difference over the norm of the eager update, the worse of the weights'
+  /// and the architecture's (-1: not such a contender).
+  double graph_update_vs_eager = -1;
 };
 
 /// A nasx variant or a baseline; `measure` runs it once (warm-up included).
@@ -84,6 +88,9 @@ double seconds_since(std::chrono::steady_clock::time_point start);
 void synchronize(const c10::Device& device);
 /// The process's peak resident memory on CPU, the caching allocator's peak on CUDA.
 double peak_mb(const c10::Device& device);
+/// Starts peak_mb over (the caching allocator's peak on CUDA; the process's peak on the
+/// CPU cannot be, and is left).
+void reset_peak(const c10::Device& device);
 /// "median_s=... min_s=... mean_s=... peak_rss_mib=..." (peak_cuda_mib on CUDA): how a nasx
 /// contender prints its figures, the way the baseline scripts print theirs.
 std::string figures_line(const Timing& timing, const c10::Device& device);

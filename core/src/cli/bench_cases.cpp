@@ -2,6 +2,7 @@
 // a baseline script measures the reference.
 
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -125,20 +126,36 @@ double relative_difference(const at::Tensor& a, const at::Tensor& b) {
   return std::abs(x - y) / std::max(std::abs(y), 1e-12);
 }
 
+/// ‖after_a − after_b‖ / ‖after_b − before‖ over tensors [begin, end): how far update a
+/// is from update b, relative to b (both from `before`).
+double update_difference(const std::vector<at::Tensor>& before,
+                         const std::vector<at::Tensor>& after_a,
+                         const std::vector<at::Tensor>& after_b, size_t begin, size_t end) {
+  double apart = 0, update = 0;
+  for (size_t i = begin; i < end; ++i) {
+    apart += std::pow((after_a[i] - after_b[i]).norm().to(at::kCPU, at::kDouble).item<double>(), 2);
+    update += std::pow((after_b[i] - before[i]).norm().to(at::kCPU, at::kDouble).item<double>(), 2);
+  }
+  return std::sqrt(apart) / std::max(std::sqrt(update), 1e-30);
+}
+
 /// The step captured in a CUDA graph and replayed. Before it is timed, its first replays
 /// are set against eager steps of a twin put in the very state the capture started from
 /// (parameters, momentum, Adam's moments and count): the architecture and weight losses
-/// of each step must agree. Losses, not parameters: a GPU's sums come in varying orders,
-/// and a step amplifies such rounding in some weights (a BatchNorm-ed convolution's bias
-/// has a gradient of rounding alone) far beyond what a loss shows. A capture that froze an
-/// input or dropped an update would differ by a step's change of the loss, a percent or
-/// so here. Only a few steps, since the graph keeps Adam's bias correction of the
+/// of each step must agree, and so must the first step's updates of the weights and of
+/// the architecture. Losses and whole updates, not single values: a GPU's sums come in
+/// varying orders, and a step turns such rounding into large relative changes of the few
+/// weights whose gradient is rounding alone (a BatchNorm-ed convolution's bias), which a
+/// loss or an update's norm does not show. A capture that froze an input, or dropped an
+/// update, differs by a step's change of the loss, a percent or so here, or by the whole
+/// update. The architecture's updates move the losses far less than that, hence their
+/// own check. Only a few steps, since the graph keeps Adam's bias correction of the
 /// captured count (cuda_graph.hpp).
 Timing measure_captured_step(const Setup& setup, const std::string& order,
                              const std::string& format) {
   constexpr int kWarmup = 3, kChecked = 3;
   StepRig rig(setup, order, format);
-  RigState before_capture;
+  std::optional<RigState> before_capture;
   BilevelStepResult replayed;  // the captured step's outputs, rewritten by each replay
   int calls = 0;
   core::CapturedStep captured(
@@ -147,18 +164,30 @@ Timing measure_captured_step(const Setup& setup, const std::string& order,
         if (++calls == kWarmup) before_capture = save_state(rig);
       },
       setup.device, kWarmup);
-  StepRig twin(setup, order, format);
-  load_state(twin, before_capture);
-  double difference = 0;
-  for (int i = 0; i < kChecked; ++i) {
-    const BilevelStepResult eager = twin.step();
-    captured.replay();
-    synchronize(setup.device);
-    difference = std::max({difference, relative_difference(replayed.arch_loss, eager.arch_loss),
-                           relative_difference(replayed.weights.loss, eager.weights.loss)});
+  double losses = 0, updates = 0;
+  {
+    StepRig twin(setup, order, format);
+    load_state(twin, *before_capture);
+    const size_t weights = rig.weights->params().size(), all = rig.parameters().size();
+    for (int i = 0; i < kChecked; ++i) {
+      const BilevelStepResult eager = twin.step();
+      captured.replay();
+      synchronize(setup.device);
+      losses = std::max({losses, relative_difference(replayed.arch_loss, eager.arch_loss),
+                         relative_difference(replayed.weights.loss, eager.weights.loss)});
+      if (i == 0) {
+        const std::vector<at::Tensor>& before = before_capture->parameters;
+        const std::vector<at::Tensor> graph = rig.parameters(), step = twin.parameters();
+        updates = std::max(update_difference(before, graph, step, 0, weights),
+                           update_difference(before, graph, step, weights, all));
+      }
+    }
+    before_capture.reset();
   }
+  reset_peak(setup.device);  // the twin and the saved state are gone: the graph's own peak
   Timing timing = time_units([&] { captured.replay(); }, setup);
-  timing.graph_vs_eager = difference;
+  timing.graph_vs_eager = losses;
+  timing.graph_update_vs_eager = updates;
   return timing;
 }
 

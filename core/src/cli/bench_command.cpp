@@ -82,8 +82,8 @@ network (C=16, N=5, batch 128). All on random data.
 
 --device cuda runs every contender on the GPU (the DARTS reference's step too, with
 cuDNN's algorithm search on, as the reference has it); --cuda-graph adds each nasx step
-captured once in a CUDA graph and replayed, after one replay is checked against a twin's
-eager step.
+captured once in a CUDA graph and replayed, after its first replays are checked against
+a twin's eager steps (the losses, and the first step's updates).
 
 --against PATH measures each nasx contender (the epoch's overhead rows aside) on another
 build too, alternating, and prints the speed-up over it: PATH is another nasx executable
@@ -760,6 +760,8 @@ int bench_command(const Args& args) {
     throw ConfigError(
         "bench: --cuda-graph: this nasx is built without CUDA graphs (a CPU-only "
         "LibTorch, or -DNASX_CUDA_GRAPHS=OFF)");
+  if (s.cuda_graph && vm.count("against"))
+    throw ConfigError("bench: --cuda-graph measures this build alone: leave --against out");
   // The reference DARTS code searches for cuDNN's fastest algorithms; so does nasx here.
   if (s.device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   if (s.profile_memory && !s.device.is_cpu())

@@ -32,7 +32,8 @@ class CapturedStep {
   CapturedStep(const CapturedStep&) = delete;
   CapturedStep& operator=(const CapturedStep&) = delete;
 
-  /// The captured step once more (asynchronously, as a launch is).
+  /// The captured step once more, on the caller's current stream (asynchronously, as a
+  /// launch is).
   void replay();
 
  private:
