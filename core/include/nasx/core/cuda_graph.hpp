@@ -25,8 +25,8 @@ class CapturedStep {
  public:
   /// Runs `step` `warmup` times on a side stream of `device` (cuDNN's algorithm search,
   /// buffers created on first use and the allocator settle there), then captures one
-  /// more call without running it. Keep at least one warm-up: the supernets build index
-  /// tensors on their first forward, a copy from host memory that a capture refuses. Throws ConfigError when this build has no CUDA graphs
+  /// more call without running it. Keep at least one warm-up: the DARTS supernet builds
+  /// index tensors on its first forward, a copy from host memory that a capture refuses. Throws ConfigError when this build has no CUDA graphs
   /// or `device` is not a GPU, Error with LibTorch's message when the capture fails.
   CapturedStep(const std::function<void()>& step, const c10::Device& device, int warmup = 3);
   ~CapturedStep();
