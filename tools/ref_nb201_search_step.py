@@ -16,7 +16,8 @@ The step is DARTS's (REFERENCE/ref-darts, imported): the reference Architect's a
 step (Adam on the alphas from a search batch; first order, or the unrolled second order)
 then the weight step (SGD momentum 0.9, weight decay 3e-4, gradient clipping at 5) on a
 train batch, as cnn/train_search.py does it. Random data of the requested shape. Prints
-median seconds per step and peak memory.
+median seconds per step and peak memory. --device cuda runs it on a GPU (cuDNN's
+algorithm search on, as the DARTS reference has it), peak memory then the GPU's.
 
     /usr/bin/python3 tools/ref_nb201_search_step.py --reference ../shared/bench \\
         --C 8 --layers 5 --batch 64 --size 28 --in-ch 1 --order 1 [--channels-last]
@@ -42,6 +43,7 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--steps", type=int, default=5)
 p.add_argument("--warmup", type=int, default=1)
 p.add_argument("--channels-last", action="store_true")
+p.add_argument("--device", default="cpu", help="cpu, or cuda[:N] (cuDNN's algorithm search on)")
 a = p.parse_args()
 
 reference = os.path.abspath(a.reference)
@@ -55,9 +57,13 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-# The reference architect calls .cuda(); a no-op on this CPU-only machine.
-torch.Tensor.cuda = lambda self, *x, **k: self
-nn.Module.cuda = lambda self, *x, **k: self
+dev = torch.device(a.device)
+if dev.type == "cpu":
+    # The reference architect calls .cuda(); a no-op on the CPU.
+    torch.Tensor.cuda = lambda self, *x, **k: self
+    nn.Module.cuda = lambda self, *x, **k: self
+else:
+    torch.backends.cudnn.benchmark = True
 
 import architect  # noqa: E402
 from architect import Architect  # noqa: E402
@@ -110,7 +116,7 @@ class SearchNetwork(nn.Module):
         self.classifier = nn.Linear(c_prev, classes)
         # A plain tensor, not a parameter: the reference architect takes the weights from
         # parameters() and the alphas from arch_parameters().
-        self.alphas = 1e-3 * torch.randn(6, len(NAS_BENCH_201))
+        self.alphas = (1e-3 * torch.randn(6, len(NAS_BENCH_201))).to(dev)
         self.alphas.requires_grad_(True)
 
     def arch_parameters(self):
@@ -119,7 +125,7 @@ class SearchNetwork(nn.Module):
     def new(self):
         copy = SearchNetwork(self._C, self._N, self._classes, self._criterion)
         copy.alphas.data.copy_(self.alphas.data)
-        return copy.to(memory_format=fmt)
+        return copy.to(dev).to(memory_format=fmt)
 
     def forward(self, x):
         weights = F.softmax(self.alphas, dim=-1)
@@ -138,7 +144,7 @@ class SearchNetwork(nn.Module):
 # the same order, so the unrolled step is the reference's with channels-last weights too.
 architect._concat = lambda xs: torch.cat([x.reshape(-1) for x in xs])
 crit = nn.CrossEntropyLoss()
-net = SearchNetwork(a.C, a.layers, a.classes, crit).to(memory_format=fmt)
+net = SearchNetwork(a.C, a.layers, a.classes, crit).to(dev).to(memory_format=fmt)
 hp = types.SimpleNamespace(momentum=0.9, weight_decay=3e-4, arch_learning_rate=3e-4,
                            arch_weight_decay=1e-3)
 wopt = torch.optim.SGD(net.parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
@@ -146,8 +152,8 @@ arch_step = Architect(net, hp)
 
 
 def batch():
-    x = torch.randn(a.batch, a.in_ch, a.size, a.size).contiguous(memory_format=fmt)
-    return x, torch.randint(0, a.classes, (a.batch,))
+    x = torch.randn(a.batch, a.in_ch, a.size, a.size).to(dev).contiguous(memory_format=fmt)
+    return x, torch.randint(0, a.classes, (a.batch,)).to(dev)
 
 
 def step():
@@ -167,10 +173,13 @@ times = []
 for _ in range(a.steps):
     t = time.perf_counter()
     step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     times.append(time.perf_counter() - t)
 weights = sum(q.numel() for q in net.parameters())
 med = statistics.median(times)
 print(f"reference nb201 search order={a.order} C={a.C} N={a.layers} batch={a.batch} "
       f"input={a.in_ch}x{a.size}x{a.size} threads={a.threads} channels_last={a.channels_last} "
       f"weights={weights} median_s={med:.4f} min_s={min(times):.4f} "
-      f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+      + (f"peak_cuda_mib={torch.cuda.max_memory_allocated() / 2**20:.0f}" if dev.type == "cuda"
+         else f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"))
