@@ -559,7 +559,8 @@ echo "peak MB $((batch * 10 + n))"
   fs::remove(dir_ / "calls.txt");
   const Outcome train = run_shell(tool + " --nasx " + fake.string() +
                                   " --what train --space nb201 --sweeps batch --rounds 1 "
-                                  "--steps 1 2>" + (dir_ / "progress.txt").string());
+                                  "--steps 1 2>" +
+                                  (dir_ / "progress.txt").string());
   ASSERT_EQ(train.exit_code, 0) << train.output;
   EXPECT_EQ(calls(), (std::vector<std::string>{"64", "128", "256", "512"}));
   EXPECT_THAT(train.output, HasSubstr("nb201, training step of the evaluation network; each "
@@ -583,6 +584,26 @@ echo "peak MB $((batch * 10 + n))"
       run_shell(tool + " --nasx " + fake.string() + " --what train --orders first");
   EXPECT_NE(orders.exit_code, 0);
   EXPECT_THAT(orders.output, HasSubstr("--orders is for --what step"));
+}
+
+// --cuda-graph's check sets a graph's replays against a twin loaded with the state the
+// capture started from. Its premise, on the CPU where steps are exact: the twin loaded
+// so steps exactly as the original does, in every order (second order reads the SGD
+// momentum, every order Adam's moments and count), losses and updates alike.
+TEST_F(Bench, ATwinLoadedWithARigsStateStepsExactlyAsTheRigDoes) {
+  for (const char* order : {"first", "second", "mixed"}) {
+    const Outcome out = run_nasx(
+        "bench --channels 2 --layers 3 --batch 4 --image-size 8 --steps 1 --warmup 0 "
+        "--threads 1 --single step:" +
+        std::string(order) + ":channels_last:twin");
+    ASSERT_EQ(out.exit_code, 0) << order << ": " << out.output;
+    EXPECT_THAT(out.output, HasSubstr("graph_vs_eager=0.00e+00 graph_update_vs_eager=0.00e+00"))
+        << order << ": " << out.output;
+  }
+  const Outcome wrong = run_nasx("bench --steps 1 --single step:first:channels_last:eager");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.output, HasSubstr("step:ORDER:FORMAT[:graph|:twin], not "
+                                      "step:first:channels_last:eager"));
 }
 
 TEST_F(Bench, BadUsageIsNamed) {

@@ -139,31 +139,41 @@ double update_difference(const std::vector<at::Tensor>& before,
   return std::sqrt(apart) / std::max(std::sqrt(update), 1e-30);
 }
 
-/// The step captured in a CUDA graph and replayed. Before it is timed, its first replays
+/// The step captured in a CUDA graph and replayed (`graph`), or, to test this check's
+/// premise on any device, run eagerly in its place. Before it is timed, its first runs
 /// are set against eager steps of a twin put in the very state the capture started from
 /// (parameters, momentum, Adam's moments and count): the architecture and weight losses
 /// of each step must agree, and so must the first step's updates of the weights and of
-/// the architecture. Losses and whole updates, not single values: a GPU's sums come in
-/// varying orders, and a step turns such rounding into large relative changes of the few
-/// weights whose gradient is rounding alone (a BatchNorm-ed convolution's bias), which a
-/// loss or an update's norm does not show. A capture that froze an input, or dropped an
-/// update, differs by a step's change of the loss, a percent or so here, or by the whole
-/// update. The architecture's updates move the losses far less than that, hence their
-/// own check. Only a few steps, since the graph keeps Adam's bias correction of the
-/// captured count (cuda_graph.hpp).
-Timing measure_captured_step(const Setup& setup, const std::string& order,
-                             const std::string& format) {
+/// the architecture. On the CPU, eagerly, both are 0 exactly. Losses and whole updates,
+/// not single values: a GPU's sums come in varying orders, and a step turns such rounding
+/// into large relative changes of the few weights whose gradient is rounding alone (a
+/// BatchNorm-ed convolution's bias), which a loss or an update's norm does not show. A
+/// capture that froze an input, or dropped an update, differs by a step's change of the
+/// loss, a percent or so here, or by the whole update. The architecture's updates move
+/// the losses far less than that, hence their own check. Only a few steps, since the
+/// graph keeps Adam's bias correction of the captured count (cuda_graph.hpp).
+Timing measure_checked_step(const Setup& setup, const std::string& order, const std::string& format,
+                            bool graph) {
   constexpr int kWarmup = 3, kChecked = 3;
   StepRig rig(setup, order, format);
   std::optional<RigState> before_capture;
-  BilevelStepResult replayed;  // the captured step's outputs, rewritten by each replay
+  BilevelStepResult replayed;  // the step's outputs, rewritten by each replay
   int calls = 0;
-  core::CapturedStep captured(
-      [&] {
-        replayed = rig.step();
-        if (++calls == kWarmup) before_capture = save_state(rig);
-      },
-      setup.device, kWarmup);
+  const auto step = [&] {
+    replayed = rig.step();
+    if (++calls == kWarmup) before_capture = save_state(rig);
+  };
+  std::optional<core::CapturedStep> captured;
+  if (graph)
+    captured.emplace(step, setup.device, kWarmup);
+  else
+    for (int i = 0; i < kWarmup; ++i) step();
+  const auto again = [&] {
+    if (captured)
+      captured->replay();
+    else
+      replayed = rig.step();
+  };
   double losses = 0, updates = 0;
   {
     StepRig twin(setup, order, format);
@@ -171,21 +181,21 @@ Timing measure_captured_step(const Setup& setup, const std::string& order,
     const size_t weights = rig.weights->params().size(), all = rig.parameters().size();
     for (int i = 0; i < kChecked; ++i) {
       const BilevelStepResult eager = twin.step();
-      captured.replay();
+      again();
       synchronize(setup.device);
       losses = std::max({losses, relative_difference(replayed.arch_loss, eager.arch_loss),
                          relative_difference(replayed.weights.loss, eager.weights.loss)});
       if (i == 0) {
         const std::vector<at::Tensor>& before = before_capture->parameters;
-        const std::vector<at::Tensor> graph = rig.parameters(), step = twin.parameters();
-        updates = std::max(update_difference(before, graph, step, 0, weights),
-                           update_difference(before, graph, step, weights, all));
+        const std::vector<at::Tensor> checked = rig.parameters(), step = twin.parameters();
+        updates = std::max(update_difference(before, checked, step, 0, weights),
+                           update_difference(before, checked, step, weights, all));
       }
     }
     before_capture.reset();
   }
-  reset_peak(setup.device);  // the twin and the saved state are gone: the graph's own peak
-  Timing timing = time_units([&] { captured.replay(); }, setup);
+  reset_peak(setup.device);  // the twin and the saved state are gone: the step's own peak
+  Timing timing = time_units(again, setup);
   timing.graph_vs_eager = losses;
   timing.graph_update_vs_eager = updates;
   return timing;
@@ -352,17 +362,19 @@ Timing measure_naswot(const Setup& setup, const Workload& work) {
 
 Timing measure_nasx(const Setup& setup, const std::string& name, const Workload& work) {
   if (name.rfind("step:", 0) == 0) {
-    // step:ORDER:FORMAT, or step:ORDER:FORMAT:graph for the step in a CUDA graph.
+    // step:ORDER:FORMAT; step:ORDER:FORMAT:graph, the step in a CUDA graph, checked against
+    // a twin; step:ORDER:FORMAT:twin, the check alone, eagerly (its premise, tested).
     const auto colon = name.find(':', 5);
     if (colon == std::string::npos) throw ConfigError("bench: step:ORDER:FORMAT, not " + name);
     const std::string order = name.substr(5, colon - 5);
     std::string format = name.substr(colon + 1);
-    const std::string graph_suffix = ":graph";
-    if (format.size() > graph_suffix.size() &&
-        format.compare(format.size() - graph_suffix.size(), graph_suffix.size(), graph_suffix) ==
-            0) {
-      format.resize(format.size() - graph_suffix.size());
-      return measure_captured_step(setup, order, format);
+    const auto mode = format.find(':');
+    if (mode != std::string::npos) {
+      const std::string how = format.substr(mode + 1);
+      if (how != "graph" && how != "twin")
+        throw ConfigError("bench: step:ORDER:FORMAT[:graph|:twin], not " + name);
+      format.resize(mode);
+      return measure_checked_step(setup, order, format, how == "graph");
     }
     return measure_step(setup, order, format);
   }
