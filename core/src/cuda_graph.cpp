@@ -22,7 +22,7 @@ bool cuda_graphs_available() { return NASX_CAN_CAPTURE == 1; }
 
 struct CapturedStep::State {
   explicit State(c10::cuda::CUDAStream s) : stream(s) {}
-  // A graph is captured on, and replayed from, a stream other than the default one.
+  // A graph is captured on a stream other than the default one.
   c10::cuda::CUDAStream stream;
   at::cuda::CUDAGraph graph;
 };

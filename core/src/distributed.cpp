@@ -74,6 +74,17 @@ int free_local_port() {
   return ntohs(address.sin_port);
 }
 
+/// Refuses data-parallel ranks in a build without Gloo's headers: before any rank starts
+/// (the launcher), and in a rank started some other way.
+void require_gloo() {
+#if !defined(NASX_WITH_GLOO)
+  throw ConfigError(
+      "this nasx is built without Gloo (its LibTorch's include folder has no gloo/ headers), "
+      "so it runs no data-parallel ranks: run without --nproc, or build nasx where Gloo's "
+      "headers are installed (Debian: libgloo-dev)");
+#endif
+}
+
 }  // namespace
 
 std::optional<RankSetup> ranks_from_environment() {
@@ -197,12 +208,7 @@ std::unique_ptr<SharedMemoryCollectives> connect_shared_memory(ProcessGroup::Sta
 
 ProcessGroup::ProcessGroup(const RankSetup& setup, int timeout_seconds)
     : state_(std::make_unique<State>()) {
-#if !defined(NASX_WITH_GLOO)
-  throw ConfigError(
-      "this nasx is built without Gloo (its LibTorch's include folder has no gloo/ headers), "
-      "so it runs no data-parallel ranks: run without --nproc, or build nasx where Gloo's "
-      "headers are installed (Debian: libgloo-dev)");
-#endif
+  require_gloo();
   state_->setup = setup;
   const std::chrono::milliseconds timeout(static_cast<int64_t>(timeout_seconds) * 1000);
   try {
@@ -291,6 +297,7 @@ void DataParallelScope::release() {
 }
 
 int launch_local_ranks(int nproc, const std::string& binary, const std::vector<std::string>& args) {
+  require_gloo();
   const int port = free_local_port();
   std::vector<pid_t> ranks;
   for (int rank = 0; rank < nproc; ++rank) {

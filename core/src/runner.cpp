@@ -504,8 +504,8 @@ RunResult run_search(const RunConfig& config, const fs::path& run_dir, StartMode
     open_run_folder(paths, config, resume, progress);
     remember_plugin_directories(registry, paths.dir);
   }
-  // Where the lines went before the folder was made: ahead of the first step's (a
-  // resume cuts them back to its checkpoint, which holds them from the first run).
+  // The held lines come first in the logs (a resume then cuts them back to its
+  // checkpoint, which holds them from the first run).
   ctx.write_held_lines();
 
   const HostState state = restore(paths, config, search, logs, mode, progress);

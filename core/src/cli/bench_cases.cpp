@@ -120,9 +120,11 @@ void load_state(StepRig& rig, const RigState& state) {
   rig.alphas->load(archive);
 }
 
+/// A one-element tensor's value on the host.
+double host_value(const at::Tensor& t) { return t.to(at::kCPU, at::kDouble).item<double>(); }
+
 double relative_difference(const at::Tensor& a, const at::Tensor& b) {
-  const double x = a.to(at::kCPU, at::kDouble).item<double>();
-  const double y = b.to(at::kCPU, at::kDouble).item<double>();
+  const double x = host_value(a), y = host_value(b);
   return std::abs(x - y) / std::max(std::abs(y), 1e-12);
 }
 
@@ -133,8 +135,8 @@ double update_difference(const std::vector<at::Tensor>& before,
                          const std::vector<at::Tensor>& after_b, size_t begin, size_t end) {
   double apart = 0, update = 0;
   for (size_t i = begin; i < end; ++i) {
-    apart += std::pow((after_a[i] - after_b[i]).norm().to(at::kCPU, at::kDouble).item<double>(), 2);
-    update += std::pow((after_b[i] - before[i]).norm().to(at::kCPU, at::kDouble).item<double>(), 2);
+    apart += std::pow(host_value((after_a[i] - after_b[i]).norm()), 2);
+    update += std::pow(host_value((after_b[i] - before[i]).norm()), 2);
   }
   return std::sqrt(apart) / std::max(std::sqrt(update), 1e-30);
 }

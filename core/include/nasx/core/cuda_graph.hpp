@@ -26,8 +26,9 @@ class CapturedStep {
   /// Runs `step` `warmup` times on a side stream of `device` (cuDNN's algorithm search,
   /// buffers created on first use and the allocator settle there), then captures one
   /// more call without running it. Keep at least one warm-up: the DARTS supernet builds
-  /// index tensors on its first forward, a copy from host memory that a capture refuses. Throws ConfigError when this build has no CUDA graphs
-  /// or `device` is not a GPU, Error with LibTorch's message when the capture fails.
+  /// index tensors on its first forward, a copy from host memory that a capture refuses.
+  /// Throws ConfigError when this build has no CUDA graphs or `device` is not a GPU,
+  /// Error with LibTorch's message when the capture fails.
   CapturedStep(const std::function<void()>& step, const c10::Device& device, int warmup = 3);
   ~CapturedStep();
   CapturedStep(const CapturedStep&) = delete;
