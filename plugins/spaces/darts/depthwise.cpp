@@ -59,69 +59,123 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
   }
 }
 
+/// One output column's products added to the K tap chains of one kernel row, for NB
+/// blocks of eight channels (from `block`). kChecked: leave out taps outside the image.
+template <int K, int NB, bool kRelu, bool kChecked>
+inline __attribute__((always_inline)) void add_column(float8 (&acc)[NB][K], const float* x_row,
+                                                      const float* g_row, const int64_t (&lane)[NB],
+                                                      int64_t block, int64_t ox, const Shape& s) {
+  const float8 zero = {};
+  float8 g[NB];
+  for (int j = 0; j < NB; ++j) g[j] = load8(g_row + ox * s.channels + 8 * (block + j));
+  for (int b = 0; b < K; ++b) {
+    const int64_t ix = ox * s.stride - s.padding + b * s.dilation;
+    if (kChecked && (ix < 0 || ix >= s.width)) continue;
+    for (int j = 0; j < NB; ++j) {
+      float8 xv = load8(x_row + ix * s.x_channels + lane[j]);
+      if constexpr (kRelu) xv = xv < zero ? zero : xv;
+      acc[j][b] += xv * g[j];
+    }
+  }
+}
+
+/// One kernel row's K taps summed along one output row, NB blocks of eight channels from
+/// `block`: K·NB chains, each over the output columns in increasing order, as the plain
+/// loop adds them. The chains are independent, so they advance side by side (one alone
+/// waits on each addition's latency). Columns [lo, hi) have all K taps inside the image.
+template <int K, int NB, bool kRelu>
+inline __attribute__((always_inline)) void sweep_kernel_row(const float* x_row, const float* g_row,
+                                                            float* taps_row, int64_t block,
+                                                            int64_t lo, int64_t hi,
+                                                            const Shape& s) {
+  float8 acc[NB][K];
+  int64_t lane[NB];
+  for (int j = 0; j < NB; ++j) {
+    lane[j] = (8 * (block + j)) % s.x_channels;
+    for (int b = 0; b < K; ++b) acc[j][b] = load8(taps_row + b * s.channels + 8 * (block + j));
+  }
+  for (int64_t ox = 0; ox < lo; ++ox)
+    add_column<K, NB, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
+  for (int64_t ox = lo; ox < hi; ++ox)
+    add_column<K, NB, kRelu, false>(acc, x_row, g_row, lane, block, ox, s);
+  for (int64_t ox = hi; ox < s.out_width; ++ox)
+    add_column<K, NB, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
+  for (int j = 0; j < NB; ++j)
+    for (int b = 0; b < K; ++b) store8(taps_row + b * s.channels + 8 * (block + j), acc[j][b]);
+}
+
 /// The float kernel, the one that matters: the same sums in the same order as
-/// accumulate_weight_grad (so the same bits), arranged for speed. Per output row and
-/// kernel tap, the range of output columns whose input column is inside the image is
-/// computed once (no test per pixel), and eight channels at a time are summed along it
-/// in a vector register. AVX2 where the CPU has it (chosen at load time), SSE otherwise;
-/// no FMA, whose single rounding would change the bits. Needs Cx a multiple of eight when
-/// copies > 1 (a block of eight channels inside one copy).
-template <bool kRelu>
+/// accumulate_weight_grad (so the same bits), arranged for speed. Each tap's sum over an
+/// output row's columns is a chain of additions in a vector register (eight channels);
+/// the chains of a kernel row's taps and of two blocks of channels run side by side, with
+/// the columns whose taps are all inside the image found once per call. AVX2 where the
+/// CPU has it (chosen at load time), SSE otherwise; no FMA, whose single rounding would
+/// change the bits. Needs Cx a multiple of eight when copies > 1 (a block of eight
+/// channels inside one copy).
+template <int K, bool kRelu>
 NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const float* gy,
                                                           float* acc, int64_t n_begin,
                                                           int64_t n_end, const Shape& s) {
   const int64_t channels = s.channels, x_channels = s.x_channels, height = s.height;
   const int64_t width = s.width, out_height = s.out_height, out_width = s.out_width;
-  const int64_t kernel = s.kernel, stride = s.stride, padding = s.padding, dilation = s.dilation;
+  const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
   const int64_t blocks = channels / 8;
-  const float8 zero = {};
+  // Two blocks side by side where their 2K chains fit in the 16 vector registers.
+  constexpr int kPair = K <= 5 ? 2 : 1;
+  const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
+  const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
+  const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
   for (int64_t n = n_begin; n < n_end; ++n) {
     for (int64_t oy = 0; oy < out_height; ++oy) {
       const float* g_row = gy + (n * out_height + oy) * out_width * channels;
-      for (int64_t a = 0; a < kernel; ++a) {
+      for (int64_t a = 0; a < K; ++a) {
         const int64_t iy = oy * stride - padding + a * dilation;
         if (iy < 0 || iy >= height) continue;
         const float* x_row = x + (n * height + iy) * width * x_channels;
-        for (int64_t b = 0; b < kernel; ++b) {
-          const int64_t shift = b * dilation - padding;  // input column = ox * stride + shift
-          if (shift > width - 1) continue;
-          const int64_t begin = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-          const int64_t end = std::min(out_width, (width - 1 - shift) / stride + 1);
-          float* out = acc + (a * kernel + b) * channels;
-          for (int64_t block = 0; block < blocks; ++block) {
-            const int64_t lane = (8 * block) % x_channels;
-            float8 sum = load8(out + 8 * block);
-            for (int64_t ox = begin; ox < end; ++ox) {
-              float8 xv = load8(x_row + (ox * stride + shift) * x_channels + lane);
-              if constexpr (kRelu) xv = xv < zero ? zero : xv;
-              const float8 gv = load8(g_row + ox * channels + 8 * block);
-              sum += xv * gv;
-            }
-            store8(out + 8 * block, sum);
-          }
-          for (int64_t c = 8 * blocks; c < channels; ++c)
-            for (int64_t ox = begin; ox < end; ++ox)
-              out[c] +=
-                  activated(x_row[(ox * stride + shift) * x_channels + c % x_channels], kRelu) *
+        float* taps_row = acc + a * K * channels;
+        int64_t block = 0;
+        for (; block + kPair <= blocks; block += kPair)
+          sweep_kernel_row<K, kPair, kRelu>(x_row, g_row, taps_row, block, lo, hi, s);
+        for (; block < blocks; ++block)
+          sweep_kernel_row<K, 1, kRelu>(x_row, g_row, taps_row, block, lo, hi, s);
+        for (int64_t c = 8 * blocks; c < channels; ++c)
+          for (int64_t b = 0; b < K; ++b)
+            for (int64_t ox = 0; ox < out_width; ++ox) {
+              const int64_t ix = ox * stride - padding + b * dilation;
+              if (ix < 0 || ix >= width) continue;
+              taps_row[b * channels + c] +=
+                  activated(x_row[ix * x_channels + c % x_channels], kRelu) *
                   g_row[ox * channels + c];
-        }
+            }
       }
     }
   }
 }
 
-/// The kernel for each element type: the vectorised one for float.
+/// The float kernel for kernel size K, with or without the ReLU.
+template <int K>
+void accumulate_float(const float* x, const float* gy, float* acc, int64_t n_begin, int64_t n_end,
+                      const Shape& s, bool relu) {
+  if (relu)
+    accumulate_weight_grad_float<K, true>(x, gy, acc, n_begin, n_end, s);
+  else
+    accumulate_weight_grad_float<K, false>(x, gy, acc, n_begin, n_end, s);
+}
+
+/// The kernel for each element type: the vectorised one for float at the spaces' kernel
+/// sizes, the plain loop (the same bits) otherwise.
 template <typename scalar_t>
 void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_begin,
                 int64_t n_end, const Shape& s, bool relu) {
   if constexpr (std::is_same_v<scalar_t, float>) {
-    if (relu)
-      accumulate_weight_grad_float<true>(x, gy, acc, n_begin, n_end, s);
-    else
-      accumulate_weight_grad_float<false>(x, gy, acc, n_begin, n_end, s);
-  } else {
-    accumulate_weight_grad<scalar_t>(x, gy, acc, n_begin, n_end, s, relu);
+    switch (s.kernel) {
+      case 3: return accumulate_float<3>(x, gy, acc, n_begin, n_end, s, relu);
+      case 5: return accumulate_float<5>(x, gy, acc, n_begin, n_end, s, relu);
+      case 7: return accumulate_float<7>(x, gy, acc, n_begin, n_end, s, relu);
+      default: break;
+    }
   }
+  accumulate_weight_grad<scalar_t>(x, gy, acc, n_begin, n_end, s, relu);
 }
 
 /// The input gradient of a strided, dilated depthwise convolution, rows [row_begin, row_end)

@@ -46,68 +46,134 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void store(float* out, con
   _mm256_storeu_ps(out, v);
 }
 
-/// Outputs (first + j, channels c..c+8) for j < N of one row, each tap checked: each its
-/// own chain over the taps inside the image, row-major, fused multiply-adds from zero (the
-/// same operations as the body's). N is a compile-time count, so the chains stay in
-/// registers.
-template <int K, int N, bool kRelu, bool kMask>
+/// Outputs (first + j, channels c..c+8·kBlocks) for j < N of one row, each tap checked:
+/// each its own chain over the taps inside the image, row-major, fused multiply-adds from
+/// zero (the same operations as the body's). N and kBlocks are compile-time counts, so the
+/// chains stay in registers.
+template <int K, int N, int kBlocks, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_block(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
     int64_t oy, int64_t first, int64_t c) {
-  const int64_t channels = s.channels, x_channels = s.x_channels, lane = c % x_channels;
-  __m256 sum[N];
+  const int64_t channels = s.channels, x_channels = s.x_channels;
+  int64_t lane[kBlocks];  // each block's channels in x (a block of eight is inside one copy)
+#pragma GCC unroll 2
+  for (int k = 0; k < kBlocks; ++k) lane[k] = (c + 8 * k) % x_channels;
+  __m256 sum[kBlocks][N];
+#pragma GCC unroll 2
+  for (int k = 0; k < kBlocks; ++k)
 #pragma GCC unroll 4
-  for (int j = 0; j < N; ++j) sum[j] = _mm256_setzero_ps();
+    for (int j = 0; j < N; ++j) sum[k][j] = _mm256_setzero_ps();
   for (int a = 0; a < K; ++a) {
     const int64_t iy = oy * s.stride - s.padding + a * s.dilation;
     if (iy < 0 || iy >= s.height) continue;
-    const float* row = image + iy * s.width * x_channels + lane;
+    const float* row = image + iy * s.width * x_channels;
     for (int b = 0; b < K; ++b) {
-      const __m256 w = _mm256_loadu_ps(taps + (a * K + b) * channels + c);
+#pragma GCC unroll 2
+      for (int k = 0; k < kBlocks; ++k) {
+        const __m256 w = _mm256_loadu_ps(taps + (a * K + b) * channels + c + 8 * k);
 #pragma GCC unroll 4
-      for (int j = 0; j < N; ++j) {
-        const int64_t ix = (first + j) * s.stride - s.padding + b * s.dilation;
-        if (ix >= 0 && ix < s.width)
-          sum[j] = _mm256_fmadd_ps(read(row + ix * x_channels, kRelu), w, sum[j]);
+        for (int j = 0; j < N; ++j) {
+          const int64_t ix = (first + j) * s.stride - s.padding + b * s.dilation;
+          if (ix >= 0 && ix < s.width)
+            sum[k][j] = _mm256_fmadd_ps(read(row + ix * x_channels + lane[k], kRelu), w, sum[k][j]);
+        }
       }
     }
   }
+#pragma GCC unroll 2
+  for (int k = 0; k < kBlocks; ++k)
 #pragma GCC unroll 4
-  for (int j = 0; j < N; ++j) {
-    const int64_t at = (first + j) * channels + c;
-    store<kMask>(out + at, kMask ? mask_row + at : nullptr, sum[j]);
+    for (int j = 0; j < N; ++j) {
+      const int64_t at = (first + j) * channels + c + 8 * k;
+      store<kMask>(out + at, kMask ? mask_row + at : nullptr, sum[k][j]);
+    }
+}
+
+template <int K, int kBlocks, bool kRelu, bool kMask>
+NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_blocks(
+    const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
+    int64_t oy, int64_t first, int64_t end, int64_t c) {
+  switch (std::min<int64_t>(4, end - first)) {
+    case 4:
+      return checked_block<K, 4, kBlocks, kRelu, kMask>(image, taps, mask_row, out, s, oy, first,
+                                                        c);
+    case 3:
+      return checked_block<K, 3, kBlocks, kRelu, kMask>(image, taps, mask_row, out, s, oy, first,
+                                                        c);
+    case 2:
+      return checked_block<K, 2, kBlocks, kRelu, kMask>(image, taps, mask_row, out, s, oy, first,
+                                                        c);
+    default:
+      return checked_block<K, 1, kBlocks, kRelu, kMask>(image, taps, mask_row, out, s, oy, first,
+                                                        c);
   }
 }
 
 /// Columns [begin, end) of one output row, each tap checked (those near the edges), four at
-/// a time: one column alone is a chain of up to 25 dependent multiply-adds that waits on
-/// each one's latency, and a 5x5 kernel on a 7x7 image has no column whose taps are all
-/// inside.
+/// a time, two blocks of eight channels at a time: one column alone is
+/// a chain of up to 25 dependent multiply-adds that waits on each one's latency, and a 5x5
+/// kernel on a 7x7 image has no column whose taps are all inside.
 template <int K, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
     int64_t oy, int64_t begin, int64_t end) {
-  for (int64_t first = begin; first < end; first += 4)
-    for (int64_t c = 0; c < s.channels; c += 8) switch (std::min<int64_t>(4, end - first)) {
-        case 4:
-          checked_block<K, 4, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
-          break;
-        case 3:
-          checked_block<K, 3, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
-          break;
-        case 2:
-          checked_block<K, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
-          break;
-        default:
-          checked_block<K, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, c);
+  for (int64_t first = begin; first < end; first += 4) {
+    int64_t c = 0;
+    for (; c + 16 <= s.channels; c += 16)
+      checked_blocks<K, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, end, c);
+    for (; c < s.channels; c += 8)
+      checked_blocks<K, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, first, end, c);
+  }
+}
+
+/// Outputs ox..ox+3 of one row at stride 1 and dilation kDilation, all taps inside the
+/// image, for kBlocks blocks of eight channels from c: the same chains as convolve_rows'
+/// loop (per output, the taps row-major), 4·kBlocks of them side by side. Four alone wait
+/// on the multiply-adds' latency: two blocks (the spaces' 16, 32 and 64 channels) keep
+/// both FMA units busy.
+template <int K, int kDilation, int kBlocks, bool kRelu, bool kMask>
+NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
+    const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
+    int64_t oy, int64_t ox, int64_t c, int a_begin, int a_end) {
+  const int64_t channels = s.channels, x_channels = s.x_channels;
+  int64_t lane[kBlocks];  // each block's channels in x (a block of eight is inside one copy)
+#pragma GCC unroll 8
+  for (int k = 0; k < kBlocks; ++k) lane[k] = (c + 8 * k) % x_channels;
+  __m256 y[kBlocks][4];
+#pragma GCC unroll 8
+  for (int k = 0; k < kBlocks; ++k)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) y[k][j] = _mm256_setzero_ps();
+  for (int a = a_begin; a < a_end; ++a) {
+    const float* p =
+        image + ((oy - s.padding + a * kDilation) * s.width + ox - s.padding) * x_channels;
+    const float* t = taps + a * K * channels + c;
+#pragma GCC unroll 8
+    for (int b = 0; b < K; ++b) {
+#pragma GCC unroll 8
+      for (int k = 0; k < kBlocks; ++k) {
+        const __m256 w = _mm256_loadu_ps(t + b * channels + 8 * k);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j)
+          y[k][j] = _mm256_fmadd_ps(read(p + (j + b * kDilation) * x_channels + lane[k], kRelu), w,
+                                    y[k][j]);
       }
+    }
+  }
+#pragma GCC unroll 8
+  for (int k = 0; k < kBlocks; ++k)
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const int64_t at = (ox + j) * channels + c + 8 * k;
+      store<kMask>(out + at, kMask ? mask_row + at : nullptr, y[k][j]);
+    }
 }
 
 /// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
 /// the image go four at a time (four independent chains, the same operations each). Their
 /// loop walks pointers rather than being checked_block without its checks: that variant,
 /// which recomputes each column's address per tap, made the kernel ~15% slower.
-template <int K, bool kRelu, bool kMask>
+template <int K, int kDilation, bool kRelu, bool kMask>
 NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const float* mask, float* y,
                                    int64_t first, int64_t last, const ConvShape& s) {
   const int64_t channels = s.channels, x_channels = s.x_channels, width = s.width;
@@ -128,6 +194,17 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
     checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, 0, lo);
     const int64_t body_end = lo + (hi - lo) / 4 * 4;
     for (int64_t ox = lo; ox < body_end; ox += 4) {
+      if constexpr (kDilation > 0) {
+        // Two blocks of eight channels at a time (one where they do not pair).
+        int64_t c = 0;
+        for (; c + 16 <= channels; c += 16)
+            stride1_block<K, kDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
+                                                         a_begin, a_end);
+        for (; c < channels; c += 8)
+          stride1_block<K, kDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
+                                                       a_begin, a_end);
+        continue;
+      }
       for (int64_t c = 0; c < channels; c += 8) {
         const int64_t lane = c % x_channels;
         __m256 y0 = zero, y1 = zero, y2 = zero, y3 = zero;
@@ -157,15 +234,28 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
   }
 }
 
+template <int K, int kDilation>
+void convolve_at(const float* x, const float* taps, const float* mask, float* y, int64_t first,
+                 int64_t last, const ConvShape& s, bool relu) {
+  if (mask != nullptr)
+    convolve_rows<K, kDilation, false, true>(x, taps, mask, y, first, last, s);
+  else if (relu)
+    convolve_rows<K, kDilation, true, false>(x, taps, mask, y, first, last, s);
+  else
+    convolve_rows<K, kDilation, false, false>(x, taps, mask, y, first, last, s);
+}
+
+/// kDilation 1 or 2: stride 1 at that dilation (the spaces' separable and dilated
+/// convolutions, and every input gradient); 0: any stride and dilation.
 template <int K>
 void convolve(const float* x, const float* taps, const float* mask, float* y, int64_t first,
               int64_t last, const ConvShape& s, bool relu) {
-  if (mask != nullptr)
-    convolve_rows<K, false, true>(x, taps, mask, y, first, last, s);
-  else if (relu)
-    convolve_rows<K, true, false>(x, taps, mask, y, first, last, s);
+  if (s.stride == 1 && s.dilation == 1)
+    convolve_at<K, 1>(x, taps, mask, y, first, last, s, relu);
+  else if (s.stride == 1 && s.dilation == 2)
+    convolve_at<K, 2>(x, taps, mask, y, first, last, s, relu);
   else
-    convolve_rows<K, false, false>(x, taps, mask, y, first, last, s);
+    convolve_at<K, 0>(x, taps, mask, y, first, last, s, relu);
 }
 
 #endif

@@ -85,9 +85,18 @@ class DropPathSumFunction : public torch::autograd::Function<DropPathSumFunction
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const at::Tensor& g = grad_outputs[0];
     if (!g.defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
+    const at::Tensor scale_a = restored(ctx->saved_data["a"]);
+    const at::Tensor scale_b = restored(ctx->saved_data["b"]);
+    // A node's gradient is mostly a slice of the gradient of the cell's concatenated
+    // output: an edge without a factor would pass that slice on as it is, and the layers
+    // before it (BatchNorm) would read it in LibTorch's slower strided kernels. One dense
+    // copy, in the slice's layout, serves both edges.
+    const bool passed_on = !scale_a.defined() || !scale_b.defined();
+    const at::Tensor dense = passed_on && !g.is_non_overlapping_and_dense()
+                                 ? g.contiguous(g.suggest_memory_format())
+                                 : g;
     // What the reference's multiplications give back: the gradient times each factor.
-    return {scaled(g, restored(ctx->saved_data["a"])), scaled(g, restored(ctx->saved_data["b"])),
-            at::Tensor()};
+    return {scaled(dense, scale_a), scaled(dense, scale_b), at::Tensor()};
   }
 };
 

@@ -10,6 +10,7 @@
 #include "darts/ops.hpp"
 #include "nasx/distributed.hpp"
 #include "nasx/error.hpp"
+#include "nasx/global_average_pool.hpp"
 #include "nasx/memory_format.hpp"
 
 namespace nasx::darts {
@@ -179,7 +180,7 @@ std::pair<at::Tensor, at::Tensor> EvalNetwork::run(const at::Tensor& images, boo
     if (static_cast<int64_t>(i) == auxiliary_after_ && auxiliary && is_training())
       aux = auxiliary_(state);
   }
-  return {classifier_(state.mean({2, 3})), aux};
+  return {classifier_(global_average_pool(state)), aux};
 }
 
 std::pair<at::Tensor, at::Tensor> EvalNetwork::forward_with_auxiliary(const at::Tensor& images) {

@@ -8,6 +8,7 @@
 
 #include "darts/supernet.hpp"
 #include "nasx/space.hpp"
+#include "support/batch_norm_kernels.hpp"
 
 namespace nasx::darts {
 namespace {
@@ -69,6 +70,28 @@ at::Tensor train_mode_output(EvalNetwork& net, const at::Tensor& images, double 
   net.set_drop_path(drop, at::make_generator<at::CPUGeneratorImpl>(seed));
   at::NoGradGuard no_grad;
   return net.forward(images);
+}
+
+// Every BatchNorm of a channels-last network runs the SDK's kernel backward as well as
+// forward: the last cell's too, whose gradient comes through the global average pooling
+// (mean's own backward gave it contiguous, and LibTorch's kernel ran).
+TEST(DartsEvalNetwork, EveryBatchNormRunsTheChannelsLastKernelBackward) {
+  if (!test::lib_torch_fuses_multiply_adds())
+    GTEST_SKIP() << "no AVX2 and FMA here: LibTorch's BatchNorm kernels run";
+  at::manual_seed(0);
+  EvalNetworkOptions options;
+  options.channels = 8;
+  options.layers = 5;
+  options.auxiliary = false;
+  EvalNetwork net(Genotype::parse(kDartsV2), DataShape{1, 28, 28, 10}, options);
+  net.train();
+  test::KernelCalls calls;
+  const int forward_before = test::KernelCalls::forward_;
+  const int backward_before = test::KernelCalls::backward_;
+  net.forward(at::randn({4, 1, 28, 28})).sum().backward();
+  const int forward = test::KernelCalls::forward_ - forward_before;
+  EXPECT_GT(forward, 30);
+  EXPECT_EQ(test::KernelCalls::backward_ - backward_before, forward);
 }
 
 TEST(DartsEvalNetwork, DropPathSparesIdentitiesAndIsReproducible) {

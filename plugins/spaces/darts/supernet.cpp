@@ -290,6 +290,10 @@ at::Tensor DartsSupernet::forward_with_weights(const at::Tensor& images,
     s0 = s1;
     s1 = next;
   }
+  // mean, not nasx::global_average_pool (the evaluation network's): with its channels-last
+  // gradient the last cell's BatchNorms would run the SDK's backward kernel instead of
+  // LibTorch's contiguous one, whose sums run in another order, and every search would
+  // change in the last bits (the quickstart found another normal cell) for ~1% of a step.
   return classifier_(s1.mean({2, 3}));
 }
 

@@ -10,6 +10,7 @@
 
 #include "darts/avg_pool.hpp"
 #include "nasx/distributed.hpp"
+#include "nasx/global_average_pool.hpp"
 #include "nasx/memory_format.hpp"
 
 namespace nasx::nb201 {
@@ -113,7 +114,7 @@ at::Tensor Network::forward(const at::Tensor& images) {
   // Channels-last activations: LibTorch's CPU convolutions run fastest in that layout.
   at::Tensor x = batch_norm(stem_bn_, stem_conv_(channels_last(images)));
   for (auto& module : body_) x = module.forward(x);
-  return classifier_(at::relu(batch_norm(head_bn_, x)).mean({2, 3}));
+  return classifier_(global_average_pool(at::relu(batch_norm(head_bn_, x))));
 }
 
 std::string Network::reference_module() const {
