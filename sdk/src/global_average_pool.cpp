@@ -13,16 +13,14 @@ using torch::autograd::variable_list;
 struct GlobalAveragePool : public torch::autograd::Function<GlobalAveragePool> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
     ctx->saved_data["sizes"] = x.sizes();
-    ctx->saved_data["channels_last"] =
-        x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
+    ctx->saved_data["channels_last"] = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
     return x.mean({2, 3});
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const std::vector<int64_t> sizes = ctx->saved_data["sizes"].toIntVector();
-    const auto format = ctx->saved_data["channels_last"].toBool()
-                            ? at::MemoryFormat::ChannelsLast
-                            : at::MemoryFormat::Contiguous;
+    const auto format = ctx->saved_data["channels_last"].toBool() ? at::MemoryFormat::ChannelsLast
+                                                                  : at::MemoryFormat::Contiguous;
     // mean's backward: the gradient expanded and divided by the count (an integer, as
     // LibTorch divides it), here divided first: the same division of the same values.
     const at::Tensor spread =

@@ -169,10 +169,14 @@ void accumulate(const scalar_t* x, const scalar_t* gy, scalar_t* acc, int64_t n_
                 int64_t n_end, const Shape& s, bool relu) {
   if constexpr (std::is_same_v<scalar_t, float>) {
     switch (s.kernel) {
-      case 3: return accumulate_float<3>(x, gy, acc, n_begin, n_end, s, relu);
-      case 5: return accumulate_float<5>(x, gy, acc, n_begin, n_end, s, relu);
-      case 7: return accumulate_float<7>(x, gy, acc, n_begin, n_end, s, relu);
-      default: break;
+      case 3:
+        return accumulate_float<3>(x, gy, acc, n_begin, n_end, s, relu);
+      case 5:
+        return accumulate_float<5>(x, gy, acc, n_begin, n_end, s, relu);
+      case 7:
+        return accumulate_float<7>(x, gy, acc, n_begin, n_end, s, relu);
+      default:
+        break;
     }
   }
   accumulate_weight_grad<scalar_t>(x, gy, acc, n_begin, n_end, s, relu);

@@ -170,9 +170,11 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
 }
 
 /// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
-/// the image go four at a time (four independent chains, the same operations each). Their
-/// loop walks pointers rather than being checked_block without its checks: that variant,
-/// which recomputes each column's address per tap, made the kernel ~15% slower.
+/// the image go four at a time (independent chains, the same operations each): at stride 1
+/// (kDilation 1 or 2) two blocks of eight channels together (stride1_block, its offsets
+/// constants); at other strides (kDilation 0) one block, in a loop that walks pointers
+/// rather than being checked_block without its checks (that variant, which recomputed each
+/// column's address per tap, made the kernel ~15% slower).
 template <int K, int kDilation, bool kRelu, bool kMask>
 NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const float* mask, float* y,
                                    int64_t first, int64_t last, const ConvShape& s) {
@@ -198,8 +200,8 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
         // Two blocks of eight channels at a time (one where they do not pair).
         int64_t c = 0;
         for (; c + 16 <= channels; c += 16)
-            stride1_block<K, kDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
-                                                         a_begin, a_end);
+          stride1_block<K, kDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
+                                                       a_begin, a_end);
         for (; c < channels; c += 8)
           stride1_block<K, kDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
                                                        a_begin, a_end);
