@@ -1,5 +1,6 @@
-// nasx::global_average_pool against x.mean({2, 3}): the same bits forward, backward and
-// twice differentiated, with the gradient in the input's layout.
+// nasx::global_average_pool against x.mean({2, 3}): the same bits forward and backward,
+// with the gradient in the input's layout; twice differentiated the same to rounding (it
+// divides before the sum, mean after).
 
 #include <gtest/gtest.h>
 

@@ -59,19 +59,20 @@ void accumulate_weight_grad(const scalar_t* x, const scalar_t* gy, scalar_t* acc
   }
 }
 
-/// One output column's products added to the K tap chains of one kernel row, for NB
+/// One output column's products added to the K tap chains of one kernel row, for kBlocks
 /// blocks of eight channels (from `block`). kChecked: leave out taps outside the image.
-template <int K, int NB, bool kRelu, bool kChecked>
-inline __attribute__((always_inline)) void add_column(float8 (&acc)[NB][K], const float* x_row,
-                                                      const float* g_row, const int64_t (&lane)[NB],
-                                                      int64_t block, int64_t ox, const Shape& s) {
+template <int K, int kBlocks, bool kRelu, bool kChecked>
+inline __attribute__((always_inline)) void add_column(float8 (&acc)[kBlocks][K], const float* x_row,
+                                                      const float* g_row,
+                                                      const int64_t (&lane)[kBlocks], int64_t block,
+                                                      int64_t ox, const Shape& s) {
   const float8 zero = {};
-  float8 g[NB];
-  for (int j = 0; j < NB; ++j) g[j] = load8(g_row + ox * s.channels + 8 * (block + j));
+  float8 g[kBlocks];
+  for (int j = 0; j < kBlocks; ++j) g[j] = load8(g_row + ox * s.channels + 8 * (block + j));
   for (int b = 0; b < K; ++b) {
     const int64_t ix = ox * s.stride - s.padding + b * s.dilation;
     if (kChecked && (ix < 0 || ix >= s.width)) continue;
-    for (int j = 0; j < NB; ++j) {
+    for (int j = 0; j < kBlocks; ++j) {
       float8 xv = load8(x_row + ix * s.x_channels + lane[j]);
       if constexpr (kRelu) xv = xv < zero ? zero : xv;
       acc[j][b] += xv * g[j];
@@ -79,28 +80,28 @@ inline __attribute__((always_inline)) void add_column(float8 (&acc)[NB][K], cons
   }
 }
 
-/// One kernel row's K taps summed along one output row, NB blocks of eight channels from
-/// `block`: K·NB chains, each over the output columns in increasing order, as the plain
+/// One kernel row's K taps summed along one output row, kBlocks blocks of eight channels from
+/// `block`: K·kBlocks chains, each over the output columns in increasing order, as the plain
 /// loop adds them. The chains are independent, so they advance side by side (one alone
 /// waits on each addition's latency). Columns [lo, hi) have all K taps inside the image.
-template <int K, int NB, bool kRelu>
+template <int K, int kBlocks, bool kRelu>
 inline __attribute__((always_inline)) void sweep_kernel_row(const float* x_row, const float* g_row,
                                                             float* taps_row, int64_t block,
                                                             int64_t lo, int64_t hi,
                                                             const Shape& s) {
-  float8 acc[NB][K];
-  int64_t lane[NB];
-  for (int j = 0; j < NB; ++j) {
+  float8 acc[kBlocks][K];
+  int64_t lane[kBlocks];
+  for (int j = 0; j < kBlocks; ++j) {
     lane[j] = (8 * (block + j)) % s.x_channels;
     for (int b = 0; b < K; ++b) acc[j][b] = load8(taps_row + b * s.channels + 8 * (block + j));
   }
   for (int64_t ox = 0; ox < lo; ++ox)
-    add_column<K, NB, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
+    add_column<K, kBlocks, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
   for (int64_t ox = lo; ox < hi; ++ox)
-    add_column<K, NB, kRelu, false>(acc, x_row, g_row, lane, block, ox, s);
+    add_column<K, kBlocks, kRelu, false>(acc, x_row, g_row, lane, block, ox, s);
   for (int64_t ox = hi; ox < s.out_width; ++ox)
-    add_column<K, NB, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
-  for (int j = 0; j < NB; ++j)
+    add_column<K, kBlocks, kRelu, true>(acc, x_row, g_row, lane, block, ox, s);
+  for (int j = 0; j < kBlocks; ++j)
     for (int b = 0; b < K; ++b) store8(taps_row + b * s.channels + 8 * (block + j), acc[j][b]);
 }
 
@@ -120,8 +121,8 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const 
   const int64_t width = s.width, out_height = s.out_height, out_width = s.out_width;
   const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
   const int64_t blocks = channels / 8;
-  // Two blocks side by side where their 2K chains fit in the 16 vector registers.
-  constexpr int kPair = K <= 5 ? 2 : 1;
+  // Blocks side by side: two where their 2K chains fit in the 16 vector registers.
+  constexpr int kBlocks = K <= 5 ? 2 : 1;
   const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
   const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
   const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
@@ -134,8 +135,8 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const 
         const float* x_row = x + (n * height + iy) * width * x_channels;
         float* taps_row = acc + a * K * channels;
         int64_t block = 0;
-        for (; block + kPair <= blocks; block += kPair)
-          sweep_kernel_row<K, kPair, kRelu>(x_row, g_row, taps_row, block, lo, hi, s);
+        for (; block + kBlocks <= blocks; block += kBlocks)
+          sweep_kernel_row<K, kBlocks, kRelu>(x_row, g_row, taps_row, block, lo, hi, s);
         for (; block < blocks; ++block)
           sweep_kernel_row<K, 1, kRelu>(x_row, g_row, taps_row, block, lo, hi, s);
         for (int64_t c = 8 * blocks; c < channels; ++c)

@@ -89,6 +89,7 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_block(
     }
 }
 
+/// checked_block for the columns [first, min(first + 4, end)).
 template <int K, int kBlocks, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_blocks(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
@@ -110,9 +111,9 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_blocks(
 }
 
 /// Columns [begin, end) of one output row, each tap checked (those near the edges), four at
-/// a time, two blocks of eight channels at a time: one column alone is
-/// a chain of up to 25 dependent multiply-adds that waits on each one's latency, and a 5x5
-/// kernel on a 7x7 image has no column whose taps are all inside.
+/// a time and two blocks of eight channels at a time: one column alone is a chain of up to
+/// 25 dependent multiply-adds that waits on each one's latency, and a 5x5 kernel on a 7x7
+/// image has no column whose taps are all inside.
 template <int K, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
@@ -126,41 +127,41 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
   }
 }
 
-/// Outputs ox..ox+3 of one row at stride 1 and dilation kDilation, all taps inside the
+/// Outputs ox..ox+3 of one row at stride 1 and dilation kFixedDilation, all taps inside the
 /// image, for kBlocks blocks of eight channels from c: the same chains as convolve_rows'
 /// loop (per output, the taps row-major), 4·kBlocks of them side by side. Four alone wait
 /// on the multiply-adds' latency: two blocks (the spaces' 16, 32 and 64 channels) keep
 /// both FMA units busy.
-template <int K, int kDilation, int kBlocks, bool kRelu, bool kMask>
+template <int K, int kFixedDilation, int kBlocks, bool kRelu, bool kMask>
 NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
     int64_t oy, int64_t ox, int64_t c, int a_begin, int a_end) {
   const int64_t channels = s.channels, x_channels = s.x_channels;
   int64_t lane[kBlocks];  // each block's channels in x (a block of eight is inside one copy)
-#pragma GCC unroll 8
+#pragma GCC unroll 2
   for (int k = 0; k < kBlocks; ++k) lane[k] = (c + 8 * k) % x_channels;
   __m256 y[kBlocks][4];
-#pragma GCC unroll 8
+#pragma GCC unroll 2
   for (int k = 0; k < kBlocks; ++k)
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) y[k][j] = _mm256_setzero_ps();
   for (int a = a_begin; a < a_end; ++a) {
     const float* p =
-        image + ((oy - s.padding + a * kDilation) * s.width + ox - s.padding) * x_channels;
+        image + ((oy - s.padding + a * kFixedDilation) * s.width + ox - s.padding) * x_channels;
     const float* t = taps + a * K * channels + c;
 #pragma GCC unroll 8
     for (int b = 0; b < K; ++b) {
-#pragma GCC unroll 8
+#pragma GCC unroll 2
       for (int k = 0; k < kBlocks; ++k) {
         const __m256 w = _mm256_loadu_ps(t + b * channels + 8 * k);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j)
-          y[k][j] = _mm256_fmadd_ps(read(p + (j + b * kDilation) * x_channels + lane[k], kRelu), w,
-                                    y[k][j]);
+          y[k][j] = _mm256_fmadd_ps(
+              read(p + (j + b * kFixedDilation) * x_channels + lane[k], kRelu), w, y[k][j]);
       }
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 2
   for (int k = 0; k < kBlocks; ++k)
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
@@ -171,11 +172,11 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
 
 /// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
 /// the image go four at a time (independent chains, the same operations each): at stride 1
-/// (kDilation 1 or 2) two blocks of eight channels together (stride1_block, its offsets
-/// constants); at other strides (kDilation 0) one block, in a loop that walks pointers
+/// (kFixedDilation 1 or 2) two blocks of eight channels together (stride1_block, its offsets
+/// constants); at other strides (kFixedDilation 0) one block, in a loop that walks pointers
 /// rather than being checked_block without its checks (that variant, which recomputed each
 /// column's address per tap, made the kernel ~15% slower).
-template <int K, int kDilation, bool kRelu, bool kMask>
+template <int K, int kFixedDilation, bool kRelu, bool kMask>
 NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const float* mask, float* y,
                                    int64_t first, int64_t last, const ConvShape& s) {
   const int64_t channels = s.channels, x_channels = s.x_channels, width = s.width;
@@ -196,59 +197,60 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
     checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, 0, lo);
     const int64_t body_end = lo + (hi - lo) / 4 * 4;
     for (int64_t ox = lo; ox < body_end; ox += 4) {
-      if constexpr (kDilation > 0) {
+      if constexpr (kFixedDilation > 0) {
         // Two blocks of eight channels at a time (one where they do not pair).
         int64_t c = 0;
         for (; c + 16 <= channels; c += 16)
-          stride1_block<K, kDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
-                                                       a_begin, a_end);
+          stride1_block<K, kFixedDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox,
+                                                            c, a_begin, a_end);
         for (; c < channels; c += 8)
-          stride1_block<K, kDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
-                                                       a_begin, a_end);
-        continue;
-      }
-      for (int64_t c = 0; c < channels; c += 8) {
-        const int64_t lane = c % x_channels;
-        __m256 y0 = zero, y1 = zero, y2 = zero, y3 = zero;
-        for (int a = a_begin; a < a_end; ++a) {
-          const float* p =
-              image +
-              ((oy * stride - padding + a * dilation) * width + ox * stride - padding) *
-                  x_channels +
-              lane;
-          const float* t = taps + a * K * channels + c;
-          for (int b = 0; b < K; ++b, p += dilation * x_channels, t += channels) {
-            const __m256 w = _mm256_loadu_ps(t);
-            y0 = _mm256_fmadd_ps(read(p, kRelu), w, y0);
-            y1 = _mm256_fmadd_ps(read(p + stride * x_channels, kRelu), w, y1);
-            y2 = _mm256_fmadd_ps(read(p + 2 * stride * x_channels, kRelu), w, y2);
-            y3 = _mm256_fmadd_ps(read(p + 3 * stride * x_channels, kRelu), w, y3);
+          stride1_block<K, kFixedDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox,
+                                                            c, a_begin, a_end);
+      } else {
+        for (int64_t c = 0; c < channels; c += 8) {
+          const int64_t lane = c % x_channels;
+          __m256 y0 = zero, y1 = zero, y2 = zero, y3 = zero;
+          for (int a = a_begin; a < a_end; ++a) {
+            const float* p =
+                image +
+                ((oy * stride - padding + a * dilation) * width + ox * stride - padding) *
+                    x_channels +
+                lane;
+            const float* t = taps + a * K * channels + c;
+            for (int b = 0; b < K; ++b, p += dilation * x_channels, t += channels) {
+              const __m256 w = _mm256_loadu_ps(t);
+              y0 = _mm256_fmadd_ps(read(p, kRelu), w, y0);
+              y1 = _mm256_fmadd_ps(read(p + stride * x_channels, kRelu), w, y1);
+              y2 = _mm256_fmadd_ps(read(p + 2 * stride * x_channels, kRelu), w, y2);
+              y3 = _mm256_fmadd_ps(read(p + 3 * stride * x_channels, kRelu), w, y3);
+            }
           }
+          const int64_t at = ox * channels + c;
+          store<kMask>(out + at, kMask ? mask_row + at : nullptr, y0);
+          store<kMask>(out + at + channels, kMask ? mask_row + at + channels : nullptr, y1);
+          store<kMask>(out + at + 2 * channels, kMask ? mask_row + at + 2 * channels : nullptr, y2);
+          store<kMask>(out + at + 3 * channels, kMask ? mask_row + at + 3 * channels : nullptr, y3);
         }
-        const int64_t at = ox * channels + c;
-        store<kMask>(out + at, kMask ? mask_row + at : nullptr, y0);
-        store<kMask>(out + at + channels, kMask ? mask_row + at + channels : nullptr, y1);
-        store<kMask>(out + at + 2 * channels, kMask ? mask_row + at + 2 * channels : nullptr, y2);
-        store<kMask>(out + at + 3 * channels, kMask ? mask_row + at + 3 * channels : nullptr, y3);
       }
     }
     checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, body_end, out_width);
   }
 }
 
-template <int K, int kDilation>
+template <int K, int kFixedDilation>
 void convolve_at(const float* x, const float* taps, const float* mask, float* y, int64_t first,
                  int64_t last, const ConvShape& s, bool relu) {
   if (mask != nullptr)
-    convolve_rows<K, kDilation, false, true>(x, taps, mask, y, first, last, s);
+    convolve_rows<K, kFixedDilation, false, true>(x, taps, mask, y, first, last, s);
   else if (relu)
-    convolve_rows<K, kDilation, true, false>(x, taps, mask, y, first, last, s);
+    convolve_rows<K, kFixedDilation, true, false>(x, taps, mask, y, first, last, s);
   else
-    convolve_rows<K, kDilation, false, false>(x, taps, mask, y, first, last, s);
+    convolve_rows<K, kFixedDilation, false, false>(x, taps, mask, y, first, last, s);
 }
 
-/// kDilation 1 or 2: stride 1 at that dilation (the spaces' separable and dilated
-/// convolutions, and every input gradient); 0: any stride and dilation.
+/// kFixedDilation 1 or 2: stride 1 at that dilation, known at compile time (the spaces'
+/// separable and dilated convolutions, and every input gradient); 0: any stride and
+/// dilation, read from the shape.
 template <int K>
 void convolve(const float* x, const float* taps, const float* mask, float* y, int64_t first,
               int64_t last, const ConvShape& s, bool relu) {

@@ -58,6 +58,7 @@ std::vector<Conv> cases() {
         all.push_back({8, 4, kernel, stride, dilation, 14, 14});
         all.push_back({24, 2, kernel, stride, dilation, 9, 13});  // 13: columns past the blocks
         all.push_back({8, 3, kernel, stride, dilation, 3, 2});    // smaller than the reach
+        all.push_back({8, 3, kernel, stride, dilation, 14, 14});  // a pair, then a block alone
         all.push_back({16, 1, kernel, stride, dilation, 1, 1});
       }
   return all;
@@ -145,9 +146,9 @@ TEST_F(DepthwiseConvFma, RefusesWhatItDoesNotCompute) {
   // A kernel that does not fit the image: no output, which LibTorch refuses with its error.
   const at::Tensor small = cl(at::randn({1, 16, 2, 2}));
   EXPECT_FALSE(depthwise_conv_fma_applies(small, w, 2, 0, 1));
-  EXPECT_THROW(at::conv2d(small, w, at::Tensor(), std::vector<int64_t>{2, 2},
-                          std::vector<int64_t>{0, 0}),
-               c10::Error);
+  EXPECT_THROW(
+      at::conv2d(small, w, at::Tensor(), std::vector<int64_t>{2, 2}, std::vector<int64_t>{0, 0}),
+      c10::Error);
   EXPECT_THROW(depthwise_conv2d(small, w, 2, 0, 1), c10::Error);
   EXPECT_THROW(depthwise_conv_fma(small, w, 2, 0, 1, 1, true), c10::Error);
 }

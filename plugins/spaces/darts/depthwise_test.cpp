@@ -64,7 +64,8 @@ TEST_P(DepthwiseConv2d, FloatWeightGradientHasThePlainLoopsBits) {
   const int threads = at::get_num_threads();
   at::set_num_threads(1);
   at::manual_seed(7);
-  const int64_t batch = 3, channels = 28;  // three blocks of eight (a pair, one alone), four more
+  const int64_t batch = 3,
+                channels = 28;  // three blocks of eight (paired where they fit), four more
   const at::Tensor x = at::randn({batch, channels, c.size, c.size});
   const at::Tensor w = at::randn({channels, 1, c.kernel, c.kernel});
   const at::Tensor gy =
@@ -98,7 +99,10 @@ INSTANTIATE_TEST_SUITE_P(DartsShapes, DepthwiseConv2d,
                                            Case{3, 2, 1, 1, 8}, Case{5, 2, 2, 1, 9},
                                            Case{3, 1, 2, 2, 8}, Case{5, 1, 4, 2, 7},
                                            Case{3, 2, 2, 2, 8}, Case{5, 2, 4, 2, 8},
-                                           Case{7, 1, 3, 1, 9}, Case{7, 2, 6, 2, 11}),
+                                           Case{7, 1, 3, 1, 9}, Case{7, 2, 6, 2, 11},
+                                           // No column with every tap inside; a padding
+                                           // past the kernel's reach.
+                                           Case{5, 2, 4, 2, 3}, Case{3, 1, 3, 1, 8}),
                          [](const auto& info) {
                            const Case& c = info.param;
                            return "k" + std::to_string(c.kernel) + "s" + std::to_string(c.stride) +
