@@ -74,17 +74,6 @@ int free_local_port() {
   return ntohs(address.sin_port);
 }
 
-/// Refuses data-parallel ranks in a build without Gloo's headers: before any rank starts
-/// (the launcher), and in a rank started some other way.
-void require_gloo() {
-#if !defined(NASX_WITH_GLOO)
-  throw ConfigError(
-      "this nasx is built without Gloo (its LibTorch's include folder has no gloo/ headers), "
-      "so it runs no data-parallel ranks: run without --nproc, or build nasx where Gloo's "
-      "headers are installed (Debian: libgloo-dev)");
-#endif
-}
-
 }  // namespace
 
 std::optional<RankSetup> ranks_from_environment() {
@@ -285,6 +274,18 @@ DataParallelScope::DataParallelScope(ProcessGroup* group, bool sync) : active_(g
   if (!active_) return;
   set_communicator(group);
   set_sync_batchnorm(sync);
+}
+
+// Called before any rank starts (the launcher, a sweep's checks) and in a rank started
+// some other way.
+void require_gloo() {
+#if !defined(NASX_WITH_GLOO)
+  throw ConfigError(
+      "this nasx is built without Gloo (its LibTorch's include folder has no gloo/ headers, "
+      "or it was configured with -DNASX_GLOO=OFF), so it runs no data-parallel ranks: run "
+      "without --nproc, or build nasx where Gloo's headers are installed (Debian: "
+      "libgloo-dev)");
+#endif
 }
 
 DataParallelScope::~DataParallelScope() { release(); }

@@ -105,6 +105,7 @@ void train_answer(const RunConfig& config, const PluginRegistry& registry, const
 
 /// What a data-parallel search needs, checked by every rank before any work.
 void check_data_parallel(const RunConfig& config, bool gradient_strategy, int world_size) {
+  require_gloo();
   const std::string ranks = std::to_string(world_size);
   if (!gradient_strategy)
     throw ConfigError("--nproc " + ranks + ": strategy '" + config.search.strategy +

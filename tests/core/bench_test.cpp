@@ -369,6 +369,9 @@ TEST_F(Bench, Nb201StepRunsTheReferenceArchitectOnTheReferenceOperations) {
 }
 
 TEST_F(Bench, DataParallelRowsAlternateRankCountsWithAndWithoutSyncBatchNorm) {
+#if !defined(NASX_WITH_GLOO)
+  GTEST_SKIP() << "this nasx is built without Gloo: it runs no data-parallel ranks";
+#endif
   const Outcome out = run_nasx(std::string(kTinyStep) + " --nproc 1,2 --sync-batchnorm --rounds 2");
   ASSERT_EQ(out.exit_code, 0) << out.output;
   EXPECT_THAT(out.output, HasSubstr("data-parallel search step, first order, channels_last"));

@@ -30,7 +30,8 @@ using testing::read;
 using testing::run_nasx;
 namespace fs = std::filesystem;
 
-class DataParallel : public testing::FolderTest {
+/// A search config in a folder of its own, and what the tests read of its runs.
+class RankLaunch : public testing::FolderTest {
  protected:
   void SetUp() override {
     FolderTest::SetUp();
@@ -88,6 +89,17 @@ class DataParallel : public testing::FolderTest {
   }
 
   std::string config_;
+};
+
+/// Runs on data-parallel ranks: only where nasx is built with Gloo.
+class DataParallel : public RankLaunch {
+ protected:
+  void SetUp() override {
+    RankLaunch::SetUp();
+#if !defined(NASX_WITH_GLOO)
+    GTEST_SKIP() << "this nasx is built without Gloo: it runs no data-parallel ranks";
+#endif
+  }
 };
 
 TEST_F(DataParallel, TwoRanksWithSyncBatchNormMatchOneRankOnTheWholeBatch) {
@@ -218,6 +230,18 @@ TEST_F(DataParallel, WhatCannotBeSplitIsRefusedBeforeAnyRankStarts) {
   EXPECT_EQ(env.exit_code, 1);
   EXPECT_THAT(env.output, HasSubstr("needs MASTER_ADDR and MASTER_PORT"));
 }
+
+#if !defined(NASX_WITH_GLOO)
+// Without Gloo's headers (a pip LibTorch, -DNASX_GLOO=OFF) nasx builds, and --nproc says
+// why it cannot run and what to do, before any rank starts and without a run folder.
+TEST_F(RankLaunch, ABuildWithoutGlooRefusesRanksAndSaysWhatToDo) {
+  const Outcome two = run_nasx("run " + config_ + " --nproc 2 --out " + (dir_ / "two").string());
+  EXPECT_EQ(two.exit_code, 1) << two.output;
+  EXPECT_THAT(two.output, HasSubstr("this nasx is built without Gloo"));
+  EXPECT_THAT(two.output, HasSubstr("run without --nproc"));
+  EXPECT_FALSE(fs::exists(dir_ / "two" / "summary.json"));
+}
+#endif
 
 }  // namespace
 }  // namespace nasx

@@ -247,6 +247,16 @@ TEST_F(Sweep, BadSweepFilesAreOneClearErrorAtTheirLineBeforeAnyTrial) {
 
 TEST_F(Sweep, NprocMakesEveryTrialADataParallelRunAndIsCheckedFirst) {
   const std::string file = sweep_file("nproc = 2\n");
+#if !defined(NASX_WITH_GLOO)
+  // A build without Gloo refuses the sweep before any trial starts.
+  for (const char* how : {" --dry-run", ""}) {
+    const Outcome refused = run_nasx("sweep " + file + how);
+    EXPECT_EQ(refused.exit_code, 1) << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("this nasx is built without Gloo"));
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "runs/s/000_seed0"));
+  GTEST_SKIP() << "this nasx is built without Gloo: it runs no data-parallel trials";
+#endif
   const Outcome dry = run_nasx("sweep " + file + " --dry-run");
   ASSERT_EQ(dry.exit_code, 0) << dry.output;
   EXPECT_THAT(dry.output, HasSubstr(" --nproc 2"));

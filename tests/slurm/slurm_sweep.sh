@@ -129,6 +129,10 @@ collected="$("$nasx" sweep collect runs/s)"
 echo "$collected"
 grep -q "mean ± std" <<< "$collected" || fail "collect printed no mean ± std"
 [[ $(grep -c "done" runs/s/collect.csv) -eq 4 ]] || fail "collect.csv lacks a done trial"
+if [[ ${NASX_HAS_GLOO:-ON} == OFF ]]; then
+  echo "PASS: 4 trials through sbatch on a one-node cluster (no 2-rank search: this nasx is built without Gloo)"
+  exit 0
+fi
 # A data-parallel search under srun: the ranks come from SLURM_PROCID / SLURM_NTASKS,
 # the rendezvous from MASTER_ADDR / MASTER_PORT, as in a multi-node allocation.
 port=$((20000 + RANDOM % 20000))

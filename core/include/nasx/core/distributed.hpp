@@ -77,4 +77,8 @@ class DataParallelScope {
 /// rank 0's exit status, or the first failing rank's.
 int launch_local_ranks(int nproc, const std::string& binary, const std::vector<std::string>& args);
 
+/// Throws a ConfigError saying what to do where this nasx is built without Gloo (no
+/// data-parallel ranks); nothing otherwise.
+void require_gloo();
+
 }  // namespace nasx::core
