@@ -127,15 +127,17 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void checked_columns(
   }
 }
 
-/// Outputs ox..ox+3 of one row at stride 1 and dilation kFixedDilation, all taps inside the
-/// image, for kBlocks blocks of eight channels from c: the same chains as convolve_rows'
-/// loop (per output, the taps row-major), 4·kBlocks of them side by side. Four alone wait
-/// on the multiply-adds' latency: two blocks (the spaces' 16, 32 and 64 channels) keep
-/// both FMA units busy.
+/// Outputs ox..ox+3 of one row, all taps inside the image, for kBlocks blocks of eight
+/// channels from c: per output the chain of multiply-adds over the taps, row-major, from
+/// zero; 4·kBlocks chains side by side (four alone wait on the multiply-adds' latency: two
+/// blocks keep both FMA units busy). kFixedDilation 1 or 2: stride 1 at that dilation, the
+/// offsets compile-time constants; 0: the shape's stride and dilation.
 template <int K, int kFixedDilation, int kBlocks, bool kRelu, bool kMask>
-NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
+NASX_FMA_TARGET inline __attribute__((always_inline)) void body_block(
     const float* image, const float* taps, const float* mask_row, float* out, const ConvShape& s,
     int64_t oy, int64_t ox, int64_t c, int a_begin, int a_end) {
+  const int64_t stride = kFixedDilation > 0 ? 1 : s.stride;
+  const int64_t dilation = kFixedDilation > 0 ? kFixedDilation : s.dilation;
   const int64_t channels = s.channels, x_channels = s.x_channels;
   int64_t lane[kBlocks];  // each block's channels in x (a block of eight is inside one copy)
 #pragma GCC unroll 2
@@ -147,7 +149,8 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
     for (int j = 0; j < 4; ++j) y[k][j] = _mm256_setzero_ps();
   for (int a = a_begin; a < a_end; ++a) {
     const float* p =
-        image + ((oy - s.padding + a * kFixedDilation) * s.width + ox - s.padding) * x_channels;
+        image +
+        ((oy * stride - s.padding + a * dilation) * s.width + ox * stride - s.padding) * x_channels;
     const float* t = taps + a * K * channels + c;
 #pragma GCC unroll 8
     for (int b = 0; b < K; ++b) {
@@ -157,7 +160,7 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j)
           y[k][j] = _mm256_fmadd_ps(
-              read(p + (j + b * kFixedDilation) * x_channels + lane[k], kRelu), w, y[k][j]);
+              read(p + (j * stride + b * dilation) * x_channels + lane[k], kRelu), w, y[k][j]);
       }
     }
   }
@@ -170,12 +173,9 @@ NASX_FMA_TARGET inline __attribute__((always_inline)) void stride1_block(
     }
 }
 
-/// Output rows [first, last) of the flattened (n, oy). Columns whose taps are all inside
-/// the image go four at a time (independent chains, the same operations each): at stride 1
-/// (kFixedDilation 1 or 2) two blocks of eight channels together (stride1_block, its offsets
-/// constants); at other strides (kFixedDilation 0) one block, in a loop that walks pointers
-/// rather than being checked_block without its checks (that variant, which recomputed each
-/// column's address per tap, made the kernel ~15% slower).
+/// Output rows [first, last) of the flattened (n, oy): the columns near the edges tap by
+/// tap checked, those whose taps are all inside the image four at a time, two blocks of
+/// eight channels together (one where they do not pair).
 template <int K, int kFixedDilation, bool kRelu, bool kMask>
 NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const float* mask, float* y,
                                    int64_t first, int64_t last, const ConvShape& s) {
@@ -185,7 +185,6 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
   const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
   const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
   const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
-  const __m256 zero = _mm256_setzero_ps();
   for (int64_t row = first; row < last; ++row) {
     const int64_t n = row / s.out_height, oy = row % s.out_height;
     const float* image = x + n * s.height * width * x_channels;
@@ -197,41 +196,13 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
     checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, 0, lo);
     const int64_t body_end = lo + (hi - lo) / 4 * 4;
     for (int64_t ox = lo; ox < body_end; ox += 4) {
-      if constexpr (kFixedDilation > 0) {
-        // Two blocks of eight channels at a time (one where they do not pair).
-        int64_t c = 0;
-        for (; c + 16 <= channels; c += 16)
-          stride1_block<K, kFixedDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox,
-                                                            c, a_begin, a_end);
-        for (; c < channels; c += 8)
-          stride1_block<K, kFixedDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox,
-                                                            c, a_begin, a_end);
-      } else {
-        for (int64_t c = 0; c < channels; c += 8) {
-          const int64_t lane = c % x_channels;
-          __m256 y0 = zero, y1 = zero, y2 = zero, y3 = zero;
-          for (int a = a_begin; a < a_end; ++a) {
-            const float* p =
-                image +
-                ((oy * stride - padding + a * dilation) * width + ox * stride - padding) *
-                    x_channels +
-                lane;
-            const float* t = taps + a * K * channels + c;
-            for (int b = 0; b < K; ++b, p += dilation * x_channels, t += channels) {
-              const __m256 w = _mm256_loadu_ps(t);
-              y0 = _mm256_fmadd_ps(read(p, kRelu), w, y0);
-              y1 = _mm256_fmadd_ps(read(p + stride * x_channels, kRelu), w, y1);
-              y2 = _mm256_fmadd_ps(read(p + 2 * stride * x_channels, kRelu), w, y2);
-              y3 = _mm256_fmadd_ps(read(p + 3 * stride * x_channels, kRelu), w, y3);
-            }
-          }
-          const int64_t at = ox * channels + c;
-          store<kMask>(out + at, kMask ? mask_row + at : nullptr, y0);
-          store<kMask>(out + at + channels, kMask ? mask_row + at + channels : nullptr, y1);
-          store<kMask>(out + at + 2 * channels, kMask ? mask_row + at + 2 * channels : nullptr, y2);
-          store<kMask>(out + at + 3 * channels, kMask ? mask_row + at + 3 * channels : nullptr, y3);
-        }
-      }
+      int64_t c = 0;
+      for (; c + 16 <= channels; c += 16)
+        body_block<K, kFixedDilation, 2, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
+                                                       a_begin, a_end);
+      for (; c < channels; c += 8)
+        body_block<K, kFixedDilation, 1, kRelu, kMask>(image, taps, mask_row, out, s, oy, ox, c,
+                                                       a_begin, a_end);
     }
     checked_columns<K, kRelu, kMask>(image, taps, mask_row, out, s, oy, body_end, out_width);
   }
