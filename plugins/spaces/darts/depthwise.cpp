@@ -123,9 +123,7 @@ NASX_AVX2_WHERE_PRESENT void accumulate_weight_grad_float(const float* x, const 
   const int64_t blocks = channels / 8;
   // Blocks side by side: two where their 2K chains fit in the 16 vector registers.
   constexpr int kBlocks = K <= 5 ? 2 : 1;
-  const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
-  const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
-  const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
+  const auto [lo, hi] = inside_columns(width, out_width, K, stride, padding, dilation);
   for (int64_t n = n_begin; n < n_end; ++n) {
     for (int64_t oy = 0; oy < out_height; ++oy) {
       const float* g_row = gy + (n * out_height + oy) * out_width * channels;

@@ -182,9 +182,7 @@ NASX_FMA_TARGET void convolve_rows(const float* x, const float* taps, const floa
   const int64_t channels = s.channels, x_channels = s.x_channels, width = s.width;
   const int64_t stride = s.stride, padding = s.padding, dilation = s.dilation;
   const int64_t out_width = s.out_width;
-  const int64_t lo = std::min(out_width, (padding + stride - 1) / stride);
-  const int64_t reach = width - 1 + padding - (K - 1) * dilation;  // ox·stride <= reach
-  const int64_t hi = reach < 0 ? lo : std::max(lo, std::min(out_width, reach / stride + 1));
+  const auto [lo, hi] = inside_columns(width, out_width, K, stride, padding, dilation);
   for (int64_t row = first; row < last; ++row) {
     const int64_t n = row / s.out_height, oy = row % s.out_height;
     const float* image = x + n * s.height * width * x_channels;

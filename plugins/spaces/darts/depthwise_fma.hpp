@@ -1,10 +1,24 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
 
 namespace nasx::darts {
+
+/// The output columns [first, last) of a row whose `kernel` taps all fall inside an image
+/// row of `width` (no tap to check): what the kernels' fast loops cover, the columns before
+/// and after taking the checked ones. Empty (first == last) where no column has them all.
+struct InsideColumns {
+  int64_t first, last;
+};
+inline InsideColumns inside_columns(int64_t width, int64_t out_width, int64_t kernel,
+                                    int64_t stride, int64_t padding, int64_t dilation) {
+  const int64_t first = std::min(out_width, (padding + stride - 1) / stride);
+  const int64_t reach = width - 1 + padding - (kernel - 1) * dilation;  // ox·stride <= reach
+  return {first, reach < 0 ? first : std::max(first, std::min(out_width, reach / stride + 1))};
+}
 
 /// Whether the kernel reads this input: a float CPU tensor laid out channels-last, its
 /// channels a multiple of eight, on an x86-64 CPU with AVX2 and FMA.
