@@ -125,7 +125,12 @@ const auto& train_section_binding() {
                  {1.0, 256.0})
           .field("test_every", &TrainSection::test_every,
                  "evaluate on the test split every this many epochs (and after the last)",
-                 {1.0, {}});
+                 {1.0, {}})
+          .field("precision", &TrainSection::precision,
+                 "what the ReLU-conv-BN layers' convolutions compute in: \"float32\", or "
+                 "\"bfloat16\" mixed precision (weights, BatchNorm and the optimizer in float)",
+                 {{"float32", ConvolutionPrecision::float32},
+                  {"bfloat16", ConvolutionPrecision::bfloat16}});
   return binding;
 }
 
@@ -462,9 +467,32 @@ std::map<std::string, std::string> flattened(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+/// Keys that later versions of nasx added, with the value that keeps what nasx did before
+/// them: a checkpoint written before a key existed is not "another configuration" for
+/// that value, so runs started on an older build resume on a newer one.
+const std::map<std::string, std::string>& keys_added_later() {
+  static const std::map<std::string, std::string> keys = {{"train.precision", "'float32'"}};
+  return keys;
+}
+
+bool added_later_with_old_behaviour(const std::string& key, const std::string& value) {
+  const auto found = keys_added_later().find(key);
+  return found != keys_added_later().end() && found->second == value;
+}
+
+}  // namespace
+
 std::vector<std::string> config_differences(const std::string& before, const std::string& after) {
-  const auto a = flattened(before);
-  const auto b = flattened(after);
+  auto a = flattened(before);
+  auto b = flattened(after);
+  for (const auto& [key, value] : keys_added_later()) {
+    if (a.count(key) == 0 && b.count(key) && added_later_with_old_behaviour(key, b.at(key)))
+      b.erase(key);
+    if (b.count(key) == 0 && a.count(key) && added_later_with_old_behaviour(key, a.at(key)))
+      a.erase(key);
+  }
   std::vector<std::string> lines;
   for (const auto& [key, value] : a) {
     const auto other = b.find(key);
@@ -539,8 +567,9 @@ EvaluatorOptions read_evaluator(const toml::table& root, const PluginRegistry& r
     const toml::node* node = table.get("table");
     const std::string at = node ? where.at("evaluator.table", node->source()) : where.file();
     if (evaluator.table.empty())
-      fail(at, "evaluator.name = \"table\" needs evaluator.table, the ground-truth table file "
-               "(table.json of `nasx table collect`)");
+      fail(at,
+           "evaluator.name = \"table\" needs evaluator.table, the ground-truth table file "
+           "(table.json of `nasx table collect`)");
     // Relative to the config file, so that a config and its table travel together.
     fs::path path = evaluator.table;
     std::error_code error;
@@ -612,8 +641,7 @@ void read_plugins(const toml::table& root, const PluginRegistry& registry, const
                                            select, "select", "selector", where);
   config.select.params = validate_table(select, "select", selector.schema, {"selector"},
                                         "selector '" + selector.name + "'", where);
-  config.select.used =
-      create_plugin<SearchStrategy>(registry, strategy)->trains_arch_parameters();
+  config.select.used = create_plugin<SearchStrategy>(registry, strategy)->trains_arch_parameters();
 }
 
 RunConfig resolve_config(toml::table root, const std::string& source,

@@ -19,6 +19,7 @@
 #include "nasx/core/step_loop.hpp"
 #include "nasx/error.hpp"
 #include "nasx/evaluate.hpp"
+#include "nasx/precision.hpp"
 #include "nasx/probe.hpp"
 #include "nasx/space.hpp"
 #include "nasx/state.hpp"
@@ -143,14 +144,13 @@ void open_training_folder(const TrainPaths& paths, const RunConfig& resolved,
 HostState restore_training(const TrainPaths& paths, const std::string& resolved, StartMode mode,
                            Network& net, Trainer& trainer, JsonlLog& log, Progress& progress) {
   HostState state;
-  const std::string restart = "delete " + paths.checkpoint_dir.string() +
-                              " to restart the training from the first epoch";
+  const std::string restart =
+      "delete " + paths.checkpoint_dir.string() + " to restart the training from the first epoch";
   if (resuming(mode) && fs::exists(paths.checkpoint)) {
-    state = load_checkpoint(paths.checkpoint, training_parts(net, trainer), restart,
-                            [&](const HostState& saved) {
-                              check_checkpoint_config(paths.checkpoint, saved, resolved, mode,
-                                                      progress);
-                            });
+    state = load_checkpoint(
+        paths.checkpoint, training_parts(net, trainer), restart, [&](const HostState& saved) {
+          check_checkpoint_config(paths.checkpoint, saved, resolved, mode, progress);
+        });
     log.truncate(static_cast<uint64_t>(state.events_size), restart);
     progress.line(trainer.next_epoch() >= trainer.epochs()
                       ? "resuming " + paths.dir.string() + ": all " +
@@ -219,6 +219,8 @@ TrainRunResult run_training(const RunConfig& config, const PluginRegistry& regis
   RunConfig resolved = config;
   resolved.train = resolved_train_section(config);
   const TrainSection& train = resolved.train;
+  // For every forward pass of the network here: the epochs' and the test split's.
+  const ConvolutionPrecisionScope precision(train.precision);
 
   // Everything that can fail on bad input, before the folder is touched.
   const auto space = make_space(registry, config.space);
@@ -252,7 +254,10 @@ TrainRunResult run_training(const RunConfig& config, const PluginRegistry& regis
                 " parameters (" + std::to_string(figures.parameters_with_auxiliary) +
                 " with the auxiliary head), " + std::to_string(figures.macs) +
                 " multiply-adds per image, " + std::to_string(train_set.size()) +
-                " training images");
+                " training images" +
+                (train.precision == ConvolutionPrecision::float32
+                     ? std::string()
+                     : ", convolutions in " + precision_name(train.precision)));
   TrainingJob job(*net, trainer, train, data, paths);
   StepLog steps;
   steps.noun = "epoch";

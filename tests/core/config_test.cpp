@@ -110,8 +110,8 @@ TEST_F(Config, WrongTypesAndRangesNameTheKey) {
   // Integers are fine where a float is expected.
   EXPECT_EQ(error_of("[search]\nstrategy = \"darts\"\nw_lr = 1\n"), "(valid)");
   // What only the space can judge is judged when the config loads, at its section.
-  const std::string operations =
-      error_of("[space]\noperations = \"sep_conv_3x3, conv_7x7\"\n[search]\nstrategy = \"darts\"\n");
+  const std::string operations = error_of(
+      "[space]\noperations = \"sep_conv_3x3, conv_7x7\"\n[search]\nstrategy = \"darts\"\n");
   EXPECT_THAT(operations, HasSubstr("FILE:1:1: space 'darts': space.operations: 'conv_7x7' is not "
                                     "a DARTS operation"));
   EXPECT_THAT(error_of("[space]\nlayers = 2\n[search]\nstrategy = \"darts\"\n"),
@@ -140,6 +140,20 @@ TEST_F(Config, OverridesApplyAndTheirErrorsNameTheOverride) {
       HasSubstr("--set search.epochs=many: 'search.epochs' must be an integer, not a string"));
   EXPECT_THAT(error_of(kValid, {"search.epoch=2"}), HasSubstr("--set search.epoch=2: unknown key"));
   EXPECT_THAT(error_of(kValid, {"noequals"}), HasSubstr("expected KEY=VALUE"));
+}
+
+TEST(ConfigDifferences, AKeyAddedLaterIsAChangeOnlyAwayFromTheOldBehaviour) {
+  // A checkpoint written before [train] precision existed, resumed by a nasx that writes it.
+  const std::string old_run = "[train]\nlr = 0.1\n";
+  EXPECT_TRUE(config_differences(old_run, "[train]\nlr = 0.1\nprecision = \"float32\"\n").empty());
+  EXPECT_TRUE(config_differences("[train]\nlr = 0.1\nprecision = \"float32\"\n", old_run).empty());
+  EXPECT_EQ(config_differences(old_run, "[train]\nlr = 0.1\nprecision = \"bfloat16\"\n"),
+            std::vector<std::string>{"train.precision: absent -> 'bfloat16'"});
+  EXPECT_EQ(config_differences("[train]\nprecision = \"float32\"\n",
+                               "[train]\nprecision = \"bfloat16\"\n"),
+            std::vector<std::string>{"train.precision: 'float32' -> 'bfloat16'"});
+  EXPECT_EQ(config_differences(old_run, "[train]\nlr = 0.1\nepochs = 3\n"),
+            std::vector<std::string>{"train.epochs: absent -> 3"});
 }
 
 TEST(DidYouMean, PicksTheClosestWithinASmallDistance) {

@@ -14,6 +14,7 @@ namespace nasx {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Outcome;
 using testing::read;
 using testing::run_nasx;
@@ -126,16 +127,46 @@ TEST_F(TrainCommand, KilledTrainingResumesToTheSameResult) {
   EXPECT_THAT(again.output, HasSubstr("has already finished"));
 }
 
+TEST_F(TrainCommand, Bfloat16ConvolutionsTrainTheNetworkAndTheFolderSaysSo) {
+  const std::string train = "epochs = 2\nchannels = 4\nlayers = 1\nbatch_size = 32";
+  const Outcome f32 =
+      run_nasx(std::string("train ") + kNb201 + " --config " + config("name = \"nb201\"", train) +
+               " --out " + (dir_ / "float32").string());
+  ASSERT_EQ(f32.exit_code, 0) << f32.output;
+  EXPECT_THAT(read(dir_ / "float32/train.toml"), HasSubstr("precision = \"float32\""));
+  EXPECT_THAT(f32.output, Not(HasSubstr("convolutions in")));
+  const Outcome bf16 = run_nasx(std::string("train ") + kNb201 + " --config " +
+                                config("name = \"nb201\"", train + "\nprecision = \"bfloat16\"") +
+                                " --out " + (dir_ / "bfloat16").string());
+  ASSERT_EQ(bf16.exit_code, 0) << bf16.output;
+  EXPECT_THAT(bf16.output, HasSubstr("convolutions in bfloat16"));
+  EXPECT_THAT(read(dir_ / "bfloat16/train.toml"), HasSubstr("precision = \"bfloat16\""));
+  // The same seed and data: only the convolutions' rounding differs, and it shows.
+  EXPECT_NE(epochs_of(read(dir_ / "float32/epochs.jsonl")),
+            epochs_of(read(dir_ / "bfloat16/epochs.jsonl")));
+
+  const Outcome bad = run_nasx(std::string("train ") + kNb201 + " --config " +
+                               config("name = \"nb201\"", "precision = \"float16\"") + " --out " +
+                               (dir_ / "bad").string());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("train.toml:"));
+  EXPECT_THAT(bad.output, HasSubstr("train.precision"));
+  EXPECT_THAT(bad.output, HasSubstr("bfloat16"));
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
 TEST_F(TrainCommand, AnArchitectureOfTheWrongSpaceIsOneClearErrorAndNoFolder) {
   const std::string darts = config("name = \"darts\"", "epochs = 1");
   const Outcome a = run_nasx(std::string("train ") + kNb201 + " --config " + darts + " --out " +
                              (dir_ / "a").string());
   EXPECT_EQ(a.exit_code, 1) << a.output;
-  EXPECT_THAT(a.output, HasSubstr("the architecture is one of space 'nb201' but the space is 'darts'"));
+  EXPECT_THAT(a.output,
+              HasSubstr("the architecture is one of space 'nb201' but the space is 'darts'"));
   const Outcome b = run_nasx(std::string("train ") + kDarts + " --set space.name=nb201 --out " +
                              (dir_ / "b").string());
   EXPECT_EQ(b.exit_code, 1) << b.output;
-  EXPECT_THAT(b.output, HasSubstr("the architecture is one of space 'darts' but the space is 'nb201'"));
+  EXPECT_THAT(b.output,
+              HasSubstr("the architecture is one of space 'darts' but the space is 'nb201'"));
   const Outcome c =
       run_nasx(std::string("train ") + kNb201 + " --config " +
                config("name = \"nb201\"", "epoch = 1") + " --out " + (dir_ / "c").string());

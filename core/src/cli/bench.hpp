@@ -14,6 +14,7 @@
 
 #include "nasx/core/spaces.hpp"
 #include "nasx/data.hpp"
+#include "nasx/precision.hpp"
 
 namespace nasx::core {
 class PluginRegistry;
@@ -124,6 +125,8 @@ struct Workload {
   std::vector<std::string> archs;  ///< train: the network's; naswot: the scored ones;
                                    ///< evaluate: the children
   double drop_path = 0.2;          ///< train: drop-path probability
+  /// train: what nasx's ReLU-conv-BN convolutions compute in
+  ConvolutionPrecision precision = ConvolutionPrecision::float32;
 };
 
 /// Measures nasx contender `name` in this process: "step:ORDER:FORMAT" (a search step),

@@ -236,6 +236,7 @@ std::shared_ptr<Network> training_network(const Setup& setup, const Workload& wo
 
 /// The trainer's step without its loop: clear, forward, loss, backward, SGD.
 Timing measure_train_step(const Setup& setup, const Workload& work) {
+  const ConvolutionPrecisionScope precision(work.precision);
   const auto space = space_with_format(setup, "");
   const auto net = training_network(setup, work, *space);
   const TrainOptions options = train_options(setup, work);
@@ -259,6 +260,7 @@ Timing measure_train_step(const Setup& setup, const Workload& work) {
 /// Whole epochs of the trainer (data order, augmentation: crops, flips, cutout; the
 /// metrics), per step: what the steps above cost once a training loop carries them.
 Timing measure_train_epoch(const Setup& setup, const Workload& work) {
+  const ConvolutionPrecisionScope precision(work.precision);
   const auto space = space_with_format(setup, "");
   const auto net = training_network(setup, work, *space);
   TrainOptions options = train_options(setup, work);

@@ -118,6 +118,9 @@ po::options_description bench_options() {
       "train: the network's architecture (default DARTS_V2 on darts); naswot: the scored "
       "ones (repeatable; default --steps sampled ones); evaluate: the children")(
       "drop-path", po::value<double>()->default_value(0.2, "0.2"), "train: drop-path probability")(
+      "precision", po::value<std::string>()->default_value("float32"),
+      "train: what nasx's ReLU-conv-BN convolutions compute in, float32 or bfloat16 (as "
+      "[train] precision; the references stay in float32)")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")(
       "threads", po::value<int>()->default_value(0),
       "CPU threads of every contender (0: all cores)")(
@@ -584,6 +587,9 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
     for (auto& c : reference_pair(s, "ref_train_step.py", a)) contenders.push_back(c);
   }
   std::cout << "network: " << work.archs.at(0) << "\n";
+  if (work.precision != ConvolutionPrecision::float32)
+    std::cout << "precision: nasx's ReLU-conv-BN convolutions in " << precision_name(work.precision)
+              << " (the references in float32)\n";
   contenders = with_other_builds(contenders, args, s);
   bench::compare("training step of the evaluation network", contenders, s, "s/step");
   print_profiles(args, s, contenders);
@@ -795,6 +801,13 @@ int bench_command(const Args& args) {
     text << "bench: --drop-path must be in [0, 0.95], not " << work.drop_path;
     throw ConfigError(text.str());
   }
+  const std::string precision = vm["precision"].as<std::string>();
+  if (precision != "float32" && precision != "bfloat16")
+    throw ConfigError("bench: --precision must be float32 or bfloat16, not '" + precision + "'");
+  work.precision =
+      precision == "bfloat16" ? ConvolutionPrecision::bfloat16 : ConvolutionPrecision::float32;
+  if (work.precision != ConvolutionPrecision::float32 && what != "train")
+    throw ConfigError("bench: --precision applies to --what train");
   if (vm.count("arch")) work.archs = vm["arch"].as<std::vector<std::string>>();
   const auto space = core::make_space(registry, s.space);
   for (const auto& arch : work.archs) space->parse(arch);  // a bad one fails here, named

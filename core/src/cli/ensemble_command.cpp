@@ -28,6 +28,7 @@
 #include "nasx/core/training.hpp"
 #include "nasx/ensemble.hpp"
 #include "nasx/error.hpp"
+#include "nasx/precision.hpp"
 #include "nasx/space.hpp"
 
 namespace po = boost::program_options;
@@ -147,6 +148,7 @@ std::pair<at::Tensor, at::Tensor> member_predictions(const MemberTraining& m, in
                 << " is damaged; training the member again\n";
     }
   }
+  const ConvolutionPrecisionScope precision(m.train.precision);
   at::manual_seed(derive_seed(m.seed, 0xe5e0 + static_cast<uint64_t>(i)));
   auto net =
       m.space.build_network(m.space.parse(text), m.data.shape, m.train.channels, m.train.layers);

@@ -6,7 +6,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include "darts/ops.hpp"
 #include "darts/supernet.hpp"
+#include "nasx/precision.hpp"
 #include "nasx/space.hpp"
 #include "support/batch_norm_kernels.hpp"
 
@@ -319,6 +321,42 @@ TEST(DartsEvalNetwork, ACellUnderDropPathIsTheReferencesLoopBitForBit) {
     const auto grads = torch::autograd::grad({out}, {s0, s1}, {g});
     const auto expected_grads = torch::autograd::grad({expected}, {s0, s1}, {g});
     expect_all_close({grads[0], grads[1]}, {expected_grads[0], expected_grads[1]}, "input grad");
+  }
+}
+
+// [train] precision = "bfloat16" reaches the ReLU-conv-BN layers (NB-201's cells and
+// residual blocks, the DARTS cells' preprocessing): their convolution is that of relu(x)
+// and the weight rounded to bfloat16, its output rounded to bfloat16, here computed in
+// double; BatchNorm then normalises it in float.
+TEST(ReLUConvBN, UnderBfloat16ConvolvesTheRoundedValues) {
+  at::manual_seed(12);
+  for (const int64_t kernel : {1, 3}) {
+    ReLUConvBN layer(8, 16, kernel, 1, kernel / 2, true);
+    layer->train();
+    const at::Tensor x = at::randn({4, 8, 7, 7}).contiguous(at::MemoryFormat::ChannelsLast);
+    at::Tensor ours;
+    {
+      const ConvolutionPrecisionScope bfloat16(ConvolutionPrecision::bfloat16);
+      ours = layer->forward(x);
+    }
+    const at::Tensor float32 = layer->forward(x);
+    const auto rounded = [](const at::Tensor& t) {
+      return t.detach().to(at::kBFloat16).to(at::kDouble);
+    };
+    const at::Tensor convolved =
+        rounded(at::conv2d(rounded(at::relu(x)), rounded(layer->named_parameters()["conv.weight"]),
+                           {}, 1, kernel / 2));
+    const at::Tensor expected =
+        at::batch_norm(convolved, layer->named_parameters()["bn.weight"].detach().to(at::kDouble),
+                       layer->named_parameters()["bn.bias"].detach().to(at::kDouble), {}, {}, true,
+                       0.1, 1e-5, false);
+    const double scale = expected.abs().max().item<double>();
+    // One bfloat16 rounding of a convolution output may go the other way (float sums
+    // against double), a relative 2^-8 before normalisation.
+    EXPECT_LE((ours.to(at::kDouble) - expected).abs().max().item<double>(), 1e-2 * scale);
+    EXPECT_GT((ours - float32).abs().max().item<float>(), 1e-4)
+        << "float32's result: the layer did not convolve in bfloat16";
+    EXPECT_EQ(ours.scalar_type(), at::kFloat);
   }
 }
 

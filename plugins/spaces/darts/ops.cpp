@@ -12,6 +12,7 @@
 #include "darts/pointwise.hpp"
 #include "nasx/batch_norm_blocks.hpp"
 #include "nasx/error.hpp"
+#include "nasx/precision.hpp"
 
 namespace nasx::darts {
 
@@ -58,10 +59,15 @@ at::Tensor pointwise_copy(const torch::nn::Conv2d& conv, const at::Tensor& x, in
   return at::conv2d(x, block(conv->weight, copy, copies), at::Tensor(), stride, no_padding);
 }
 
-/// relu(x) convolved with a ReLUConvBN layer's kernel (or several side by side): a 1x1
-/// convolution of stride 1 through pointwise_conv2d.
+/// relu(x) convolved with a ReLUConvBN layer's kernel (or several side by side): in
+/// bfloat16 when the thread's precision says so (nasx::convolve), else a 1x1 convolution
+/// of stride 1 through pointwise_conv2d.
 at::Tensor convolve_relu(const at::Tensor& x, const at::Tensor& weight, int64_t stride,
                          int64_t padding) {
+  // In bfloat16 the ReLU runs on the rounded values (the same ones: rounding keeps signs),
+  // so no float copy of relu(x) is written or read.
+  if (convolution_precision() == ConvolutionPrecision::bfloat16 && x.scalar_type() == at::kFloat)
+    return convolve(at::relu(x.to(at::kBFloat16)), weight, {stride, stride}, {padding, padding});
   if (weight.size(2) == 1 && weight.size(3) == 1 && stride == 1 && padding == 0)
     return pointwise_conv2d(at::relu(x), weight);
   return at::conv2d(at::relu(x), weight, at::Tensor(), {stride, stride}, {padding, padding});

@@ -9,6 +9,7 @@
 #include "nasx/core/spaces.hpp"
 #include "nasx/core/trainer.hpp"
 #include "nasx/params.hpp"
+#include "nasx/precision.hpp"
 #include "nasx/space.hpp"
 
 namespace nasx::core {
@@ -51,6 +52,8 @@ struct TrainSection {
   int64_t channels = 0;    ///< C of the network
   int64_t layers = 0;      ///< DARTS: cells; NB201: cells per stage
   int64_t test_every = 1;  ///< test-set evaluation every this many epochs (and at the end)
+  /// What the network's ReLU-conv-BN convolutions compute in (see nasx/precision.hpp).
+  ConvolutionPrecision precision = ConvolutionPrecision::float32;
   TrainOptions options;
 };
 
