@@ -288,6 +288,14 @@ TEST_F(Bench, Nb201TrainRunsTheReferenceTinyNetworkOfTheBaselineFolder) {
   EXPECT_THAT(out.output, HasSubstr("nasx step over reference channels-last: speed-up"));
   EXPECT_THAT(out.output, HasSubstr("nasx step over reference contiguous: speed-up"));
   const auto built = calls();
+  // Both precisions: the bfloat16 step is a contender of its own, set against float32's.
+  const Outcome both = run_nasx(
+      "bench --what train --space nb201 --channels 4 --layers 1 --batch 4 --image-size 8 "
+      "--steps 1 --warmup 0 --rounds 1 --threads 1 --precision both");
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_THAT(both.output, HasSubstr("nasx step bfloat16"));
+  EXPECT_THAT(both.output, HasSubstr("nasx step bfloat16 against nasx step:"));
+  EXPECT_THAT(both.output, HasSubstr("in bfloat16 in 'nasx step bfloat16'"));
   ASSERT_EQ(built.size(), 2u) << "one network per layout";
   EXPECT_EQ(built[0], "C=4 N=1 classes=10 " + cell);
   // A baseline folder without the reference: one error naming what is missing.
@@ -620,6 +628,13 @@ TEST_F(Bench, BadUsageIsNamed) {
   EXPECT_EQ(drop.exit_code, 1);
   EXPECT_THAT(drop.output, HasSubstr("--drop-path must be in [0, 0.95], not 1.5\n"));
   EXPECT_THAT(drop.output, Not(HasSubstr("a bug in nasx")));
+  const Outcome precision = run_nasx("bench --what train --precision float16 --steps 1");
+  EXPECT_EQ(precision.exit_code, 1);
+  EXPECT_THAT(precision.output,
+              HasSubstr("--precision must be float32, bfloat16 or both, not 'float16'"));
+  const Outcome precision_of_step = run_nasx("bench --what step --precision bfloat16 --steps 1");
+  EXPECT_EQ(precision_of_step.exit_code, 1);
+  EXPECT_THAT(precision_of_step.output, HasSubstr("--precision applies to --what train"));
   const Outcome rows = run_nasx("bench --what train --profile --profile-rows 0 --steps 1");
   EXPECT_EQ(rows.exit_code, 1);
   EXPECT_THAT(rows.output, HasSubstr("--profile-rows must be at least 1"));

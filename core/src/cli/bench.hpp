@@ -127,10 +127,13 @@ struct Workload {
   double drop_path = 0.2;          ///< train: drop-path probability
   /// train: what nasx's ReLU-conv-BN convolutions compute in
   ConvolutionPrecision precision = ConvolutionPrecision::float32;
+  /// train: also the step in bfloat16 ("nasx step bfloat16"), beside the float32 one
+  bool both_precisions = false;
 };
 
 /// Measures nasx contender `name` in this process: "step:ORDER:FORMAT" (a search step),
-/// "train-step" (a training step of the evaluation network), "train-epoch" (the same
+/// "train-step" (a training step of the evaluation network; "train-step:bfloat16" in
+/// bfloat16 mixed precision), "train-epoch" (the same
 /// steps through the trainer: loading and augmentation included), "evaluate:path" (the
 /// children on the shared weights one after another, single path), "evaluate:paths" (the
 /// same children together, sharing their common work), "evaluate:onehot" (a child as the

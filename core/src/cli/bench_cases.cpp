@@ -383,6 +383,11 @@ Timing measure_nasx(const Setup& setup, const std::string& name, const Workload&
     return measure_step(setup, order, format);
   }
   if (name == "train-step") return measure_train_step(setup, work);
+  if (name == "train-step:bfloat16") {
+    Workload bfloat16 = work;
+    bfloat16.precision = ConvolutionPrecision::bfloat16;
+    return measure_train_step(setup, bfloat16);
+  }
   if (name == "train-epoch") return measure_train_epoch(setup, work);
   if (name.rfind("evaluate:", 0) == 0) {
     const std::string mode = name.substr(9);

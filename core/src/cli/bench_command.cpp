@@ -120,7 +120,8 @@ po::options_description bench_options() {
       "drop-path", po::value<double>()->default_value(0.2, "0.2"), "train: drop-path probability")(
       "precision", po::value<std::string>()->default_value("float32"),
       "train: what nasx's ReLU-conv-BN convolutions compute in, float32 or bfloat16 (as "
-      "[train] precision; the references stay in float32)")(
+      "[train] precision; the references stay in float32), or both: the float32 contenders "
+      "and a step in bfloat16, alternating")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")(
       "threads", po::value<int>()->default_value(0),
       "CPU threads of every contender (0: all cores)")(
@@ -570,6 +571,11 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
   epoch.relative_to = steps_mean.name;
   std::vector<Contender> contenders = {nasx_contender(args, "nasx step", "train-step"),
                                        std::move(steps_mean), std::move(epoch)};
+  if (work.both_precisions) {
+    Contender bfloat16 = nasx_contender(args, "nasx step bfloat16", "train-step:bfloat16");
+    bfloat16.relative_to = "nasx step";
+    contenders.push_back(std::move(bfloat16));
+  }
   const auto space = core::make_space(*s.registry, s.space);
   const bool v2 = s.space.name == "darts" && space->format(space->parse(work.archs.at(0))) ==
                                                  space->format(space->parse(kDartsV2));
@@ -587,8 +593,10 @@ int bench_train(const Args& args, const Setup& s, const Workload& work) {
     for (auto& c : reference_pair(s, "ref_train_step.py", a)) contenders.push_back(c);
   }
   std::cout << "network: " << work.archs.at(0) << "\n";
-  if (work.precision != ConvolutionPrecision::float32)
-    std::cout << "precision: nasx's ReLU-conv-BN convolutions in " << precision_name(work.precision)
+  if (work.precision != ConvolutionPrecision::float32 || work.both_precisions)
+    std::cout << "precision: nasx's ReLU-conv-BN convolutions in "
+              << (work.both_precisions ? "float32, and in bfloat16 in 'nasx step bfloat16'"
+                                       : precision_name(work.precision))
               << " (the references in float32)\n";
   contenders = with_other_builds(contenders, args, s);
   bench::compare("training step of the evaluation network", contenders, s, "s/step");
@@ -802,11 +810,13 @@ int bench_command(const Args& args) {
     throw ConfigError(text.str());
   }
   const std::string precision = vm["precision"].as<std::string>();
-  if (precision != "float32" && precision != "bfloat16")
-    throw ConfigError("bench: --precision must be float32 or bfloat16, not '" + precision + "'");
+  if (precision != "float32" && precision != "bfloat16" && precision != "both")
+    throw ConfigError("bench: --precision must be float32, bfloat16 or both, not '" + precision +
+                      "'");
   work.precision =
       precision == "bfloat16" ? ConvolutionPrecision::bfloat16 : ConvolutionPrecision::float32;
-  if (work.precision != ConvolutionPrecision::float32 && what != "train")
+  work.both_precisions = precision == "both";
+  if (precision != "float32" && what != "train")
     throw ConfigError("bench: --precision applies to --what train");
   if (vm.count("arch")) work.archs = vm["arch"].as<std::vector<std::string>>();
   const auto space = core::make_space(registry, s.space);
