@@ -635,6 +635,11 @@ TEST_F(Bench, BadUsageIsNamed) {
   const Outcome precision_of_step = run_nasx("bench --what step --precision bfloat16 --steps 1");
   EXPECT_EQ(precision_of_step.exit_code, 1);
   EXPECT_THAT(precision_of_step.output, HasSubstr("--precision applies to --what train"));
+  const Outcome precision_against =
+      run_nasx(std::string("bench --what train --precision both --steps 1 --against ") + kNasx);
+  EXPECT_EQ(precision_against.exit_code, 1);
+  EXPECT_THAT(precision_against.output,
+              HasSubstr("another nasx executable may not know it; give --against a folder"));
   const Outcome rows = run_nasx("bench --what train --profile --profile-rows 0 --steps 1");
   EXPECT_EQ(rows.exit_code, 1);
   EXPECT_THAT(rows.output, HasSubstr("--profile-rows must be at least 1"));

@@ -73,6 +73,7 @@ TEST(ConvolutionPrecision, Bfloat16IsTheConvolutionOfRoundedValuesRounded) {
       const at::Tensor wd = rounded_to_bfloat16(w0).requires_grad_();
       const at::Tensor yd = at::conv2d(xd, wd, {}, 1, kernel / 2);
       expect_bfloat16_rounding_of(y, yd);
+      EXPECT_TRUE(at::equal(y, y.to(at::kBFloat16).to(at::kFloat))) << "rounded to bfloat16";
       EXPECT_GT((y - at::conv2d(x0, w0, {}, 1, kernel / 2)).abs().max().item<float>(), 1e-4)
           << "float32's result: the convolution did not run in bfloat16";
 
@@ -84,6 +85,8 @@ TEST(ConvolutionPrecision, Bfloat16IsTheConvolutionOfRoundedValuesRounded) {
       EXPECT_EQ(g[1].scalar_type(), at::kFloat) << "the weights' gradients reach them as floats";
       expect_bfloat16_rounding_of(g[0], gd[0]);
       expect_bfloat16_rounding_of(g[1], gd[1]);
+      for (const at::Tensor& gradient : g)
+        EXPECT_TRUE(at::equal(gradient, gradient.to(at::kBFloat16).to(at::kFloat)));
     }
 }
 
@@ -94,6 +97,12 @@ TEST(ConvolutionPrecision, AnInputAlreadyRoundedToBfloat16IsTheSameConvolution) 
   const at::Tensor w = at::randn({8, 8, 3, 3});
   EXPECT_TRUE(
       at::equal(convolve(x.to(at::kBFloat16), w, {1, 1}, {1, 1}), convolve(x, w, {1, 1}, {1, 1})));
+  // In float32 such an input is widened and convolved in float.
+  const ConvolutionPrecisionScope float32(ConvolutionPrecision::float32);
+  const at::Tensor rounded = x.to(at::kBFloat16);
+  const at::Tensor y = convolve(rounded, w, {1, 1}, {1, 1});
+  EXPECT_EQ(y.scalar_type(), at::kFloat);
+  EXPECT_TRUE(at::equal(y, at::conv2d(rounded.to(at::kFloat), w, {}, 1, 1)));
 }
 
 TEST(ConvolutionPrecision, LeavesWhatIsNotFloatToConv2d) {

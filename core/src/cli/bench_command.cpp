@@ -818,6 +818,13 @@ int bench_command(const Args& args) {
   work.both_precisions = precision == "both";
   if (precision != "float32" && what != "train")
     throw ConfigError("bench: --precision applies to --what train");
+  // Another executable is measured with this invocation's options: an older nasx knows
+  // neither --precision nor the bfloat16 contender. A plugin folder runs this nasx.
+  for (const bench::Build& build : s.against)
+    if (precision != "float32" && !build.plugin_folder)
+      throw ConfigError("bench: --precision " + precision + " with --against " + build.path +
+                        ": another nasx executable may not know it; give --against a folder "
+                        "of plugins (a copy of build/lib/nasx/plugins), or leave --precision out");
   if (vm.count("arch")) work.archs = vm["arch"].as<std::vector<std::string>>();
   const auto space = core::make_space(registry, s.space);
   for (const auto& arch : work.archs) space->parse(arch);  // a bad one fails here, named

@@ -42,9 +42,10 @@ class NASX_API ConvolutionPrecisionScope {
 };
 
 /// at::conv2d(x, weight, {}, stride, padding, dilation, groups) in this thread's precision
-/// (see ConvolutionPrecision), for a float weight and a float x (or one already rounded
-/// to bfloat16, such as relu(x.to(kBFloat16)), which saves a float pass); anything else
-/// is at::conv2d's own. The output is float either way, in x's layout.
+/// (see ConvolutionPrecision), for a float weight and a float x, or an x already rounded
+/// to bfloat16 (such as relu(x.to(kBFloat16)), which saves a float pass; in float32 it is
+/// widened first). For those the output is float, in x's layout. Other dtypes (double)
+/// are at::conv2d's own, unchanged.
 NASX_API at::Tensor convolve(const at::Tensor& x, const at::Tensor& weight, c10::IntArrayRef stride,
                              c10::IntArrayRef padding, c10::IntArrayRef dilation = {1, 1},
                              int64_t groups = 1);
