@@ -126,11 +126,12 @@ const auto& train_section_binding() {
           .field("test_every", &TrainSection::test_every,
                  "evaluate on the test split every this many epochs (and after the last)",
                  {1.0, {}})
-          .field("precision", &TrainSection::precision,
-                 "what the ReLU-conv-BN layers' convolutions compute in: \"float32\", or "
-                 "\"bfloat16\" mixed precision (weights, BatchNorm and the optimizer in float)",
-                 {{"float32", ConvolutionPrecision::float32},
-                  {"bfloat16", ConvolutionPrecision::bfloat16}});
+          .field(
+              "precision", &TrainSection::precision,
+              "what the ReLU-conv-BN layers' convolutions compute in: \"float32\", or "
+              "\"bfloat16\" mixed precision (weights, BatchNorm and the optimizer in float)",
+              {{precision_name(ConvolutionPrecision::float32), ConvolutionPrecision::float32},
+               {precision_name(ConvolutionPrecision::bfloat16), ConvolutionPrecision::bfloat16}});
   return binding;
 }
 
@@ -465,10 +466,6 @@ std::map<std::string, std::string> flattened(const std::string& text) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 /// Keys that later versions of nasx added, with the value that keeps what nasx did before
 /// them: a checkpoint written before a key existed is not "another configuration" for
 /// that value, so runs started on an older build resume on a newer one.
@@ -477,21 +474,17 @@ const std::map<std::string, std::string>& keys_added_later() {
   return keys;
 }
 
-bool added_later_with_old_behaviour(const std::string& key, const std::string& value) {
-  const auto found = keys_added_later().find(key);
-  return found != keys_added_later().end() && found->second == value;
-}
-
 }  // namespace
 
 std::vector<std::string> config_differences(const std::string& before, const std::string& after) {
   auto a = flattened(before);
   auto b = flattened(after);
-  for (const auto& [key, value] : keys_added_later()) {
-    if (a.count(key) == 0 && b.count(key) && added_later_with_old_behaviour(key, b.at(key)))
-      b.erase(key);
-    if (b.count(key) == 0 && a.count(key) && added_later_with_old_behaviour(key, a.at(key)))
-      a.erase(key);
+  for (const auto& [key, old_behaviour] : keys_added_later()) {
+    const auto in_a = a.find(key), in_b = b.find(key);
+    if (in_a == a.end() && in_b != b.end() && in_b->second == old_behaviour)
+      b.erase(in_b);
+    else if (in_b == b.end() && in_a != a.end() && in_a->second == old_behaviour)
+      a.erase(in_a);
   }
   std::vector<std::string> lines;
   for (const auto& [key, value] : a) {

@@ -324,8 +324,18 @@ TEST(DartsEvalNetwork, ACellUnderDropPathIsTheReferencesLoopBitForBit) {
   }
 }
 
-// [train] precision = "bfloat16" reaches the ReLU-conv-BN layers (NB-201's cells and
-// residual blocks, the DARTS cells' preprocessing): their convolution is that of relu(x)
+/// The share of `y`'s values farther than 1e-5 of its largest magnitude from `reference`.
+double share_off(const at::Tensor& y, const at::Tensor& reference) {
+  const double scale = reference.abs().max().item<double>();
+  return ((y.to(at::kDouble) - reference.to(at::kDouble)).abs() > 1e-5 * scale)
+      .to(at::kDouble)
+      .mean()
+      .item<double>();
+}
+
+// [train] precision = "bfloat16" reaches the ReLU-conv-BN layers (NB-201's cells and the
+// two convolutions of its residual blocks, the DARTS cells' 1x1 preprocessing, ws64's
+// layers): their convolution is that of relu(x)
 // and the weight rounded to bfloat16, its output rounded to bfloat16, here computed in
 // double; BatchNorm then normalises it in float.
 TEST(ReLUConvBN, UnderBfloat16ConvolvesTheRoundedValues) {
@@ -353,15 +363,9 @@ TEST(ReLUConvBN, UnderBfloat16ConvolvesTheRoundedValues) {
     // Almost every output is the reference's to float rounding; a convolution output near
     // a bfloat16 rounding boundary may round the other way (float sums against double).
     // float32's own outputs are off by bfloat16's rounding nearly everywhere.
-    const double scale = expected.abs().max().item<double>();
-    const auto share_off = [&](const at::Tensor& y) {
-      return ((y.to(at::kDouble) - expected).abs() > 1e-5 * scale)
-          .to(at::kDouble)
-          .mean()
-          .item<double>();
-    };
-    EXPECT_LT(share_off(ours), 0.01);
-    EXPECT_GT(share_off(float32), 0.5) << "the reference does not tell the precisions apart";
+    EXPECT_LT(share_off(ours, expected), 0.01);
+    EXPECT_GT(share_off(float32, expected), 0.5)
+        << "the reference does not tell the precisions apart";
     EXPECT_EQ(ours.scalar_type(), at::kFloat);
   }
 }
@@ -376,12 +380,7 @@ TEST(ReLUConvBN, TogetherUnderBfloat16IsEachLayerAlone) {
       at::randn({4, 8, 7, 7}).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_();
   const std::vector<at::Tensor> together = relu_conv_bn_together({a.ptr(), b.ptr()}, x);
   const at::Tensor alone[2] = {a->forward(x), b->forward(x)};
-  for (int i = 0; i < 2; ++i) {
-    const double scale = alone[i].abs().max().item<double>();
-    const double share_off =
-        ((together[i] - alone[i]).abs() > 1e-5 * scale).to(at::kDouble).mean().item<double>();
-    EXPECT_LT(share_off, 0.01) << "layer " << i;
-  }
+  for (int i = 0; i < 2; ++i) EXPECT_LT(share_off(together[i], alone[i]), 0.01) << "layer " << i;
   const at::Tensor g =
       torch::autograd::grad({together[0].sum()}, {a->named_parameters()["conv.weight"]})[0];
   EXPECT_EQ(g.scalar_type(), at::kFloat) << "the weights' gradients reach them as floats";
